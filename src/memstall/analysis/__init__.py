@@ -1,0 +1,1 @@
+"""Derived facts: pure functions over the model (the kernel's own formulas, exactly)."""

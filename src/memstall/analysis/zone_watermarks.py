@@ -1,0 +1,97 @@
+"""Watermarks of a SystemState: what the kernel reports beside what memstall computes.
+
+Also tells where the host's min_free_kbytes comes from: the kernel's sqrt default, the
+khugepaged (THP) recommendation, or a value somebody wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from memstall.analysis.watermarks import (
+    ZoneSize,
+    ZoneWatermarks,
+    compute_watermarks,
+    default_min_free_kbytes,
+    nr_free_buffer_pages,
+    thp_recommended_min_free_kbytes,
+)
+from memstall.model.state import SystemState
+from memstall.model.zones import Zone, ZoneInfo
+
+
+@dataclass(frozen=True)
+class ZoneWatermarkRow:
+    zone: Zone
+    computed: ZoneWatermarks | None
+    """None when min_free_kbytes or watermark_scale_factor could not be read."""
+
+    @property
+    def matches(self) -> bool | None:
+        if self.computed is None:
+            return None
+        wmin, low, high, promo = self.zone.watermarks_without_boost()
+        c = self.computed
+        same = (wmin, low, high) == (c.min_pages, c.low_pages, c.high_pages)
+        if promo is not None and c.promo_pages is not None:
+            same = same and promo == c.promo_pages
+        return same
+
+
+@dataclass(frozen=True)
+class MinFreeOrigin:
+    current_kbytes: int
+    default_kbytes: int
+    thp_recommended_kbytes: int | None
+    """None when THP is off (never) or absent: khugepaged does not raise it then."""
+    origin: str
+    """'kernel default', 'THP recommendation' or 'set by an administrator'."""
+
+
+def zone_sizes(zoneinfo: ZoneInfo) -> list[ZoneSize]:
+    return [ZoneSize(z.node, z.zone, z.managed_pages if z.managed_pages is not None
+                     else z.present_pages) for z in zoneinfo.zones]
+
+
+def watermark_rows(state: SystemState) -> list[ZoneWatermarkRow]:
+    if state.zoneinfo is None:
+        return []
+    computed: tuple[ZoneWatermarks, ...] | None = None
+    sysctl = state.sysctl_vm
+    mfk = sysctl.int_value("min_free_kbytes") if sysctl else None
+    wsf = sysctl.int_value("watermark_scale_factor") if sysctl else None
+    if mfk is not None:
+        # Before 4.6 there is no watermark_scale_factor; the formula ignores it there.
+        computed = compute_watermarks(zone_sizes(state.zoneinfo), mfk, wsf or 10,
+                                      state.page_size, state.kernel)
+    rows = []
+    for i, zone in enumerate(state.zoneinfo.zones):
+        rows.append(ZoneWatermarkRow(zone, computed[i] if computed else None))
+    return rows
+
+
+def min_free_origin(state: SystemState) -> MinFreeOrigin | None:
+    if state.zoneinfo is None or state.sysctl_vm is None:
+        return None
+    current = state.sysctl_vm.int_value("min_free_kbytes")
+    if current is None:
+        return None
+    zones = state.zoneinfo.zones
+    free_buffer = nr_free_buffer_pages(
+        (z.zone, z.managed_pages or z.present_pages, z.high_pages - (z.boost_pages or 0))
+        for z in zones)
+    default = default_min_free_kbytes(free_buffer, state.page_size, state.kernel)
+    thp_on = state.thp is not None and state.thp.enabled in ("always", "madvise")
+    thp = (thp_recommended_min_free_kbytes([z.zone for z in zones if z.populated], free_buffer,
+                                           state.page_size) if thp_on else None)
+    expected = max(default, thp or 0)
+    if current == thp and thp is not None and thp >= default:
+        origin = "THP recommendation"
+    elif current in (default, expected):
+        origin = "kernel default"
+    else:
+        # The sqrt default is recomputed from the current high watermarks; within 1 %
+        # is the same value computed at another moment (memory onlined since boot).
+        origin = ("kernel default" if abs(current - default) * 100 <= default
+                  else "set by an administrator")
+    return MinFreeOrigin(current, default, thp, origin)

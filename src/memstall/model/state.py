@@ -1,0 +1,47 @@
+"""SystemState: everything memstall read from one root at one moment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from memstall.model.buddy import BuddyInfo
+from memstall.model.extfrag import ExtfragIndexFile
+from memstall.model.kernel import KernelVersion
+from memstall.model.kthreads import KThreadStat
+from memstall.model.meminfo import MemInfo
+from memstall.model.pressure import Pressure
+from memstall.model.sysctl import SysctlVm
+from memstall.model.thp import ThpSettings
+from memstall.model.vmstat import VmStat
+from memstall.model.zones import ZoneInfo
+
+
+@dataclass(frozen=True)
+class SystemState:
+    """One sample. Any part may be None: absent is not zero (the file was not there)."""
+
+    source: str
+    page_size: int = 4096
+    kernel_release: str | None = None
+    uptime_seconds: float | None = None
+    """CLOCK_BOOTTIME-ish time of the sample (proc/uptime), used for rates."""
+    buddyinfo: BuddyInfo | None = None
+    zoneinfo: ZoneInfo | None = None
+    vmstat: VmStat | None = None
+    meminfo: MemInfo | None = None
+    psi_memory: Pressure | None = None
+    sysctl_vm: SysctlVm | None = None
+    thp: ThpSettings | None = None
+    node_vmstat: Mapping[int, VmStat] = field(default_factory=dict)
+    node_meminfo: Mapping[int, MemInfo] = field(default_factory=dict)
+    kthreads: tuple[KThreadStat, ...] = ()
+    extfrag_index: ExtfragIndexFile | None = None
+    unusable_index: ExtfragIndexFile | None = None
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    """relative path -> why it could not be read (missing, permission denied...)."""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def kernel(self) -> KernelVersion | None:
+        return KernelVersion.parse(self.kernel_release) if self.kernel_release else None

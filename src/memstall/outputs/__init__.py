@@ -1,0 +1,1 @@
+"""Everything that turns results into bytes for a user or another program."""

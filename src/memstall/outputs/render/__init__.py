@@ -1,0 +1,1 @@
+"""Renderers: model/results -> str. They never print and never read the clock."""

@@ -1,0 +1,135 @@
+"""`memstall show <what>`: JSON documents (versioned schemas) and text tables.
+
+Schemas are documented in docs/json.md; a field is never renamed or removed within a
+schema version.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from memstall.analysis.fragmentation import (
+    format_extfrag_milli,
+    fragmentation_indices,
+    unusable_indices,
+)
+from memstall.analysis.zone_watermarks import min_free_origin, watermark_rows
+from memstall.errors import SourceUnavailable
+from memstall.model.state import SystemState
+from memstall.outputs.render.table import render_table
+from memstall.sources import specs
+from memstall.units import MIB, pages_to_bytes
+
+Doc = dict[str, Any]
+
+
+def _need(value: Any, rel: str, state: SystemState) -> Any:
+    if value is None:
+        reason = state.unavailable.get(rel, "not available")
+        raise SourceUnavailable(rel, reason)
+    return value
+
+
+def frag_doc(state: SystemState) -> Doc:
+    buddy = _need(state.buddyinfo, specs.BUDDYINFO, state)
+    zones = []
+    for z in buddy.zones:
+        frag = fragmentation_indices(z.free_blocks)
+        unusable = unusable_indices(z.free_blocks)
+        zones.append({
+            "node": z.node, "zone": z.zone, "free_blocks": list(z.free_blocks),
+            "free_pages": z.free_pages,
+            "fragmentation_index": [v / 1000 for v in frag],
+            "fragmentation_index_text": [format_extfrag_milli(v).strip() for v in frag],
+            "unusable_index": [v / 1000 for v in unusable],
+        })
+    return {"schema": "memstall.frag/1", "page_size": state.page_size, "zones": zones}
+
+
+def frag_text(state: SystemState) -> str:
+    doc = frag_doc(state)
+    out = []
+    for z in doc["zones"]:
+        rows = []
+        for order, count in enumerate(z["free_blocks"]):
+            block_kib = (state.page_size << order) // 1024
+            rows.append([order, f"{block_kib} KiB", count,
+                         round(pages_to_bytes(count << order, state.page_size) / MIB, 1),
+                         z["fragmentation_index_text"][order], z["unusable_index"][order]])
+        title = (f"node{z['node']}/{z['zone']}: {z['free_pages']} free pages "
+                 f"({pages_to_bytes(z['free_pages'], state.page_size) / MIB:.1f} MiB)")
+        out.append(render_table(["order", "block", "free_blocks", "free_MiB",
+                                 "frag_index", "unusable_index"], rows, title=title))
+    out.append("frag_index: -1.000 = a free block of that order exists; near 1 = the request\n"
+               "fails from fragmentation, near 0 = from lack of memory (mm/vmstat.c).\n"
+               "unusable_index: share of free memory in blocks too small for the order.\n")
+    return "\n".join(out)
+
+
+def watermarks_doc(state: SystemState) -> Doc:
+    _need(state.zoneinfo, specs.ZONEINFO, state)
+    sysctl = state.sysctl_vm
+    zones = []
+    for row in watermark_rows(state):
+        z = row.zone
+        c = row.computed
+        zones.append({
+            "node": z.node, "zone": z.zone, "free_pages": z.free_pages,
+            "min_pages": z.min_pages, "low_pages": z.low_pages, "high_pages": z.high_pages,
+            "promo_pages": z.promo_pages, "boost_pages": z.boost_pages or 0,
+            "managed_pages": z.managed_pages, "present_pages": z.present_pages,
+            "computed": None if c is None else {
+                "min_pages": c.min_pages, "low_pages": c.low_pages, "high_pages": c.high_pages,
+                "promo_pages": c.promo_pages},
+            "computed_matches": row.matches,
+            "band_bytes": pages_to_bytes(z.high_pages - z.low_pages, state.page_size),
+        })
+    origin = min_free_origin(state)
+    return {
+        "schema": "memstall.watermarks/1",
+        "page_size": state.page_size,
+        "kernel": state.kernel_release,
+        "zones": zones,
+        "sysctl": {k: (sysctl.int_value(k) if sysctl else None)
+                   for k in ("min_free_kbytes", "watermark_scale_factor", "watermark_boost_factor")},
+        "min_free_kbytes_origin": None if origin is None else {
+            "current_kbytes": origin.current_kbytes, "default_kbytes": origin.default_kbytes,
+            "thp_recommended_kbytes": origin.thp_recommended_kbytes, "origin": origin.origin},
+    }
+
+
+def _mib(pages: int | None, page_size: int) -> float | None:
+    return None if pages is None else round(pages_to_bytes(pages, page_size) / MIB, 1)
+
+
+def watermarks_text(state: SystemState) -> str:
+    doc = watermarks_doc(state)
+    ps = state.page_size
+    rows = []
+    for z in doc["zones"]:
+        if not z["present_pages"]:
+            continue
+        match = {True: "yes", False: "NO", None: "-"}[z["computed_matches"]]
+        rows.append([f"node{z['node']}/{z['zone']}", _mib(z["free_pages"], ps),
+                     _mib(z["min_pages"], ps), _mib(z["low_pages"], ps), _mib(z["high_pages"], ps),
+                     _mib(z["promo_pages"], ps), _mib(z["boost_pages"], ps),
+                     _mib(z["managed_pages"], ps),
+                     _mib(z["high_pages"] - z["low_pages"], ps), match])
+    out = [render_table(["zone", "free", "min", "low", "high", "promo", "boost", "managed",
+                         "band", "formula"], rows, title="Watermarks per zone (MiB)")]
+    s = doc["sysctl"]
+    out.append(f"vm.min_free_kbytes={s['min_free_kbytes']}  "
+               f"vm.watermark_scale_factor={s['watermark_scale_factor']}  "
+               f"vm.watermark_boost_factor={s['watermark_boost_factor']}\n")
+    o = doc["min_free_kbytes_origin"]
+    if o:
+        thp = (f"{o['thp_recommended_kbytes']} kB" if o["thp_recommended_kbytes"] is not None
+               else "n/a (THP off)")
+        out.append(f"min_free_kbytes: {o['current_kbytes']} kB = {o['origin']} "
+                   f"(kernel default {o['default_kbytes']} kB, THP recommendation {thp})\n")
+    out.append("band = high - low: the free memory kswapd restores once woken. "
+               "formula: memstall's own calculation equals the kernel's.\n")
+    return "\n".join(out)
+
+
+Renderer = Callable[[SystemState], Doc]

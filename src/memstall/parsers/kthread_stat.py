@@ -1,0 +1,30 @@
+"""kthread_stat — /proc/<pid>/stat of kswapdN and kcompactdN
+
+`pid (comm) state ppid ... utime stime ...`: utime and stime are fields 14 and 15 (1-based),
+starttime field 22, in clock ticks. comm may contain spaces and parentheses, so split at
+the last ')'.
+
+>>> s = parse_kthread_stat("93 (kswapd0) S 2 0 0 0 -1 10488384 0 0 0 0 5 312 0 0 20 0 1 0 40 0 0\\n")
+>>> (s.pid, s.comm, s.stime_ticks)
+(93, 'kswapd0', 312)
+"""
+
+from __future__ import annotations
+
+from memstall.errors import ParseError
+from memstall.model.kthreads import KThreadStat
+
+
+def parse_kthread_stat(text: str, path: str = "proc/<pid>/stat") -> KThreadStat:
+    line = text.strip()
+    head, sep, rest = line.rpartition(")")
+    pid_s, _, comm = head.partition(" (")
+    fields = rest.split()
+    if not sep or not pid_s.isdigit() or len(fields) < 20:
+        raise ParseError(path, 1, line, "'<pid> (<comm>) <state> ...' with at least 22 fields")
+    try:
+        return KThreadStat(pid=int(pid_s), comm=comm, state=fields[0],
+                           utime_ticks=int(fields[11]), stime_ticks=int(fields[12]),
+                           starttime_ticks=int(fields[19]))
+    except ValueError as err:
+        raise ParseError(path, 1, line, "integer utime, stime and starttime") from err

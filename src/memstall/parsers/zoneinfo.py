@@ -1,0 +1,154 @@
+"""zoneinfo — /proc/zoneinfo
+
+One block per zone (mm/vmstat.c zoneinfo_show_print). Since 4.8 the first zone of each
+node also carries the node's `per-node stats`. A 6.x block::
+
+    Node 0, zone   Normal
+      pages free     24566
+            boost    0
+            min      3851
+            low      4813
+            high     5775
+            promo    6737
+            spanned  5505024
+            present  5505024
+            managed  229376
+            cma      0
+            protection: (0, 0, 0, 0, 0)
+          nr_free_pages 24566
+      pagesets
+        cpu: 0
+                  count:    5767
+                  high:     10862
+                  batch:    63
+      vm stats threshold: 16
+      node_unreclaimable:  0
+      start_pfn:           1048576
+
+Fields are pages. `min/low/high/promo` include `boost` (5.0+). `promo` is printed since
+6.12, `boost` since 5.0, `managed` since 3.8, `cma` with CONFIG_CMA; older kernels put
+`protection` after the counters and print `scanned`/`node_scanned`. Unknown `<key> <int>`
+lines are kept in `counters`, unknown trailer lines in `extra`, so a new kernel never
+breaks the parser; a line of another shape is a ParseError.
+
+>>> zi = parse_zoneinfo('''Node 0, zone      DMA
+...   pages free     3840
+...         min      71
+...         low      88
+...         high     105
+...         spanned  4095
+...         present  3998
+...         managed  3840
+...         protection: (0, 3019)
+... ''')
+>>> zi.zones[0].low_pages, zi.zones[0].protection_pages
+(88, (0, 3019))
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from memstall.errors import ParseError
+from memstall.model.zones import NodeStats, Zone, ZoneInfo
+from memstall.parsers._lines import numbered, to_int
+
+_ZONE_HEAD = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)\s*$")
+_KEY_INT = re.compile(r"^\s*([A-Za-z_][\w()]*)\s+(-?\d+)\s*$")
+_KEY_COLON = re.compile(r"^\s*([A-Za-z_][\w ]*?):\s*(-?\d+)\s*$")
+_PROTECTION = re.compile(r"^\s*protection:\s*\(([\d,\s]*)\)\s*$")
+_PAGES_FREE = re.compile(r"^\s*pages free\s+(\d+)\s*$")
+
+_ZONE_FIELDS = {"min", "low", "high", "promo", "boost", "spanned", "present", "managed", "cma"}
+_REQUIRED = ("free", "min", "low", "high", "spanned", "present")
+_PAGESET_KEYS = {"cpu", "count", "high", "batch", "high_min", "high_max", "vm stats threshold"}
+
+
+class _ZoneBuilder:
+    def __init__(self, node: int, name: str, line_no: int, line: str) -> None:
+        self.node, self.name, self.line_no, self.line = node, name, line_no, line
+        self.fields: dict[str, int] = {}
+        self.protection: tuple[int, ...] = ()
+        self.counters: dict[str, int] = {}
+        self.extra: dict[str, int] = {}
+
+    def build(self, path: str) -> Zone:
+        missing = [k for k in _REQUIRED if k not in self.fields]
+        if missing:
+            raise ParseError(path, self.line_no, self.line,
+                             f"a zone block with {', '.join(missing)} lines")
+        f = self.fields
+        kwargs: dict[str, Any] = {
+            "node": self.node, "zone": self.name, "free_pages": f["free"],
+            "min_pages": f["min"], "low_pages": f["low"], "high_pages": f["high"],
+            "spanned_pages": f["spanned"], "present_pages": f["present"],
+            "managed_pages": f.get("managed"), "boost_pages": f.get("boost"),
+            "promo_pages": f.get("promo"), "cma_pages": f.get("cma"),
+            "protection_pages": self.protection, "counters": self.counters, "extra": self.extra,
+        }
+        return Zone(**kwargs)
+
+
+def parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
+    zones: list[Zone] = []
+    nodes: dict[int, dict[str, int]] = {}
+    cur: _ZoneBuilder | None = None
+    mode = "zone"
+    for no, line in numbered(text):
+        m = _ZONE_HEAD.match(line)
+        if m:
+            if cur is not None:
+                zones.append(cur.build(path))
+            cur = _ZoneBuilder(int(m.group(1)), m.group(2), no, line)
+            mode = "zone"
+            continue
+        if cur is None:
+            raise ParseError(path, no, line, "'Node <n>, zone <name>' first")
+        stripped = line.strip()
+        if stripped == "per-node stats":
+            mode = "node"
+            nodes.setdefault(cur.node, {})
+            continue
+        if stripped == "pagesets":
+            mode = "pagesets"
+            continue
+        pm = _PAGES_FREE.match(line)
+        if pm:
+            mode = "zone"
+            cur.fields["free"] = int(pm.group(1))
+            continue
+        prot = _PROTECTION.match(line)
+        if prot:
+            parts = [p.strip() for p in prot.group(1).split(",") if p.strip()]
+            cur.protection = tuple(to_int(p, path, no, line, "protection: (<int>, ...)")
+                                   for p in parts)
+            continue
+        _take_value(cur, nodes, mode, no, line, path)
+    if cur is None:
+        raise ParseError(path, 0, text[:40], "at least one 'Node <n>, zone <name>' block")
+    zones.append(cur.build(path))
+    return ZoneInfo(zones=tuple(zones),
+                    nodes=tuple(NodeStats(n, c) for n, c in sorted(nodes.items())))
+
+
+def _take_value(cur: _ZoneBuilder, nodes: dict[int, dict[str, int]], mode: str,
+                no: int, line: str, path: str) -> None:
+    if mode == "pagesets":
+        cm = _KEY_COLON.match(line)
+        if not cm:
+            raise ParseError(path, no, line, "'<key>: <int>' in the pagesets section")
+        key = cm.group(1).strip()
+        if key not in _PAGESET_KEYS or key == "vm stats threshold":
+            cur.extra[key] = int(cm.group(2))
+        return
+    km = _KEY_INT.match(line)
+    if not km:
+        raise ParseError(path, no, line, "'<key> <int>'")
+    key, value = km.group(1), int(km.group(2))
+    if mode == "node":
+        nodes[cur.node][key] = value
+    elif key in _ZONE_FIELDS:
+        cur.fields[key] = value
+    else:
+        cur.counters[key] = value

@@ -1,0 +1,32 @@
+"""The Source protocol: a read-only root filesystem, live or captured."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Source(Protocol):
+    """A root filesystem (live or captured), read-only."""
+
+    @property
+    def label(self) -> str:
+        """What the user passed as --root, for messages."""
+
+    @property
+    def is_live(self) -> bool:
+        """True when reading the running kernel (rates can be sampled)."""
+
+    def read_text(self, rel: str) -> str:
+        """The whole file as text; raises SourceUnavailable."""
+
+    def exists(self, rel: str) -> bool: ...
+
+    def list_dir(self, rel: str) -> list[str]:
+        """Sorted names in a directory; [] when it does not exist."""
+
+    def glob(self, pattern: str) -> list[str]:
+        """Sorted relative paths matching an fnmatch pattern (one '*' per component)."""
+
+    def notes(self) -> list[str]:
+        """What this source lacks or replaced (sosreport gaps...), for the user."""
+

@@ -1,0 +1,129 @@
+"""Tarball sources: `memstall snapshot` output and sosreport tarballs.
+
+The tarball is read once, sequentially, keeping only the members memstall reads, so a
+multi-GB sosreport costs one pass and little memory. A single top-level directory
+(`sosreport-host-2024.../`, `memstall-snapshot-.../`) is stripped.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import tarfile
+import zlib
+
+from memstall.errors import SourceUnavailable
+from memstall.sources import specs
+from memstall.sources._paths import clean_rel, glob_over
+
+# Files of a root that memstall may read: the spec paths and their directories' files.
+_WANTED = (
+    "MANIFEST.json",
+    "proc/buddyinfo", "proc/zoneinfo", "proc/pagetypeinfo", "proc/vmstat", "proc/meminfo",
+    "proc/uptime", "proc/pressure/*", "proc/sys/vm/*", "proc/sys/kernel/osrelease",
+    "proc/[0-9]*/stat", "proc/[0-9]*/comm",
+    "sys/kernel/mm/transparent_hugepage/*", "sys/kernel/mm/transparent_hugepage/khugepaged/*",
+    "sys/devices/system/node/*", "sys/devices/system/node/node*/*",
+    "sys/kernel/debug/extfrag/*", "log/*",
+    specs.SOS_SYSCTL_A, "sos_commands/*", "uname", "hostname",
+)
+
+
+def _wanted(rel: str) -> bool:
+    return any(fnmatch.fnmatchcase(rel, pat) for pat in _WANTED)
+
+
+class TarSource:
+    """A root filesystem inside a .tar, .tar.gz, .tar.xz or .tar.bz2 file."""
+
+    def __init__(self, path: str) -> None:
+        self._label = path
+        self._files: dict[str, bytes] = {}
+        self._dirs: set[str] = {""}
+        members = self._load(path)
+        prefix = self._common_prefix(members)
+        for name, data in members.items():
+            rel = name[len(prefix):] if prefix else name
+            if not rel or not _wanted(rel):
+                continue
+            self._files[rel] = data
+            parent = posixpath.dirname(rel)
+            while parent and parent not in self._dirs:
+                self._dirs.add(parent)
+                parent = posixpath.dirname(parent)
+        if not self._files:
+            raise SourceUnavailable(
+                path, "the tarball holds no file memstall reads (no proc/, no MANIFEST.json)",
+                hint="make one with `memstall snapshot -o FILE.tar.gz`")
+
+    @staticmethod
+    def _load(path: str) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        try:
+            with tarfile.open(path, "r:*") as tar:
+                for member in tar:
+                    if not member.isfile():
+                        continue
+                    try:
+                        name = clean_rel(member.name)
+                    except ValueError:
+                        continue  # a member that escapes the root is never read
+                    stripped = name.split("/", 1)[1] if "/" in name else name
+                    if not (_wanted(name) or _wanted(stripped)):
+                        continue
+                    handle = tar.extractfile(member)
+                    if handle is not None:
+                        out[name] = handle.read()
+        except (tarfile.ReadError, EOFError, zlib.error, OSError) as err:
+            detail = str(err) or type(err).__name__
+            if isinstance(err, (EOFError, zlib.error)) or "unexpected end" in detail:
+                detail = "truncated or corrupt tarball"
+            raise SourceUnavailable(
+                path, f"cannot read as a tarball: {detail}",
+                hint="--root takes /, a directory, a snapshot tarball or a sosreport") from None
+        return out
+
+    @staticmethod
+    def _common_prefix(members: dict[str, bytes]) -> str:
+        if any(_wanted(name) for name in members):
+            return ""
+        tops = {name.split("/", 1)[0] for name in members if "/" in name}
+        return f"{tops.pop()}/" if len(tops) == 1 else ""
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    @property
+    def is_live(self) -> bool:
+        return False
+
+    def read_text(self, rel: str) -> str:
+        key = clean_rel(rel)
+        if key in self._files:
+            return self._files[key].decode("utf-8", errors="replace")
+        if key in self._dirs:
+            raise SourceUnavailable(rel, "is a directory, expected a file")
+        raise SourceUnavailable(rel, f"not in {self._label}")
+
+    def exists(self, rel: str) -> bool:
+        key = clean_rel(rel)
+        return key in self._files or key in self._dirs
+
+    def is_dir(self, rel: str) -> bool:
+        return clean_rel(rel) in self._dirs
+
+    def list_dir(self, rel: str) -> list[str]:
+        key = clean_rel(rel)
+        names = {
+            p[len(key) + 1 if key else 0:].split("/", 1)[0]
+            for p in (*self._files, *self._dirs)
+            if p and (p.startswith(key + "/") if key else True)
+        }
+        return sorted(n for n in names if n)
+
+    def glob(self, pattern: str) -> list[str]:
+        return glob_over(pattern, self.list_dir, self.is_dir)
+
+    def notes(self) -> list[str]:
+        return []

@@ -1,0 +1,61 @@
+"""The dependency rule of STYLE.md, enforced by walking imports with ast.
+
+cli -> outputs/advice -> rules -> analysis -> model <- parsers <- sources
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).parent.parent / "src" / "memstall"
+
+# layer -> project packages it must never import
+FORBIDDEN = {
+    "model": {"sources", "parsers", "analysis", "rules", "advice", "outputs", "cli", "collect"},
+    "parsers": {"sources", "analysis", "rules", "advice", "outputs", "cli", "collect"},
+    "sources": {"parsers", "analysis", "rules", "advice", "outputs", "cli", "collect", "model"},
+    "analysis": {"sources", "parsers", "rules", "advice", "outputs", "cli", "collect"},
+    "rules": {"sources", "parsers", "advice", "outputs", "cli", "collect"},
+    "advice": {"cli"},
+    "outputs": {"cli"},
+}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return {m.split(".")[1] for m in found if m.startswith("memstall.") and m.count(".") >= 1}
+
+
+CASES = [(layer, p) for layer in FORBIDDEN for p in sorted((PKG / layer).rglob("*.py"))]
+
+
+@pytest.mark.parametrize(("layer", "path"), CASES, ids=[f"{layer}/{p.name}" for layer, p in CASES])
+def test_layer_imports_only_downwards(layer: str, path: Path) -> None:
+    bad = _imports(path) & FORBIDDEN[layer]
+    assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}, against the dependency rule"
+
+
+def test_core_uses_only_the_standard_library() -> None:
+    import sys
+
+    allowed = set(sys.stdlib_module_names) | {"memstall"}
+    optional = {"zstandard", "prometheus_client"}  # imported lazily by optional extras only
+    for path in PKG.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                assert top in allowed or top in optional, f"{path.name} imports {name}"
