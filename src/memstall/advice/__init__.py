@@ -1,0 +1,1 @@
+"""Advice: recommendations derived from findings, and safe tuning of vm sysctls."""
