@@ -21,12 +21,14 @@ from memstall.parsers.buddyinfo import parse_buddyinfo
 from memstall.parsers.extfrag import parse_extfrag
 from memstall.parsers.kthread_stat import parse_kthread_stat
 from memstall.parsers.meminfo import parse_meminfo
+from memstall.parsers.pagetypeinfo import parse_pagetypeinfo
 from memstall.parsers.psi import parse_psi
 from memstall.parsers.sysctl_vm import parse_sysctl_vm
 from memstall.parsers.thp import parse_thp_choice
 from memstall.parsers.vmstat import parse_vmstat
 from memstall.parsers.zoneinfo import parse_zoneinfo
 from memstall.sources import Source, specs
+from memstall.sources.snapshot import SampleView, sample_count
 
 T = TypeVar("T")
 _NODE_DIR = re.compile(r"^node(\d+)$")
@@ -133,8 +135,20 @@ def _uptime(reader: _Reader) -> float | None:
         raise ParseError(specs.UPTIME, 1, (text or "").strip(), "'<seconds> <idle seconds>'") from None
 
 
-def load_state(source: Source) -> SystemState:
-    """Read and parse everything memstall uses from one root."""
+def select_sample(source: Source, sample: int | None) -> Source:
+    """Sample k of a `snapshot --samples N` capture (0 or None: the capture itself)."""
+    if not sample:
+        return source
+    count = sample_count(source)
+    if sample < 0 or sample >= count:
+        raise SourceUnavailable(f"{specs.SAMPLES_DIR}/{sample}",
+                                f"no such sample: {source.label} holds samples 0..{count - 1}")
+    return SampleView(source, sample)
+
+
+def load_state(source: Source, sample: int | None = None) -> SystemState:
+    """Read and parse everything memstall uses from one root (or one sample of a capture)."""
+    source = select_sample(source, sample)
     manifest = read_manifest(source)
     reader = _Reader(source)
     page_size, page_note = _page_size(source, manifest)
@@ -162,9 +176,10 @@ def load_state(source: Source) -> SystemState:
         kthreads=_kthreads(reader),
         extfrag_index=reader.parsed(specs.DEBUGFS_EXTFRAG_INDEX, parse_extfrag),
         unusable_index=reader.parsed(specs.DEBUGFS_UNUSABLE_INDEX, parse_extfrag),
+        pagetypeinfo=reader.parsed(specs.PAGETYPEINFO, parse_pagetypeinfo),
         unavailable=reader.unavailable,
         notes=tuple(notes),
     )
 
 
-__all__ = ["load_state", "read_manifest"]
+__all__ = ["load_state", "read_manifest", "sample_count", "select_sample"]

@@ -6,7 +6,7 @@ schema version.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from memstall.analysis.fragmentation import (
     format_extfrag_milli,
@@ -14,24 +14,17 @@ from memstall.analysis.fragmentation import (
     unusable_indices,
 )
 from memstall.analysis.zone_watermarks import min_free_origin, watermark_rows
-from memstall.errors import SourceUnavailable
 from memstall.model.state import SystemState
 from memstall.outputs.render.table import render_table
+from memstall.outputs.show_files import need
 from memstall.sources import specs
 from memstall.units import MIB, pages_to_bytes
 
 Doc = dict[str, Any]
 
 
-def _need(value: Any, rel: str, state: SystemState) -> Any:
-    if value is None:
-        reason = state.unavailable.get(rel, "not available")
-        raise SourceUnavailable(rel, reason)
-    return value
-
-
 def frag_doc(state: SystemState) -> Doc:
-    buddy = _need(state.buddyinfo, specs.BUDDYINFO, state)
+    buddy = need(state.buddyinfo, specs.BUDDYINFO, state)
     zones = []
     for z in buddy.zones:
         frag = fragmentation_indices(z.free_blocks)
@@ -43,7 +36,8 @@ def frag_doc(state: SystemState) -> Doc:
             "fragmentation_index_text": [format_extfrag_milli(v).strip() for v in frag],
             "unusable_index": [v / 1000 for v in unusable],
         })
-    return {"schema": "memstall.frag/1", "page_size": state.page_size, "zones": zones}
+    return {"schema": "memstall.frag/1", "notes": list(state.notes), "page_size": state.page_size,
+            "zones": zones}
 
 
 def frag_text(state: SystemState) -> str:
@@ -67,7 +61,7 @@ def frag_text(state: SystemState) -> str:
 
 
 def watermarks_doc(state: SystemState) -> Doc:
-    _need(state.zoneinfo, specs.ZONEINFO, state)
+    need(state.zoneinfo, specs.ZONEINFO, state)
     sysctl = state.sysctl_vm
     zones = []
     for row in watermark_rows(state):
@@ -87,6 +81,7 @@ def watermarks_doc(state: SystemState) -> Doc:
     origin = min_free_origin(state)
     return {
         "schema": "memstall.watermarks/1",
+        "notes": list(state.notes),
         "page_size": state.page_size,
         "kernel": state.kernel_release,
         "zones": zones,
@@ -131,5 +126,3 @@ def watermarks_text(state: SystemState) -> str:
                "formula: memstall's own calculation equals the kernel's.\n")
     return "\n".join(out)
 
-
-Renderer = Callable[[SystemState], Doc]

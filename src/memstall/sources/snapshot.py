@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import fnmatch
 import posixpath
+import re
 import tarfile
 import zlib
 
 from memstall.errors import SourceUnavailable
 from memstall.sources import specs
 from memstall.sources._paths import clean_rel, glob_over
+from memstall.sources.base import Source
 
 # Files of a root that memstall may read: the spec paths and their directories' files.
 _WANTED = (
@@ -29,7 +31,11 @@ _WANTED = (
 )
 
 
+_SAMPLE_PREFIX = re.compile(r"^samples/\d+/")
+
+
 def _wanted(rel: str) -> bool:
+    rel = _SAMPLE_PREFIX.sub("", rel, count=1)
     return any(fnmatch.fnmatchcase(rel, pat) for pat in _WANTED)
 
 
@@ -127,3 +133,61 @@ class TarSource:
 
     def notes(self) -> list[str]:
         return []
+
+
+def _is_sampled(rel: str) -> bool:
+    """Is `rel` (a path or one of the spec globs) stored again in every sample?"""
+    rel = clean_rel(rel)
+    parts = rel.split("/")
+    kthread = len(parts) == 3 and parts[0] == "proc" and (parts[1].isdigit() or parts[1] == "[0-9]*")
+    return (kthread or rel in specs.SAMPLED_FILES or rel in specs.SAMPLED_GLOBS
+            or any(fnmatch.fnmatchcase(rel, g) for g in specs.SAMPLED_GLOBS))
+
+
+def sample_count(source: Source) -> int:
+    """How many timed samples a capture holds (1 without --samples)."""
+    ks = [int(n) for n in source.list_dir(specs.SAMPLES_DIR) if n.isdigit()]
+    return max(ks, default=0) + 1
+
+
+class SampleView:
+    """Sample k (1..N-1) of a `memstall snapshot --samples N` capture, as a root.
+
+    The files that change over time (specs.SAMPLED_FILES, SAMPLED_GLOBS and the
+    kthread proc/<pid>/ files) come from samples/<k>/ and never fall back to sample 0;
+    everything else (sysctls, osrelease, THP settings, MANIFEST.json) is shared.
+    """
+
+    def __init__(self, inner: Source, k: int) -> None:
+        self._inner = inner
+        self._prefix = f"{specs.SAMPLES_DIR}/{k}/"
+        self._k = k
+
+    @property
+    def label(self) -> str:
+        return f"{self._inner.label} (sample {self._k})"
+
+    @property
+    def is_live(self) -> bool:
+        return False
+
+    def _map(self, rel: str) -> str:
+        return self._prefix + clean_rel(rel) if _is_sampled(rel) else rel
+
+    def read_text(self, rel: str) -> str:
+        return self._inner.read_text(self._map(rel))
+
+    def exists(self, rel: str) -> bool:
+        return self._inner.exists(self._map(rel))
+
+    def list_dir(self, rel: str) -> list[str]:
+        return self._inner.list_dir(self._map(rel))
+
+    def glob(self, pattern: str) -> list[str]:
+        if not _is_sampled(pattern):
+            return self._inner.glob(pattern)
+        n = len(self._prefix)
+        return [rel[n:] for rel in self._inner.glob(self._prefix + clean_rel(pattern))]
+
+    def notes(self) -> list[str]:
+        return self._inner.notes()

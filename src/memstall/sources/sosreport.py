@@ -11,13 +11,28 @@ from pathlib import Path
 
 from memstall.errors import SourceUnavailable
 from memstall.sources import specs
+from memstall.sources._paths import clean_rel
 from memstall.sources.base import Source
 
-_SYSCTL_VM_PREFIX = "vm."
+# sysctl -a names served as files: `vm.<name>` -> proc/sys/vm/<name>, kernel.osrelease.
+_SYSCTL_FILES = {"kernel.osrelease": specs.OSRELEASE}
+
+# What sos does not collect (sos 4.x kernel and memory plugins), named for the user.
+_ALWAYS_LACKING = (
+    (specs.UPTIME, "proc/uptime (rates between captures cannot be computed)"),
+    (specs.THP_DEFRAG, "the THP defrag setting"),
+    ("sys/devices/system/node", "per-node vmstat and meminfo"),
+)
 
 
 def is_sosreport(path: Path) -> bool:
     return any((path / marker).is_dir() for marker in specs.SOS_MARKERS)
+
+
+def _sysctl_rel(key: str) -> str | None:
+    if key.startswith("vm."):
+        return f"{specs.SYSCTL_VM_DIR}/{key[3:].replace('.', '/')}"
+    return _SYSCTL_FILES.get(key)
 
 
 class SosSource:
@@ -27,14 +42,17 @@ class SosSource:
         self._inner = inner
         self._sysctl: dict[str, str] | None = None
 
-    def _sysctl_vm(self) -> dict[str, str]:
+    def _sysctl_a(self) -> dict[str, str]:
+        """relative path -> file text, for the sysctl -a lines memstall reads."""
         if self._sysctl is None:
             self._sysctl = {}
             if self._inner.exists(specs.SOS_SYSCTL_A):
                 for line in self._inner.read_text(specs.SOS_SYSCTL_A).splitlines():
                     key, sep, value = line.partition(" = ")
-                    if sep and key.startswith(_SYSCTL_VM_PREFIX):
-                        self._sysctl[key[len(_SYSCTL_VM_PREFIX):]] = value.strip()
+                    rel = _sysctl_rel(key.strip()) if sep else None
+                    if rel is not None:
+                        # sysctl prints list values tab-separated, like the file itself.
+                        self._sysctl[rel] = value.strip() + "\n"
         return self._sysctl
 
     @property
@@ -45,30 +63,25 @@ class SosSource:
     def is_live(self) -> bool:
         return False
 
-    def _sysctl_name(self, rel: str) -> str | None:
-        prefix = specs.SYSCTL_VM_DIR + "/"
-        return rel[len(prefix):] if rel.startswith(prefix) else None
-
     def read_text(self, rel: str) -> str:
         if self._inner.exists(rel):
             return self._inner.read_text(rel)
-        name = self._sysctl_name(rel)
-        if name is not None and name in self._sysctl_vm():
-            return self._sysctl_vm()[name] + "\n"
+        key = clean_rel(rel)
+        if key in self._sysctl_a():
+            return self._sysctl_a()[key]
         raise SourceUnavailable(rel, "not in this sosreport")
 
     def exists(self, rel: str) -> bool:
-        if self._inner.exists(rel):
+        key = clean_rel(rel)
+        if self._inner.exists(key) or key in self._sysctl_a():
             return True
-        name = self._sysctl_name(rel)
-        if rel == specs.SYSCTL_VM_DIR:
-            return bool(self._sysctl_vm())
-        return name is not None and name in self._sysctl_vm()
+        return any(p.startswith(key + "/") for p in self._sysctl_a())
 
     def list_dir(self, rel: str) -> list[str]:
-        names = set(self._inner.list_dir(rel))
-        if rel.rstrip("/") == specs.SYSCTL_VM_DIR:
-            names |= set(self._sysctl_vm())
+        key = clean_rel(rel)
+        names = set(self._inner.list_dir(key))
+        names |= {p[len(key) + 1:].split("/", 1)[0] for p in self._sysctl_a()
+                  if p.startswith(key + "/")}
         return sorted(names)
 
     def glob(self, pattern: str) -> list[str]:
@@ -77,11 +90,17 @@ class SosSource:
     def notes(self) -> list[str]:
         notes = list(self._inner.notes())
         if not self._inner.exists(specs.SYSCTL_VM_DIR):
-            if self._sysctl_vm():
-                notes.append(f"vm sysctls read from {specs.SOS_SYSCTL_A}")
+            if any(p.startswith(specs.SYSCTL_VM_DIR) for p in self._sysctl_a()):
+                notes.append(f"sosreport: vm sysctls read from {specs.SOS_SYSCTL_A}")
             else:
-                notes.append("this sosreport has neither proc/sys/vm nor sysctl -a output")
-        for rel in (specs.ZONEINFO, specs.BUDDYINFO, specs.VMSTAT, specs.PAGETYPEINFO):
+                notes.append("sosreport: has neither proc/sys/vm nor sysctl -a output")
+        for rel in (specs.ZONEINFO, specs.BUDDYINFO, specs.VMSTAT, specs.MEMINFO,
+                    specs.PAGETYPEINFO, specs.PSI_MEMORY):
             if not self._inner.exists(rel):
-                notes.append(f"this sosreport lacks {rel}")
+                notes.append(f"sosreport: lacks {rel}")
+        missing = [what for rel, what in _ALWAYS_LACKING if not self._inner.exists(rel)]
+        if not self._inner.glob("proc/[0-9]*/stat"):
+            missing.append("kswapd/kcompactd CPU time (proc/<pid>/stat)")
+        if missing:
+            notes.append("sosreport: sos does not collect " + "; ".join(missing))
         return notes

@@ -30,10 +30,30 @@ MANIFEST = "MANIFEST.json"
 # proc/<pid>/stat and proc/<pid>/comm for every pid whose comm matches.
 KTHREAD_COMM_PREFIXES = ("kswapd", "kcompactd")
 
-# sysctl files under proc/sys/vm that must never be read (reading has side effects or
-# is refused) -- write-only triggers.
-SYSCTL_VM_WRITE_ONLY = frozenset({"compact_memory", "drop_caches"})
+# sysctl files under proc/sys/vm that must never be read: write-only triggers.
+# stat_refresh is mode 0600 and reading it is not harmless: vmstat_refresh() runs
+# schedule_on_each_cpu(refresh_vm_stats) on read as well as on write (mm/vmstat.c, 4.4+).
+SYSCTL_VM_WRITE_ONLY = frozenset({"compact_memory", "drop_caches", "stat_refresh"})
+
+# Single files a snapshot copies (when present and readable), in this order.
+SNAPSHOT_FILES = (
+    OSRELEASE, UPTIME, BUDDYINFO, ZONEINFO, PAGETYPEINFO, VMSTAT, MEMINFO, PSI_MEMORY,
+    THP_ENABLED, THP_DEFRAG, THP_KHUGEPAGED_DEFRAG,
+)
+# Globs a snapshot copies (every match).
+SNAPSHOT_GLOBS = (NODE_VMSTAT, NODE_MEMINFO)
+# debugfs files, copied between two reads of buddyinfo (see capture.py).
+DEBUGFS_FILES = (DEBUGFS_EXTFRAG_INDEX, DEBUGFS_UNUSABLE_INDEX)
+# Kernel thread files, for every proc/<pid> whose comm starts with KTHREAD_COMM_PREFIXES.
+KTHREAD_FILES = ("comm", "stat")
+
+# Files that change from moment to moment: `memstall snapshot --samples N` stores them
+# again under samples/<k>/ (k = 1..N-1; sample 0 is the tree at the top of the capture).
+SAMPLES_DIR = "samples"
+SAMPLED_FILES = (UPTIME, BUDDYINFO, ZONEINFO, PAGETYPEINFO, VMSTAT, MEMINFO, PSI_MEMORY)
+SAMPLED_GLOBS = (NODE_VMSTAT, NODE_MEMINFO)
 
 # sosreport keeps `sysctl -a` output here when it did not copy proc/sys.
 SOS_SYSCTL_A = "sos_commands/kernel/sysctl_-a"
 SOS_MARKERS = ("sos_commands", "sos_reports", "sos_logs")
+SOS_UPTIME = "uptime"  # output of the `uptime` command, not proc/uptime

@@ -1,0 +1,133 @@
+"""`memstall show <what>`: every view, text and JSON, on real captures; missing-file errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, run_cli
+from memstall.analysis.fragmentation import fragmentation_indices, unusable_indices
+from memstall.cli.show import VIEWS
+from memstall.collect import load_state
+from memstall.parsers.buddyinfo import parse_buddyinfo
+from memstall.sources import open_root
+
+IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
+SEED = FIXTURES / "snapshots" / "x86_64-4.9-handmade-seed-2node-256g"
+
+
+@pytest.mark.parametrize("what", list(VIEWS))
+def test_every_view_prints_text_and_versioned_json(what: str) -> None:
+    text = run_cli("--root", str(IDLE), "show", what)
+    assert text.code == 0, text.err
+    assert text.out.strip() and "Traceback" not in text.err
+    js = run_cli("--root", str(IDLE), "show", what, "--format", "json")
+    assert js.code == 0, js.err
+    doc = json.loads(js.out)
+    assert doc["schema"] == f"memstall.{what}/1"
+    assert doc["notes"] == []
+
+
+def test_buddyinfo_json_is_the_file() -> None:
+    doc = json.loads(run_cli("--root", str(IDLE), "show", "buddyinfo", "--format", "json").out)
+    parsed = parse_buddyinfo((IDLE / "proc/buddyinfo").read_text())
+    assert [(z["node"], z["zone"], tuple(z["free_blocks"])) for z in doc["zones"]] == [
+        (z.node, z.zone, z.free_blocks) for z in parsed.zones]
+    for z in doc["zones"]:
+        assert z["free_pages"] == sum(n << k for k, n in enumerate(z["free_blocks"]))
+
+
+def test_extfrag_view_agrees_with_debugfs_in_a_stable_capture() -> None:
+    manifest = json.loads((IDLE / "MANIFEST.json").read_text())
+    assert manifest["extfrag_buddyinfo_stable"] is True
+    doc = json.loads(run_cli("--root", str(IDLE), "show", "extfrag", "--format", "json").out)
+    assert doc["zones"] and all(z["matches_buddyinfo"] for z in doc["zones"])
+
+
+def test_extfrag_view_reports_a_mismatch(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root)
+    text = (root / "proc/buddyinfo").read_text().splitlines()
+    head, counts = text[-1].rsplit(None, 11)[0], text[-1].split()[-11:]
+    counts[0] = str(int(counts[0]) + 1000)  # buddyinfo changed after debugfs was read
+    (root / "proc/buddyinfo").write_text("\n".join([*text[:-1], head + " " + " ".join(counts)]) + "\n")
+    doc = json.loads(run_cli("--root", str(root), "show", "extfrag", "--format", "json").out)
+    state = load_state(open_root(str(root)))
+    assert state.buddyinfo and state.extfrag_index and state.unusable_index
+    normal = state.buddyinfo.zones[-1]
+    expected_same = (fragmentation_indices(normal.free_blocks) == state.extfrag_index.zones[-1].values_milli
+                     and unusable_indices(normal.free_blocks) == state.unusable_index.zones[-1].values_milli)
+    assert doc["zones"][-1]["matches_buddyinfo"] is expected_same is False
+    assert "NO" in run_cli("--root", str(root), "show", "extfrag").out
+
+
+def test_zones_json_keeps_kernel_fields() -> None:
+    doc = json.loads(run_cli("--root", str(IDLE), "show", "zones", "--format", "json").out)
+    normal = next(z for z in doc["zones"] if z["zone"] == "Normal")
+    text = (IDLE / "proc/zoneinfo").read_text()
+    block = text[text.index("zone   Normal"):]
+    assert f"pages free     {normal['free_pages']}\n" in block
+    assert f"managed  {normal['managed_pages']}\n" in block
+    assert doc["nodes"][0]["counters"]["nr_inactive_file"] >= 0
+
+
+@pytest.mark.parametrize(("what", "rel", "hint"), [
+    ("psi", "proc/pressure/memory", "PSI needs kernel >= 4.20 with CONFIG_PSI, or boot with psi=1"),
+    ("extfrag", "sys/kernel/debug/extfrag/extfrag_index", "mount debugfs"),
+    ("thp", "sys/kernel/mm/transparent_hugepage/enabled", "CONFIG_TRANSPARENT_HUGEPAGE"),
+    ("buddyinfo", "proc/buddyinfo", "capture is incomplete"),
+    ("frag", "proc/buddyinfo", "capture is incomplete"),
+    ("watermarks", "proc/zoneinfo", "capture is incomplete"),
+    ("vmstat", "proc/vmstat", None),
+])
+def test_missing_file_is_one_line_naming_it(tmp_path: Path, what: str, rel: str,
+                                            hint: str | None) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root)
+    (root / rel).unlink()
+    if rel == "sys/kernel/mm/transparent_hugepage/enabled":
+        (root / "sys/kernel/mm/transparent_hugepage/defrag").unlink()
+    r = run_cli("--root", str(root), "show", what)
+    assert r.code == 3
+    lines = r.err.splitlines()
+    assert lines[0] == f"memstall: error: {rel}: no such file"
+    if hint:
+        assert lines[1].startswith("hint: ") and hint in lines[1]
+    assert "Traceback" not in r.err and r.out == ""
+
+
+def test_kthreads_missing_says_why(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root, ignore=shutil.ignore_patterns("[0-9]*"))
+    r = run_cli("--root", str(root), "show", "kthreads")
+    assert r.code == 3 and "no kswapd or kcompactd thread found" in r.err
+
+
+def test_sample_option_reads_a_later_sample() -> None:
+    first = json.loads(run_cli("--root", str(IDLE), "show", "vmstat", "--format", "json").out)
+    second = json.loads(run_cli("--root", str(IDLE), "show", "vmstat", "--format", "json",
+                                "--sample", "1").out)
+    on_disk = (IDLE / "samples/1/proc/vmstat").read_text().split()
+    assert second["counters"]["pgalloc_normal"] == int(on_disk[on_disk.index("pgalloc_normal") + 1])
+    assert second["counters"]["pgfault"] >= first["counters"]["pgfault"]
+    r = run_cli("--root", str(IDLE), "show", "vmstat", "--sample", "7")
+    assert r.code == 3 and "samples/7: no such sample" in r.err
+
+
+def test_text_notes_go_to_stderr_json_notes_into_the_document(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root)
+    (root / "MANIFEST.json").unlink()  # no manifest: page size unknown, assumed
+    r = run_cli("--root", str(root), "show", "buddyinfo")
+    assert r.code == 0 and "memstall: note: page size not recorded" in r.err
+    doc = json.loads(run_cli("--root", str(root), "show", "buddyinfo", "--format", "json").out)
+    assert any("page size not recorded" in n for n in doc["notes"])
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the 4.9 seed fixture is not there yet")
+def test_psi_absent_on_an_old_kernel_fixture() -> None:
+    r = run_cli("--root", str(SEED), "show", "psi")
+    assert r.code == 3 and "proc/pressure/memory" in r.err and "4.20" in r.err
