@@ -10,6 +10,7 @@ from memstall.model.extfrag import ExtfragIndexFile
 from memstall.model.kernel import KernelVersion
 from memstall.model.kthreads import KThreadStat
 from memstall.model.meminfo import MemInfo
+from memstall.model.pagetypeinfo import PageTypeInfo
 from memstall.model.pressure import Pressure
 from memstall.model.sysctl import SysctlVm
 from memstall.model.thp import ThpSettings
@@ -38,6 +39,8 @@ class SystemState:
     kthreads: tuple[KThreadStat, ...] = ()
     extfrag_index: ExtfragIndexFile | None = None
     unusable_index: ExtfragIndexFile | None = None
+    pagetypeinfo: PageTypeInfo | None = None
+    """None also when not readable: mode 0400 (root only) since 5.6, see `unavailable`."""
     unavailable: Mapping[str, str] = field(default_factory=dict)
     """relative path -> why it could not be read (missing, permission denied...)."""
     notes: tuple[str, ...] = ()

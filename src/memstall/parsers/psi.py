@@ -25,7 +25,9 @@ _LINE = re.compile(
 
 def parse_psi(text: str, path: str = "proc/pressure/memory") -> Pressure:
     lines: dict[str, PressureLine] = {}
+    last_no, last = 0, text[:40]
     for no, line in numbered(text):
+        last_no, last = no, line
         m = _LINE.match(line)
         if not m:
             raise ParseError(path, no, line,
@@ -33,5 +35,5 @@ def parse_psi(text: str, path: str = "proc/pressure/memory") -> Pressure:
         lines[m.group(1)] = PressureLine(float(m.group(2)), float(m.group(3)),
                                          float(m.group(4)), int(m.group(5)))
     if "some" not in lines:
-        raise ParseError(path, 0, text[:40], "a 'some ...' line")
+        raise ParseError(path, last_no, last, "a 'some ...' line")
     return Pressure(some=lines["some"], full=lines.get("full"))

@@ -119,6 +119,8 @@ def parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
             cur.fields["free"] = int(pm.group(1))
             continue
         prot = _PROTECTION.match(line)
+        if stripped.startswith("protection:") and not prot:
+            raise ParseError(path, no, line, "'protection: (<int>, ...)'")
         if prot:
             parts = [p.strip() for p in prot.group(1).split(",") if p.strip()]
             cur.protection = tuple(to_int(p, path, no, line, "protection: (<int>, ...)")
