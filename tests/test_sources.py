@@ -1,0 +1,133 @@
+"""--root on '/', a directory, snapshot tarballs, sosreport directories and tarballs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, run_cli
+from memstall.cli.show import VIEWS
+from memstall.collect import load_state
+from memstall.sources import open_root, specs
+from memstall.sources._paths import clean_rel
+from memstall.sources.live import DirSource
+from memstall.sources.snapshot import SampleView, TarSource
+from memstall.sources.sosreport import SosSource
+
+IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
+SOS_FIXTURE = FIXTURES / "sosreports" / "x86_64-6.18-hand-assembled"
+SOS = SOS_FIXTURE / "sosreport-host-2026-11-26-abcdef"
+
+
+def _tar(src: Path, out: Path, mode: str, top: str | None) -> Path:
+    with tarfile.open(out, mode) as tar:  # type: ignore[call-overload]
+        for path in sorted(src.rglob("*")):
+            if path.is_file():
+                rel = str(path.relative_to(src))
+                tar.add(path, arcname=f"{top}/{rel}" if top else rel)
+    return out
+
+
+@pytest.mark.parametrize(("suffix", "mode", "top"), [
+    (".tar", "w", None), (".tar.gz", "w:gz", "memstall-snapshot-x"), (".tar.xz", "w:xz", "x")])
+def test_tarball_reads_like_the_directory(tmp_path: Path, suffix: str, mode: str,
+                                          top: str | None) -> None:
+    tar = _tar(IDLE, tmp_path / f"snap{suffix}", mode, top)
+    assert isinstance(open_root(str(tar)), TarSource)
+    for what in VIEWS:
+        a = run_cli("--root", str(tar), "show", what, "--format", "json")
+        b = run_cli("--root", str(IDLE), "show", what, "--format", "json")
+        assert (a.code, a.out) == (b.code, b.out), what
+
+
+def test_sosreport_directory_reads_sysctls_from_sysctl_a() -> None:
+    src = open_root(str(SOS))
+    assert isinstance(src, SosSource)
+    state = load_state(src)
+    assert state.sysctl_vm is not None
+    assert state.sysctl_vm.text("lowmem_reserve_ratio") == "256\t256\t32\t0\t0"
+    assert state.kernel_release == "6.18.44-fc-v595"
+    # min_free_kbytes and watermark_scale_factor came from sysctl -a; the formula must
+    # then reproduce every zone of the sosreport's own zoneinfo.
+    doc = json.loads(run_cli("--root", str(SOS), "show", "watermarks", "--format", "json").out)
+    assert doc["sysctl"]["min_free_kbytes"] == state.sysctl_vm.int_value("min_free_kbytes")
+    assert all(z["computed_matches"] for z in doc["zones"])
+
+
+def test_sosreport_says_what_it_lacks(tmp_path: Path) -> None:
+    r = run_cli("--root", str(SOS), "show", "frag")
+    assert r.code == 0
+    notes = [line for line in r.err.splitlines() if line.startswith("memstall: note: ")]
+    joined = "\n".join(notes)
+    assert f"vm sysctls read from {specs.SOS_SYSCTL_A}" in joined
+    assert "proc/uptime" in joined and "per-node vmstat and meminfo" in joined
+    assert "page size not recorded" in joined
+    doc = json.loads(run_cli("--root", str(SOS), "show", "frag", "--format", "json").out)
+    assert doc["notes"] == [n[len("memstall: note: "):] for n in notes]
+
+
+@pytest.mark.parametrize(("suffix", "mode"), [(".tar.xz", "w:xz"), (".tar.gz", "w:gz")])
+def test_sosreport_tarball(tmp_path: Path, suffix: str, mode: str) -> None:
+    tar = _tar(SOS, tmp_path / f"{SOS.name}{suffix}", mode, SOS.name)
+    src = open_root(str(tar))
+    assert isinstance(src, SosSource)
+    for what in VIEWS:
+        a = run_cli("--root", str(tar), "show", what, "--format", "json")
+        b = run_cli("--root", str(SOS), "show", what, "--format", "json")
+        assert (a.code, a.out, a.err) == (b.code, b.out, b.err), what
+
+
+def test_sosreport_without_sysctl_a(tmp_path: Path) -> None:
+    root = tmp_path / SOS.name
+    shutil.copytree(SOS, root)
+    (root / specs.SOS_SYSCTL_A).unlink()
+    r = run_cli("--root", str(root), "show", "sysctl")
+    assert r.code == 3 and r.err.startswith("memstall: error: proc/sys/vm: no such directory\n")
+    assert "sysctl -a" in r.err.splitlines()[1]
+    r = run_cli("--root", str(root), "show", "frag")
+    assert "neither proc/sys/vm nor sysctl -a" in r.err
+    # watermarks still shows the kernel's numbers, without memstall's computation
+    doc = json.loads(run_cli("--root", str(root), "show", "watermarks", "--format", "json").out)
+    assert all(z["computed"] is None for z in doc["zones"])
+
+
+def test_live_root_is_marked_live() -> None:
+    assert DirSource("/").is_live
+    assert not DirSource(str(IDLE)).is_live
+    assert open_root(str(IDLE)).label == str(IDLE)
+
+
+def test_paths_cannot_escape_the_root() -> None:
+    assert clean_rel("/proc/./vmstat") == "proc/vmstat"
+    for bad in ("../etc/passwd", "proc/../../x"):
+        with pytest.raises(ValueError, match="escapes the root"):
+            clean_rel(bad)
+
+
+def test_tar_members_escaping_the_root_are_ignored(tmp_path: Path) -> None:
+    out = tmp_path / "evil.tar"
+    with tarfile.open(out, "w") as tar:
+        tar.add(IDLE / "proc/buddyinfo", arcname="proc/buddyinfo")
+        tar.add(IDLE / "proc/vmstat", arcname="../proc/vmstat")
+    src = open_root(str(out))
+    assert src.exists("proc/buddyinfo") and not src.exists("proc/vmstat")
+
+
+def test_sample_view_maps_only_changing_files() -> None:
+    view = SampleView(DirSource(str(IDLE)), 1)
+    assert view.read_text("proc/vmstat") == (IDLE / "samples/1/proc/vmstat").read_text()
+    assert view.read_text("proc/sys/vm/min_free_kbytes") == (
+        IDLE / "proc/sys/vm/min_free_kbytes").read_text()
+    assert view.glob("proc/[0-9]*/stat") == sorted(
+        str(p.relative_to(IDLE / "samples/1")) for p in (IDLE / "samples/1/proc").glob("*/stat"))
+    assert view.glob(specs.NODE_VMSTAT) == [
+        "sys/devices/system/node/node0/vmstat"]
+    s1 = load_state(DirSource(str(IDLE)), sample=1)
+    s0 = load_state(DirSource(str(IDLE)))
+    assert s1.uptime_seconds is not None and s0.uptime_seconds is not None
+    assert s1.uptime_seconds > s0.uptime_seconds
+    assert s1.sysctl_vm == s0.sysctl_vm
