@@ -2,7 +2,7 @@
 
 One line per zone; values in thousandths printed as C "%2d.%03d" (extfrag_index) or
 "%d.%03d" (unusable_index) with truncating division, so -1000 prints `-1.000` and -500
-prints ` 0.-500` (FACTS.md 1.5)::
+prints ` 0.-500` and -7 prints ` 0.-07` (FACTS.md 1.5)::
 
     Node 0, zone   Normal -1.000 -1.000  0.937  0.-500
 
@@ -19,7 +19,8 @@ from memstall.model.extfrag import ExtfragIndexFile, ZoneIndex
 from memstall.parsers._lines import numbered
 
 _HEAD = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)((?:\s+\S+)*)\s*$")
-_VALUE = re.compile(r"^(-?\d+)\.(-?\d{3})$")
+# C "%03d" counts the sign in the width: -7 prints "-07", -500 prints "-500".
+_VALUE = re.compile(r"^(-?\d+)\.(\d{3}|-\d{2,3})$")
 
 
 def _milli(token: str) -> int | None:
