@@ -1,0 +1,161 @@
+"""The types every rule shares: Severity, Finding, Skipped, Inputs, Rule, Report.
+
+A rule is a module named after its key (`ZONE_BELOW_WATERMARK` lives in
+`zone_below_watermark.py`) exporting `RULE = Rule(KEY, check, __doc__)`. `check(inputs)`
+returns the findings (an empty tuple means the rule ran and passed) or a `Skipped`
+saying which input was missing. The user-facing words come from the module's `TEXT`
+templates, filled from the evidence: logic and wording stay apart.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Protocol, Union
+
+from memstall.model.kernel import KernelVersion
+from memstall.model.state import SystemState
+from memstall.units import human_bytes, pages_to_bytes
+
+if TYPE_CHECKING:
+    from memstall.analysis.rates import Rates
+
+class AllocEvent(Protocol):
+    """What rules read of a kernel-log allocation report (model/kernlog.AllocEvent)."""
+
+    @property
+    def kind(self) -> str:
+        """'stall' | 'failure' | 'oom'."""
+
+    @property
+    def comm(self) -> str | None: ...
+
+    @property
+    def order(self) -> int | None: ...
+
+    @property
+    def gfp_mode(self) -> str | None: ...
+
+    @property
+    def gfp_flags(self) -> tuple[str, ...] | None: ...
+
+    @property
+    def stall_ms(self) -> int | None: ...
+
+
+EvidenceValue = Union[int, float, str, bool, None]
+Evidence = Mapping[str, EvidenceValue]
+
+
+class Severity(enum.IntEnum):
+    INFO = 1
+    WARNING = 2
+    CRITICAL = 3
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        return cls[text.upper()]
+
+
+@dataclass(frozen=True)
+class Finding:
+    key: str
+    severity: Severity
+    subject: str
+    """What it is about: `node0/Normal`, `node1`, `host`, `order1`..."""
+    evidence: Evidence
+    """The measured numbers, snake_case keys with unit suffixes."""
+    summary: str
+    explanation: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    key: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a rule may look at. Absent parts are None / empty, never zero."""
+
+    state: SystemState
+    rates: Rates | None = None
+    """Per-second rates between two samples (None: one sample only, or a log)."""
+    events: tuple[AllocEvent, ...] = ()
+    """Allocation stalls/failures/OOMs from a kernel log, oldest first."""
+    kernel: KernelVersion | None = None
+    """The kernel version (the state's own, or the one a log names)."""
+    from_log: bool = False
+    """True when the state was rebuilt from a kernel log's Mem-Info."""
+    rates_reason: str = ("needs two samples to compute rates: run `memstall diagnose` live, "
+                         "or on a capture made with `memstall snapshot --samples 2`")
+    """Why `rates` is None, shown in the Skipped line of rules that need rates."""
+
+
+Result = Union[Sequence[Finding], Skipped]
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    check: Callable[[Inputs], Result]
+    doc: str
+    """The module docstring: What it detects / Why it matters / Evidence / Remediation / References."""
+
+
+@dataclass(frozen=True)
+class Text:
+    """The words of one rule: str.format templates filled from evidence and display values."""
+
+    summary: str
+    explanation: str
+    fix: str
+
+    def finding(self, key: str, severity: Severity, subject: str, evidence: Evidence,
+                **display: object) -> Finding:
+        values: dict[str, object] = {"subject": subject, **evidence, **display}
+        return Finding(key, severity, subject, dict(evidence),
+                       self.summary.format(**values), " ".join(self.explanation.format(**values).split()),
+                       " ".join(self.fix.format(**values).split()))
+
+
+@dataclass(frozen=True)
+class Report:
+    findings: tuple[Finding, ...]
+    skipped: tuple[Skipped, ...]
+    passed: tuple[str, ...]
+
+    @property
+    def worst(self) -> Severity | None:
+        return max((f.severity for f in self.findings), default=None)
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(sorted({f.key for f in self.findings}))
+
+
+def kernel_of(inputs: Inputs) -> KernelVersion | None:
+    return inputs.kernel or inputs.state.kernel
+
+
+def rates_skip(key: str, inputs: Inputs) -> Skipped:
+    return Skipped(key, inputs.rates_reason)
+
+
+def missing(key: str, inputs: Inputs, what: str, rel: str | None = None) -> Skipped:
+    """Skipped because `what` was not read; names the file and the reason when known."""
+    if inputs.from_log:
+        return Skipped(key, f"a kernel log does not show {what}")
+    reason = inputs.state.unavailable.get(rel) if rel else None
+    return Skipped(key, f"{what} unavailable" + (f" ({rel}: {reason})" if reason else ""))
+
+
+def human(pages: int, page_size: int) -> str:
+    """Pages as text for templates: '1.5 GiB'."""
+    return human_bytes(pages_to_bytes(pages, page_size))
+
+
+def ratio(part: float, whole: float) -> float:
+    return round(part / whole, 4) if whole else 0.0

@@ -1,0 +1,83 @@
+"""LOG_ALLOC_STALLS — the kernel log reports allocation stalls, failures or OOM kills.
+
+What it detects:
+    `page allocation stalls for Nms` (4.9-4.14), `page allocation failure` and
+    `invoked oom-killer` reports in a kernel log, grouped by kind, order and GFP flags.
+
+Why it matters:
+    A stall report means one allocation retried reclaim and compaction for more than
+    10 s; a failure means it gave up (atomic and __GFP_NORETRY callers give up early);
+    an OOM kill means reclaim found nothing at all. The order and flags say who asked:
+    order 0-3 GFP_KERNEL is the kernel itself (slab, stacks, fork), GFP_ATOMIC is
+    interrupt context (network), order 9 is a huge page.
+
+Evidence:
+    kind, order, count, max_stall_ms, gfp_mode, gfp_flags, comms.
+
+Remediation:
+    Follow the zone and fragmentation findings of the same Mem-Info: an available order
+    points at watermarks/reclaim, an exhausted one at compaction.
+
+References:
+    mm/page_alloc.c warn_alloc; mm/oom_kill.c dump_header; FACTS.md 4.1-4.3.
+"""
+
+from __future__ import annotations
+
+from memstall.rules._base import AllocEvent, Evidence, Finding, Inputs, Result, Rule, Severity, Skipped, Text
+
+KEY = "LOG_ALLOC_STALLS"
+SEVERITY = {"stall": Severity.CRITICAL, "oom": Severity.CRITICAL, "failure": Severity.WARNING}
+
+TEXT = Text(
+    summary="{count} order-{order} allocation {kind_words} in the log ({flags}){longest}",
+    explanation="""The kernel log reports {count} {kind_words} of order {order} ({block}) with
+    mode {gfp_mode} ({flags}), from {comms}{longest}. {meaning}""",
+    fix="""Read it together with the zone and fragmentation findings of the same Mem-Info:
+    if blocks of order {order} were free, the cause is free memory below the watermark
+    (reclaim), not fragmentation.""",
+)
+MEANING = {
+    "stall": ("A stall report is printed when one allocation has retried reclaim and "
+              "compaction for more than 10 s (4.9-4.14 kernels); the task was blocked all that time."),
+    "failure": ("A failure report means the allocation gave up: atomic and __GFP_NORETRY callers "
+                "give up early, so the caller's flags say how serious it is."),
+    "oom": "The OOM killer runs when reclaim found nothing it could free.",
+}
+KIND_WORDS = {"stall": ("stall", "stalls"), "failure": ("failure", "failures"),
+              "oom": ("OOM kill", "OOM kills")}
+
+
+def _group(events: tuple[AllocEvent, ...]) -> dict[tuple[str, int, str], list[AllocEvent]]:
+    groups: dict[tuple[str, int, str], list[AllocEvent]] = {}
+    for e in events:
+        if e.kind not in SEVERITY:
+            continue
+        flags = "|".join(e.gfp_flags) if e.gfp_flags else "flags not printed"
+        groups.setdefault((e.kind, e.order if e.order is not None else -1, flags), []).append(e)
+    return groups
+
+
+def check(inputs: Inputs) -> Result:
+    if not inputs.from_log and not inputs.events:
+        return Skipped(KEY, "no kernel log given (diagnose --log FILE)")
+    out: list[Finding] = []
+    for (kind, order, flags), group in sorted(_group(inputs.events).items(),
+                                              key=lambda kv: (-SEVERITY[kv[0][0]], kv[0][1])):
+        stalls = [e.stall_ms for e in group if e.stall_ms is not None]
+        longest = f", longest {max(stalls)} ms" if stalls else ""
+        comms = sorted({e.comm for e in group if e.comm})
+        modes = sorted({e.gfp_mode for e in group if e.gfp_mode})
+        evidence: Evidence = {"kind": kind, "order": order, "count": len(group),
+                    "max_stall_ms": max(stalls) if stalls else None,
+                    "gfp_mode": ",".join(modes) or None, "gfp_flags": flags,
+                    "comms": ",".join(comms[:5]) or None}
+        words = KIND_WORDS[kind][0 if len(group) == 1 else 1]
+        out.append(TEXT.finding(KEY, SEVERITY[kind], f"order{order}", evidence, kind_words=words,
+                                flags=flags, longest=longest, meaning=MEANING[kind],
+                                block=f"{inputs.state.page_size << max(order, 0) >> 10} KiB",
+                                comms=", ".join(comms[:5]) or "an unnamed task"))
+    return tuple(out)
+
+
+RULE = Rule(KEY, check, __doc__ or "")
