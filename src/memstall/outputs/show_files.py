@@ -47,7 +47,9 @@ def need(value: Any, rel: str, state: SystemState) -> Any:
     """`value`, or SourceUnavailable naming `rel`, why it is missing, and a hint."""
     if value is None:
         reason = state.unavailable.get(rel, "not available")
-        raise SourceUnavailable(rel, reason, hint=HINTS.get(rel))
+        hint = ("run as root (or read a capture made as root)" if reason == "permission denied"
+                else HINTS.get(rel))
+        raise SourceUnavailable(rel, reason, hint=hint)
     return value
 
 

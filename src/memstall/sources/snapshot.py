@@ -8,6 +8,7 @@ multi-GB sosreport costs one pass and little memory. A single top-level director
 from __future__ import annotations
 
 import fnmatch
+import lzma
 import posixpath
 import re
 import tarfile
@@ -37,6 +38,27 @@ _SAMPLE_PREFIX = re.compile(r"^samples/\d+/")
 def _wanted(rel: str) -> bool:
     rel = _SAMPLE_PREFIX.sub("", rel, count=1)
     return any(fnmatch.fnmatchcase(rel, pat) for pat in _WANTED)
+
+
+def _check_end(tar: tarfile.TarFile) -> None:
+    """tarfile stops quietly at a header cut short; a whole archive ends in a zero block."""
+    fileobj = tar.fileobj
+    fileobj.seek(tar.offset)
+    block = fileobj.read(tarfile.BLOCKSIZE)
+    if len(block) < tarfile.BLOCKSIZE or block.count(0) != tarfile.BLOCKSIZE:
+        raise tarfile.ReadError("unexpected end of data")
+
+
+def _tar_error(err: BaseException) -> str:
+    """One line for a tarball that cannot be read (tarfile's own text spans lines)."""
+    text = str(err)
+    if isinstance(err, (EOFError, zlib.error, lzma.LZMAError)) or "unexpected end" in text:
+        return "truncated or corrupt tarball"
+    if "empty file" in text:
+        return "empty file"
+    if isinstance(err, tarfile.ReadError):
+        return "not a tar archive (.tar, .tar.gz, .tar.xz or .tar.bz2)"
+    return " ".join(text.split()) or type(err).__name__
 
 
 class TarSource:
@@ -80,10 +102,9 @@ class TarSource:
                     handle = tar.extractfile(member)
                     if handle is not None:
                         out[name] = handle.read()
-        except (tarfile.ReadError, EOFError, zlib.error, OSError) as err:
-            detail = str(err) or type(err).__name__
-            if isinstance(err, (EOFError, zlib.error)) or "unexpected end" in detail:
-                detail = "truncated or corrupt tarball"
+                _check_end(tar)
+        except (tarfile.ReadError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
+            detail = _tar_error(err)
             raise SourceUnavailable(
                 path, f"cannot read as a tarball: {detail}",
                 hint="--root takes /, a directory, a snapshot tarball or a sosreport") from None
