@@ -1,0 +1,300 @@
+"""The Mem-Info dump (show_mem / show_free_areas) of a kernel log, read as a token stream.
+
+Log pipelines break these lines everywhere: mail wrapping, KERN_CONT pieces that became
+separate syslog records (`lowmem_reserve[]:` followed by one number per line, `Node 0 ` alone
+on a line), `= ` and `15904kB` on two lines. So the dump's lines (wrappers already removed)
+are joined into one stream of whitespace-separated tokens, and constructs are recognised by
+their first tokens, wherever the line breaks fell:
+
+* `Node N key:NkB ...` per-node line (4.8+), `Node N hugepages_total=... hugepages_size=NkB`;
+* `[Node N] Zone free:NkB [boost:NkB] min:NkB low:NkB high:NkB ...` zone line;
+* `lowmem_reserve[]: a b c` (pre-2.6.11 `protections[]:`), attached to the zone before it;
+* `[Node N] Zone: c*SkB (UME) ... = NkB` or `Zone: empty` buddy line;
+* summary counters (pages) `key:N` before the first zone, and the tail
+  (`N total pagecache pages`, `N pages RAM` / 2.6 `N pages of RAM`, `Free swap  = NkB`...).
+
+Per-cpu pageset lines (2.6/3.x) are dropped before tokenising.
+
+>>> d = parse_mem_info(["Mem-Info:", "Node 0 Normal free:43880kB min:44456kB low:174456kB",
+...                     " high:304456kB managed:130008524kB", "lowmem_reserve[]: 0 0 0",
+...                     "Node 0 Normal: 3*4kB (U) 1*8kB (M) = 20kB"], "log", 1, complete=True)
+>>> d.zones[0].min_kb, d.zones[0].high_kb, d.zones[0].lowmem_reserve, d.buddy[0].adds_up
+(44456, 304456, (0, 0, 0), True)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from memstall.model.kernlog import BuddyLine, HugepagesLine, MemInfoDump, MemInfoZone
+from memstall.parsers.kernlog.classify import PERCPU
+
+_KV_KB = re.compile(r"^([A-Za-z_][\w()]*):(-?\d+)[kK]B(?:\([^)]*\))?,?$")
+_KV = re.compile(r"^([A-Za-z_][\w()]*):(-?\d+),?$")
+_KEY = re.compile(r"^([A-Za-z_][\w()]*):$")
+_VAL_KB = re.compile(r"^(\d+)[kK]B,?$")
+_BUDDY = re.compile(r"^(\d+)[*_](\d+)kB$")
+_TYPES = re.compile(r"^\(([A-Z]+)\)$")
+_ZONE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
+_ZONE_COLON = re.compile(r"^([A-Z][A-Za-z0-9]*):$")
+_HUGE = re.compile(r"^hugepages_(\w+)=(\d+)(?:kB)?$")
+_FRAME_TOKEN = re.compile(r"^(?:\[<[0-9a-f]+>\]|[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+|<[A-Z]+>)$")
+
+_TAIL_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("total", "pagecache", "pages"), "total_pagecache_pages"),
+    (("pages", "RAM"), "pages_ram"),
+    (("pages", "of", "RAM"), "pages_ram"),
+    (("pages", "reserved"), "pages_reserved"),
+    (("reserved", "pages"), "pages_reserved"),
+    (("pages", "HighMem/MovableOnly"), "pages_highmem"),
+    (("pages", "of", "HIGHMEM"), "pages_highmem"),
+    (("pages", "cma", "reserved"), "pages_cma_reserved"),
+    (("pages", "in", "swap", "cache"), "swap_cache_pages"),
+)
+
+
+def _int(tok: str) -> int | None:
+    return int(tok) if tok.isascii() and tok.isdigit() else None
+
+
+class _Walker:
+    """One pass over the tokens; `i` is the cursor."""
+
+    def __init__(self, tokens: list[str]) -> None:
+        self.t = tokens
+        self.i = 0
+        self.summary: dict[str, int] = {}
+        self.nodes: dict[int, dict[str, int]] = {}
+        self.zones: list[dict[str, object]] = []
+        self.buddy: list[BuddyLine] = []
+        self.huge: list[HugepagesLine] = []
+        self.reserves: list[tuple[int, ...]] = []
+        self.tail: dict[str, int] = {}
+        self.interleaved = False
+        self.seen_construct = False
+
+    def tok(self, k: int = 0) -> str:
+        j = self.i + k
+        return self.t[j] if j < len(self.t) else ""
+
+    def starts(self) -> str | None:
+        """The construct starting at the cursor, if any."""
+        t0, t1 = self.tok(), self.tok(1)
+        if t0 == "Node" and _int(t1) is not None:
+            return "node"
+        if _ZONE_NAME.match(t0) and t1.startswith("free:"):
+            return "zone"
+        if _ZONE_COLON.match(t0) and (_BUDDY.match(t1) or t1 == "empty"):
+            return "buddy"
+        if t0 in ("lowmem_reserve[]:", "protections[]:"):
+            return "reserve"
+        if t0 in ("Free", "Total") and t1 in ("swap", "swap:"):
+            return "swap"
+        if _int(t0) is not None and t1 in ("total", "pages", "reserved"):
+            return "tail"
+        return None
+
+    def run(self) -> None:
+        while self.i < len(self.t):
+            kind = self.starts()
+            if kind is None:
+                self.loose()
+                continue
+            self.seen_construct = True
+            getattr(self, "c_" + kind)(None)
+
+    def loose(self) -> None:
+        tok = self.tok()
+        m = _KV.match(tok)
+        if m and not self.seen_construct and m.group(1) not in self.summary:
+            self.summary[m.group(1)] = int(m.group(2))
+        elif _FRAME_TOKEN.match(tok):
+            self.interleaved = True
+        self.i += 1
+
+    def c_node(self, _: None) -> None:
+        node = int(self.tok(1))
+        self.i += 2
+        kind = self.starts()
+        if kind == "zone":
+            self.c_zone(node)
+        elif kind == "buddy":
+            self.c_buddy(node)
+        elif _HUGE.match(self.tok()):
+            self.c_huge(node)
+        elif _KV_KB.match(self.tok()) or _KEY.match(self.tok()):
+            self.c_node_line(node)
+
+    def c_node_line(self, node: int) -> None:
+        fields = self.nodes.setdefault(node, {})
+        while self.i < len(self.t) and self.starts() is None:
+            tok = self.tok()
+            m = _KV_KB.match(tok)
+            if m:
+                fields.setdefault(m.group(1), int(m.group(2)))
+            else:
+                k = _KEY.match(tok)
+                v = _VAL_KB.match(self.tok(1))
+                if k and v:
+                    fields.setdefault(k.group(1), int(v.group(1)))
+                    self.i += 1
+            self.i += 1
+
+    def c_zone(self, node: int | None) -> None:
+        zone: dict[str, object] = {"node": node, "zone": self.tok()}
+        kb: dict[str, int] = {}
+        plain: dict[str, int] = {}
+        complete = True
+        self.i += 1
+        while self.i < len(self.t) and self.starts() is None:
+            tok = self.tok()
+            m = _KV_KB.match(tok)
+            k = _KEY.match(tok)
+            v = _VAL_KB.match(self.tok(1))
+            if m:
+                kb.setdefault(m.group(1), int(m.group(2)))
+            elif k and v:
+                kb.setdefault(k.group(1), int(v.group(1)))
+                self.i += 1
+            elif tok == "all_unreclaimable?":
+                zone["unreclaimable"] = self.tok(1) == "yes"
+                self.i += 1
+            else:
+                p = _KV.match(tok)
+                if p and p.group(1).endswith("scanned"):
+                    plain[p.group(1)] = int(p.group(2))
+                elif p:  # `managed:73` at the end of a cut excerpt: a kB field without its unit
+                    complete = False
+                elif _FRAME_TOKEN.match(tok):
+                    self.interleaved = True
+            self.i += 1
+        zone.update(fields_kb=kb, fields=plain, complete=complete)
+        self.zones.append(zone)
+
+    def c_reserve(self, _: None) -> None:
+        self.i += 1
+        values: list[int] = []
+        while _int(self.tok()) is not None and self.i < len(self.t):
+            values.append(int(self.tok()))
+            self.i += 1
+        self.reserves.append(tuple(values))
+        for zone in reversed(self.zones):
+            if "reserve" not in zone:
+                zone["reserve"] = tuple(values)
+            break
+
+    def c_buddy(self, node: int | None) -> None:
+        name = self.tok()[:-1]
+        self.i += 1
+        if self.tok() == "empty":
+            self.i += 1
+            self.buddy.append(BuddyLine(node, name, None, None, (), None, None, empty=True))
+            return
+        counts: list[int] = []
+        sizes: list[int] = []
+        types: list[str] = []
+        total: int | None = None
+        while self.i < len(self.t):
+            tok = self.tok()
+            b = _BUDDY.match(tok)
+            if b:
+                counts.append(int(b.group(1)))
+                sizes.append(int(b.group(2)))
+                types.append("")
+            elif _TYPES.match(tok) and types:
+                types[-1] = tok[1:-1]
+            elif tok == "=" or tok.startswith("="):
+                rest = tok[1:] if tok != "=" else self.tok(1)
+                v = _VAL_KB.match(rest)
+                total = int(v.group(1)) if v else None
+                self.i += 1 if tok != "=" else 2
+                break
+            elif self.starts() is not None:
+                break
+            elif _FRAME_TOKEN.match(tok):
+                self.interleaved = True
+            self.i += 1
+        self.buddy.append(_buddy_line(node, name, counts, sizes, types, total))
+
+    def c_huge(self, node: int) -> None:
+        vals: dict[str, int] = {}
+        while self.i < len(self.t):
+            m = _HUGE.match(self.tok())
+            if not m:
+                break
+            vals[m.group(1)] = int(m.group(2))
+            self.i += 1
+        if {"total", "free", "size"} <= vals.keys():
+            self.huge.append(HugepagesLine(node, vals["total"], vals["free"], vals.get("surp", 0),
+                                           vals["size"]))
+
+    def c_swap(self, _: None) -> None:
+        key = "free_swap_kb" if self.tok() == "Free" else "total_swap_kb"
+        j = 2 if self.tok(1) == "swap:" else 3  # `Free swap:  NkB` (2.6) / `Free swap  = NkB`
+        v = _VAL_KB.match(self.tok(j))
+        if v and (j == 2 or self.tok(2) == "="):
+            self.tail.setdefault(key, int(v.group(1)))
+            self.i += j + 1
+        else:
+            self.i += 2
+
+    def c_tail(self, _: None) -> None:
+        value = int(self.tok())
+        for words, key in _TAIL_PHRASES:
+            if all(self.tok(k + 1) == w for k, w in enumerate(words)):
+                self.tail.setdefault(key, value)
+                self.i += len(words) + 1
+                return
+        self.i += 2
+
+
+def _buddy_line(node: int | None, name: str, counts: list[int], sizes: list[int],
+                types: list[str], total: int | None) -> BuddyLine:
+    base = sizes[0] if sizes else None
+    regular = base is not None and all(s == base << k for k, s in enumerate(sizes))
+    adds_up = None
+    if total is not None and counts and regular:
+        adds_up = sum(c * s for c, s in zip(counts, sizes)) == total
+    return BuddyLine(node, name, base if regular else None, tuple(counts) if regular else None,
+                     tuple(types), total, adds_up)
+
+
+def _zone(z: dict[str, object]) -> MemInfoZone:
+    node = z["node"]
+    reserve = z.get("reserve")
+    unrec = z.get("unreclaimable")
+    return MemInfoZone(
+        node=node if isinstance(node, int) else None, zone=str(z["zone"]),
+        fields_kb=z["fields_kb"],  # type: ignore[arg-type]
+        fields=z["fields"],  # type: ignore[arg-type]
+        all_unreclaimable=unrec if isinstance(unrec, bool) else None,
+        lowmem_reserve=reserve if isinstance(reserve, tuple) else None,
+        complete=bool(z["complete"]) and "free" in z["fields_kb"]  # type: ignore[operator]
+        and "high" in z["fields_kb"],  # type: ignore[operator]
+    )
+
+
+def parse_mem_info(lines: Sequence[str], source: str, line_no: int, complete: bool) -> MemInfoDump:
+    """Parse the dump's lines (wrappers removed). `complete`: the dump was not cut short."""
+    tokens: list[str] = []
+    for line in lines:
+        if PERCPU.match(line) or line.lstrip().startswith(("Free pages:", "[...]")):
+            continue
+        tokens.extend(line.split())
+    w = _Walker(tokens)
+    w.run()
+    zones = tuple(_zone(z) for z in w.zones)
+    tail = w.tail
+    partial = (not complete or w.interleaved or not zones or not w.buddy
+               or any(not z.complete for z in zones))
+    return MemInfoDump(
+        summary_pages=w.summary, nodes_kb=w.nodes, zones=zones, buddy=tuple(w.buddy),
+        hugepages=tuple(w.huge), lowmem_reserve=tuple(w.reserves),
+        total_pagecache_pages=tail.get("total_pagecache_pages"), pages_ram=tail.get("pages_ram"),
+        pages_reserved=tail.get("pages_reserved"), pages_highmem=tail.get("pages_highmem"),
+        pages_cma_reserved=tail.get("pages_cma_reserved"),
+        swap_cache_pages=tail.get("swap_cache_pages"), free_swap_kb=tail.get("free_swap_kb"),
+        total_swap_kb=tail.get("total_swap_kb"), partial=partial, source=source, line_no=line_no,
+        interleaved=w.interleaved,
+    )

@@ -1,0 +1,276 @@
+"""The streaming scanner: physical log lines in, allocation reports out, in constant memory.
+
+Only the open report of each host stream is kept (header, at most 64 frame names, at most
+4000 Mem-Info lines); everything else is counted and dropped. Lines are routed by the host
+the wrapper names (many hosts interleave in a fleet syslog); a line without a host (a mail
+continuation, a record that lost its prefix) goes to the stream of the line before it.
+
+Fast path: while no report is open, a line that holds none of the trigger words is counted
+without being decoded or unwrapped; that is what keeps a sparse 1 GB syslog cheap.
+
+>>> sc = LogScanner("demo")
+>>> out = sc.feed_text("[ 10.0] a: page allocation failure: order:2, mode:0x40cc0(GFP_KERNEL|__GFP_COMP)")
+>>> out += sc.finish()
+>>> (out[0].kind, out[0].comm, out[0].order, out[0].gfp_flags, out[0].uptime_s)
+('failure', 'a', 2, ('GFP_KERNEL', '__GFP_COMP'), 10.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Union
+
+from memstall.model.kernlog import AllocEvent, LogScan, MemInfoDump
+from memstall.parsers.kernlog import classify as c
+from memstall.parsers.kernlog.report import END, UNKNOWN, Report
+from memstall.parsers.kernlog.unwrap import Hosts, Unwrapped, unwrap
+
+Item = Union[AllocEvent, MemInfoDump]
+
+TOLERANCE = 3
+"""Consecutive unrecognised lines a report survives (other CPUs' messages interleave)."""
+STALE_LINES = 5000
+"""A report with no line for this many physical lines is closed (its host went quiet)."""
+MAX_QP = 1 << 16
+
+_TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ", b"lowmem_reserve",
+             b"protections[", b"*4kB", b"*8kB", b"*16kB", b"*64kB", b"active_anon:", b"hugepages_total",
+             b"SysRq", b"Active", b"per-cpu")
+
+R_OUTSIDE = "outside any allocation report"
+R_FOREIGN = "not a kernel message (other syslog tag)"
+R_UNKNOWN = "unrecognised line inside a report"
+R_BINARY = "binary or undecodable"
+R_TOO_LONG = "line longer than the limit (truncated)"
+R_BLANK = "blank"
+R_DROPPED = "report without a header or Mem-Info"
+
+
+class _Stream:
+    __slots__ = ("prev", "report")
+
+    def __init__(self) -> None:
+        self.report: Report | None = None
+        self.prev: tuple[str, Unwrapped] | None = None
+
+
+class LogScanner:
+    """Feed physical lines (bytes or str) with `feed`; call `finish` at the end of input."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.skipped: dict[str, int] = {}
+        self.hosts: Hosts = {}
+        self._streams: dict[str | None, _Stream] = {}
+        self._open = 0
+        self._last_host: str | None = None
+        self._qp_pending: str | None = None
+        self._qp = False
+        self._no = 0
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def skip(self, reason: str, n: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    @property
+    def skipped_lines(self) -> int:
+        return sum(self.skipped.values())
+
+    # -- input -------------------------------------------------------------------------------
+
+    def feed(self, raw: bytes) -> list[Item]:
+        """One physical line (without its newline) as bytes; returns the reports it closed."""
+        self._no += 1
+        if (not self._open and self._qp_pending is None and not raw.endswith((b"=", b": ", b":"))
+                and not any(t in raw for t in _TRIGGERS)):
+            self.skip(R_BLANK if not raw.strip() else R_OUTSIDE)
+            return []
+        return self._line(raw.decode("utf-8", "replace"))
+
+    def feed_text(self, line: str) -> list[Item]:
+        self._no += 1
+        return self._line(line)
+
+    def note_truncated(self) -> None:
+        self.skip(R_TOO_LONG)
+
+    def _line(self, line: str) -> list[Item]:
+        out: list[Item] = []
+        if self._open and self._no % 1024 == 0:
+            self._close_stale(out)
+        line = line.rstrip("\r\n")
+        if "\x00" in line or line.count("\ufffd") * 4 > len(line) > 0:
+            self.skip(R_BINARY)
+            return out
+        joined = self._unquote(line)
+        if joined is None:
+            return out
+        u = unwrap(joined, self.hosts)
+        if not u.kernel:
+            self.skip(R_FOREIGN)
+            return out
+        key = self._route(u)
+        bodies = u.body.replace("#011", "\t").split("#012") if "#01" in u.body else (u.body,)
+        for body in bodies:
+            self._body(key, body, u, out)
+        return out
+
+    def _unquote(self, line: str) -> str | None:
+        """Undo quoted-printable soft breaks (`=` at the end of a <= 76-column line) and `=3D`."""
+        if line.endswith("=") and 60 <= len(line) <= 77 and not line.endswith("=="):
+            self._qp = True
+            self._qp_pending = ((self._qp_pending or "") + line[:-1])[:MAX_QP]
+            return None
+        if self._qp_pending is not None:
+            line, self._qp_pending = self._qp_pending + line, None
+        if self._qp or "=3D" in line:
+            self._qp = True
+            line = line.replace("=3D", "=").replace("=20", " ")
+        return line
+
+    def _route(self, u: Unwrapped) -> str | None:
+        host = u.host
+        if host is None:
+            return self._last_host
+        if host != self._last_host:
+            self._adopt(host)
+        self._last_host = host
+        return host
+
+    def _adopt(self, host: str) -> None:
+        """A header whose prefix was cut or missing (`28-159 kernel:`, no prefix at all) is
+        followed by its body under the real host name: move the young report there."""
+        prev = self._streams.get(self._last_host)
+        new = self._streams.get(host)
+        if prev is None or prev.report is None or (new is not None and new.report is not None):
+            return
+        rep = prev.report
+        if (rep.host is not None and rep.host in self.hosts) or rep.lines > 64:
+            return
+        if new is None:
+            new = self._streams[host] = _Stream()
+        new.report, prev.report = rep, None
+        rep.host = host
+
+    # -- per stream --------------------------------------------------------------------------
+
+    def _stream(self, key: str | None) -> _Stream:
+        st = self._streams.get(key)
+        if st is None:
+            st = self._streams[key] = _Stream()
+        return st
+
+    def _body(self, key: str | None, body: str, u: Unwrapped, out: list[Item]) -> None:
+        st = self._stream(key)
+        s = body.strip()
+        if not s:
+            self.skip(R_BLANK)
+            return
+        kind = c.header_kind(s)
+        if kind is not None:
+            self._close(st, out)
+            self._open_report(st, kind, s, u, key)
+            return
+        rep = st.report
+        if rep is None:
+            self._idle(st, s, u, key)
+            return
+        rep.note_stamp(u)
+        verdict = rep.consume(s, self._no)
+        if verdict == END:
+            self._close(st, out)
+            if c.MEMINFO_HEADER.match(s):
+                self._idle(st, s, u, key)
+            else:
+                self.skip(R_OUTSIDE)
+        elif verdict == UNKNOWN:
+            self.skip(R_UNKNOWN)
+            rep.unknown_run += 1
+            if rep.unknown_run > TOLERANCE:
+                self._close(st, out)
+        else:
+            rep.unknown_run = 0
+
+    def _open_report(self, st: _Stream, kind: str, s: str, u: Unwrapped, key: str | None) -> None:
+        rep = Report(kind, s, u, self.source, self._no, key)
+        if s.lstrip().startswith("page allo") and st.prev is not None:
+            # `rsync: ` then `page allocation stalls ...`: KERN_CONT split the header.
+            comm = c.comm_alone(st.prev[0])
+            if comm is not None:
+                rep.comm_hint = comm
+                prev_u = st.prev[1]
+                rep.time = prev_u.stamp or prev_u.wall or rep.time
+                rep.uptime_s = prev_u.uptime_s if prev_u.stamp else rep.uptime_s
+        st.report, st.prev = rep, None
+        self._open += 1
+
+    def _idle(self, st: _Stream, s: str, u: Unwrapped, key: str | None) -> None:
+        if c.task_line(s) is not None:
+            st.report = Report(None, "", u, self.source, self._no, key)
+            st.report.consume(s, self._no)
+            self._open += 1
+        elif c.MEMINFO_START.match(s) or "lowmem_reserve[]:" in s:
+            rep = Report(None, "", u, self.source, self._no, key)
+            rep.lines = 0
+            rep.start_meminfo(s, self._no)
+            st.report = rep
+            self._open += 1
+        else:
+            self.skip(R_OUTSIDE)
+            st.prev = (s, u)
+
+    def _close(self, st: _Stream, out: list[Item]) -> None:
+        rep = st.report
+        if rep is None:
+            return
+        st.report = None
+        self._open -= 1
+        event = rep.event()
+        if event is not None:
+            out.append(event)
+            return
+        dump = rep.dump()
+        if dump is not None:
+            out.append(dump)
+        else:
+            self.skip(R_DROPPED, rep.lines)
+
+    def _close_stale(self, out: list[Item]) -> None:
+        for st in self._streams.values():
+            if st.report is not None and self._no - st.report.last_line_no > STALE_LINES:
+                self._close(st, out)
+
+    def finish(self) -> list[Item]:
+        """End of input: close every open report (a cut Mem-Info is returned as partial)."""
+        out: list[Item] = []
+        if self._qp_pending is not None:
+            pending, self._qp_pending = self._qp_pending, None
+            self._no -= 1
+            out.extend(self.feed_text(pending))
+        for st in self._streams.values():
+            self._close(st, out)
+        out.sort(key=lambda item: item.line_no)
+        return out
+
+
+def scan_lines(lines: Iterable[bytes | str], source: str) -> Iterator[Item]:
+    """Stream reports out of an iterable of physical lines (bytes or str)."""
+    sc = LogScanner(source)
+    for line in lines:
+        yield from (sc.feed(line) if isinstance(line, bytes) else sc.feed_text(line))
+    yield from sc.finish()
+
+
+def scan_text(text: str, source: str = "<text>") -> LogScan:
+    """The whole result for a text held in memory (tests, small logs)."""
+    sc = LogScanner(source)
+    items: list[Item] = []
+    for line in text.splitlines():
+        items.extend(sc.feed_text(line))
+    items.extend(sc.finish())
+    return LogScan(
+        events=tuple(i for i in items if isinstance(i, AllocEvent)),
+        standalone_mem_info=tuple(i for i in items if isinstance(i, MemInfoDump)),
+        skipped_lines=sc.skipped_lines, skipped_reasons=dict(sc.skipped),
+    )
