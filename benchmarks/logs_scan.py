@@ -1,0 +1,183 @@
+"""Benchmark `memstall logs` against grep on a large syslog (issue 3, "Speed and size").
+
+Builds, under /var/tmp (never in the repository):
+
+* `sparse-<size>.log`: a fleet syslog of `--size-gb` GB of background lines from 8 hosts with
+  `--reports` real corpus reports mixed in (re-stamped), and a second one of a quarter of that
+  size, to show that memory stays flat;
+* `reports-only.log`: `--reports-mb` MB made only of reports.
+
+Then, in the same run and on a warm page cache, times
+`memstall logs --format jsonl FILE > /dev/null` against `grep -c 'page allocation\\|oom-killer' FILE`
+and prints the ratio memstall/grep, events/s on the reports-only file and memstall's peak RSS
+(from wait4() of that child alone). Targets: ratio <= 2 on the sparse log, peak RSS < 100 MB at
+both sizes, >= 20,000 events/s on reports only.
+
+    python benchmarks/logs_scan.py                 # 1 GB, files deleted afterwards
+    python benchmarks/logs_scan.py --size-gb 2 --keep
+    python benchmarks/logs_scan.py --profile       # cProfile of memstall on the reports-only file
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from syslog_gen import GREP_PATTERN, load_reports, write_reports_only, write_sparse
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS_CANDIDATES = (ROOT / "tests" / "fixtures" / "kernlog" / "corpus", ROOT.parent / "shared" / "corpus")
+GB = 1 << 30
+MB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    max_rss_mb: float
+    code: int
+    stdout_lines: int
+
+
+def run(cmd: list[str], count_lines: bool = False) -> Run:
+    """Run one command; wall time and the peak RSS of that child (wait4, not RUSAGE_CHILDREN)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errf:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out if count_lines else subprocess.DEVNULL, stderr=errf)
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        errf.seek(0)
+        err = errf.read().decode(errors="replace")
+        lines = 0
+        if count_lines:
+            out.seek(0)
+            lines = sum(1 for _ in out)
+    if proc.returncode not in (0, 1):  # grep -c exits 1 when it counts 0
+        print(f"  ! {' '.join(cmd)} exited {proc.returncode}: {err.strip()[:300]}")
+    return Run(elapsed, usage.ru_maxrss / 1024, proc.returncode, lines)
+
+
+def memstall_cmd(path: Path) -> list[str]:
+    return [sys.executable, "-m", "memstall", "logs", "--format", "jsonl", str(path)]
+
+
+def grep_cmd(path: Path) -> list[str]:
+    return ["grep", "-c", GREP_PATTERN, str(path)]
+
+
+def warm(path: Path) -> None:
+    with path.open("rb") as f:
+        while f.read(8 * MB):
+            pass
+
+
+def build(workdir: Path, args: argparse.Namespace) -> dict[str, tuple[Path, int]]:
+    corpus = args.corpus or next((d for d in CORPUS_CANDIDATES if any(d.glob("*.log"))), None)
+    if corpus is None:
+        raise SystemExit(f"corpus not found; pass --corpus (looked in {CORPUS_CANDIDATES})")
+    reports = load_reports(corpus)
+    files: dict[str, tuple[Path, int]] = {}
+    sizes = {"sparse-large": args.size_gb, "sparse-small": args.size_gb / 4}
+    for label, gb in sizes.items():
+        path = workdir / f"{label}-{gb:g}GB.log"
+        t0 = time.perf_counter()
+        with path.open("wb") as f:
+            events = write_sparse(f, int(gb * GB), reports, args.reports, seed=args.seed)
+        print(f"built {path} ({path.stat().st_size / MB:.0f} MB, {events} corpus events) "
+              f"in {time.perf_counter() - t0:.1f}s")
+        files[label] = (path, events)
+    path = workdir / "reports-only.log"
+    with path.open("wb") as f:
+        events = write_reports_only(f, int(args.reports_mb * MB), reports, seed=args.seed)
+    print(f"built {path} ({path.stat().st_size / MB:.0f} MB, {events} corpus events, "
+          f"{len(reports)} distinct excerpts)")
+    files["reports-only"] = (path, events)
+    return files
+
+
+def measure(files: dict[str, tuple[Path, int]]) -> bool:
+    ok = True
+    print(f"\n{'file':<14} {'size MB':>8} {'grep s':>8} {'memstall s':>11} {'ratio':>6} "
+          f"{'events':>8} {'expected':>8} {'events/s':>9} {'RSS MB':>7}")
+    for label, (path, expected) in files.items():
+        warm(path)
+        g = run(grep_cmd(path))
+        m = run(memstall_cmd(path), count_lines=True)
+        ratio = m.seconds / g.seconds if g.seconds else float("inf")
+        rate = m.stdout_lines / m.seconds if m.seconds else 0.0
+        print(f"{label:<14} {path.stat().st_size / MB:>8.0f} {g.seconds:>8.2f} {m.seconds:>11.2f} "
+              f"{ratio:>6.2f} {m.stdout_lines:>8} {expected:>8} {rate:>9.0f} {m.max_rss_mb:>7.1f}")
+        if m.code != 0:
+            ok = False
+        if label.startswith("sparse") and ratio > 2:
+            print(f"  target missed: {label} is {ratio:.2f}x grep (target <= 2x)")
+            ok = False
+        if m.max_rss_mb >= 100:
+            print(f"  target missed: peak RSS {m.max_rss_mb:.1f} MB (target < 100 MB)")
+            ok = False
+        if label == "reports-only" and rate < 20000:
+            print(f"  target missed: {rate:.0f} events/s (target >= 20,000)")
+            ok = False
+    return ok
+
+
+def profile(path: Path) -> None:
+    out = path.with_suffix(".prof")
+    cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "memstall", "logs", "--format",
+           "jsonl", str(path)]
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False)
+    import pstats
+
+    print(f"\ncProfile of memstall logs on {path.name} (top 25 by own time):")
+    pstats.Stats(str(out)).sort_stats("tottime").print_stats(25)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--size-gb", type=float, default=1.0, help="size of the large sparse syslog (GB)")
+    p.add_argument("--reports", type=int, default=300, help="real reports mixed into each sparse log")
+    p.add_argument("--reports-mb", type=float, default=128.0, help="size of the reports-only log (MB)")
+    p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--corpus", type=Path, default=None, help="corpus dir (*.log + *.expected.json)")
+    p.add_argument("--workdir", type=Path, default=Path("/var/tmp"), help="where the logs are built")
+    p.add_argument("--keep", action="store_true", help="keep the generated logs")
+    p.add_argument("--build-only", action="store_true", help="build the logs and stop")
+    p.add_argument("--profile", action="store_true", help="also cProfile memstall on reports-only")
+    args = p.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="memstall-bench-", dir=args.workdir))
+    print(f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    try:
+        files = build(workdir, args)
+        if args.build_only:
+            return 0
+        probe = subprocess.run([sys.executable, "-m", "memstall", "logs", "--help"],
+                               capture_output=True, check=False)
+        if probe.returncode != 0:
+            print("memstall logs is not available yet: generator only")
+            return 2
+        ok = measure(files)
+        if args.profile:
+            profile(files["reports-only"][0])
+        return 0 if ok else 1
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            for f in workdir.iterdir():
+                f.unlink()
+            workdir.rmdir()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
