@@ -1,0 +1,8 @@
+"""`memstall tune`: plan, apply with read-back and automatic restore, persist, roll back.
+
+Modules: plan (what would change and why), safety (refusals), procsys (reads and writes
+ROOT/proc/sys), store (transactions and backups under --state-dir), transaction (apply,
+rollback, confirm), persist (ROOT/etc/sysctl.d/90-memstall.conf and precedence),
+revert (the --revert-after timer or watcher), verify (drift), export (sysctl, tuned,
+ansible). Only procsys, store and persist touch the filesystem.
+"""

@@ -1,0 +1,148 @@
+"""The plan: what `tune` would write, why, the predicted watermark effect and the refusals.
+
+Nothing here writes. The plan comes from `--set key=value` arguments or from diagnose's
+Recommendation records; each change is checked by `safety.refusals` against the kernel's
+range for this version and memstall's safety limits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Callable
+
+from memstall.advice.recommendation import Recommendation
+from memstall.advice.tuning.safety import KnobFacts, Refusal, refusals
+from memstall.analysis.watermarks import ZoneWatermarks, compute_watermarks
+from memstall.analysis.zone_watermarks import zone_sizes
+from memstall.errors import UsageError
+from memstall.model.state import SystemState
+from memstall.model.sysctl_conf import swap_separators
+from memstall.parsers.sysctl_conf import normalize_key
+
+WATERMARK_KEYS = frozenset({"vm/min_free_kbytes", "vm/watermark_scale_factor"})
+
+
+@dataclass(frozen=True)
+class Request:
+    key: str
+    """/proc/sys relative path."""
+    value: str
+    rationale: str = "asked for with --set"
+    effect: str = ""
+    risk: str = ""
+
+
+@dataclass(frozen=True)
+class Change:
+    key: str
+    current: str | None
+    """The running value (stripped text); None when it could not be read."""
+    proposed: str
+    rationale: str
+    effect: str
+    risk: str
+    refusals: tuple[Refusal, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return swap_separators(self.key)
+
+    @property
+    def unchanged(self) -> bool:
+        return self.current is not None and self.current.split() == self.proposed.split()
+
+
+@dataclass(frozen=True)
+class ZoneEffect:
+    before: ZoneWatermarks
+    after: ZoneWatermarks
+    free_pages: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    root: str
+    kernel_release: str | None
+    page_size: int
+    changes: tuple[Change, ...]
+    watermarks: tuple[ZoneEffect, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    def blocking(self, force: bool) -> list[Refusal]:
+        return [r for c in self.changes for r in c.refusals if not (force and r.forceable)]
+
+    def to_write(self) -> list[Change]:
+        return [c for c in self.changes if not c.unchanged]
+
+
+def parse_assignment(text: str) -> Request:
+    """'vm.watermark_scale_factor=20' (or 'vm/x = 20') -> Request.
+
+    >>> parse_assignment("vm.watermark_scale_factor = 20").key
+    'vm/watermark_scale_factor'
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip() or not value.strip():
+        raise UsageError(f"--set takes KEY=VALUE, got {text!r}",
+                         hint="e.g. --set vm.watermark_scale_factor=20")
+    return Request(normalize_key(key), value.strip())
+
+
+def from_recommendations(recs: Sequence[Recommendation]) -> list[Request]:
+    return [Request(normalize_key(r.setting), r.proposed.strip(), r.rationale, r.effect, r.risk)
+            for r in recs]
+
+
+def _watermark_effect(state: SystemState, values: dict[str, str]) -> tuple[ZoneEffect, ...]:
+    sysctl = state.sysctl_vm
+    if state.zoneinfo is None or sysctl is None:
+        return ()
+    mfk = sysctl.int_value("min_free_kbytes")
+    wsf = sysctl.int_value("watermark_scale_factor")
+    if mfk is None:
+        return ()
+    wsf = wsf if wsf is not None else 10  # < 4.6: no such knob, the formula ignores it
+    try:
+        new_mfk = int(values.get("vm/min_free_kbytes", mfk))
+        new_wsf = int(values.get("vm/watermark_scale_factor", wsf))
+    except ValueError:
+        return ()
+    sizes = zone_sizes(state.zoneinfo)
+    before = compute_watermarks(sizes, mfk, wsf, state.page_size, state.kernel)
+    after = compute_watermarks(sizes, new_mfk, new_wsf, state.page_size, state.kernel)
+    return tuple(ZoneEffect(b, a, z.free_pages)
+                 for b, a, z in zip(before, after, state.zoneinfo.zones) if z.populated)
+
+
+def _effect_text(effects: Sequence[ZoneEffect], page_size: int) -> str:
+    if not effects:
+        return "watermarks not predicted (zoneinfo or min_free_kbytes unavailable)"
+    hb = sum(e.before.high_pages for e in effects)
+    ha = sum(e.after.high_pages for e in effects)
+    bb = sum(e.before.band_pages for e in effects)
+    ba = sum(e.after.band_pages for e in effects)
+    mib = page_size / (1024 * 1024)
+    return (f"sum of high watermarks {hb} -> {ha} pages ({hb * mib:.0f} -> {ha * mib:.0f} MiB); "
+            f"kswapd low->high band {bb} -> {ba} pages")
+
+
+def build_plan(state: SystemState, requests: Sequence[Request], facts: Callable[[str], KnobFacts],
+               root: str) -> Plan:
+    """Check every request and predict the watermark effect. Later requests for a key win."""
+    merged: dict[str, Request] = {}
+    for r in requests:
+        merged[r.key] = r
+    memtotal = state.meminfo.kib("MemTotal") if state.meminfo else None
+    effects = _watermark_effect(state, {k: r.value for k, r in merged.items()})
+    notes: list[str] = []
+    if memtotal is None:
+        notes.append("proc/meminfo unavailable: min_free_kbytes cannot be checked against RAM")
+    changes = []
+    for key, r in merged.items():
+        current = state.sysctl_vm.text(key[3:]) if state.sysctl_vm and key.startswith("vm/") else None
+        effect = r.effect or (_effect_text(effects, state.page_size) if key in WATERMARK_KEYS else "")
+        changes.append(Change(key, current, r.value, r.rationale, effect, r.risk,
+                              refusals(facts(key), r.value, state.kernel, memtotal)))
+    return Plan(root, state.kernel_release, state.page_size, tuple(changes),
+                effects if WATERMARK_KEYS & set(merged) else (), tuple(notes))

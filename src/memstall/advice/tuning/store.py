@@ -1,0 +1,184 @@
+"""Transactions under --state-dir (default ROOT/var/lib/memstall): records and backups.
+
+Layout::
+
+    <state>/lock                       flock(2) held by apply, rollback, confirm, revert
+    <state>/tx/<id>/tx.json            the record (format memstall.tune.tx/1)
+    <state>/tx/<id>/before/<n>         the exact bytes of each /proc/sys file before the change
+    <state>/tx/<id>/before/drop-in     the old 90-memstall.conf (absent: the file did not exist)
+
+A transaction directory is built under a temporary name, every file fsync'ed, then
+renamed into place and the parent fsync'ed: once it exists, its backups are complete
+and on disk. Nothing is written to /proc/sys before that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from memstall.advice.tuning.fsio import atomic_write, fsync_dir
+from memstall.errors import InputError, UsageError
+
+TX_FORMAT = "memstall.tune.tx/1"
+DROP_IN_BACKUP = "drop-in"
+
+
+@dataclass(frozen=True)
+class TxChange:
+    key: str
+    after: str | None
+    """What memstall wrote; None for a value only backed up because writing a partner
+    changes it (dirty_bytes zeroes dirty_ratio and vice versa)."""
+    backup: str
+    """File name under before/."""
+    before_text: str
+
+
+@dataclass(frozen=True)
+class TxPersist:
+    path: str
+    """Root-relative: etc/sysctl.d/90-memstall.conf."""
+    existed: bool
+    mode: int | None
+    written_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class TxRevert:
+    seconds: int
+    deadline: float
+    """time.time() after which the rollback runs."""
+    mechanism: str
+    """'systemd-run timer' or 'detached watcher'."""
+    handle: str
+    """The systemd unit name, or the watcher's pid."""
+    confirmed: bool = False
+
+
+@dataclass(frozen=True)
+class Tx:
+    id: str
+    created: float
+    root: str
+    kernel_release: str | None
+    status: str
+    """'applying' (interrupted if it stays so), 'applied', 'failed' (all restored at once),
+    'rolled-back'."""
+    changes: tuple[TxChange, ...]
+    persist: TxPersist | None = None
+    revert: TxRevert | None = None
+    events: tuple[str, ...] = ()
+    rationale: Mapping[str, str] = field(default_factory=dict)
+
+    def with_event(self, text: str, **updates: Any) -> Tx:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return replace(self, events=(*self.events, f"{stamp} {text}"), **updates)
+
+    @property
+    def written(self) -> tuple[TxChange, ...]:
+        return tuple(c for c in self.changes if c.after is not None)
+
+    def to_json(self) -> str:
+        doc = {"format": TX_FORMAT, **asdict(self)}
+        return json.dumps(doc, indent=1, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, where: str) -> Tx:
+        try:
+            doc = json.loads(text)
+            if doc.pop("format") != TX_FORMAT:
+                raise ValueError("unknown format")
+            doc["changes"] = tuple(TxChange(**c) for c in doc["changes"])
+            doc["persist"] = TxPersist(**doc["persist"]) if doc["persist"] else None
+            doc["revert"] = TxRevert(**doc["revert"]) if doc["revert"] else None
+            doc["events"] = tuple(doc["events"])
+            return cls(**doc)
+        except (ValueError, KeyError, TypeError) as err:
+            raise InputError(f"{where}: not a memstall transaction record ({err})") from None
+
+
+def new_id() -> str:
+    """Sortable by time: 20261126T043012Z-3f9a1c."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+class Store:
+    def __init__(self, state_dir: Path) -> None:
+        self.dir = Path(state_dir)
+        self.tx_dir = self.dir / "tx"
+
+    @contextlib.contextmanager
+    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
+        """Exclusive lock of the state directory; waits up to `wait_seconds` for it."""
+        self.tx_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            give_up = time.monotonic() + wait_seconds
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= give_up:
+                        raise UsageError(f"{self.dir} is locked by another memstall tune command",
+                                         hint="wait for it to finish") from None
+                    time.sleep(0.2)
+            yield
+        finally:
+            os.close(fd)
+
+    def path(self, tx_id: str) -> Path:
+        if not tx_id or "/" in tx_id or tx_id.startswith("."):
+            raise UsageError(f"not a transaction id: {tx_id!r}")
+        return self.tx_dir / tx_id
+
+    def create(self, tx: Tx, backups: Mapping[str, bytes], drop_in: bytes | None) -> None:
+        final = self.path(tx.id)
+        tmp = self.tx_dir / f".{tx.id}.tmp"
+        (tmp / "before").mkdir(parents=True)
+        try:
+            for name, data in backups.items():
+                atomic_write(tmp / "before" / name, data, 0o600)
+            if drop_in is not None:
+                atomic_write(tmp / "before" / DROP_IN_BACKUP, drop_in, 0o600)
+            atomic_write(tmp / "tx.json", tx.to_json().encode(), 0o600)
+            fsync_dir(tmp)
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        fsync_dir(self.tx_dir)
+
+    def save(self, tx: Tx) -> None:
+        atomic_write(self.path(tx.id) / "tx.json", tx.to_json().encode(), 0o600)
+
+    def load(self, tx_id: str) -> Tx:
+        path = self.path(tx_id) / "tx.json"
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            raise UsageError(f"no transaction {tx_id} in {self.dir}",
+                             hint="`memstall tune history` lists them") from None
+        return Tx.from_json(text, str(path))
+
+    def backup(self, tx_id: str, name: str) -> bytes | None:
+        try:
+            return (self.path(tx_id) / "before" / name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def all(self) -> list[Tx]:
+        if not self.tx_dir.is_dir():
+            return []
+        ids = sorted(p.name for p in self.tx_dir.iterdir() if not p.name.startswith("."))
+        return [self.load(i) for i in ids if (self.tx_dir / i / "tx.json").exists()]

@@ -1,0 +1,203 @@
+"""Apply a plan as one transaction; roll a transaction back; confirm a --revert-after.
+
+apply: back up every value (and the old drop-in) durably, then for each change write
+/proc/sys, read it back and compare; on the first failure restore everything already
+changed and raise ApplyError saying what was restored. --persist then writes the
+drop-in atomically (a failure there restores the values too).
+
+Restoring writes the backed-up bytes of every key whose current bytes differ, then
+reads each back. dirty_bytes/dirty_ratio (and the background pair) are restored
+non-zero member first: the kernel zeroes the partner itself, and refuses a 0 write to
+dirty_bytes (its minimum is two pages).
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from memstall.advice.tuning.fsio import atomic_write, remove_durable
+from memstall.advice.tuning.persist import read_drop_in, render_drop_in, sha256, write_drop_in
+from memstall.advice.tuning.plan import Change, Plan
+from memstall.advice.tuning.procsys import ProcSys, same_value
+from memstall.advice.tuning.store import DROP_IN_BACKUP, Store, Tx, TxChange, TxPersist, new_id
+from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN
+from memstall.errors import ApplyError, MemstallError, UsageError
+from memstall.model.sysctl_conf import swap_separators
+
+PARTNERS = {"vm/dirty_bytes": "vm/dirty_ratio", "vm/dirty_ratio": "vm/dirty_bytes",
+            "vm/dirty_background_bytes": "vm/dirty_background_ratio",
+            "vm/dirty_background_ratio": "vm/dirty_background_bytes"}
+
+
+@dataclass(frozen=True)
+class Restored:
+    restored: tuple[str, ...]
+    """'vm.x = 10' for every value put back (or found already back)."""
+    failed: tuple[str, ...]
+    drop_in: str | None = None
+    """What happened to the drop-in, in words."""
+
+
+class _Mismatch(Exception):
+    pass
+
+
+def _backup_keys(changes: Sequence[Change]) -> list[str]:
+    keys = [c.key for c in changes]
+    for c in changes:
+        partner = PARTNERS.get(c.key)
+        if partner and partner not in keys:
+            keys.append(partner)
+    return keys
+
+
+def _start(plan: Plan, procsys: ProcSys, store: Store, persist: bool) -> tuple[Tx, bytes | None]:
+    changes = plan.to_write()
+    keys = _backup_keys(changes)
+    backups = {str(i): procsys.read(k) for i, k in enumerate(keys)}
+    after = {c.key: c.proposed for c in changes}
+    old_drop_in: bytes | None = None
+    tx_persist = None
+    if persist:
+        old_drop_in, _ = read_drop_in(procsys.root)  # strict parse: a broken file stops here
+        path = procsys.root / MEMSTALL_DROP_IN
+        mode = path.stat().st_mode & 0o7777 if old_drop_in is not None else None
+        tx_persist = TxPersist(MEMSTALL_DROP_IN, old_drop_in is not None, mode)
+    tx = Tx(new_id(), time.time(), plan.root, plan.kernel_release, "applying",
+            tuple(TxChange(k, after.get(k), str(i), backups[str(i)].decode(errors="replace").strip())
+                  for i, k in enumerate(keys)),
+            persist=tx_persist, rationale={c.key: c.rationale for c in changes})
+    tx = tx.with_event("backups written; applying")
+    store.create(tx, backups, old_drop_in)
+    procsys.hooks.step("after-backup")
+    return tx, old_drop_in
+
+
+def _restore_order(tx: Tx, store: Store) -> list[tuple[TxChange, bytes]]:
+    items = [(c, store.backup(tx.id, c.backup)) for c in tx.changes]
+    present = [(c, b) for c, b in items if b is not None]
+    # Non-zero members of a coupled pair first: the kernel then zeroes the other itself.
+    return sorted(present, key=lambda cb: cb[0].key in PARTNERS and cb[1].split() == [b"0"])
+
+
+def restore_values(tx: Tx, store: Store, procsys: ProcSys) -> tuple[list[str], list[str]]:
+    restored, failed = [], []
+    for change, data in _restore_order(tx, store):
+        label = f"{swap_separators(change.key)} = {change.before_text}"
+        try:
+            if procsys.read(change.key) != data:
+                procsys.write_raw(change.key, data)
+            if procsys.read(change.key) != data and not same_value(procsys.read(change.key), data):
+                raise _Mismatch(procsys.read(change.key).decode(errors="replace").strip())
+            restored.append(label)
+        except (OSError, MemstallError, _Mismatch) as err:
+            failed.append(f"{label} ({err})")
+    return restored, failed
+
+
+def restore_drop_in(tx: Tx, store: Store, root: Path) -> str | None:
+    if tx.persist is None:
+        return None
+    old = store.backup(tx.id, DROP_IN_BACKUP)
+    path = root / tx.persist.path
+    if old is None:
+        return f"removed {tx.persist.path}" if remove_durable(path) else f"{tx.persist.path} stays absent"
+    atomic_write(path, old, tx.persist.mode or 0o644, shown=tx.persist.path)
+    return f"restored the previous {tx.persist.path}"
+
+
+def _fail(tx: Tx, store: Store, procsys: ProcSys, what: str) -> ApplyError:
+    restored, failed = restore_values(tx, store, procsys)
+    drop = restore_drop_in(tx, store, procsys.root)
+    tx = tx.with_event(f"failed: {what}; restored {len(restored)}, could not restore {len(failed)}",
+                       status="failed")
+    store.save(tx)
+    msg = f"{what}; transaction {tx.id} undone: restored " + (", ".join(restored) or "nothing")
+    if drop:
+        msg += f"; {drop}"
+    if failed:
+        msg += "; COULD NOT RESTORE " + ", ".join(failed)
+    return ApplyError(msg, hint=None if not failed else f"backups are in {store.path(tx.id)}/before")
+
+
+def _write_one(procsys: ProcSys, change: Change) -> None:
+    procsys.write(change.key, change.proposed)
+    got = procsys.read(change.key)
+    if not same_value(got, change.proposed):
+        raise _Mismatch(f"read back {got.decode(errors='replace').strip()!r}")
+
+
+def _persist(tx: Tx, plan: Plan, procsys: ProcSys) -> Tx:
+    _, conf = read_drop_in(procsys.root)
+    values = dict(conf.values()) if conf else {}
+    for c in plan.changes:  # unchanged values are persisted too: that is the point of --persist
+        values[c.key] = c.proposed
+    data = render_drop_in(values, {c.key: c.rationale for c in plan.changes}, tx.id)
+    procsys.hooks.step("before-persist")
+    write_drop_in(procsys.root, data)
+    procsys.hooks.step("after-persist")
+    assert tx.persist is not None
+    written = replace(tx.persist, written_sha256=sha256(data))
+    return tx.with_event(f"wrote {MEMSTALL_DROP_IN}", persist=written)
+
+
+def apply(plan: Plan, procsys: ProcSys, store: Store, persist: bool, force: bool) -> Tx:
+    """Write the plan; returns the transaction (status 'applied') or raises ApplyError."""
+    blocking = plan.blocking(force)
+    if blocking:
+        raise UsageError("refused: " + "; ".join(str(r) for r in blocking))
+    if not plan.to_write() and not persist:
+        raise UsageError("nothing to apply: every value is already in place",
+                         hint="add --persist to write them to etc/sysctl.d/90-memstall.conf")
+    tx, _ = _start(plan, procsys, store, persist)
+    for change in plan.to_write():
+        try:
+            _write_one(procsys, change)
+        except (OSError, _Mismatch) as err:
+            reason, code = str(err), ""
+            if isinstance(err, OSError):
+                reason = err.strerror or str(err)
+                code = f" [{errno.errorcode.get(err.errno, err.errno)}]" if err.errno else ""
+            raise _fail(tx, store, procsys, f"writing {change.name} = {change.proposed} failed: "
+                                            f"{reason}{code}") from None
+    if persist:
+        try:
+            tx = _persist(tx, plan, procsys)
+        except (OSError, MemstallError) as err:
+            raise _fail(tx, store, procsys, f"writing {MEMSTALL_DROP_IN} failed: {err}") from None
+    tx = tx.with_event("applied", status="applied")
+    store.save(tx)
+    return tx
+
+
+def latest_applied(store: Store) -> Tx | None:
+    live = [t for t in store.all() if t.status in ("applied", "applying")]
+    return live[-1] if live else None
+
+
+def rollback(store: Store, procsys: ProcSys, tx_id: str | None, force: bool, why: str) -> tuple[Tx, Restored]:
+    txs = store.all()
+    tx = store.load(tx_id) if tx_id else latest_applied(store)
+    if tx is None:
+        raise UsageError(f"nothing to roll back: no applied transaction in {store.dir}")
+    if tx.status in ("rolled-back", "failed"):
+        raise UsageError(f"transaction {tx.id} is {tx.status}: its old values are already back")
+    later = [t for t in txs if t.id > tx.id and t.status in ("applied", "applying")
+             and {c.key for c in t.changes} & {c.key for c in tx.changes}]
+    if later and not force:
+        raise UsageError(f"transaction {later[-1].id} changed the same keys after {tx.id}",
+                         hint=f"roll it back first (`memstall tune rollback {later[-1].id}`), or use --force")
+    restored, failed = restore_values(tx, store, procsys)
+    drop = restore_drop_in(tx, store, procsys.root)
+    status = "rolled-back" if not failed else tx.status
+    tx = tx.with_event(f"rolled back ({why}): restored {len(restored)}, failed {len(failed)}", status=status)
+    store.save(tx)
+    result = Restored(tuple(restored), tuple(failed), drop)
+    if failed:
+        raise ApplyError(f"rollback of {tx.id} incomplete: could not restore " + ", ".join(failed),
+                         hint=f"backups are in {store.path(tx.id)}/before")
+    return tx, result

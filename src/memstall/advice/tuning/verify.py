@@ -1,0 +1,94 @@
+"""Drift between what memstall applied, what the kernel runs and what boot will apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from memstall.advice.tuning.persist import read_conf_files, read_drop_in, sha256
+from memstall.advice.tuning.procsys import ProcSys, same_value
+from memstall.advice.tuning.store import Store, Tx
+from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, boot_order, key_origin
+from memstall.errors import SourceUnavailable
+from memstall.model.sysctl_conf import swap_separators
+
+
+@dataclass(frozen=True)
+class KeyDrift:
+    key: str
+    applied: str | None
+    """memstall's last applied value; None: only found in the drop-in."""
+    tx_id: str | None
+    running: str | None
+    boot: str | None
+    boot_from: str | None
+    """'etc/sysctl.d/90-memstall.conf:7', or None when no file sets it."""
+    problems: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return swap_separators(self.key)
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    keys: tuple[KeyDrift, ...]
+    problems: tuple[str, ...]
+    """Problems not tied to one key (an interrupted transaction, an edited drop-in)."""
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.problems) or any(k.problems for k in self.keys)
+
+
+def _applied(txs: list[Tx]) -> dict[str, tuple[str, Tx]]:
+    out: dict[str, tuple[str, Tx]] = {}
+    for tx in txs:
+        if tx.status == "applied":
+            for c in tx.written:
+                out[c.key] = (c.after or "", tx)
+    return out
+
+
+def _key_problems(applied: str | None, tx: Tx | None, running: str | None, boot: str | None,
+                  boot_from: str | None) -> list[str]:
+    out: list[str] = []
+    if applied is None:
+        return out if running is None or boot is None or same_value(running, boot) else [
+            f"running {running} differs from the boot value {boot} ({boot_from})"]
+    if running is None:
+        out.append("cannot read the running value")
+    elif not same_value(running, applied):
+        out.append(f"running {running}, not the {applied} memstall applied in {tx.id if tx else '?'}")
+    if boot is None:
+        persisted = tx is not None and tx.persist is not None
+        out.append("no sysctl.d file sets it: the kernel default returns at reboot"
+                   + ("" if persisted else " (applied without --persist)"))
+    elif not same_value(boot, applied):
+        out.append(f"at boot {boot_from} sets {boot}")
+    return out
+
+
+def verify(store: Store, procsys: ProcSys) -> VerifyReport:
+    txs = store.all()
+    applied = _applied(txs)
+    problems = [f"transaction {t.id} was interrupted while applying: run `memstall tune rollback {t.id}`"
+                for t in txs if t.status == "applying"]
+    data, conf = read_drop_in(procsys.root)
+    last_persist = next((t.persist for t in reversed(txs)
+                         if t.status == "applied" and t.persist and t.persist.written_sha256), None)
+    if data is not None and last_persist is not None and sha256(data) != last_persist.written_sha256:
+        problems.append(f"{MEMSTALL_DROP_IN} was edited since memstall wrote it")
+    keys = list(applied) + [k for k in (conf.values() if conf else {}) if k not in applied]
+    order = boot_order(read_conf_files(procsys.root))
+    rows = []
+    for key in keys:
+        value, tx = applied.get(key, (None, None))
+        try:
+            running: str | None = procsys.read(key).decode(errors="replace").strip()
+        except SourceUnavailable:
+            running = None
+        winner = key_origin(order, key).winner
+        boot, boot_from = (winner.value, winner.where) if winner else (None, None)
+        rows.append(KeyDrift(key, value, tx.id if tx else None, running, boot, boot_from,
+                             tuple(_key_problems(value, tx, running, boot, boot_from))))
+    return VerifyReport(tuple(rows), tuple(problems))

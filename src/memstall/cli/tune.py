@@ -1,0 +1,226 @@
+"""`memstall tune plan|apply|confirm|rollback|history|verify|export`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from memstall.advice.tuning import export as exporter
+from memstall.advice.tuning import persist, plan, revert, transaction
+from memstall.advice.tuning.procsys import ProcSys
+from memstall.advice.tuning.safety import KnobFacts
+from memstall.advice.tuning.store import Store
+from memstall.advice.tuning.verify import verify
+from memstall.analysis.sysctl_origin import PrecedenceNote
+from memstall.collect import load_state
+from memstall.errors import ExitCode, UsageError
+from memstall.model.state import SystemState
+from memstall.outputs import tune as out
+from memstall.outputs.render.jsonout import dumps
+from memstall.sources import open_root
+
+DEFAULT_STATE = "var/lib/memstall"
+
+
+def _root_debug() -> argparse.ArgumentParser:
+    """--root and --debug without --format (export has its own --format)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--root", default=argparse.SUPPRESS, metavar="PATH", help="root to read and write")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    return p
+
+
+def _changes_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a sysctl to change, e.g. vm.watermark_scale_factor=20 (repeatable)")
+    p.add_argument("--force", action="store_true",
+                   help="override judgement-call limits (never the kernel's range or read-only keys)")
+
+
+def _state_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", metavar="DIR",
+                   help=f"transactions and backups (default: ROOT/{DEFAULT_STATE})")
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    t = subparsers.add_parser("tune", parents=[common], help="plan, apply, roll back and verify vm sysctls",
+                              description="Change vm sysctls safely: dry-run plans, transactions with "
+                                          "backups and read-back, persistence, rollback.")
+    sub = t.add_subparsers(dest="tune_command", metavar="ACTION")
+    sub.required = True
+    p = sub.add_parser("plan", parents=[common], help="show what would change (writes nothing)")
+    _changes_options(p)
+    p.add_argument("--persist", action="store_true", help="also show etc/sysctl.d precedence at boot")
+    p.set_defaults(handler=run_plan)
+    a = sub.add_parser("apply", parents=[common], help="apply the plan (only with --yes)")
+    _changes_options(a)
+    _state_option(a)
+    a.add_argument("--yes", action="store_true", help="really write; without it this is `tune plan`")
+    a.add_argument("--persist", action="store_true", help="also write etc/sysctl.d/90-memstall.conf")
+    a.add_argument("--revert-after", type=int, metavar="SECONDS",
+                   help="roll back automatically unless `tune confirm ID` runs in time")
+    a.add_argument("--revert-with", choices=("auto", "systemd", "watcher"), default="auto",
+                   help="how --revert-after survives memstall being killed (default: auto)")
+    a.set_defaults(handler=run_apply)
+    c = sub.add_parser("confirm", parents=[common], help="keep a --revert-after transaction")
+    c.add_argument("id")
+    _state_option(c)
+    c.set_defaults(handler=run_confirm)
+    r = sub.add_parser("rollback", parents=[common], help="restore the values before a transaction")
+    r.add_argument("id", nargs="?", help="transaction id (default: the latest applied)")
+    r.add_argument("--force", action="store_true", help="even if a later transaction changed the same keys")
+    _state_option(r)
+    r.set_defaults(handler=run_rollback)
+    h = sub.add_parser("history", parents=[common], help="list transactions")
+    _state_option(h)
+    h.set_defaults(handler=run_history)
+    v = sub.add_parser("verify", parents=[common],
+                       help="drift between applied, running and boot values (exit 1 on drift)")
+    _state_option(v)
+    v.set_defaults(handler=run_verify)
+    e = sub.add_parser("export", parents=[_root_debug()], help="print the plan as sysctl.d, tuned or ansible")
+    e.add_argument("--format", dest="export_format", choices=exporter.FORMATS, default="sysctl")
+    _changes_options(e)
+    e.set_defaults(handler=run_export)
+    d = sub.add_parser("revert-due", parents=[common],
+                       help="internal: run by the --revert-after timer or watcher")
+    d.add_argument("id")
+    d.add_argument("--wait-until", type=float, default=0.0, help=argparse.SUPPRESS)
+    _state_option(d)
+    d.set_defaults(handler=run_revert_due)
+
+
+def _writable_root(args: argparse.Namespace) -> Path:
+    root = Path(args.root)
+    if not root.is_dir():
+        raise UsageError(f"--root {args.root}: tune writes files, so it needs a directory "
+                         "(a live / or an unpacked root), not a tarball")
+    return root
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(Path(args.state_dir) if args.state_dir else Path(args.root) / DEFAULT_STATE)
+
+
+def _facts(args: argparse.Namespace, state: SystemState) -> Any:
+    root = Path(args.root)
+    if root.is_dir():
+        procsys = ProcSys(root)
+
+        def from_dir(key: str) -> KnobFacts:
+            f = procsys.probe(key)
+            return KnobFacts(key, f.exists, f.regular, f.writable)
+        return from_dir
+
+    def from_capture(key: str) -> KnobFacts:  # a tarball: only what was captured is known
+        vm = state.sysctl_vm
+        exists = vm is not None and key.startswith("vm/") and vm.text(key[3:]) is not None
+        return KnobFacts(key, exists)
+    return from_capture
+
+
+def _build(args: argparse.Namespace) -> plan.Plan:
+    if not args.set:
+        raise UsageError("no change requested",
+                         hint="pass --set KEY=VALUE, e.g. --set vm.watermark_scale_factor=20")
+    state = load_state(open_root(args.root))
+    requests = [plan.parse_assignment(s) for s in args.set]
+    return plan.build_plan(state, requests, _facts(args, state), args.root)
+
+
+def _precedence(args: argparse.Namespace, p: plan.Plan) -> tuple[PrecedenceNote, ...]:
+    root = Path(args.root)
+    if not args.persist or not root.is_dir():
+        return ()
+    _, conf = persist.read_drop_in(root)
+    values = dict(conf.values()) if conf else {}
+    values.update({c.key: c.proposed for c in p.changes})
+    return persist.precedence(root, values)
+
+
+def _show_plan(args: argparse.Namespace, io: Any, p: plan.Plan, notes: Any) -> None:
+    if args.format == "json":
+        io.stdout.write(dumps(out.plan_doc(p, args.force, notes)))
+    else:
+        io.stdout.write(out.plan_text(p, args.force, notes))
+
+
+def run_plan(args: argparse.Namespace, io: Any) -> int:
+    p = _build(args)
+    _show_plan(args, io, p, _precedence(args, p))
+    return int(ExitCode.WARNING) if p.blocking(args.force) else 0
+
+
+def run_apply(args: argparse.Namespace, io: Any) -> int:
+    p = _build(args)
+    notes = _precedence(args, p)
+    if not args.yes:
+        _show_plan(args, io, p, notes)
+        if args.format != "json":
+            io.stdout.write("dry run: nothing was written; add --yes to apply\n")
+        return int(ExitCode.WARNING) if p.blocking(args.force) else 0
+    if args.revert_after is not None and args.revert_after < 1:
+        raise UsageError("--revert-after takes a number of seconds >= 1")
+    root = _writable_root(args)
+    store = _store(args)
+    procsys = ProcSys(root)
+    mechanism = revert.choose(args.revert_with, root) if args.revert_after else ""
+    with store.lock():
+        tx = transaction.apply(p, procsys, store, args.persist, args.force)
+        if args.revert_after:
+            tx = revert.arm(tx, store, procsys, args.revert_after, mechanism)
+    if args.format == "json":
+        io.stdout.write(dumps({**out.tx_doc(tx), "precedence": [n.message for n in notes]}))
+    else:
+        io.stdout.write(out.applied_text(tx, notes))
+    return 0
+
+
+def run_confirm(args: argparse.Namespace, io: Any) -> int:
+    store = _store(args)
+    with store.lock():
+        tx, how = revert.confirm(store, args.id)
+    io.stdout.write(f"confirmed {tx.id}: it stays applied ({how})\n")
+    return 0
+
+
+def run_rollback(args: argparse.Namespace, io: Any) -> int:
+    store = _store(args)
+    with store.lock():
+        tx, result = transaction.rollback(store, ProcSys(_writable_root(args)), args.id, args.force,
+                                          "tune rollback")
+    if tx.revert and not tx.revert.confirmed:
+        revert.cancel(tx.revert, tx.id)
+    io.stdout.write(dumps(out.tx_doc(tx)) if args.format == "json"
+                    else out.rollback_text(tx, result.restored, result.drop_in))
+    return 0
+
+
+def run_history(args: argparse.Namespace, io: Any) -> int:
+    txs = _store(args).all()
+    io.stdout.write(dumps(out.history_doc(txs)) if args.format == "json" else out.history_text(txs))
+    return 0
+
+
+def run_verify(args: argparse.Namespace, io: Any) -> int:
+    report = verify(_store(args), ProcSys(_writable_root(args)))
+    io.stdout.write(dumps(out.verify_doc(report)) if args.format == "json" else out.verify_text(report))
+    return int(ExitCode.WARNING) if report.drifted else 0
+
+
+def run_export(args: argparse.Namespace, io: Any) -> int:
+    p = _build(args)
+    blocking = p.blocking(args.force)
+    if blocking:
+        raise UsageError("refused: " + "; ".join(str(r) for r in blocking))
+    io.stdout.write(exporter.export(p.changes, args.export_format, Path(args.root)))
+    return 0
+
+
+def run_revert_due(args: argparse.Namespace, io: Any) -> int:
+    revert.wait_until(args.wait_until)
+    store = _store(args)
+    with store.lock(wait_seconds=120):
+        io.stdout.write(revert.revert_due(store, ProcSys(_writable_root(args)), args.id) + "\n")
+    return 0
