@@ -29,6 +29,7 @@ from memstall.rules._base import Evidence, Inputs, Result, Rule, Severity, Skipp
 KEY = "PSI_MEMORY_PRESSURE"
 SOME_WARNING = 0.10
 SOME_INFO = 0.01
+FULL_INFO = 0.005
 FULL_CRITICAL = 0.05
 
 TEXT = Text(
@@ -57,7 +58,7 @@ def check(inputs: Inputs) -> Result:
         return Skipped(KEY, "a kernel log does not show PSI")
     else:
         return Skipped(KEY, PSI_MISSING)
-    if some < SOME_INFO and full <= 0:
+    if some < SOME_INFO and full < FULL_INFO:
         return ()
     if full >= FULL_CRITICAL:
         severity = Severity.CRITICAL

@@ -1,0 +1,328 @@
+"""Findings -> recommended settings, each value derived from the measured numbers.
+
+Every proposed value is computed (analysis/sizing.py), clamped to what this kernel
+version accepts (analysis/sysctl_limits.py), and says what the knob really does on this
+kernel. Popular knobs that would not help get a note saying why, instead of a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from memstall.advice.recommendation import Recommendation
+from memstall.analysis import sizing
+from memstall.analysis.headroom import pgalloc_per_second
+from memstall.analysis.memory_use import MemoryUse, memory_use
+from memstall.analysis.sysctl_limits import limits_for
+from memstall.analysis.watermarks import pageblock_pages
+from memstall.analysis.whatif import WhatIf, WhatIfUnavailable, what_if
+from memstall.analysis.zone_estimate import current_settings, zone_entries
+from memstall.model.kernel import KernelVersion
+from memstall.rules import Finding, Inputs, Report
+from memstall.units import human_bytes, pages_to_bytes
+
+WSF = "vm.watermark_scale_factor"
+RECLAIM_KEYS = frozenset({"ZONE_BELOW_WATERMARK", "DIRECT_RECLAIM", "KSWAPD_WAKES_QUICKLY",
+                          "WATERMARK_GAP_TOO_SMALL", "KSWAPD_BUSY"})
+
+
+@dataclass(frozen=True)
+class Advice:
+    recommendations: tuple[Recommendation, ...]
+    notes: tuple[str, ...]
+    """Knobs that will not help here, and recommendations that could not be sized."""
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    report: Report
+    inputs: Inputs
+    managed_total_pages: int | None
+
+    @property
+    def kernel(self) -> KernelVersion | None:
+        return self.inputs.kernel or self.inputs.state.kernel
+
+    @property
+    def page_size(self) -> int:
+        return self.inputs.state.page_size
+
+    def found(self, key: str) -> list[Finding]:
+        return [f for f in self.report.findings if f.key == key]
+
+    def sysctl(self, name: str) -> int | None:
+        s = self.inputs.state.sysctl_vm
+        return s.int_value(name) if s else None
+
+    def use(self) -> MemoryUse | None:
+        return memory_use(self.inputs.state.meminfo, self.page_size)
+
+    def human(self, pages: float) -> str:
+        return human_bytes(pages_to_bytes(round(pages), self.page_size))
+
+    def on(self) -> str:
+        k = self.kernel
+        return f"On Linux {k.major}.{k.minor}" if k else "On this kernel (version unknown: newest rules)"
+
+    def whatif(self, changes: dict[str, int]) -> WhatIf | None:
+        try:
+            return what_if(self.inputs.state, changes, self.kernel, self.managed_total_pages)
+        except WhatIfUnavailable:
+            return None
+
+
+_Out = tuple[list[Recommendation], list[str]]
+
+
+def _reclaim_trouble(ctx: _Ctx) -> list[str]:
+    keys = sorted({f.key for f in ctx.report.findings if f.key in RECLAIM_KEYS})
+    if any(f.evidence.get("kind") == "stall" for f in ctx.found("LOG_ALLOC_STALLS")):
+        keys.append("LOG_ALLOC_STALLS")
+    if any(f.evidence.get("verdict") == "not_fragmentation" for f in ctx.found("HIGH_ORDER_EXHAUSTION")):
+        keys.append("HIGH_ORDER_EXHAUSTION")
+    return keys
+
+
+def _band_effect(ctx: _Ctx, wi: WhatIf) -> str:
+    b, a = wi.total("before"), wi.total("after")
+    est = " (includes estimated zones)" if wi.estimated else ""
+    return (f"kswapd wakes at {ctx.human(a.low_pages)} free host-wide and reclaims to "
+            f"{ctx.human(a.high_pages)} (now {ctx.human(b.low_pages)} -> {ctx.human(b.high_pages)}); "
+            f"up to {ctx.human(max(wi.withheld_pages, 0))} ({wi.withheld_ratio * 100:.1f}% of RAM) "
+            f"more is kept free instead of page cache{est}")
+
+
+def _watermark_scale_factor(ctx: _Ctx) -> _Out:
+    keys = _reclaim_trouble(ctx)
+    k = ctx.kernel
+    if not keys:
+        return [], []
+    if k is not None and not k.at_least(4, 6):
+        return [], [f"{WSF} does not exist before Linux 4.6; there the kswapd gap is min/4 and "
+                    "only vm.min_free_kbytes moves it."]
+    state = ctx.inputs.state
+    entries = zone_entries(state, ctx.managed_total_pages)
+    settings = current_settings(state, entries, k)
+    if settings is None:
+        return [], [f"{WSF}: no zone sizes to compute the gap from."]
+    lowmem = sum(e.managed_pages for e in entries if e.zone not in ("HighMem", "Movable"))
+    rates = ctx.inputs.rates
+    alloc = pgalloc_per_second(rates.per_second) if rates else None
+    use = ctx.use()
+    dirty = use.dirty_pages + use.writeback_pages if use else None
+    target = sizing.wsf_target_gap_pages(alloc, dirty)
+    if target is None:
+        return [], [f"{WSF}: no allocation rate or dirty page count to size it from; run "
+                    "`memstall diagnose` live for rates."]
+    gap, basis = target
+    proposed = sizing.watermark_scale_factor(gap, lowmem, k)
+    current = settings.watermark_scale_factor
+    if proposed <= current:
+        return [], [f"{WSF}={current} already gives a gap of at least {ctx.human(gap)}; raising it "
+                    "would not address the findings."]
+    wi = ctx.whatif({WSF: proposed})
+    if basis == "rate":
+        why = (f"allocations ran at {ctx.human(alloc or 0)}/s; a min->low gap of {ctx.human(gap)} "
+               "gives kswapd one second before allocators reach min")
+    else:
+        why = (f"{ctx.human(gap)} of page cache is dirty or under writeback and cannot be reclaimed "
+               "until written; a min->low gap of that size lets the free pool carry allocations "
+               "while writeback catches up")
+    limit = limits_for(WSF, k)
+    inferred = " (inferred from the printed watermarks)" if WSF in settings.inferred else ""
+    rationale = (f"Answers {', '.join(keys)}: {why}. {ctx.on()} the knob sets both the min->low and "
+                 f"low->high distances to value/10000 of each zone's managed memory (when larger "
+                 f"than min/4): kswapd wakes earlier and keeps more free; it does not compact "
+                 f"(since 4.6 kswapd only wakes kcompactd). Current value {current}{inferred}.")
+    risk = (f"Less memory for page cache{': up to ' + ctx.human(wi.withheld_pages) if wi else ''}; "
+            f"the kernel accepts at most {limit.max_value if limit else '?'} here. Watch "
+            "workingset_refault and pgscan_kswapd after the change.")
+    rec = Recommendation(WSF, str(current), str(proposed), rationale,
+                         _band_effect(ctx, wi) if wi else "not computable from this source", risk,
+                         tuple(keys))
+    return [rec], []
+
+
+def _min_free_kbytes(ctx: _Ctx) -> _Out:
+    out = []
+    for f in ctx.found("MIN_FREE_KBYTES_LOW"):
+        current = int(f.evidence["min_free_kbytes"] or 0)
+        wanted = max(int(f.evidence["default_kbytes"] or 0), int(f.evidence["thp_recommended_kbytes"] or 0))
+        proposed = sizing.clamp("vm.min_free_kbytes", wanted, ctx.kernel)
+        wi = ctx.whatif({"vm.min_free_kbytes": proposed})
+        effect = "not computable from this source"
+        if wi:
+            effect = (f"the min watermarks sum to {ctx.human(wi.total('after').min_pages)} host-wide "
+                      f"(now {ctx.human(wi.total('before').min_pages)})")
+        out.append(Recommendation(
+            "vm.min_free_kbytes", str(current), str(proposed),
+            f"{current} kB is below what the kernel computes for this host ({f.evidence['origin']}). "
+            f"{ctx.on()} it sets the min watermark, the reserve only atomic and emergency "
+            "allocations may use, split across zones by managed size.",
+            effect, "Reserves memory nobody else may use; far too high OOMs the host at once.",
+            (f.key,)))
+    return out, []
+
+
+def _extfrag_threshold(ctx: _Ctx) -> _Out:
+    recs: list[Recommendation] = []
+    notes: list[str] = []
+    current = ctx.sysctl(["vm", "extfrag_threshold"][1])
+    for f in ctx.found("HIGH_ORDER_EXHAUSTION"):
+        verdict, order = f.evidence.get("verdict"), f.evidence.get("failing_order")
+        index = f.evidence.get("failing_order_fragmentation_index")
+        if verdict == "not_fragmentation":
+            notes.append(f"vm.extfrag_threshold will not help {f.subject}: blocks of order {order} were "
+                         "free, so the stall waited for reclaim, not compaction. The threshold only "
+                         "gates compaction (it never starts it) and is ignored for orders <= 3.")
+        elif verdict == "lack_of_memory":
+            notes.append(f"vm.extfrag_threshold will not help {f.subject}: its fragmentation index "
+                         f"({index}) says memory is short, not fragmented.")
+        elif verdict == "fragmentation" and isinstance(order, int) and isinstance(index, float):
+            milli = round(index * 1000)
+            if order <= 3:
+                notes.append(f"vm.extfrag_threshold is ignored for order {order} (<= 3) on modern "
+                             "kernels; compaction already runs for it.")
+            elif current is not None and 0 <= milli <= current:
+                proposed = sizing.clamp("vm.extfrag_threshold", milli - 1, ctx.kernel)
+                recs.append(Recommendation(
+                    "vm.extfrag_threshold", str(current), str(proposed),
+                    f"{f.subject} fails order-{order} requests with fragmentation index {index}; "
+                    f"with the threshold at {current} the kernel declares the zone unsuitable for "
+                    "compaction. The knob only gates compaction (never starts it), for orders > 3.",
+                    f"compaction is allowed in zones whose order-{order} index exceeds {proposed / 1000}",
+                    "More compaction work (CPU, migration); watch compact_stall and compact_fail.",
+                    (f.key,)))
+    return recs, sorted(set(notes))
+
+
+def _vfs_cache_pressure(ctx: _Ctx) -> _Out:
+    out = []
+    for f in ctx.found("RECLAIMABLE_SLAB"):
+        current = ctx.sysctl("vfs_cache_pressure")
+        share = float(f.evidence["slab_ratio"] or 0)
+        proposed = sizing.vfs_cache_pressure(current or 100, share, ctx.kernel)
+        if current is not None and proposed <= current:
+            continue
+        out.append(Recommendation(
+            "vm.vfs_cache_pressure", None if current is None else str(current), str(proposed),
+            f"Reclaimable slab is {share * 100:.0f}% of usable memory; scaling the pressure by "
+            f"{share / sizing.SLAB_TARGET_RATIO:.1f} aims at {sizing.SLAB_TARGET_RATIO * 100:.0f}%. "
+            f"{ctx.on()} it weights how many dentries/inodes the shrinkers scan per page-cache scan.",
+            "dentry and inode caches shrink faster under memory pressure",
+            "Metadata-heavy workloads re-read inodes from disk; 0 would never reclaim them (OOM).",
+            (f.key,)))
+    return out, []
+
+
+def _compaction_proactiveness(ctx: _Ctx) -> _Out:
+    wanted = [f.key for f in ctx.report.findings
+              if f.evidence.get("verdict") == "fragmentation" or f.key == "THP_DEFRAG_STALLS"
+              or (f.key == "COMPACTION_STALLS" and f.severity >= 2)]
+    k = ctx.kernel
+    buddy = ctx.inputs.state.buddyinfo
+    if not wanted or buddy is None:
+        return [], []
+    if k is not None and not k.at_least(5, 9):
+        return [], ["vm.compaction_proactiveness does not exist before Linux 5.9 (proactive compaction)."]
+    order = pageblock_pages(ctx.page_size).bit_length() - 1
+    score = sizing.node_fragmentation_score(
+        [(z.free_pages, z.free_blocks) for z in buddy.zones if z.zone != "DMA"], order)
+    current = ctx.sysctl("compaction_proactiveness")
+    cur = 20 if current is None else current
+    proposed = sizing.compaction_proactiveness(score, cur, k)
+    if proposed is None:
+        return [], []
+    return [Recommendation(
+        "vm.compaction_proactiveness", None if current is None else str(current), str(proposed),
+        f"The fragmentation score at order {order} is {score} (free-page weighted); kcompactd starts "
+        f"proactive compaction only above {min(100 - cur + 10, 100)} with the current value. "
+        f"{ctx.on()} it makes kcompactd compact in the background every 500 ms while the score is high.",
+        f"background compaction starts above a score of {100 - proposed + 10}",
+        "kcompactd CPU time and page migration; it pauses while kswapd runs.",
+        tuple(sorted(set(wanted))))], []
+
+
+def _watermark_boost_factor(ctx: _Ctx) -> _Out:
+    zi = ctx.inputs.state.zoneinfo
+    k = ctx.kernel
+    current = ctx.sysctl("watermark_boost_factor")
+    boosted = [z for z in (zi.zones if zi else ()) if z.boost_pages]
+    if not boosted or not current or not _reclaim_trouble(ctx) or (k and not k.at_least(5, 0)):
+        return [], []
+    pages = sum(z.boost_pages or 0 for z in boosted)
+    return [Recommendation(
+        "vm.watermark_boost_factor", str(current), "0",
+        f"Watermarks are boosted by {ctx.human(pages)} in {', '.join(z.subject for z in boosted)} "
+        f"while reclaim is already under pressure. {ctx.on()} a fallback that steals a pageblock "
+        "raises the watermarks and kswapd reclaims extra page cache, then wakes kcompactd.",
+        "no extra reclaim bursts after fragmentation events",
+        "Fewer free pageblocks of each migrate type; watch HIGH_ORDER_EXHAUSTION.",
+        tuple(sorted({f.key for f in ctx.report.findings if f.key in RECLAIM_KEYS})))], []
+
+
+def _dirty_limits(ctx: _Ctx) -> _Out:
+    out: list[Recommendation] = []
+    use = ctx.use()
+    for f in ctx.found("PAGE_CACHE_DOMINANT"):
+        if f.severity < 2 or use is None:
+            continue
+        inactive = int(f.evidence["inactive_file_pages"] or 0)
+        background, limit = sizing.dirty_bytes_pair(inactive, ctx.page_size, ctx.kernel)
+        available = pages_to_bytes(use.free_pages + use.file_pages, ctx.page_size)
+        for name, proposed, ratio_name, ratio_default in (
+                ("dirty_background_bytes", background, "dirty_background_ratio", 10),
+                ("dirty_bytes", limit, "dirty_ratio", 20)):
+            current = ctx.sysctl(name)
+            ratio = ctx.sysctl(ratio_name)
+            effective = current if current else available * (ratio_default if ratio is None else ratio) // 100
+            if effective <= proposed:
+                continue
+            shown = None
+            if current is not None:
+                shown = str(current) if current else f"0 ({ratio_name}={ratio})"
+            share = sizing.DIRTY_BACKGROUND_SHARE if "background" in name else sizing.DIRTY_LIMIT_SHARE
+            out.append(Recommendation(
+                f"vm.{name}", shown, str(proposed),
+                f"{ctx.human(int(f.evidence['dirty_pages'] or 0))} dirty against an inactive file list "
+                f"of {ctx.human(inactive)}: reclaim scans pages it cannot free. "
+                f"{human_bytes(proposed)} is 1/{share} "
+                f"of that list (now about {human_bytes(effective)}). Writing it zeroes {ratio_name}.",
+                "writeback starts earlier; reclaim finds clean pages on the inactive list",
+                "Writers are throttled sooner; bursty writers may see more latency, disks smoother load.",
+                (f.key,)))
+    return out, []
+
+
+def _thp_defrag(ctx: _Ctx) -> _Out:
+    out = []
+    for f in ctx.found("THP_DEFRAG_STALLS"):
+        k = ctx.kernel
+        better = "defer+madvise" if k is None or k.at_least(4, 11) else "madvise"
+        out.append(Recommendation(
+            "sys/kernel/mm/transparent_hugepage/defrag", "always", better,
+            f"defrag=always makes every THP page fault reclaim and compact synchronously. {ctx.on()} "
+            f"'{better}' wakes kswapd/kcompactd instead and only stalls madvise(MADV_HUGEPAGE) regions.",
+            "no direct compaction on ordinary page faults",
+            "Fewer huge pages right after a fault; khugepaged collapses them later.", (f.key,)))
+    return out, []
+
+
+STEPS = (_watermark_scale_factor, _min_free_kbytes, _extfrag_threshold, _vfs_cache_pressure,
+         _compaction_proactiveness, _watermark_boost_factor, _dirty_limits, _thp_defrag)
+
+
+def recommend(report: Report, inputs: Inputs, managed_total_pages: int | None = None) -> Advice:
+    recs: list[Recommendation] = []
+    notes: list[str] = []
+    ctx = _Ctx(report, inputs, managed_total_pages)
+    for step in STEPS:
+        r, n = step(ctx)
+        recs.extend(r)
+        notes.extend(n)
+    return Advice(tuple(recs), tuple(notes))
+
+
+def settings_of(recs: Sequence[Recommendation]) -> dict[str, str]:
+    return {r.setting: r.proposed for r in recs}

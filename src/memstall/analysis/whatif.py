@@ -1,0 +1,109 @@
+"""What a change of vm.min_free_kbytes / vm.watermark_scale_factor does to every zone.
+
+Before: the watermarks the kernel reports (boost removed), or for a zone a log does
+not print, the estimate from zone_estimate. After: __setup_per_zone_wmarks() with the
+new settings (analysis/watermarks.py, exact per kernel era). kswapd keeps free memory
+between low and high once woken, so the host-wide low->high band is the free memory the
+change makes the kernel hold back from the page cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from memstall.analysis.watermarks import compute_watermarks
+from memstall.analysis.zone_estimate import Settings, ZoneEntry, current_settings, sizes, zone_entries
+from memstall.model.kernel import KernelVersion
+from memstall.model.state import SystemState
+from memstall.units import pages_to_bytes
+
+SETTINGS = ("vm.min_free_kbytes", "vm.watermark_scale_factor")
+
+
+@dataclass(frozen=True)
+class Marks:
+    min_pages: int
+    low_pages: int
+    high_pages: int
+
+
+@dataclass(frozen=True)
+class ZoneChange:
+    node: int
+    zone: str
+    managed_pages: int
+    free_pages: int | None
+    before: Marks
+    after: Marks
+    estimated: bool
+
+    @property
+    def subject(self) -> str:
+        return f"node{self.node}/{self.zone}"
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    zones: tuple[ZoneChange, ...]
+    current: Settings
+    proposed: Settings
+    page_size: int
+    ram_pages: int
+    """Σ managed pages (estimates included): what 'share of RAM' is relative to."""
+
+    def total(self, which: str) -> Marks:
+        marks = [getattr(z, which) for z in self.zones]
+        return Marks(sum(m.min_pages for m in marks), sum(m.low_pages for m in marks),
+                     sum(m.high_pages for m in marks))
+
+    def bytes_of(self, pages: int) -> int:
+        return pages_to_bytes(pages, self.page_size)
+
+    @property
+    def withheld_pages(self) -> int:
+        """Extra free memory kswapd holds at most (high after - high before), >= 0 or < 0."""
+        return self.total("after").high_pages - self.total("before").high_pages
+
+    @property
+    def withheld_ratio(self) -> float:
+        return self.withheld_pages / self.ram_pages if self.ram_pages else 0.0
+
+    @property
+    def estimated(self) -> bool:
+        return any(z.estimated for z in self.zones)
+
+
+class WhatIfUnavailable(ValueError):
+    """The source has no zone sizes or settings to compute from."""
+
+
+def what_if(state: SystemState, changes: Mapping[str, int], kernel: KernelVersion | None = None,
+            managed_total_pages: int | None = None) -> WhatIf:
+    """Watermarks before/after `changes` ({'vm.watermark_scale_factor': 500, ...})."""
+    kernel = kernel or state.kernel
+    entries = zone_entries(state, managed_total_pages)
+    if not entries:
+        raise WhatIfUnavailable("no zone sizes (zoneinfo or a Mem-Info with zone lines) to compute from")
+    current = current_settings(state, entries, kernel)
+    if current is None:
+        raise WhatIfUnavailable("vm.min_free_kbytes is neither readable nor inferable from watermarks")
+    proposed = Settings(changes.get("vm.min_free_kbytes", current.min_free_kbytes),
+                        changes.get("vm.watermark_scale_factor", current.watermark_scale_factor))
+    now = compute_watermarks(sizes(entries), current.min_free_kbytes, current.watermark_scale_factor,
+                             state.page_size, kernel)
+    new = compute_watermarks(sizes(entries), proposed.min_free_kbytes,
+                             proposed.watermark_scale_factor, state.page_size, kernel)
+    zones = []
+    for entry, cur, after in zip(entries, now, new):
+        before = (Marks(*entry.reported) if entry.reported is not None
+                  else Marks(cur.min_pages, cur.low_pages, cur.high_pages))
+        zones.append(ZoneChange(entry.node, entry.zone, entry.managed_pages, entry.free_pages, before,
+                                Marks(after.min_pages, after.low_pages, after.high_pages),
+                                entry.estimated))
+    return WhatIf(tuple(zones), current, proposed, state.page_size,
+                  sum(e.managed_pages for e in entries))
+
+
+def entries_for(state: SystemState, managed_total_pages: int | None = None) -> tuple[ZoneEntry, ...]:
+    return zone_entries(state, managed_total_pages)

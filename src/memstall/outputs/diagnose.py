@@ -1,0 +1,86 @@
+"""`memstall diagnose` output: the memstall.diagnosis/1 JSON document and the text report.
+
+The JSON schema is fixed (docs/json.md): a field is never renamed or removed within
+schema version 1. Text groups findings by severity, then the recommended settings,
+the knobs that will not help, and the rules skipped with their reasons.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from memstall.advice.recommend import Advice
+from memstall.outputs.render.table import render_table
+from memstall.rules import Finding, Report, Severity
+
+SCHEMA = "memstall.diagnosis/1"
+WIDTH = 100
+
+
+def diagnosis_doc(report: Report, advice: Advice) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "findings": [{"key": f.key, "severity": f.severity.name, "subject": f.subject,
+                      "evidence": dict(f.evidence), "summary": f.summary,
+                      "explanation": f.explanation} for f in report.findings],
+        "recommendations": [{"setting": r.setting, "current": r.current, "proposed": r.proposed,
+                             "rationale": r.rationale, "effect": r.effect, "risk": r.risk}
+                            for r in advice.recommendations],
+        "skipped": [{"key": s.key, "reason": s.reason} for s in report.skipped],
+    }
+
+
+def _wrap(text: str, indent: str, more: str | None = None) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent,
+                         subsequent_indent=more if more is not None else indent) or [indent]
+
+
+def _evidence(f: Finding) -> str:
+    return " ".join(f"{k}={v}" for k, v in f.evidence.items() if v is not None)
+
+
+def _finding(f: Finding) -> list[str]:
+    lines = [f"  [{f.key}] {f.summary}"]
+    lines += _wrap(f.explanation, "      ")
+    lines += _wrap("evidence: " + _evidence(f), "      ")
+    lines += _wrap("fix: " + f.fix, "      ")
+    return lines
+
+
+def diagnosis_text(report: Report, advice: Advice, title: str) -> str:
+    out = [title, ""]
+    if not report.findings:
+        out += ["No findings: every rule that could run passed.", ""]
+    for severity in (Severity.CRITICAL, Severity.WARNING, Severity.INFO):
+        group = [f for f in report.findings if f.severity is severity]
+        if not group:
+            continue
+        out.append(f"{severity.name} ({len(group)})")
+        for f in group:
+            out += _finding(f)
+            out.append("")
+    if advice.recommendations:
+        out.append(render_table(["setting", "current", "proposed"],
+                                [[r.setting, r.current or "?", r.proposed]
+                                 for r in advice.recommendations],
+                                title="Recommended settings").rstrip("\n"))
+        for r in advice.recommendations:
+            out.append(f"  {r.setting} = {r.proposed}")
+            out += _wrap("why: " + r.rationale, "      ")
+            out += _wrap("effect: " + r.effect, "      ")
+            out += _wrap("risk: " + r.risk, "      ")
+        out.append("")
+    if advice.notes:
+        out.append("Will not help / not sized")
+        for note in advice.notes:
+            out += _wrap(note, "  - ", "    ")
+        out.append("")
+    if report.skipped:
+        out.append(f"Skipped ({len(report.skipped)})")
+        for s in report.skipped:
+            out += _wrap(f"{s.key}: {s.reason}", "  - ", "    ")
+        out.append("")
+    if report.passed:
+        out += _wrap("Passed: " + ", ".join(report.passed), "")
+    return "\n".join(out).rstrip("\n") + "\n"

@@ -1,0 +1,103 @@
+"""advice/recommend.py: values derived from the measurements, always inside the kernel's range."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from builders import GIB_PAGES, buddy, formula_zones, inputs, meminfo, rates, state, sysctl
+from memstall.advice.recommend import recommend
+from memstall.analysis.sysctl_limits import limits_for, validate
+from memstall.model.kernel import KernelVersion
+from memstall.model.thp import ThpSettings
+from memstall.rules import Inputs, run_rules
+
+GIB_KB = 1024 * 1024
+KERNELS = [KernelVersion(4, 4), KernelVersion(4, 9), KernelVersion(5, 4), KernelVersion(5, 10),
+           KernelVersion(5, 17), KernelVersion(6, 1), KernelVersion(6, 18)]
+
+
+class _Event:
+    def __init__(self, kind: str, order: int) -> None:
+        self.kind, self.order, self.comm = kind, order, "app"
+        self.gfp_mode, self.gfp_flags, self.stall_ms = "0x40cc0", ("GFP_KERNEL",), 12000
+
+
+def _stressed(kernel: KernelVersion, gib: int, wsf: int, mfk: int, alloc: float, dirty_gib: int,
+              slab_gib: int, order: int) -> Inputs:
+    sizes = [(0, "DMA32", GIB_PAGES), (0, "Normal", gib * GIB_PAGES)]
+    zi = formula_zones(sizes, mfk, wsf, kernel, free=0)
+    total = (gib + 1) * GIB_KB
+    m = meminfo(MemTotal=total, MemFree=0, Active_file=total // 2, Inactive_file=total // 4,
+                Dirty=dirty_gib * GIB_KB, SReclaimable=slab_gib * GIB_KB)
+    st_ = state(zoneinfo=zi, meminfo=m, kernel_release=str(kernel),
+                sysctl_vm=sysctl(min_free_kbytes=mfk, watermark_scale_factor=wsf),
+                buddyinfo=buddy((0, "Normal", [5000, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
+                thp=ThpSettings("always", "always", 1))
+    r = rates(pgalloc_normal=alloc, allocstall_normal=5.0, pgscan_direct=100.0, pgscan_kswapd=10.0,
+              kswapd_low_wmark_hit_quickly=3.0, compact_stall=4.0, compact_fail=4.0,
+              kthreads={"kswapd0": 0.99})
+    return Inputs(st_, rates=r, events=(_Event("failure", order),), kernel=kernel)
+
+
+@given(st.sampled_from(KERNELS), st.integers(1, 2048), st.integers(1, 1000), st.integers(128, 1 << 22),
+       st.floats(0, 1e8), st.integers(0, 64), st.integers(0, 64), st.integers(0, 10))
+def test_recommendations_always_inside_the_kernel_range(kernel: KernelVersion, gib: int, wsf: int,
+                                                        mfk: int, alloc: float, dirty: int, slab: int,
+                                                        order: int) -> None:
+    inp = _stressed(kernel, gib, wsf, mfk, alloc, dirty, slab, order)
+    advice = recommend(run_rules(inp), inp)
+    for rec in advice.recommendations:
+        if limits_for(rec.setting, kernel) is not None:
+            assert validate(rec.setting, rec.proposed, kernel) is None, rec
+
+
+def test_watermark_scale_factor_is_sized_from_the_allocation_rate() -> None:
+    inp = _stressed(KernelVersion(6, 1), 255, 10, 67584, 262144.0, 1, 1, 1)
+    advice = recommend(run_rules(inp), inp)
+    (rec,) = [r for r in advice.recommendations if r.setting == "vm.watermark_scale_factor"]
+    # One second of 262144 pages/s over 256 GiB of lowmem: ceil(262144 * 10000 / (256 GiB)) = 40.
+    assert (rec.current, rec.proposed) == ("10", "40")
+    assert "kswapd only wakes kcompactd" in rec.rationale
+    assert "DIRECT_RECLAIM" in rec.findings
+
+
+def test_watermark_scale_factor_capped_at_the_kernel_maximum() -> None:
+    inp = _stressed(KernelVersion(5, 10), 3, 10, 67584, 1e9, 1, 1, 1)
+    advice = recommend(run_rules(inp), inp)
+    (rec,) = [r for r in advice.recommendations if r.setting == "vm.watermark_scale_factor"]
+    assert rec.proposed == "1000"
+    inp = replace(inp, kernel=KernelVersion(6, 1))
+    (rec,) = [r for r in recommend(run_rules(inp), inp).recommendations
+              if r.setting == "vm.watermark_scale_factor"]
+    assert rec.proposed == "3000"
+
+
+def test_no_watermark_scale_factor_before_4_6_says_why() -> None:
+    inp = _stressed(KernelVersion(4, 4), 31, 10, 67584, 1e6, 1, 1, 1)
+    advice = recommend(run_rules(inp), inp)
+    assert not [r for r in advice.recommendations if r.setting == "vm.watermark_scale_factor"]
+    assert any("does not exist before Linux 4.6" in n for n in advice.notes)
+
+
+def test_extfrag_threshold_not_recommended_for_an_available_order() -> None:
+    inp = _stressed(KernelVersion(6, 1), 31, 10, 67584, 1e6, 1, 1, 0)
+    advice = recommend(run_rules(inp), inp)
+    assert not [r for r in advice.recommendations if r.setting == "vm.extfrag_threshold"]
+    assert any(n.startswith("vm.extfrag_threshold will not help") for n in advice.notes)
+
+
+def test_dirty_bytes_from_the_inactive_file_list() -> None:
+    inp = _stressed(KernelVersion(6, 1), 31, 10, 67584, 1e6, 6, 1, 1)
+    advice = recommend(run_rules(inp), inp)
+    recs = {r.setting: r for r in advice.recommendations}
+    # Inactive(file) is a quarter of 32 GiB = 8 GiB: background 2 GiB, limit 4 GiB.
+    assert recs["vm.dirty_background_bytes"].proposed == str(2 * 1024**3)
+    assert recs["vm.dirty_bytes"].proposed == str(4 * 1024**3)
+
+
+def test_healthy_host_gets_no_recommendation() -> None:
+    inp = inputs(rates=rates(pgalloc_normal=100.0, allocstall_normal=0.0, pgscan_kswapd=0.0))
+    assert recommend(run_rules(inp), inp).recommendations == ()
