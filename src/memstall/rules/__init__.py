@@ -2,7 +2,7 @@
 
 `run_rules(inputs)` runs every rule of REGISTRY in order and collects the findings,
 the rules that passed and the rules skipped for missing input (with the reason).
-docs/rules.md is generated from the rule docstrings (scripts/gen_rules_doc.py).
+docs/rules.md is generated from the rule docstrings (rules/_doc.py, tests/test_rules_registry.py).
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ Remediation:
     larger free pool (vm.watermark_scale_factor).
 
 References:
-    mm/vmscan.c shrink_folio_list (dirty/writeback handling); Documentation/admin-guide/
-    sysctl/vm.rst (dirty_*); FACTS.md 7.1.
+    mm/vmscan.c shrink_folio_list (dirty/writeback handling);
+    Documentation/admin-guide/sysctl/vm.rst (dirty_*); FACTS.md 7.1.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ Remediation:
     unreclaimable slab). `memstall whatif` shows the band a new value gives.
 
 References:
-    mm/page_alloc.c zone_watermark_ok / __zone_watermark_ok; Documentation/admin-guide/
-    sysctl/vm.rst (min_free_kbytes, watermark_scale_factor); FACTS.md 2.1.
+    mm/page_alloc.c zone_watermark_ok / __zone_watermark_ok;
+    Documentation/admin-guide/sysctl/vm.rst (min_free_kbytes, watermark_scale_factor);
+    FACTS.md 2.1.
 """
 
 from __future__ import annotations
