@@ -24,7 +24,7 @@ from memstall.errors import ParseError
 from memstall.model.buddy import BuddyInfo, ZoneFreeAreas
 from memstall.parsers._lines import numbered, to_int
 
-_HEAD = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)((?:\s+\S+)*)\s*$")
+_HEAD = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)((?:\s+\S+)*)\s*$", re.ASCII)
 _EXPECTED = "'Node <n>, zone <name> <count per order>...'"
 
 

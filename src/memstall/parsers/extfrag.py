@@ -18,9 +18,9 @@ from memstall.errors import ParseError
 from memstall.model.extfrag import ExtfragIndexFile, ZoneIndex
 from memstall.parsers._lines import numbered
 
-_HEAD = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)((?:\s+\S+)*)\s*$")
+_HEAD = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)((?:\s+\S+)*)\s*$", re.ASCII)
 # C "%03d" counts the sign in the width: -7 prints "-07", -500 prints "-500".
-_VALUE = re.compile(r"^(-?\d+)\.(\d{3}|-\d{2,3})$")
+_VALUE = re.compile(r"^(-?\d+)\.(\d{3}|-\d{2,3})$", re.ASCII)
 
 
 def _milli(token: str) -> int | None:

@@ -20,11 +20,15 @@ def parse_kthread_stat(text: str, path: str = "proc/<pid>/stat") -> KThreadStat:
     head, sep, rest = line.rpartition(")")
     pid_s, _, comm = head.partition(" (")
     fields = rest.split()
-    if not sep or not pid_s.isdigit() or len(fields) < 20:
+    if not sep or not _is_uint(pid_s) or len(fields) < 20:
         raise ParseError(path, 1, line, "'<pid> (<comm>) <state> ...' with at least 22 fields")
-    try:
-        return KThreadStat(pid=int(pid_s), comm=comm, state=fields[0],
-                           utime_ticks=int(fields[11]), stime_ticks=int(fields[12]),
-                           starttime_ticks=int(fields[19]))
-    except ValueError as err:
-        raise ParseError(path, 1, line, "integer utime, stime and starttime") from err
+    if not all(_is_uint(fields[i]) for i in (11, 12, 19)):
+        raise ParseError(path, 1, line, "integer utime, stime and starttime")
+    return KThreadStat(pid=int(pid_s), comm=comm, state=fields[0],
+                       utime_ticks=int(fields[11]), stime_ticks=int(fields[12]),
+                       starttime_ticks=int(fields[19]))
+
+
+def _is_uint(token: str) -> bool:
+    """Plain ASCII decimal digits: int() would also take '٣', '+5' or '1_0'."""
+    return token.isascii() and token.isdigit()

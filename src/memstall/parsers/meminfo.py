@@ -17,7 +17,8 @@ from memstall.errors import ParseError
 from memstall.model.meminfo import MemInfo
 from memstall.parsers._lines import numbered
 
-_LINE = re.compile(r"^(?:Node\s+\d+\s+)?([A-Za-z][\w()]*):\s+(\d+)(?:\s+(\S+))?\s*$")
+_LINE = re.compile(r"^(?:Node\s+\d+\s+)?([A-Za-z][\w()]*):\s+(\d+)(?:\s+(\S+))?\s*$",
+                   re.ASCII)
 
 
 def parse_meminfo(text: str, path: str = "proc/meminfo") -> MemInfo:

@@ -43,13 +43,15 @@ from memstall.errors import ParseError
 from memstall.model.pagetypeinfo import MigrateFreeAreas, PageTypeInfo, ZoneBlockCounts
 from memstall.parsers._lines import numbered
 
-_ORDER = re.compile(r"^Page block order:\s*(\d+)\s*$")
-_PER_BLOCK = re.compile(r"^Pages per block:\s*(\d+)\s*$")
-_FREE_HEAD = re.compile(r"^Free pages count per migrate type at order((?:\s+\d+)+)\s*$")
+_ORDER = re.compile(r"^Page block order:\s*(\d+)\s*$", re.ASCII)
+_PER_BLOCK = re.compile(r"^Pages per block:\s*(\d+)\s*$", re.ASCII)
+_FREE_HEAD = re.compile(r"^Free pages count per migrate type at order((?:\s+\d+)+)\s*$",
+                        re.ASCII)
 # "%-23s" of "Number of blocks type " / "Number of mixed blocks " (no "type" there).
-_BLOCKS_HEAD = re.compile(r"^Number of (blocks type|mixed blocks)((?:\s+\S+)+)\s*$")
-_FREE_LINE = re.compile(r"^Node\s+(\d+),\s+zone\s+([^\s,]+),\s+type\s+(\S+)((?:\s+\S+)*)\s*$")
-_BLOCK_LINE = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)((?:\s+\S+)*)\s*$")
+_BLOCKS_HEAD = re.compile(r"^Number of (blocks type|mixed blocks)((?:\s+\S+)+)\s*$", re.ASCII)
+_FREE_LINE = re.compile(r"^Node\s+(\d+),\s+zone\s+([^\s,]+),\s+type\s+(\S+)((?:\s+\S+)*)\s*$",
+                        re.ASCII)
+_BLOCK_LINE = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)((?:\s+\S+)*)\s*$", re.ASCII)
 
 
 class _State:

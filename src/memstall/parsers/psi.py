@@ -20,7 +20,7 @@ from memstall.model.pressure import Pressure, PressureLine
 from memstall.parsers._lines import numbered
 
 _LINE = re.compile(
-    r"^(some|full)\s+avg10=(\d+\.\d+)\s+avg60=(\d+\.\d+)\s+avg300=(\d+\.\d+)\s+total=(\d+)\s*$")
+    r"^(some|full)\s+avg10=(\d+\.\d+)\s+avg60=(\d+\.\d+)\s+avg300=(\d+\.\d+)\s+total=(\d+)\s*$", re.ASCII)
 
 
 def parse_psi(text: str, path: str = "proc/pressure/memory") -> Pressure:

@@ -31,7 +31,7 @@ def parse_sysctl_vm(files: Mapping[str, str], dir_path: str = "proc/sys/vm") -> 
         if name in INTEGER_KNOBS:
             token = value.split()[0] if value.split() else ""
             body = token[1:] if token.startswith("-") else token
-            if not body.isdigit():
+            if not (body.isascii() and body.isdigit()):
                 raise ParseError(f"{dir_path}/{name}", 1, value, "an integer")
         values[name] = value
     return SysctlVm(values=values)

@@ -16,7 +16,7 @@ from memstall.errors import ParseError
 from memstall.model.vmstat import VmStat
 from memstall.parsers._lines import numbered
 
-_LINE = re.compile(r"^([a-z_][a-z0-9_]*)\s+(-?\d+)\s*$")
+_LINE = re.compile(r"^([a-z_][a-z0-9_]*)\s+(-?\d+)\s*$", re.ASCII)
 
 
 def parse_vmstat(text: str, path: str = "proc/vmstat") -> VmStat:

@@ -54,11 +54,11 @@ from memstall.errors import ParseError
 from memstall.model.zones import NodeStats, Zone, ZoneInfo
 from memstall.parsers._lines import numbered, to_int
 
-_ZONE_HEAD = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)\s*$")
-_KEY_INT = re.compile(r"^\s*([A-Za-z_][\w()]*)\s+(-?\d+)\s*$")
-_KEY_COLON = re.compile(r"^\s*([A-Za-z_][\w ]*?):\s*(-?\d+)\s*$")
-_PROTECTION = re.compile(r"^\s*protection:\s*\(([\d,\s]*)\)\s*$")
-_PAGES_FREE = re.compile(r"^\s*pages free\s+(\d+)\s*$")
+_ZONE_HEAD = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)\s*$", re.ASCII)
+_KEY_INT = re.compile(r"^\s*([A-Za-z_][\w()]*)\s+(-?\d+)\s*$", re.ASCII)
+_KEY_COLON = re.compile(r"^\s*([A-Za-z_][\w ]*?):\s*(-?\d+)\s*$", re.ASCII)
+_PROTECTION = re.compile(r"^\s*protection:\s*\(([\d,\s]*)\)\s*$", re.ASCII)
+_PAGES_FREE = re.compile(r"^\s*pages free\s+(\d+)\s*$", re.ASCII)
 
 _ZONE_FIELDS = {"min", "low", "high", "promo", "boost", "spanned", "present", "managed", "cma"}
 _REQUIRED = ("free", "min", "low", "high", "spanned", "present")
