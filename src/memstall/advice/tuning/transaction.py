@@ -153,6 +153,10 @@ def apply(plan: Plan, procsys: ProcSys, store: Store, persist: bool, force: bool
     if not plan.to_write() and not persist:
         raise UsageError("nothing to apply: every value is already in place",
                          hint="add --persist to write them to etc/sysctl.d/90-memstall.conf")
+    drop_in_path = procsys.root / MEMSTALL_DROP_IN
+    if persist and drop_in_path.is_symlink():
+        raise ApplyError(f"{MEMSTALL_DROP_IN} is a symlink (to {drop_in_path.readlink()}): refusing to "
+                         "write through it; nothing was changed", hint="remove the link first")
     tx, _ = _start(plan, procsys, store, persist)
     for change in plan.to_write():
         try:
