@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Union
 
 from memstall.analysis.gfp_tables import (
@@ -167,8 +168,11 @@ def _single_name(key: str, v: Version) -> str:
 
 def name_table(kernel: KernelLike) -> NameTable:
     """`gfpflag_names` of a kernel version in print order, as (name, mask) pairs."""
-    v = _version(kernel) or NAME_TABLE_VERSIONS[-1]
-    v = _cmp_version(v)
+    return _name_table(_cmp_version(_version(kernel) or NAME_TABLE_VERSIONS[-1]))
+
+
+@lru_cache(maxsize=128)
+def _name_table(v: Version) -> NameTable:
     layout = layout_for(v)
     comp = _composites(layout, v)
     table: list[tuple[str, int]] = []
@@ -222,6 +226,7 @@ def _signature(mask: int, layout: Layout) -> bool:
     return bool(mask & (layout.bits["DIRECT_RECLAIM"] | layout.bits["KSWAPD_RECLAIM"]))
 
 
+@lru_cache(maxsize=4096)
 def _guess(mask: int) -> GfpDecoding:
     """Try every name-table version; keep the most plausible decoding.
 
