@@ -13,6 +13,7 @@ from memstall.analysis.rates import Rates
 from memstall.analysis.watermarks import ZoneSize, compute_watermarks
 from memstall.model.buddy import BuddyInfo, ZoneFreeAreas
 from memstall.model.kernel import KernelVersion
+from memstall.model.kernlog import AllocEvent
 from memstall.model.kthreads import KThreadStat
 from memstall.model.meminfo import MemInfo
 from memstall.model.pressure import Pressure, PressureLine
@@ -103,3 +104,14 @@ def state(**parts: object) -> SystemState:
 
 def inputs(st: SystemState | None = None, **kw: object) -> Inputs:
     return Inputs(state=st or state(), **kw)  # type: ignore[arg-type]
+
+
+def alloc_event(kind: str = "stall", order: int | None = 1,
+                flags: tuple[str, ...] | None = ("GFP_KERNEL",), stall_ms: int | None = 15412,
+                comm: str = "python", mode: str | None = "0x26040c0") -> AllocEvent:
+    """One kernel-log allocation report (no Mem-Info attached)."""
+    return AllocEvent(kind=kind, time=None, uptime_s=None, host=None, comm=comm, pid=1, cpu=0,
+                      order=order, gfp_mode=mode, gfp_flags=flags,
+                      stall_ms=stall_ms if kind == "stall" else None, kernel_version="4.9.0",
+                      nodemask=None, cpuset=None, mems_allowed=None, oom_score_adj=None,
+                      call_trace=(), mem_info=None, source="test", line_no=1)

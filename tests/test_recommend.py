@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given
 from hypothesis import strategies as st
 
-from builders import GIB_PAGES, buddy, formula_zones, inputs, meminfo, rates, state, sysctl
+from builders import GIB_PAGES, alloc_event, buddy, formula_zones, inputs, meminfo, rates, state, sysctl
 from memstall.advice.recommend import recommend
 from memstall.analysis.sysctl_limits import limits_for, validate
 from memstall.model.kernel import KernelVersion
@@ -18,11 +18,6 @@ GIB_KB = 1024 * 1024
 KERNELS = [KernelVersion(4, 4), KernelVersion(4, 9), KernelVersion(5, 4), KernelVersion(5, 10),
            KernelVersion(5, 17), KernelVersion(6, 1), KernelVersion(6, 18)]
 
-
-class _Event:
-    def __init__(self, kind: str, order: int) -> None:
-        self.kind, self.order, self.comm = kind, order, "app"
-        self.gfp_mode, self.gfp_flags, self.stall_ms = "0x40cc0", ("GFP_KERNEL",), 12000
 
 
 def _stressed(kernel: KernelVersion, gib: int, wsf: int, mfk: int, alloc: float, dirty_gib: int,
@@ -39,7 +34,7 @@ def _stressed(kernel: KernelVersion, gib: int, wsf: int, mfk: int, alloc: float,
     r = rates(pgalloc_normal=alloc, allocstall_normal=5.0, pgscan_direct=100.0, pgscan_kswapd=10.0,
               kswapd_low_wmark_hit_quickly=3.0, compact_stall=4.0, compact_fail=4.0,
               kthreads={"kswapd0": 0.99})
-    return Inputs(st_, rates=r, events=(_Event("failure", order),), kernel=kernel)
+    return Inputs(st_, rates=r, events=(alloc_event("failure", order),), kernel=kernel)
 
 
 @given(st.sampled_from(KERNELS), st.integers(1, 2048), st.integers(1, 1000), st.integers(128, 1 << 22),

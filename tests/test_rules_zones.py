@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from builders import GIB_PAGES, buddy, formula_zones, inputs, state, sysctl, zone, zoneinfo
+from builders import GIB_PAGES, alloc_event, buddy, formula_zones, inputs, state, sysctl, zone, zoneinfo
 from memstall.analysis.fragmentation import fragmentation_index_milli
 from memstall.model.thp import ThpSettings
 from memstall.rules import Severity, Skipped
@@ -84,13 +84,6 @@ def test_min_free_kbytes_skipped_without_sysctl() -> None:
     assert isinstance(mfk.check(inputs(state(sysctl_vm=None))), Skipped)
 
 
-class _Event:
-    """Stands in for a log event until the kernel-log model lands (see builders)."""
-
-    def __init__(self, kind: str, order: int) -> None:
-        self.kind, self.order, self.comm = kind, order, "python"
-        self.gfp_mode, self.gfp_flags, self.stall_ms = "0x26040c0", ("GFP_KERNEL",), 15412
-
 
 SEED_NORMAL = [11218, 32, 17, 11, 4, 1, 0, 0, 0, 0, 0]  # node 0 Normal of the seed log
 
@@ -104,7 +97,7 @@ def test_high_order_exhaustion_without_log_reports_the_kernel_indices() -> None:
 
 def test_order1_stall_with_order1_available_is_not_fragmentation() -> None:
     st = state(buddyinfo=buddy((0, "Normal", SEED_NORMAL)))
-    (f,) = hoe.check(inputs(st, events=(_Event("stall", 1),)))  # type: ignore[misc]
+    (f,) = hoe.check(inputs(st, events=(alloc_event("stall", 1),)))  # type: ignore[misc]
     assert f.evidence["verdict"] == "not_fragmentation"
     assert f.evidence["failing_order_fragmentation_index"] == -1.0
     assert "extfrag_threshold will not cure it" in f.explanation
@@ -113,7 +106,7 @@ def test_order1_stall_with_order1_available_is_not_fragmentation() -> None:
 def test_failing_order_exhausted_by_fragmentation() -> None:
     blocks = [20000, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
     st = state(buddyinfo=buddy((0, "Normal", blocks)))
-    (f,) = hoe.check(inputs(st, events=(_Event("failure", 4),)))  # type: ignore[misc]
+    (f,) = hoe.check(inputs(st, events=(alloc_event("failure", 4),)))  # type: ignore[misc]
     assert f.evidence["verdict"] == "fragmentation"
     assert f.severity is Severity.WARNING
 

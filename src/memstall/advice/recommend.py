@@ -119,8 +119,12 @@ def _watermark_scale_factor(ctx: _Ctx) -> _Out:
     proposed = sizing.watermark_scale_factor(gap, lowmem, k)
     current = settings.watermark_scale_factor
     if proposed <= current:
-        return [], [f"{WSF}={current} already gives a gap of at least {ctx.human(gap)}; raising it "
-                    "would not address the findings."]
+        if basis == "rate":
+            return [], [f"{WSF}={current} already gives a gap of at least one second of the measured "
+                        f"allocation rate ({ctx.human(gap)}); raising it would not address the findings."]
+        return [], [f"{WSF}={current}: the dirty page cache ({ctx.human(gap)}) already fits in the "
+                    "current gap and there is no allocation rate to size it from; run `memstall "
+                    "diagnose` live for rates."]
     wi = ctx.whatif({WSF: proposed})
     if basis == "rate":
         why = (f"allocations ran at {ctx.human(alloc or 0)}/s; a min->low gap of {ctx.human(gap)} "
@@ -283,12 +287,14 @@ def _dirty_limits(ctx: _Ctx) -> _Out:
             if current is not None:
                 shown = str(current) if current else f"0 ({ratio_name}={ratio})"
             share = sizing.DIRTY_BACKGROUND_SHARE if "background" in name else sizing.DIRTY_LIMIT_SHARE
+            assumed = ("" if current or ratio is not None
+                       else f" with the default {ratio_name}={ratio_default}")
             out.append(Recommendation(
                 f"vm.{name}", shown, str(proposed),
                 f"{ctx.human(int(f.evidence['dirty_pages'] or 0))} dirty against an inactive file list "
                 f"of {ctx.human(inactive)}: reclaim scans pages it cannot free. "
-                f"{human_bytes(proposed)} is 1/{share} "
-                f"of that list (now about {human_bytes(effective)}). Writing it zeroes {ratio_name}.",
+                f"{human_bytes(proposed)} is 1/{share} of that list (now about "
+                f"{human_bytes(effective)}{assumed}). Writing it zeroes {ratio_name}.",
                 "writeback starts earlier; reclaim finds clean pages on the inactive list",
                 "Writers are throttled sooner; bursty writers may see more latency, disks smoother load.",
                 (f.key,)))

@@ -61,11 +61,12 @@ TEXT = Text(
 )
 TEXT_NOT_FRAG = Text(
     summary="{subject}: orders >= {exhausted_from_order} exhausted, but order {failing_order} "
-            "is available ({failing_order_free_blocks} blocks): the order-{failing_order} "
-            "{event_kind} is not fragmentation",
+            "is available ({failing_order_free_blocks} blocks of that size): the "
+            "order-{failing_order} {event_kind} is not fragmentation",
     explanation="""{subject} has no free block of order {exhausted_from_order} or more
-    (fragmentation index {fragmentation_index:.3f} there), yet {failing_order_free_blocks}
-    blocks of order {failing_order} or larger are free: the kernel's fragmentation index for
+    (fragmentation index {fragmentation_index:.3f} there), yet its free blocks of order
+    {failing_order} and up hold {failing_order_free_blocks} blocks of order {failing_order}:
+    the kernel's fragmentation index for
     order {failing_order} is -1.000, "the allocation would succeed". The order-{failing_order}
     {event_kind} in the log therefore did not wait for contiguous memory; it waited because
     free memory was below the watermark and had to be reclaimed. This is a watermark/reclaim

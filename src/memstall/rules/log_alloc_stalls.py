@@ -30,11 +30,11 @@ KEY = "LOG_ALLOC_STALLS"
 SEVERITY = {"stall": Severity.CRITICAL, "oom": Severity.CRITICAL, "failure": Severity.WARNING}
 
 TEXT = Text(
-    summary="{count} order-{order} allocation {kind_words} in the log ({flags}){longest}",
-    explanation="""The kernel log reports {count} {kind_words} of order {order} ({block}) with
-    mode {gfp_mode} ({flags}), from {comms}{longest}. {meaning}""",
+    summary="{count} {order_words} allocation {kind_words} in the log ({flags}){longest}",
+    explanation="""The kernel log reports {count} {kind_words} of {order_words} ({block}) with
+    mode {mode_words} ({flags}), from {comms}{longest}. {meaning}""",
     fix="""Read it together with the zone and fragmentation findings of the same Mem-Info:
-    if blocks of order {order} were free, the cause is free memory below the watermark
+    if blocks of that order were free, the cause is free memory below the watermark
     (reclaim), not fragmentation.""",
 )
 MEANING = {
@@ -68,14 +68,18 @@ def check(inputs: Inputs) -> Result:
         longest = f", longest {max(stalls)} ms" if stalls else ""
         comms = sorted({e.comm for e in group if e.comm})
         modes = sorted({e.gfp_mode for e in group if e.gfp_mode})
-        evidence: Evidence = {"kind": kind, "order": order, "count": len(group),
-                    "max_stall_ms": max(stalls) if stalls else None,
-                    "gfp_mode": ",".join(modes) or None, "gfp_flags": flags,
-                    "comms": ",".join(comms[:5]) or None}
+        evidence: Evidence = {"kind": kind, "order": order if order >= 0 else None,
+                              "count": len(group), "max_stall_ms": max(stalls) if stalls else None,
+                              "gfp_mode": ",".join(modes) or None, "gfp_flags": flags,
+                              "comms": ",".join(comms[:5]) or None}
         words = KIND_WORDS[kind][0 if len(group) == 1 else 1]
-        out.append(TEXT.finding(KEY, SEVERITY[kind], f"order{order}", evidence, kind_words=words,
+        subject = f"order{order}" if order >= 0 else "order?"
+        out.append(TEXT.finding(KEY, SEVERITY[kind], subject, evidence, kind_words=words,
                                 flags=flags, longest=longest, meaning=MEANING[kind],
-                                block=f"{inputs.state.page_size << max(order, 0) >> 10} KiB",
+                                mode_words=",".join(modes) or "not printed",
+                                order_words=f"order-{order}" if order >= 0 else "unknown-order",
+                                block=(f"{inputs.state.page_size << order >> 10} KiB blocks" if order >= 0
+                                       else "order not printed"),
                                 comms=", ".join(comms[:5]) or "an unnamed task"))
     return tuple(out)
 
