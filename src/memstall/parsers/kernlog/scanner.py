@@ -22,7 +22,7 @@ from typing import Union
 
 from memstall.model.kernlog import AllocEvent, LogScan, MemInfoDump
 from memstall.parsers.kernlog import classify as c
-from memstall.parsers.kernlog.report import END, UNKNOWN, Report
+from memstall.parsers.kernlog.report import END, OK, UNKNOWN, Report
 from memstall.parsers.kernlog.unwrap import Hosts, Unwrapped, unwrap
 
 Item = Union[AllocEvent, MemInfoDump]
@@ -67,6 +67,9 @@ class LogScanner:
         self._qp_pending: str | None = None
         self._qp = False
         self._no = 0
+        self._qp_start = 0
+        self._start = 0
+        """First physical line of the logical line being handled (QP soft breaks join lines)."""
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -120,10 +123,14 @@ class LogScanner:
         """Undo quoted-printable soft breaks (`=` at the end of a <= 76-column line) and `=3D`."""
         if line.endswith("=") and 60 <= len(line) <= 77 and not line.endswith("=="):
             self._qp = True
+            if self._qp_pending is None:
+                self._qp_start = self._no
             self._qp_pending = ((self._qp_pending or "") + line[:-1])[:MAX_QP]
             return None
+        self._start = self._no
         if self._qp_pending is not None:
             line, self._qp_pending = self._qp_pending + line, None
+            self._start = self._qp_start
         if self._qp or "=3D" in line:
             self._qp = True
             line = line.replace("=3D", "=").replace("=20", " ")
@@ -177,7 +184,9 @@ class LogScanner:
             self._idle(st, s, u, key)
             return
         rep.note_stamp(u)
-        verdict = rep.consume(s, self._no)
+        verdict = rep.consume(s, self._start)
+        if verdict != OK:
+            rep.lines -= 1  # counted as skipped below, or handed on
         if verdict == END:
             self._close(st, out)
             if c.MEMINFO_HEADER.match(s):
@@ -193,7 +202,7 @@ class LogScanner:
             rep.unknown_run = 0
 
     def _open_report(self, st: _Stream, kind: str, s: str, u: Unwrapped, key: str | None) -> None:
-        rep = Report(kind, s, u, self.source, self._no, key)
+        rep = Report(kind, s, u, self.source, self._start, key)
         if s.lstrip().startswith("page allo") and st.prev is not None:
             # `rsync: ` then `page allocation stalls ...`: KERN_CONT split the header.
             comm = c.comm_alone(st.prev[0])
@@ -207,13 +216,13 @@ class LogScanner:
 
     def _idle(self, st: _Stream, s: str, u: Unwrapped, key: str | None) -> None:
         if c.task_line(s) is not None:
-            st.report = Report(None, "", u, self.source, self._no, key)
-            st.report.consume(s, self._no)
+            st.report = Report(None, "", u, self.source, self._start, key)
+            st.report.lines = 0  # consume() counts the task line itself
+            st.report.consume(s, self._start)
             self._open += 1
         elif c.MEMINFO_START.match(s) or "lowmem_reserve[]:" in s:
-            rep = Report(None, "", u, self.source, self._no, key)
-            rep.lines = 0
-            rep.start_meminfo(s, self._no)
+            rep = Report(None, "", u, self.source, self._start, key)
+            rep.start_meminfo(s, self._start)
             st.report = rep
             self._open += 1
         else:

@@ -1,0 +1,208 @@
+"""`memstall logs FILE...`: allocation stalls, failures and OOM reports found in kernel logs.
+
+Streams: events are printed as their report ends (`--format jsonl` flushes every line), and
+memory stays flat whatever the log size. Files may be plain, .gz, .xz, .bz2, .zst (with the
+`zstd` extra) or `-` for stdin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import datetime
+from typing import Any, Union
+
+from memstall.analysis.log_state import state_from_mem_info
+from memstall.analysis.log_summary import GfpView, SummaryBuilder, gfp_view
+from memstall.errors import UsageError
+from memstall.model.kernel import KernelVersion
+from memstall.model.kernlog import KINDS, AllocEvent, MemInfoDump
+from memstall.outputs import logs as out
+from memstall.outputs.logs_snapshot import snapshot_files
+from memstall.outputs.render.jsonout import dumps
+from memstall.parsers.kernlog import LogScanner
+from memstall.sources.kernlog import STDIN, LogReader
+
+Bound = Union[float, datetime]
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    # Not `parents=[common]`: this command's --format also takes jsonl, and --root has no
+    # meaning for a log file. --debug is accepted here too.
+    del common
+    p = subparsers.add_parser(
+        "logs", help="find allocation stalls, failures and OOM reports in kernel logs",
+        description="Read kernel logs (dmesg, dmesg -T, syslog, journalctl, /dev/kmsg; plain or "
+                    "compressed; '-' for stdin) and report every page-allocation stall, allocation "
+                    "failure and OOM-killer report with its call trace and Mem-Info.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="log files, or - for stdin")
+    p.add_argument("--format", choices=("text", "json", "jsonl"), default=argparse.SUPPRESS,
+                   help="text (default), json (schema memstall.logs/1) or jsonl (one event per line)")
+    p.add_argument("--host", action="append", metavar="H", help="only events of host H (repeatable)")
+    p.add_argument("--since", metavar="T", help="only events at or after T: uptime seconds, or an "
+                   "ISO date/time (compared with dmesg -T, syslog and ISO stamps)")
+    p.add_argument("--until", metavar="T", help="only events at or before T (same forms as --since)")
+    p.add_argument("--kind", action="append", choices=KINDS, help="only this kind (repeatable)")
+    p.add_argument("--kernel", metavar="VERSION",
+                   help="kernel release for decoding hex-only GFP masks when the log does not say")
+    p.add_argument("--as-snapshot", metavar="DIR",
+                   help="write the last Mem-Info as a snapshot directory usable with --root DIR")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show tracebacks instead of one-line errors")
+    p.set_defaults(handler=run)
+
+
+def _bound(text: str | None, flag: str) -> Bound | None:
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{flag} {text!r}: expected uptime seconds or an ISO date/time "
+                         "such as 2017-08-11T16:51") from None
+
+
+def _wall(event: AllocEvent, year: int) -> datetime | None:
+    t = event.time
+    if t is None:
+        return None
+    for fmt in ("%a %b %d %H:%M:%S %Y",):
+        try:
+            return datetime.strptime(" ".join(t.split()), fmt)
+        except ValueError:
+            pass
+    try:
+        return datetime.strptime(f"{year} {' '.join(t.split())}", "%Y %b %d %H:%M:%S")
+    except ValueError:
+        pass
+    iso = t.replace(",", ".")
+    if len(iso) > 5 and iso[-5] in "+-" and iso[-3] != ":":  # journalctl short-iso +0300
+        iso = iso[:-2] + ":" + iso[-2:]
+    try:
+        return datetime.fromisoformat(iso)
+    except ValueError:
+        return None
+
+
+def _in_range(event: AllocEvent, since: Bound | None, until: Bound | None) -> bool:
+    for given, after in ((since, True), (until, False)):
+        if given is None:
+            continue
+        bound: Any = given
+        if isinstance(given, float):
+            value: Any = event.uptime_s
+        else:
+            value = _wall(event, given.year)
+            if value is not None and (value.tzinfo is None) != (given.tzinfo is None):
+                # a stamp without a zone (syslog, dmesg -T) against one with: wall clock both
+                value, bound = value.replace(tzinfo=None), given.replace(tzinfo=None)
+        if value is None or (value < bound if after else value > bound):
+            return False
+    return True
+
+
+class _Run:
+    def __init__(self, args: argparse.Namespace, io: Any) -> None:
+        self.args, self.io = args, io
+        self.fmt = args.format
+        kernel = KernelVersion.parse(args.kernel) if args.kernel else None
+        if args.kernel and kernel is None:
+            raise UsageError(f"--kernel {args.kernel!r}: expected a release such as 4.9.0 or 3.10")
+        self.kernel = kernel
+        self.since = _bound(args.since, "--since")
+        self.until = _bound(args.until, "--until")
+        self.summary = SummaryBuilder(kernel)
+        self.events: list[dict[str, Any]] = []
+        self.standalone: list[dict[str, Any]] = []
+        self.skipped: dict[str, int] = {}
+        self.last_dump: tuple[MemInfoDump, AllocEvent | None] | None = None
+
+    def wanted(self, e: AllocEvent) -> bool:
+        a = self.args
+        if a.host and e.host not in a.host:
+            return False
+        if a.kind and e.kind not in a.kind:
+            return False
+        return _in_range(e, self.since, self.until)
+
+    def event(self, e: AllocEvent) -> None:
+        if not self.wanted(e):
+            return
+        view: GfpView = gfp_view(e, self.kernel)
+        self.summary.add(e, view)
+        if e.mem_info is not None:
+            self.last_dump = (e.mem_info, e)
+        if self.fmt == "jsonl":
+            self.io.stdout.write(json.dumps(out.event_doc(e, view), sort_keys=True) + "\n")
+            self.io.stdout.flush()
+        elif self.fmt == "json":
+            self.events.append(out.event_doc(e, view))
+        else:
+            self.io.stdout.write(out.event_line(e, view))
+
+    def dump(self, d: MemInfoDump) -> None:
+        if self.args.host or self.args.kind or self.since is not None or self.until is not None:
+            return  # a dump without a report has no host/kind/time to filter on
+        self.summary.add_dump(d)
+        self.last_dump = (d, None)
+        if self.fmt == "json":
+            self.standalone.append(out.mem_info_doc(d))
+
+    def scan(self, reader: LogReader) -> None:
+        scanner = LogScanner(reader.label)
+        for raw in reader:
+            for item in scanner.feed(raw):
+                self.event(item) if isinstance(item, AllocEvent) else self.dump(item)
+        for item in scanner.finish():
+            self.event(item) if isinstance(item, AllocEvent) else self.dump(item)
+        for reason, n in scanner.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
+        if reader.truncated:
+            key = "line longer than 64 KiB (cut there)"
+            self.skipped[key] = self.skipped.get(key, 0) + reader.truncated
+
+    def finish(self) -> None:
+        summary = self.summary.build()
+        last = self.last_dump[0] if self.last_dump else None
+        if self.fmt == "json":
+            self.io.stdout.write(dumps(out.document(self.events, self.standalone,
+                                                    out.summary_doc(summary, last), self.skipped)))
+        elif self.fmt == "text":
+            self.io.stdout.write(out.summary_text(summary, last, self.skipped))
+
+    def snapshot(self, target: str) -> None:
+        from memstall.sources.capture import Capture, write_capture
+
+        if self.last_dump is None:
+            raise UsageError("--as-snapshot: no Mem-Info dump in the log(s), nothing to write")
+        dump, event = self.last_dump
+        release = (event.kernel_version if event else None) or self.args.kernel
+        state = state_from_mem_info(dump, kernel_release=release)
+        files, manifest = snapshot_files(state, dump, event.host if event else None,
+                                         event.time if event else None)
+        write_capture(Capture(files=files), manifest, target, time.time())
+        where = self.io.stdout if self.fmt == "text" else self.io.stderr
+        where.write(f"wrote {target}: the Mem-Info of {dump.source}:{dump.line_no} as a snapshot "
+                    f"({len(files)} files); use --root {target}\n")
+
+
+def run(args: argparse.Namespace, io: Any) -> int:
+    if args.files.count(STDIN) > 1:
+        raise UsageError("'-' (stdin) can be given once")
+    r = _Run(args, io)
+    readers = [LogReader(path) for path in args.files]  # every file opens before any output
+    try:
+        for reader in readers:
+            r.scan(reader)
+    finally:
+        for reader in readers:
+            reader.close()
+    r.finish()
+    if args.as_snapshot:
+        r.snapshot(args.as_snapshot)
+    return 0

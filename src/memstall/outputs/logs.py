@@ -1,0 +1,154 @@
+"""`memstall logs` output: the `memstall.logs/1` JSON documents and the text report.
+
+The JSON schema is documented in docs/logs.md; `SCHEMA` changes when a field changes meaning
+or goes away (adding fields does not).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from memstall.analysis.log_state import resolved_nodes
+from memstall.analysis.log_summary import GfpView, LogSummary, watermark_state
+from memstall.model.kernlog import AllocEvent, MemInfoDump
+from memstall.outputs.render.table import render_table
+
+SCHEMA = "memstall.logs/1"
+
+
+def mem_info_doc(dump: MemInfoDump) -> dict[str, Any]:
+    zone_nodes, buddy_nodes = resolved_nodes(dump)
+    zones = []
+    for z, node in zip(dump.zones, zone_nodes):
+        zones.append({
+            "node": node, "node_inferred": z.node is None, "zone": z.zone,
+            "free_kb": z.free_kb, "min_kb": z.min_kb, "low_kb": z.low_kb, "high_kb": z.high_kb,
+            "boost_kb": z.boost_kb, "managed_kb": z.managed_kb, "present_kb": z.present_kb,
+            "watermark_state": watermark_state(z), "fields_kb": dict(z.fields_kb),
+            "fields": dict(z.fields), "all_unreclaimable": z.all_unreclaimable,
+            "lowmem_reserve": list(z.lowmem_reserve) if z.lowmem_reserve is not None else None,
+            "complete": z.complete,
+        })
+    buddy = [{
+        "node": node, "node_inferred": b.node is None, "zone": b.zone, "empty": b.empty,
+        "base_kb": b.base_kb, "counts": list(b.counts) if b.counts is not None else None,
+        "types": list(b.types), "total_kb": b.total_kb, "adds_up": b.adds_up,
+    } for b, node in zip(dump.buddy, buddy_nodes)]
+    return {
+        "source": dump.source, "line_no": dump.line_no, "partial": dump.partial,
+        "interleaved": dump.interleaved, "summary_pages": dict(dump.summary_pages),
+        "nodes_kb": {str(n): dict(f) for n, f in sorted(dump.nodes_kb.items())},
+        "zones": zones, "buddy": buddy,
+        "lowmem_reserve": [list(r) for r in dump.lowmem_reserve],
+        "hugepages": [{"node": h.node, "total": h.total, "free": h.free, "surp": h.surp,
+                       "size_kb": h.size_kb} for h in dump.hugepages],
+        "total_pagecache_pages": dump.total_pagecache_pages, "pages_ram": dump.pages_ram,
+        "pages_reserved": dump.pages_reserved, "pages_highmem": dump.pages_highmem,
+        "pages_cma_reserved": dump.pages_cma_reserved, "swap_cache_pages": dump.swap_cache_pages,
+        "free_swap_kb": dump.free_swap_kb, "total_swap_kb": dump.total_swap_kb,
+    }
+
+
+def event_doc(e: AllocEvent, view: GfpView) -> dict[str, Any]:
+    return {
+        "kind": e.kind, "time": e.time, "uptime_s": e.uptime_s, "host": e.host, "comm": e.comm,
+        "pid": e.pid, "cpu": e.cpu, "uid": e.uid, "order": e.order, "gfp_mode": e.gfp_mode,
+        "gfp_flags": list(view.names) if view.names is not None else None,
+        "gfp_flags_source": view.source, "gfp_flags_guessed": view.guessed,
+        "stall_ms": e.stall_ms, "kernel_version": e.kernel_version, "nodemask": e.nodemask,
+        "cpuset": e.cpuset, "mems_allowed": e.mems_allowed, "oom_score_adj": e.oom_score_adj,
+        "killed": e.killed, "call_trace": list(e.call_trace),
+        "mem_info": mem_info_doc(e.mem_info) if e.mem_info is not None else None,
+        "source": e.source, "line_no": e.line_no,
+    }
+
+
+def last_mem_info_doc(dump: MemInfoDump | None) -> dict[str, Any] | None:
+    if dump is None:
+        return None
+    zone_nodes, buddy_nodes = resolved_nodes(dump)
+    return {
+        "source": dump.source, "line_no": dump.line_no, "partial": dump.partial,
+        "zones": [{"node": n, "zone": z.zone, "free_kb": z.free_kb, "min_kb": z.min_kb,
+                   "low_kb": z.low_kb, "high_kb": z.high_kb, "state": watermark_state(z)}
+                  for z, n in zip(dump.zones, zone_nodes)],
+        "free_blocks": [{"node": n, "zone": b.zone, "base_kb": b.base_kb,
+                         "counts": list(b.counts) if b.counts is not None else None}
+                        for b, n in zip(dump.buddy, buddy_nodes) if not b.empty],
+    }
+
+
+def summary_doc(s: LogSummary, last_dump: MemInfoDump | None) -> dict[str, Any]:
+    return {
+        "events": s.events, "by_kind": s.by_kind, "by_order": s.by_order, "by_flags": s.by_flags,
+        "by_comm": s.by_comm, "by_host": s.by_host,
+        "stall_ms": {"p50": s.stall_ms_p50, "p95": s.stall_ms_p95, "max": s.stall_ms_max},
+        "first_seen": s.first_seen, "last_seen": s.last_seen, "mem_info_dumps": s.mem_info_dumps,
+        "last_mem_info": last_mem_info_doc(last_dump),
+    }
+
+
+def document(events: list[dict[str, Any]], standalone: list[dict[str, Any]], summary: dict[str, Any],
+             skipped: dict[str, int]) -> dict[str, Any]:
+    return {"schema": SCHEMA, "events": events, "standalone_mem_info": standalone,
+            "summary": summary,
+            "skipped": {"lines": sum(skipped.values()), "reasons": dict(sorted(skipped.items()))}}
+
+
+# --- text ---------------------------------------------------------------------------------
+
+def event_line(e: AllocEvent, view: GfpView) -> str:
+    """One line per event: time host comm[pid] kind order flags stall."""
+    who = f"{e.comm or '?'}[{e.pid}]" if e.pid is not None else (e.comm or "?")
+    flags = "|".join(view.names) if view.names is not None else "-"
+    if view.source and view.source != "log":
+        flags += " (decoded" + (", guessed era" if view.guessed else "") + ")"
+    parts = [e.time or "-", e.host or "-", who, e.kind,
+             f"order={e.order if e.order is not None else '?'}", e.gfp_mode or "-", flags]
+    if e.stall_ms is not None:
+        parts.append(f"stall={e.stall_ms}ms")
+    if e.mem_info is not None:
+        parts.append("+mem-info")
+    return "  ".join(parts) + f"  ({e.source}:{e.line_no})\n"
+
+
+def _counter_table(title: str, label: str, counts: dict[str, int], limit: int = 15) -> str:
+    rows = [[k, v] for k, v in list(counts.items())[:limit]]
+    if len(counts) > limit:
+        rows.append([f"... {len(counts) - limit} more", sum(list(counts.values())[limit:])])
+    return render_table([label, "events"], rows, title=title)
+
+
+def summary_text(s: LogSummary, last_dump: MemInfoDump | None, skipped: dict[str, int]) -> str:
+    out = [f"\n{s.events} allocation report(s); first seen {s.first_seen or '-'}, "
+           f"last seen {s.last_seen or '-'}\n"]
+    if s.events:
+        for title, label, counts in (("by kind", "kind", s.by_kind), ("by order", "order", s.by_order),
+                                     ("by flags", "flags", s.by_flags), ("by process", "comm", s.by_comm),
+                                     ("by host", "host", s.by_host)):
+            out.append("\n" + _counter_table(title, label, counts))
+    if s.stall_ms_max is not None:
+        out.append(f"\nstall ms: p50 {s.stall_ms_p50}  p95 {s.stall_ms_p95}  max {s.stall_ms_max}\n")
+    out.append(_last_dump_text(last_dump))
+    if skipped:
+        out.append("\nskipped lines: " + ", ".join(f"{v} {k}" for k, v in sorted(skipped.items())) + "\n")
+    return "".join(out)
+
+
+def _last_dump_text(dump: MemInfoDump | None) -> str:
+    if dump is None:
+        return "\nno Mem-Info dump in the log\n"
+    zone_nodes, buddy_nodes = resolved_nodes(dump)
+    rows = [[f"node{n}" + ("?" if z.node is None else ""), z.zone, z.free_kb, z.min_kb, z.low_kb,
+             z.high_kb, watermark_state(z) or "-"] for z, n in zip(dump.zones, zone_nodes)]
+    title = (f"zones in the last Mem-Info ({dump.source}:{dump.line_no}"
+             + (", partial" if dump.partial else "") + "); node? = node not printed, inferred")
+    out = "\n" + render_table(["node", "zone", "free_kB", "min_kB", "low_kB", "high_kB", "state"],
+                              rows, title=title)
+    width = max((len(b.counts) for b in dump.buddy if b.counts is not None), default=0)
+    if width:
+        brows = [[f"node{n}", b.zone, *(list(b.counts) + [None] * (width - len(b.counts)))]
+                 for b, n in zip(dump.buddy, buddy_nodes) if b.counts is not None]
+        out += "\n" + render_table(["node", "zone", *[str(k) for k in range(width)]], brows,
+                                   title="free blocks per order in the last Mem-Info")
+    return out

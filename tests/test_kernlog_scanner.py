@@ -1,0 +1,254 @@
+"""The kernel-log scanner: wrappers, noise, multi-host streams, bad input, robustness."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memstall.model.kernlog import AllocEvent, MemInfoDump
+from memstall.parsers.kernlog import LogScanner, scan_lines, scan_text
+from memstall.parsers.kernlog.unwrap import unwrap
+
+KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
+CORPUS = KERNLOG / "corpus"
+SEED = CORPUS / "000-seed-cold-storage-4.9.log"
+FORMATS = sorted((KERNLOG / "formats").glob("*.txt"))
+NOISE = sorted((KERNLOG / "noise").glob("*.txt"))
+
+
+def _seed_facts(e: AllocEvent) -> tuple[object, ...]:
+    assert e.mem_info is not None
+    zones = [(z.node, z.zone, z.free_kb, z.min_kb, z.low_kb, z.high_kb) for z in e.mem_info.zones]
+    buddy = [(b.node, b.zone, b.counts, b.total_kb) for b in e.mem_info.buddy]
+    return (e.kind, e.comm, e.pid, e.cpu, e.order, e.gfp_mode, e.gfp_flags, e.stall_ms,
+            e.kernel_version, tuple(zones), tuple(buddy), e.mem_info.pages_ram, len(e.call_trace))
+
+
+SEED_FACTS = _seed_facts(scan_text(SEED.read_text()).events[0])
+
+
+@pytest.mark.parametrize("path", FORMATS, ids=[p.stem for p in FORMATS])
+def test_every_wrapper_gives_the_seed_report(path: Path) -> None:
+    scan = scan_text(path.read_text(), path.name)
+    assert len(scan.events) == 1 and not scan.standalone_mem_info
+    assert _seed_facts(scan.events[0]) == SEED_FACTS
+
+
+@pytest.mark.parametrize(("name", "time", "uptime", "host"), [
+    ("kmsg-records", "4395803.602414", 4395803.602414, None),
+    ("journalctl-json", "4395803.602414", 4395803.602414, "MyHOST"),
+    ("journalctl-short-iso", "2019-02-28T11:16:37+0100", None, "MyHOST"),
+    ("journalctl-short-monotonic", "4395803.602414", 4395803.602414, "MyHOST"),
+    ("dmesg-human-padded-day", "Thu Feb  7 11:16:37 2019", None, None),
+    ("syslog-no-uptime", "Feb 28 11:16:37", None, "MyHOST"),
+    ("bare-text", None, None, None),
+])
+def test_wrapper_time_and_host(name: str, time: str | None, uptime: float | None, host: str | None) -> None:
+    e = scan_text((KERNLOG / "formats" / f"{name}.txt").read_text()).events[0]
+    assert (e.time, e.uptime_s, e.host) == (time, uptime, host)
+
+
+@pytest.mark.parametrize("path", NOISE, ids=[p.stem for p in NOISE])
+def test_noise_produces_nothing(path: Path) -> None:
+    scan = scan_text(path.read_text(), path.name)
+    assert scan.events == () and scan.standalone_mem_info == ()
+    lines = sum(1 for _ in path.read_text().splitlines())
+    assert scan.skipped_lines == lines
+
+
+def test_userspace_lines_are_not_kernel_reports() -> None:
+    scan = scan_text((KERNLOG / "noise" / "syslog-userspace.txt").read_text())
+    assert scan.skipped_reasons["not a kernel message (other syslog tag)"] == 6
+
+
+def test_unwrap_examples() -> None:
+    assert unwrap("<4>[  12.5] x").body == "x"
+    u = unwrap("2017-01-17T11:08:33.754562+03:00 storage8 [335170.452601] rsync: ")
+    assert (u.host, u.wall, u.stamp, u.body) == ("storage8", "2017-01-17T11:08:33.754562+03:00",
+                                                 "335170.452601", "rsync: ")
+    assert unwrap("[  +0.002367] CPU: 0 PID: 34").stamp is None  # delta stamps are no time
+    assert unwrap("[21161.092614] kernel: earlyoom: page").body == "earlyoom: page"
+    assert not unwrap("[21160.626351] earlyoom[84786]: low memory!").kernel
+    assert unwrap(" SUBSYSTEM=cpu").kernel is False  # kmsg dictionary lines are dropped
+    assert unwrap('{"MESSAGE": [104, 105], "_TRANSPORT": "kernel"}').body == "hi"
+
+
+# -- multi-host and interleaving ---------------------------------------------------------------
+
+def _restamp(path: Path, host: str) -> list[str]:
+    out = []
+    for line in path.read_text().splitlines():
+        body = re.sub(r"^.*?kernel: ", "", line)
+        out.append(f"Mar  1 10:00:00 {host} kernel: {body}")
+    return out
+
+
+def test_many_hosts_interleaved_line_by_line() -> None:
+    """A fleet syslog: each host's report is reassembled from its own lines."""
+    a = _restamp(SEED, "alpha")
+    b = _restamp(CORPUS / "007-linuxmm-dom-worker-stall-syslog-4.9.13.log", "beta")
+    mixed = [x for pair in zip(a, b) for x in pair] + a[len(b):] + b[len(a):]
+    scan = scan_text("\n".join(mixed))
+    by_host = {}
+    for e in scan.events:
+        by_host.setdefault(e.host, []).append(e)
+    assert [e.comm for e in by_host["alpha"]] == ["python"]
+    assert [e.stall_ms for e in by_host["beta"]] == [10646, 11024]
+    assert _seed_facts(by_host["alpha"][0]) == SEED_FACTS
+    for e in by_host["beta"]:
+        assert e.mem_info is not None and [z.zone for z in e.mem_info.zones] == ["DMA", "DMA32"]
+
+
+def test_second_header_inside_a_mem_info_cuts_the_first_report() -> None:
+    lines = SEED.read_text().splitlines()
+    header = lines[0].replace("28-159 kernel:", "Feb 28 11:16:37 MyHOST kernel:")
+    cut = [*lines[:40], header, *lines[40:]]  # the same header again in the middle of the dump
+    scan = scan_text("\n".join(cut))
+    assert len(scan.events) == 2
+    first, second = scan.events
+    assert first.mem_info is not None and first.mem_info.partial
+    assert second.mem_info is not None and [b.zone for b in second.mem_info.buddy] == \
+        ["DMA", "DMA32", "Normal", "Normal"]
+
+
+def test_report_cut_in_the_middle_of_mem_info() -> None:
+    lines = SEED.read_text().splitlines()
+    scan = scan_text("\n".join(lines[:42]))
+    (e,) = scan.events
+    assert e.mem_info is not None and e.mem_info.partial
+    assert [z.zone for z in e.mem_info.zones] == ["DMA", "DMA32", "Normal"]
+    assert e.stall_ms == 15412
+
+
+def test_headerless_warning_splat_is_not_an_event() -> None:
+    text = "\n".join([
+        "CPU: 1 PID: 42 Comm: kworker/1:1 Not tainted 5.15.0 #1", "Call Trace:", " <TASK>",
+        " dump_stack_lvl+0x4a/0x5f", " __warn+0x84/0xd0", " </TASK>"])
+    assert scan_text(text).events == ()
+
+
+def test_headerless_body_with_warn_alloc_is_a_failure() -> None:
+    e = scan_text((CORPUS / "019-rpi5395-dmesg-delta-timestamps-no-header.log").read_text()).events[0]
+    assert (e.kind, e.order, e.comm, e.pid) == ("failure", None, "kworker/0:1", 34)
+    assert "warn_alloc" in e.call_trace
+
+
+def test_oom_kill_line_closes_the_report() -> None:
+    text = "\n".join([
+        "[1.0] app invoked oom-killer: gfp_mask=0x100cca(GFP_HIGHUSER_MOVABLE), order=0, oom_score_adj=0",
+        "[1.0] CPU: 0 PID: 7 Comm: app Not tainted 5.4.0 #1", "[1.0] Mem-Info:",
+        "[1.0] active_anon:1 inactive_anon:2 isolated_anon:0",
+        "[1.0] Normal free:100kB min:200kB low:250kB high:300kB present:1000kB managed:900kB",
+        "[1.0] Normal: 1*4kB (U) 0*8kB = 4kB", "[1.0] 10 pages RAM",
+        "[1.0] Tasks state (memory values in pages):",
+        "[1.0] [  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name",
+        "[1.0] [    7]     0     7    10000     9000    100000        0             0 app",
+        "[1.0] Out of memory: Killed process 7 (app) total-vm:40000kB, anon-rss:36000kB",
+        "[2.0] unrelated line"])
+    (e,) = scan_text(text).events
+    assert e.killed is not None and "Killed process 7 (app)" in e.killed
+    assert e.mem_info is not None and not e.mem_info.partial
+    assert e.gfp_flags == ("GFP_HIGHUSER_MOVABLE",)
+
+
+# -- bad input --------------------------------------------------------------------------------
+
+def _scan_bytes(lines: list[bytes]) -> list[object]:
+    return list(scan_lines(lines, "bytes"))
+
+
+def test_binary_junk_nul_bytes_and_bad_utf8() -> None:
+    rng = random.Random(3)
+    junk = [bytes(rng.randrange(256) for _ in range(rng.randrange(200))) for _ in range(500)]
+    sc = LogScanner("junk")
+    items = []
+    for raw in junk:
+        items += sc.feed(raw)
+    items += sc.finish()
+    assert all(isinstance(i, (AllocEvent, MemInfoDump)) for i in items)
+    assert sc.skipped_lines == len(junk)
+
+
+def test_report_with_nul_and_invalid_utf8_lines_inside() -> None:
+    lines = [x.encode() for x in SEED.read_text().splitlines()]
+    lines.insert(5, b"\x00\x00\x00\x00")
+    lines.insert(9, b"\xff\xfe garbage \xc3\x28")
+    (e,) = _scan_bytes(lines)
+    assert isinstance(e, AllocEvent) and _seed_facts(e) == SEED_FACTS
+
+
+def test_a_one_megabyte_line_does_not_stop_the_scan() -> None:
+    lines = [b"x" * (1 << 20)] + [x.encode() for x in SEED.read_text().splitlines()]
+    (e,) = _scan_bytes(lines)
+    assert isinstance(e, AllocEvent) and _seed_facts(e) == SEED_FACTS
+
+
+def test_empty_input() -> None:
+    scan = scan_text("")
+    assert scan.events == () and scan.skipped_lines == 0
+
+
+# -- robustness (Hypothesis) --------------------------------------------------------------------
+
+CORPUS_LINES = [line for p in sorted(CORPUS.glob("*.log")) for line in p.read_text().splitlines()]
+
+
+@st.composite
+def mutated_logs(draw: st.DrawFn) -> list[bytes]:
+    start = draw(st.integers(0, len(CORPUS_LINES) - 1))
+    lines = [x.encode() for x in CORPUS_LINES[start:start + draw(st.integers(1, 120))]]
+    for _ in range(draw(st.integers(0, 12))):
+        i = draw(st.integers(0, len(lines) - 1)) if lines else 0
+        op = draw(st.sampled_from(["drop", "dup", "cut", "nul", "bytes", "crlf", "swap", "join", "eq"]))
+        if not lines:
+            break
+        if op == "drop":
+            del lines[i]
+        elif op == "dup":
+            lines.insert(i, lines[i])
+        elif op == "cut":
+            lines[i] = lines[i][: draw(st.integers(0, len(lines[i])))]
+        elif op == "nul":
+            lines[i] = lines[i] + b"\x00"
+        elif op == "bytes":
+            lines[i] = draw(st.binary(max_size=80))
+        elif op == "crlf":
+            lines[i] = lines[i] + b"\r"
+        elif op == "swap":
+            j = draw(st.integers(0, len(lines) - 1))
+            lines[i], lines[j] = lines[j], lines[i]
+        elif op == "join" and i + 1 < len(lines):
+            lines[i:i + 2] = [lines[i] + b" " + lines[i + 1]]
+        elif op == "eq":
+            lines[i] = lines[i][:70].ljust(70, b"x") + b"="
+    return lines
+
+
+@settings(deadline=2000)
+@given(mutated_logs())
+def test_mutated_corpus_lines_never_crash(lines: list[bytes]) -> None:
+    items = list(scan_lines(lines, "mutated"))
+    for item in items:
+        assert isinstance(item, (AllocEvent, MemInfoDump))
+        if isinstance(item, AllocEvent):
+            assert item.kind in ("stall", "failure", "oom")
+            assert item.order is None or item.order >= 0
+
+
+@settings(deadline=2000)
+@given(st.lists(st.text(max_size=200), max_size=60))
+def test_random_text_never_crashes(lines: list[str]) -> None:
+    for item in scan_lines(lines, "random"):
+        assert isinstance(item, (AllocEvent, MemInfoDump))
+
+
+@settings(deadline=2000)
+@given(st.binary(max_size=4000))
+def test_random_bytes_never_crash(data: bytes) -> None:
+    for item in scan_lines(data.split(b"\n"), "random"):
+        assert isinstance(item, (AllocEvent, MemInfoDump))
