@@ -259,3 +259,10 @@ def test_broken_drop_in_is_a_parse_error(root: Path) -> None:
     assert code == 3 and err.startswith("memstall: error: etc/sysctl.d/90-memstall.conf:2: expected")
     assert "Traceback" not in err and fingerprint(root) == before
     assert os.listdir(root / STATE / "tx") == [] if (root / STATE / "tx").exists() else True
+
+
+def test_without_set_uses_diagnose_and_says_when_it_recommends_nothing(root: Path) -> None:
+    code, _, err = tune(root, "plan")
+    assert code == 2
+    assert err.startswith("memstall: error: memstall diagnose recommends no change here (")
+    assert "hint: pass --set KEY=VALUE to plan a change of your own" in err

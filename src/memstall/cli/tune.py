@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,10 @@ def _root_debug() -> argparse.ArgumentParser:
 
 def _changes_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a sysctl to change, e.g. vm.watermark_scale_factor=20 (repeatable)")
+                   help="a sysctl to change, e.g. vm.watermark_scale_factor=20 (repeatable); "
+                        "without --set, what `memstall diagnose` recommends")
+    p.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+                   help="without --set: seconds between diagnose's two live samples (default 5)")
     p.add_argument("--force", action="store_true",
                    help="override judgement-call limits (never the kernel's range or read-only keys)")
 
@@ -120,13 +124,30 @@ def _facts(args: argparse.Namespace, state: SystemState) -> Any:
     return from_capture
 
 
+def _diagnosed(args: argparse.Namespace) -> tuple[SystemState, list[plan.Request], list[str]]:
+    """diagnose's recommendations for this root, as plan requests."""
+    from memstall.advice.recommend import recommend
+    from memstall.cli.diagnose import inputs_from_root
+    from memstall.rules import run_rules
+
+    inputs, _ = inputs_from_root(args.root, args.interval)
+    advice = recommend(run_rules(inputs), inputs)
+    if not advice.recommendations:
+        why = "; ".join(advice.notes) if advice.notes else "no finding calls for a sysctl change"
+        raise UsageError(f"memstall diagnose recommends no change here ({why})",
+                         hint="pass --set KEY=VALUE to plan a change of your own")
+    return inputs.state, plan.from_recommendations(advice.recommendations), list(advice.notes)
+
+
 def _build(args: argparse.Namespace) -> plan.Plan:
-    if not args.set:
-        raise UsageError("no change requested",
-                         hint="pass --set KEY=VALUE, e.g. --set vm.watermark_scale_factor=20")
-    state = load_state(open_root(args.root))
-    requests = [plan.parse_assignment(s) for s in args.set]
-    return plan.build_plan(state, requests, _facts(args, state), args.root)
+    notes: list[str] = []
+    if args.set:
+        state = load_state(open_root(args.root))
+        requests = [plan.parse_assignment(s) for s in args.set]
+    else:
+        state, requests, notes = _diagnosed(args)
+    built = plan.build_plan(state, requests, _facts(args, state), args.root)
+    return replace(built, notes=(*built.notes, *notes))
 
 
 def _precedence(args: argparse.Namespace, p: plan.Plan) -> tuple[PrecedenceNote, ...]:

@@ -46,9 +46,8 @@ def plan_doc(plan: Plan, force: bool, notes: Sequence[PrecedenceNote] = ()) -> D
 
 def _zone_doc(e: ZoneEffect) -> Doc:
     def marks(w: Any) -> Doc:
-        return {"min_pages": w.min_pages, "low_pages": w.low_pages, "high_pages": w.high_pages,
-                "promo_pages": w.promo_pages}
-    return {"node": e.before.node, "zone": e.before.zone, "free_pages": e.free_pages,
+        return {"min_pages": w.min_pages, "low_pages": w.low_pages, "high_pages": w.high_pages}
+    return {"node": e.node, "zone": e.zone, "free_pages": e.free_pages,
             "before": marks(e.before), "after": marks(e.after)}
 
 
@@ -67,11 +66,12 @@ def plan_text(plan: Plan, force: bool, notes: Sequence[PrecedenceNote] = ()) -> 
         out += [f"  risk: {c.risk}"] if c.risk else []
         out += [f"  refused: {r}" for r in c.refusals]
     if plan.watermarks:
-        wrows = [(f"node{e.before.node}/{e.before.zone}", e.free_pages,
+        wrows = [(e.subject, e.free_pages,
                   _arrow(e.before.min_pages, e.after.min_pages),
                   _arrow(e.before.low_pages, e.after.low_pages),
                   _arrow(e.before.high_pages, e.after.high_pages),
-                  _arrow(e.before.band_pages, e.after.band_pages)) for e in plan.watermarks]
+                  _arrow(e.before.high_pages - e.before.low_pages, e.after.high_pages - e.after.low_pages))
+                 for e in plan.watermarks]
         out += ["", render_table(("zone", "free", "min", "low", "high", "low->high band"), wrows,
                                  title="Predicted watermarks (pages, boost excluded):").rstrip()]
     if notes:

@@ -13,8 +13,7 @@ from typing import Callable
 
 from memstall.advice.recommendation import Recommendation
 from memstall.advice.tuning.safety import KnobFacts, Refusal, refusals
-from memstall.analysis.watermarks import ZoneWatermarks, compute_watermarks
-from memstall.analysis.zone_watermarks import zone_sizes
+from memstall.analysis.whatif import Marks, WhatIfUnavailable, what_if
 from memstall.errors import UsageError
 from memstall.model.state import SystemState
 from memstall.model.sysctl_conf import swap_separators
@@ -55,9 +54,17 @@ class Change:
 
 @dataclass(frozen=True)
 class ZoneEffect:
-    before: ZoneWatermarks
-    after: ZoneWatermarks
-    free_pages: int
+    """One zone before/after, from analysis/whatif (before: as the kernel reports, boost removed)."""
+
+    node: int
+    zone: str
+    free_pages: int | None
+    before: Marks
+    after: Marks
+
+    @property
+    def subject(self) -> str:
+        return f"node{self.node}/{self.zone}"
 
 
 @dataclass(frozen=True)
@@ -95,24 +102,18 @@ def from_recommendations(recs: Sequence[Recommendation]) -> list[Request]:
 
 
 def _watermark_effect(state: SystemState, values: dict[str, str]) -> tuple[ZoneEffect, ...]:
-    sysctl = state.sysctl_vm
-    if state.zoneinfo is None or sysctl is None:
-        return ()
-    mfk = sysctl.int_value("min_free_kbytes")
-    wsf = sysctl.int_value("watermark_scale_factor")
-    if mfk is None:
-        return ()
-    wsf = wsf if wsf is not None else 10  # < 4.6: no such knob, the formula ignores it
+    changes: dict[str, int] = {}
+    for key in sorted(WATERMARK_KEYS & set(values)):
+        try:
+            changes[swap_separators(key)] = int(values[key])
+        except ValueError:
+            return ()  # refused anyway: not an integer
     try:
-        new_mfk = int(values.get("vm/min_free_kbytes", mfk))
-        new_wsf = int(values.get("vm/watermark_scale_factor", wsf))
-    except ValueError:
+        wi = what_if(state, changes, state.kernel)
+    except WhatIfUnavailable:
         return ()
-    sizes = zone_sizes(state.zoneinfo)
-    before = compute_watermarks(sizes, mfk, wsf, state.page_size, state.kernel)
-    after = compute_watermarks(sizes, new_mfk, new_wsf, state.page_size, state.kernel)
-    return tuple(ZoneEffect(b, a, z.free_pages)
-                 for b, a, z in zip(before, after, state.zoneinfo.zones) if z.populated)
+    return tuple(ZoneEffect(z.node, z.zone, z.free_pages, z.before, z.after)
+                 for z in wi.zones if z.managed_pages > 0)
 
 
 def _effect_text(effects: Sequence[ZoneEffect], page_size: int) -> str:
@@ -120,8 +121,8 @@ def _effect_text(effects: Sequence[ZoneEffect], page_size: int) -> str:
         return "watermarks not predicted (zoneinfo or min_free_kbytes unavailable)"
     hb = sum(e.before.high_pages for e in effects)
     ha = sum(e.after.high_pages for e in effects)
-    bb = sum(e.before.band_pages for e in effects)
-    ba = sum(e.after.band_pages for e in effects)
+    bb = sum(e.before.high_pages - e.before.low_pages for e in effects)
+    ba = sum(e.after.high_pages - e.after.low_pages for e in effects)
     mib = page_size / (1024 * 1024)
     return (f"sum of high watermarks {hb} -> {ha} pages ({hb * mib:.0f} -> {ha * mib:.0f} MiB); "
             f"kswapd low->high band {bb} -> {ba} pages")

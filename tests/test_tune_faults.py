@@ -1,0 +1,100 @@
+"""Fault injection: the Nth write fails, or memstall is SIGKILLed between steps.
+
+Either way the host must end up exactly as before: restored at once on a write error,
+or by `tune rollback` from the fsync'ed backups after a kill.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from memstall.advice.tuning.procsys import FAIL_WRITE_ENV, KILL_AT_ENV
+from test_tune_roots import STATE, fingerprint, make_root, vm
+
+SETS = ("--set", "vm.watermark_scale_factor=150", "--set", "vm.swappiness=10",
+        "--set", "vm.extfrag_threshold=700")
+
+
+@pytest.mark.parametrize("errno_name", ["EINVAL", "EROFS", "EACCES"])
+@pytest.mark.parametrize("nth", [1, 2, 3])
+def test_nth_write_fails_everything_restored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             nth: int, errno_name: str) -> None:
+    root = make_root(tmp_path)
+    (root / "etc/sysctl.d/90-memstall.conf").write_text("vm.min_free_kbytes = 67584\n")
+    before = fingerprint(root)
+    monkeypatch.setenv(FAIL_WRITE_ENV, f"{nth}:{errno_name}")
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--persist", *SETS)
+    assert r.code == 4, r.err
+    names = ["vm.watermark_scale_factor = 150", "vm.swappiness = 10", "vm.extfrag_threshold = 700"]
+    assert f"writing {names[nth - 1]} failed: " in r.err and f"[{errno_name}]" in r.err
+    originals = ["vm.watermark_scale_factor = 10", "vm.swappiness = 60", "vm.extfrag_threshold = 500"]
+    restored = r.err.split("restored ", 1)[1]
+    for name in originals:
+        assert name in restored  # every backed-up value is named, written or not
+    assert "Traceback" not in r.err
+    assert fingerprint(root) == before
+    tx = json.loads(next((root / STATE / "tx").glob("*/tx.json")).read_text())
+    assert tx["status"] == "failed"
+
+
+def test_failed_write_after_earlier_successes_restores_them(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_root(tmp_path)
+    monkeypatch.setenv(FAIL_WRITE_ENV, "3:EINVAL")
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", *SETS)
+    assert r.code == 4
+    assert (vm(root, "watermark_scale_factor"), vm(root, "swappiness")) == ("10\n", "60\n")
+    assert "undone: restored vm.watermark_scale_factor = 10, vm.swappiness = 60, vm.extfrag_threshold = 500" \
+        in r.err
+
+
+STEPS = ["after-backup:1", "before-write:1", "after-write:1", "before-write:2", "after-write:2",
+         "before-write:3", "after-write:3", "before-persist:1", "after-persist:1"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_sigkill_at_each_step_then_rollback(tmp_path: Path, step: str) -> None:
+    root = make_root(tmp_path)
+    (root / "etc/sysctl.d/90-memstall.conf").write_bytes(b"# admin's old copy\nvm.swappiness=42\n")
+    before = fingerprint(root)
+    env = {**os.environ, KILL_AT_ENV: step}
+    proc = subprocess.run([sys.executable, "-m", "memstall", "--root", str(root), "tune", "apply",
+                           "--yes", "--persist", *SETS], env=env, capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    verify = run_cli("--root", str(root), "tune", "verify")
+    assert verify.code == 1 and "was interrupted while applying" in verify.out
+    r = run_cli("--root", str(root), "tune", "rollback")
+    assert (r.code, r.err) == (0, "")
+    assert fingerprint(root) == before
+    assert [p.name for p in (root / "etc/sysctl.d").iterdir()] == ["90-memstall.conf"]  # no temp file
+
+
+def test_kill_before_the_record_exists_leaves_nothing_to_undo(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    before = fingerprint(root)
+    # Killed at the first backup write: the transaction directory is still a temp dir.
+    proc = subprocess.run([sys.executable, "-c",
+                           "import os, signal, sys\n"
+                           "from memstall.advice.tuning import fsio\n"
+                           "real = fsio.atomic_write\n"
+                           "def dying(*a, **k):\n"
+                           "    os.kill(os.getpid(), signal.SIGKILL)\n"
+                           "import memstall.advice.tuning.store as store\n"
+                           "store.atomic_write = dying\n"
+                           "from memstall.cli import main\n"
+                           "sys.exit(main(sys.argv[1:]))\n",
+                           "--root", str(root), "tune", "apply", "--yes", *SETS],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert fingerprint(root) == before
+    r = run_cli("--root", str(root), "tune", "rollback")
+    assert r.code == 2 and "nothing to roll back" in r.err
