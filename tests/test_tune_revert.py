@@ -74,7 +74,8 @@ def test_watcher_survives_memstall_being_killed(tmp_path: Path) -> None:
 
 def test_rollback_before_the_deadline_stops_the_watcher(tmp_path: Path) -> None:
     root = make_root(tmp_path)
-    run_cli("--root", str(root), "tune", "apply", "--yes", "--revert-after", "30", "--set", "vm.swappiness=10")
+    run_cli("--root", str(root), "tune", "apply", "--yes", "--revert-after", "30",
+            "--set", "vm.swappiness=10")
     pid = int(_tx(root)["revert"]["handle"])  # type: ignore[index]
     assert Path(f"/proc/{pid}").exists()
     assert run_cli("--root", str(root), "tune", "rollback").code == 0
@@ -84,9 +85,10 @@ def test_rollback_before_the_deadline_stops_the_watcher(tmp_path: Path) -> None:
 
 def test_revert_after_must_be_positive(tmp_path: Path) -> None:
     root = make_root(tmp_path)
-    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--revert-after", "0", "--set", "vm.swappiness=1")
-    assert r.code == 2 and "--revert-after takes a number of seconds >= 1" in r.err
-    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--revert-after", "5", "--revert-with", "systemd",
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--revert-after", "0",
                 "--set", "vm.swappiness=1")
+    assert r.code == 2 and "--revert-after takes a number of seconds >= 1" in r.err
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--revert-after", "5",
+                "--revert-with", "systemd", "--set", "vm.swappiness=1")
     assert r.code == 2 and "--revert-with systemd needs systemd as PID 1 and --root /" in r.err
     assert vm(root, "swappiness") == "60\n"
