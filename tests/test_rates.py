@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,11 +21,13 @@ from memstall.analysis.rates import (
     pgsteal_direct_per_second,
     pgsteal_kswapd_per_second,
 )
+from memstall.collect import load_state, sample_count
 from memstall.errors import InputError, MemstallError
 from memstall.model.kthreads import KThreadStat
 from memstall.model.pressure import Pressure, PressureLine
 from memstall.model.state import SystemState
 from memstall.model.vmstat import VmStat
+from memstall.sources import open_root
 
 
 def _state(uptime: float | None, counters: dict[str, int] | None = None,
@@ -184,3 +189,43 @@ def test_rates_are_never_negative(b: dict[str, int], a: dict[str, int], t0: floa
     for helper in (allocstall_per_second, pgscan_direct_per_second):
         v = helper(r)
         assert v is None or v >= 0
+
+
+# --- real captures: `memstall snapshot --samples N` directories under tests/fixtures/snapshots.
+SNAPSHOTS = Path(__file__).parent / "fixtures" / "snapshots"
+SAMPLED = sorted(p for p in SNAPSHOTS.glob("*") if (p / "samples").is_dir())
+
+
+def test_sampled_captures_exist() -> None:
+    assert SAMPLED, "no snapshot with samples/: rates have no real data to run on"
+
+
+@pytest.mark.parametrize("snap", SAMPLED, ids=[p.name for p in SAMPLED])
+def test_rates_between_consecutive_real_samples(snap: Path) -> None:
+    source = open_root(str(snap))
+    states = [load_state(source, k) for k in range(sample_count(source))]
+    assert len(states) >= 2
+    for before, after in zip(states, states[1:]):
+        r = compute_rates(before, after)
+        assert r.interval_seconds > 0
+        assert r.resets == ()  # one boot: nothing may go backwards
+        assert r.per_second and all(v >= 0 for v in r.per_second.values())
+        # 6.18 names: allocstall_<zone>, pgscan_direct/kswapd, compact_*; all present.
+        for helper in (allocstall_per_second, pgscan_direct_per_second, pgscan_kswapd_per_second,
+                       compact_stall_per_second):
+            assert helper(r) is not None, helper.__name__
+        assert set(r.kthread_cpu_ratio) >= {"kswapd0"}
+        assert r.psi_some_ratio is not None and 0 <= r.psi_some_ratio <= 1
+
+
+@pytest.mark.live
+def test_rates_on_the_running_kernel() -> None:
+    root = open_root("/")
+    before = load_state(root)
+    time.sleep(0.5)
+    after = load_state(root)
+    r = compute_rates(before, after)
+    assert 0.4 < r.interval_seconds < 30
+    assert r.resets == ()
+    assert r.per_second.get("pgfault", 0) > 0  # loading the state itself faults pages in
+    assert all(0 <= v <= 1.5 for v in r.kthread_cpu_ratio.values())
