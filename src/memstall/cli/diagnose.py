@@ -10,16 +10,24 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from typing import Any
 
 from memstall.advice.recommend import recommend
+from memstall.analysis.log_state import state_from_mem_info
 from memstall.analysis.rates import compute_rates
 from memstall.collect import load_state
 from memstall.errors import UsageError
+from memstall.model.kernel import KernelVersion
+from memstall.model.kernlog import AllocEvent, MemInfoDump
+from memstall.model.meminfo import MemInfo
+from memstall.model.state import SystemState
 from memstall.outputs.diagnose import diagnosis_doc, diagnosis_text
 from memstall.outputs.render.jsonout import dumps
+from memstall.parsers.kernlog import scan_lines
 from memstall.rules import Inputs, Severity, run_rules
 from memstall.sources import open_root
+from memstall.sources.kernlog import LogReader
 from memstall.sources.snapshot import SampleView, sample_count
 
 FAIL_ON = ("info", "warning", "critical", "never")
@@ -71,8 +79,50 @@ def inputs_from_root(root: str, interval: float) -> tuple[Inputs, str]:
     return Inputs(last, rates=compute_rates(first, last)), f"capture, rates from samples 0 and {n - 1}"
 
 
+def _last_dump(events: tuple[AllocEvent, ...], standalone: list[MemInfoDump]) -> MemInfoDump | None:
+    dumps = [e.mem_info for e in events if e.mem_info is not None] + standalone
+    return max(dumps, key=lambda d: d.line_no, default=None)
+
+
+def _with_mem_total(state: SystemState, dump: MemInfoDump) -> tuple[SystemState, int | None]:
+    """MemTotal (= Σ managed) when the log lacks zone lines: pages RAM - pages reserved."""
+    if dump.pages_ram is None or dump.pages_reserved is None:
+        return state, None
+    managed = dump.pages_ram - dump.pages_reserved
+    m = state.meminfo
+    if m is None or m.kib("MemTotal") is not None:
+        return state, managed
+    fields = dict(m.fields_kib)
+    fields["MemTotal"] = managed * state.page_size // 1024
+    note = ("MemTotal estimated as pages RAM - pages reserved "
+            f"({dump.pages_ram} - {dump.pages_reserved} pages): not every node's zones were printed")
+    return replace(state, meminfo=MemInfo(fields, m.counts), notes=(*state.notes, note)), managed
+
+
 def inputs_from_log(path: str) -> tuple[Inputs, str, int | None]:
-    raise UsageError("--log is not available yet")
+    """Rules' inputs from a kernel log: its reports, and its last Mem-Info as a SystemState.
+
+    Returns the inputs, a description, and the host's managed total (pages RAM - pages
+    reserved) used to estimate zones the log does not print.
+    """
+    reader = LogReader(path)
+    items = list(scan_lines(reader, reader.label))
+    events = tuple(i for i in items if isinstance(i, AllocEvent))
+    standalone = [i for i in items if isinstance(i, MemInfoDump)]
+    release = next((e.kernel_version for e in reversed(events) if e.kernel_version), None)
+    dump = _last_dump(events, standalone)
+    managed: int | None = None
+    if dump is None:
+        state = SystemState(source=reader.label, kernel_release=release,
+                            unavailable={"Mem-Info": "the log holds no Mem-Info dump"})
+        where = "no Mem-Info"
+    else:
+        state, managed = _with_mem_total(
+            state_from_mem_info(dump, kernel_release=release, source=f"{reader.label}:{dump.line_no}"), dump)
+        where = f"Mem-Info at line {dump.line_no}"
+    inputs = Inputs(state, events=events, kernel=KernelVersion.parse(release) if release else None,
+                    from_log=True, rates_reason="a kernel log holds no counters to compute rates from")
+    return inputs, f"kernel log: {len(events)} allocation reports, {where}", managed
 
 
 def run(args: argparse.Namespace, io: Any) -> int:

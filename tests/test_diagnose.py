@@ -1,0 +1,114 @@
+"""`memstall diagnose`: exit codes, the JSON schema, captures with and without samples, live.
+
+Golden files (tests/golden/diagnose/) hold the JSON report of every snapshot fixture and
+every corpus log; `pytest --update-golden` rewrites them for review.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURES, TESTS, run_cli
+from memstall.cli.diagnose import exit_code
+from memstall.rules import REGISTRY, Severity
+
+GOLDEN = TESTS / "golden" / "diagnose"
+SNAPSHOTS = sorted(p for p in (FIXTURES / "snapshots").iterdir() if p.is_dir())
+LOGS = sorted((FIXTURES / "kernlog" / "corpus").glob("*.log"))
+IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
+FRAGMENTED = FIXTURES / "snapshots" / "x86_64-6.1-qemu-2node-compacted"
+
+
+def _golden(name: str, text: str, update: bool) -> None:
+    path = GOLDEN / name
+    if update:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"no golden {path.name}: run pytest --update-golden"
+    assert text == path.read_text(), f"{path.name} differs: review, then pytest --update-golden"
+
+
+@pytest.mark.parametrize("root", SNAPSHOTS, ids=lambda p: p.name)
+def test_golden_diagnosis_of_every_snapshot(root: Path, update_golden: bool) -> None:
+    r = run_cli("--root", str(root), "--format", "json", "diagnose", "--fail-on", "never")
+    assert r.code == 0, r.err
+    _golden(f"snapshot-{root.name}.json", r.out, update_golden)
+
+
+@pytest.mark.parametrize("log", LOGS, ids=lambda p: p.name[:3])
+def test_golden_diagnosis_of_every_corpus_log(log: Path, update_golden: bool) -> None:
+    r = run_cli("--format", "json", "diagnose", "--log", str(log), "--fail-on", "never")
+    assert r.code == 0, r.err
+    _golden(f"log-{log.stem}.json", r.out, update_golden)
+
+
+def test_json_schema_is_exactly_memstall_diagnosis_1() -> None:
+    r = run_cli("--root", str(FRAGMENTED), "--format", "json", "diagnose")
+    doc = json.loads(r.out)
+    assert set(doc) == {"schema", "findings", "recommendations", "skipped"}
+    assert doc["schema"] == "memstall.diagnosis/1"
+    assert all(set(f) == {"key", "severity", "subject", "evidence", "summary", "explanation"}
+               for f in doc["findings"])
+    assert all(set(s) == {"key", "reason"} for s in doc["skipped"])
+    keys = {f["key"] for f in doc["findings"]} | {s["key"] for s in doc["skipped"]}
+    assert keys <= {r.key for r in REGISTRY}
+
+
+def test_exit_code_follows_the_worst_finding_and_fail_on() -> None:
+    assert exit_code(None, "warning") == 0
+    assert exit_code(Severity.INFO, "warning") == 0
+    assert exit_code(Severity.WARNING, "warning") == 1
+    assert exit_code(Severity.CRITICAL, "warning") == 2
+    assert exit_code(Severity.WARNING, "critical") == 0
+    assert exit_code(Severity.INFO, "info") == 1
+    assert exit_code(Severity.CRITICAL, "never") == 0
+
+
+def test_cli_exit_code_on_a_capture_with_a_warning() -> None:
+    r = run_cli("--root", str(FRAGMENTED), "diagnose")
+    doc = json.loads(run_cli("--root", str(FRAGMENTED), "--format", "json", "diagnose").out)
+    worst = max(Severity[f["severity"]] for f in doc["findings"])
+    assert r.code == {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}[worst]
+    assert run_cli("--root", str(FRAGMENTED), "diagnose", "--fail-on", "never").code == 0
+
+
+def test_single_sample_capture_says_why_rate_rules_were_skipped() -> None:
+    r = run_cli("--root", str(FRAGMENTED), "--format", "json", "diagnose")
+    skipped = {s["key"]: s["reason"] for s in json.loads(r.out)["skipped"]}
+    assert "one sample" in skipped["DIRECT_RECLAIM"]
+    assert "--samples 2" in skipped["DIRECT_RECLAIM"]
+
+
+def test_capture_with_two_samples_runs_the_rate_rules() -> None:
+    r = run_cli("--root", str(IDLE), "--format", "json", "diagnose")
+    skipped = {s["key"] for s in json.loads(r.out)["skipped"]}
+    assert not skipped & {"DIRECT_RECLAIM", "KSWAPD_BUSY", "WATERMARK_GAP_TOO_SMALL"}
+
+
+def test_text_report_sections() -> None:
+    r = run_cli("--root", str(FRAGMENTED), "diagnose", "--fail-on", "never")
+    assert r.out.startswith(f"memstall diagnose: {FRAGMENTED} (capture, one sample; kernel 6.1.0)")
+    assert "\nSkipped (" in r.out and "\nPassed: " in r.out
+
+
+def test_negative_interval_is_a_usage_error() -> None:
+    r = run_cli("diagnose", "--interval", "-1")
+    assert (r.code, r.err) == (2, "memstall: error: --interval must be 0 or more seconds, got -1.0\n")
+
+
+def test_missing_log_is_one_line_error() -> None:
+    r = run_cli("diagnose", "--log", "/nonexistent/kern.log")
+    assert r.code == 3
+    assert r.err.startswith("memstall: error: /nonexistent/kern.log: ")
+    assert "Traceback" not in r.err
+
+
+@pytest.mark.live
+def test_live_diagnose_samples_twice() -> None:
+    r = run_cli("--format", "json", "diagnose", "--interval", "0.5", "--fail-on", "never")
+    assert r.code == 0, r.err
+    skipped = {s["key"]: s["reason"] for s in json.loads(r.out)["skipped"]}
+    assert "DIRECT_RECLAIM" not in skipped  # rates from the two live samples
