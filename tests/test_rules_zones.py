@@ -121,3 +121,11 @@ def test_dma_zone_is_ignored() -> None:
 
 def test_high_order_skipped_without_buddyinfo() -> None:
     assert isinstance(hoe.check(inputs(state(buddyinfo=None))), Skipped)
+
+
+def test_zone_rule_reports_the_sample_closest_to_the_watermark() -> None:
+    earlier = state(zoneinfo=zoneinfo(zone(free=12_000)))
+    latest = state(zoneinfo=zoneinfo(zone(free=50_000)))
+    (f,) = zbw.check(inputs(latest, history=(earlier,)))  # type: ignore[misc]
+    assert f.severity is Severity.WARNING and f.evidence["free_pages"] == 12_000
+    assert zbw.check(inputs(latest)) == ()

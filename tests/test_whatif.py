@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -99,3 +100,16 @@ def test_cli_whatif_refuses_values_the_kernel_refuses() -> None:
                      "Linux 6.18 (got 5000)\n")
     r = run_cli("--root", str(root), "whatif", "--set", "vm.swappiness=5")
     assert r.code == 2 and "expected NAME=VALUE" in r.err
+
+
+@pytest.mark.live
+def test_live_whatif_with_current_values_reproduces_proc_zoneinfo() -> None:
+    from memstall.collect import load_state
+    from memstall.sources import open_root
+
+    s = load_state(open_root("/"))
+    assert s.sysctl_vm is not None
+    current = {name: s.sysctl_vm.int_value(name.split(".", 1)[1]) or 0
+               for name in ("vm.min_free_kbytes", "vm.watermark_scale_factor")}
+    result = what_if(s, current)
+    assert [z.before for z in result.zones] == [z.after for z in result.zones]

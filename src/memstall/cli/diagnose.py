@@ -69,14 +69,17 @@ def inputs_from_root(root: str, interval: float) -> tuple[Inputs, str]:
             return Inputs(first, rates_reason="--interval 0: one sample, no rates"), "live, one sample"
         time.sleep(interval)
         last = load_state(source)
-        return Inputs(last, rates=compute_rates(first, last)), f"live, {interval:g} s between samples"
+        return (Inputs(last, rates=compute_rates(first, last), history=(first,)),
+                f"live, {interval:g} s between samples")
     n = sample_count(source)
     if n < 2:
         reason = ("this capture holds one sample, so there are no rates: capture with "
                   "`memstall snapshot --samples 2` (or run live)")
         return Inputs(first, rates_reason=reason), "capture, one sample"
-    last = load_state(SampleView(source, n - 1))
-    return Inputs(last, rates=compute_rates(first, last)), f"capture, rates from samples 0 and {n - 1}"
+    samples = [first] + [load_state(SampleView(source, k)) for k in range(1, n)]
+    last = samples[-1]
+    return (Inputs(last, rates=compute_rates(first, last), history=tuple(samples[:-1])),
+            f"capture, rates from samples 0 and {n - 1}")
 
 
 def _last_dump(events: tuple[AllocEvent, ...], standalone: list[MemInfoDump]) -> MemInfoDump | None:

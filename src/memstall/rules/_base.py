@@ -90,6 +90,8 @@ class Inputs:
     """The kernel version (the state's own, or the one a log names)."""
     from_log: bool = False
     """True when the state was rebuilt from a kernel log's Mem-Info."""
+    history: tuple[SystemState, ...] = ()
+    """Earlier samples of the same host, oldest first (`state` is the latest)."""
     rates_reason: str = ("needs two samples to compute rates: run `memstall diagnose` live, "
                          "or on a capture made with `memstall snapshot --samples 2`")
     """Why `rates` is None, shown in the Skipped line of rules that need rates."""

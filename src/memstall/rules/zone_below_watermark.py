@@ -3,7 +3,8 @@
 What it detects:
     A populated zone whose free pages are at or below its `min` watermark (CRITICAL) or
     its `low` watermark (WARNING), as /proc/zoneinfo or a Mem-Info zone line prints them
-    (boost included: the kernel compares against the boosted values).
+    (boost included: the kernel compares against the boosted values). With several
+    samples, the one where the zone came closest to its low watermark counts.
 
 Why it matters:
     kswapd is woken when a zone falls to `low` and reclaims until `high`. Below `min`,
@@ -27,6 +28,7 @@ References:
 
 from __future__ import annotations
 
+from memstall.model.zones import Zone
 from memstall.rules._base import Finding, Inputs, Result, Rule, Severity, Text, human, missing
 
 KEY = "ZONE_BELOW_WATERMARK"
@@ -53,15 +55,26 @@ TEXT_LOW = Text(
 )
 
 
+def _lowest(latest: Zone, inputs: Inputs) -> Zone:
+    """The zone in the sample where it came closest to (or furthest below) its low watermark."""
+    seen = [latest]
+    for earlier in inputs.history:
+        z = earlier.zoneinfo.zone(latest.node, latest.zone) if earlier.zoneinfo else None
+        if z is not None:
+            seen.append(z)
+    return min(seen, key=lambda z: z.free_pages - z.low_pages)
+
+
 def check(inputs: Inputs) -> Result:
     zoneinfo = inputs.state.zoneinfo
     if zoneinfo is None:
         return missing(KEY, inputs, "zone watermarks", "proc/zoneinfo")
     ps = inputs.state.page_size
     out: list[Finding] = []
-    for z in zoneinfo.zones:
-        if not z.populated or not z.managed_pages:
+    for latest in zoneinfo.zones:
+        if not latest.populated or not latest.managed_pages:
             continue
+        z = _lowest(latest, inputs)
         evidence = {"free_pages": z.free_pages, "min_pages": z.min_pages, "low_pages": z.low_pages,
                     "high_pages": z.high_pages, "managed_pages": z.managed_pages,
                     "boost_pages": z.boost_pages}
