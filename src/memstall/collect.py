@@ -146,6 +146,15 @@ def select_sample(source: Source, sample: int | None) -> Source:
     return SampleView(source, sample)
 
 
+def _with_manifest_reasons(unavailable: dict[str, str],
+                           manifest: dict[str, object] | None) -> dict[str, str]:
+    """A capture's MANIFEST says why a file is missing better than 'no such file'."""
+    said = manifest.get("unavailable") if manifest else None
+    if not isinstance(said, dict):
+        return unavailable
+    return {rel: str(said.get(rel, why)) for rel, why in unavailable.items()}
+
+
 def load_state(source: Source, sample: int | None = None) -> SystemState:
     """Read and parse everything memstall uses from one root (or one sample of a capture)."""
     source = select_sample(source, sample)
@@ -177,7 +186,7 @@ def load_state(source: Source, sample: int | None = None) -> SystemState:
         extfrag_index=reader.parsed(specs.DEBUGFS_EXTFRAG_INDEX, parse_extfrag),
         unusable_index=reader.parsed(specs.DEBUGFS_UNUSABLE_INDEX, parse_extfrag),
         pagetypeinfo=reader.parsed(specs.PAGETYPEINFO, parse_pagetypeinfo),
-        unavailable=reader.unavailable,
+        unavailable=_with_manifest_reasons(reader.unavailable, manifest),
         notes=tuple(notes),
     )
 

@@ -113,9 +113,8 @@ def watermarks_text(state: SystemState) -> str:
     out = [render_table(["zone", "free", "min", "low", "high", "promo", "boost", "managed",
                          "band", "formula"], rows, title="Watermarks per zone (MiB)")]
     s = doc["sysctl"]
-    out.append(f"vm.min_free_kbytes={s['min_free_kbytes']}  "
-               f"vm.watermark_scale_factor={s['watermark_scale_factor']}  "
-               f"vm.watermark_boost_factor={s['watermark_boost_factor']}\n")
+    # '-' = the kernel has no such sysctl (watermark_scale_factor < 4.6, boost < 5.0).
+    out.append("  ".join(f"vm.{k}={'-' if v is None else v}" for k, v in s.items()) + "\n")
     o = doc["min_free_kbytes_origin"]
     if o:
         thp = (f"{o['thp_recommended_kbytes']} kB" if o["thp_recommended_kbytes"] is not None
