@@ -116,7 +116,7 @@ def parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
         pm = _PAGES_FREE.match(line)
         if pm:
             mode = "zone"
-            cur.fields["free"] = int(pm.group(1))
+            _set_field(cur, "free", int(pm.group(1)), path, no, line)
             continue
         prot = _PROTECTION.match(line)
         if stripped.startswith("protection:") and not prot:
@@ -151,6 +151,13 @@ def _take_value(cur: _ZoneBuilder, nodes: dict[int, dict[str, int]], mode: str,
     if mode == "node":
         nodes[cur.node][key] = value
     elif key in _ZONE_FIELDS:
-        cur.fields[key] = value
+        _set_field(cur, key, value, path, no, line)
     else:
         cur.counters[key] = value
+
+
+def _set_field(cur: _ZoneBuilder, key: str, value: int, path: str, no: int, line: str) -> None:
+    # Two 'min' lines in one block means two files were glued together: never pick one.
+    if key in cur.fields:
+        raise ParseError(path, no, line, f"one '{key}' line per zone block")
+    cur.fields[key] = value
