@@ -107,8 +107,11 @@ def _zoneinfo(dump: MemInfoDump, page_kb: int, notes: list[str]) -> ZoneInfo | N
         built = _zone(z, node, page_kb, notes)
         if built is not None:
             zones.append(built)
+    # /proc/zoneinfo prints a node's stats under its first zone: a node without a zone line
+    # keeps its stats in node_meminfo only.
+    with_zones = {z.node for z in zones}
     nodes = tuple(NodeStats(n, {name: f[k] // page_kb for k, name in _NODE_COUNTERS.items() if k in f})
-                  for n, f in sorted(dump.nodes_kb.items()))
+                  for n, f in sorted(dump.nodes_kb.items()) if n in with_zones)
     return ZoneInfo(zones=tuple(zones), nodes=nodes) if zones else None
 
 
@@ -131,7 +134,7 @@ def _buddyinfo(dump: MemInfoDump, page_kb: int, zone_keys: set[tuple[int, str]],
 
 
 def _meminfo(dump: MemInfoDump, zoneinfo: ZoneInfo | None, page_kb: int,
-             buddy_nodes: set[int]) -> MemInfo:
+             buddy_nodes: set[int]) -> MemInfo | None:
     s = dump.summary_pages
     kib = {name: s[k] * page_kb for k, name in _MEMINFO_FROM_SUMMARY.items() if k in s}
     if dump.total_pagecache_pages is not None and dump.swap_cache_pages is not None:
@@ -154,7 +157,7 @@ def _meminfo(dump: MemInfoDump, zoneinfo: ZoneInfo | None, page_kb: int,
                   "HugePages_Surp": sum(h.surp for h in same)}
         kib["Hugepagesize"] = size
         kib["Hugetlb"] = sum(h.total * h.size_kb for h in dump.hugepages)
-    return MemInfo(fields_kib=kib, counts=counts)
+    return MemInfo(fields_kib=kib, counts=counts) if kib or counts else None
 
 
 def _node_meminfo(nodes_kb: Mapping[int, Mapping[str, int]]) -> dict[int, MemInfo]:

@@ -195,8 +195,10 @@ def run(args: argparse.Namespace, io: Any) -> int:
     if args.files.count(STDIN) > 1:
         raise UsageError("'-' (stdin) can be given once")
     r = _Run(args, io)
-    readers = [LogReader(path) for path in args.files]  # every file opens before any output
+    readers: list[LogReader] = []
     try:
+        for path in args.files:  # every file opens before any output
+            readers.append(LogReader(path))
         for reader in readers:
             r.scan(reader)
     finally:

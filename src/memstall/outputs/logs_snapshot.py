@@ -59,7 +59,7 @@ def snapshot_files(state: SystemState, dump: MemInfoDump, host: str | None, when
         files["proc/zoneinfo"] = format_zoneinfo(state.zoneinfo).encode()
     if state.buddyinfo is not None:
         files["proc/buddyinfo"] = format_buddyinfo(state.buddyinfo).encode()
-    if state.meminfo is not None and state.meminfo.fields_kib:
+    if state.meminfo is not None:
         files["proc/meminfo"] = format_meminfo(state.meminfo).encode()
     if state.kernel_release:
         files["proc/sys/kernel/osrelease"] = (state.kernel_release + "\n").encode()
@@ -68,6 +68,8 @@ def snapshot_files(state: SystemState, dump: MemInfoDump, host: str | None, when
         if rel not in files:
             unavailable[rel] = NOT_IN_LOG
     nodes = {z.node for z in state.zoneinfo.zones} if state.zoneinfo else set()
+    nodes |= {z.node for z in state.buddyinfo.zones} if state.buddyinfo else set()
+    nodes |= set(state.node_meminfo)
     manifest: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
         "kernel": state.kernel_release,

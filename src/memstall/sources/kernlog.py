@@ -80,10 +80,13 @@ class _Peeked:
         self.head, self.raw = head, raw
 
     def read(self, n: int = -1) -> bytes:
-        if self.head:
-            data, self.head = self.head, b""
+        if not self.head:
+            return self.raw.read(n)
+        if n is None or n < 0:
+            data, self.head = self.head + self.raw.read(), b""
             return data
-        return self.raw.read(n)
+        data, self.head = self.head[:n], self.head[n:]
+        return data
 
 
 class LogReader:

@@ -1,0 +1,195 @@
+"""`memstall logs`: formats, filters, compressed input, stdin, errors, --as-snapshot."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import lzma
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+
+CORPUS = Path(__file__).parent / "fixtures" / "kernlog" / "corpus"
+SEED = CORPUS / "000-seed-cold-storage-4.9.log"
+FC27 = CORPUS / "043-linuxmm-2017-4.13-fc27-failure-and-stalls-meminfo-suppressed.log"
+DOM = CORPUS / "007-linuxmm-dom-worker-stall-syslog-4.9.13.log"
+
+
+def test_text_lists_events_then_totals_and_zone_state() -> None:
+    r = run_cli("logs", str(FC27))
+    assert r.code == 0 and r.err == ""
+    lines = r.out.splitlines()
+    assert sum(" stall " in x or " failure " in x for x in lines[:5]) == 5
+    assert lines[0].startswith("84074.853506  -  swapper/0[0]  failure  order=0  0x1284020  "
+                               "GFP_ATOMIC|__GFP_COMP|__GFP_NOTRACK")
+    assert "stall ms: p50 10311  p95 10743  max 10743" in r.out
+    assert "5 allocation report(s); first seen 84074.853506, last seen 84083.219990" in r.out
+    assert "node0  Normal   818572  1934512  2418140  2901768  below_min" in r.out
+
+
+def test_json_schema() -> None:
+    r = run_cli("logs", "--format", "json", str(SEED), str(DOM))
+    doc = json.loads(r.out)
+    assert doc["schema"] == "memstall.logs/1"
+    assert set(doc) == {"schema", "events", "standalone_mem_info", "summary", "skipped"}
+    assert [e["comm"] for e in doc["events"]] == ["python", "DOM Worker", "DOM Worker"]
+    e = doc["events"][0]
+    assert {k: e[k] for k in ("kind", "order", "gfp_mode", "gfp_flags", "gfp_flags_source", "stall_ms",
+                              "pid", "cpu", "host", "time", "uptime_s", "kernel_version")} == {
+        "kind": "stall", "order": 1, "gfp_mode": "0x26040c0",
+        "gfp_flags": ["GFP_KERNEL", "__GFP_COMP", "__GFP_NOTRACK"], "gfp_flags_source": "log",
+        "stall_ms": 15412, "pid": 1467, "cpu": 4, "host": "MyHOST", "time": "4395803.602414",
+        "uptime_s": 4395803.602414, "kernel_version": "4.9.0-8-amd64"}
+    normal = e["mem_info"]["zones"][2]
+    assert (normal["free_kb"], normal["min_kb"], normal["watermark_state"]) == (43880, 44456, "below_min")
+    assert e["mem_info"]["buddy"][3]["node"] == 1 and e["mem_info"]["buddy"][3]["adds_up"] is True
+    assert e["call_trace"][:2] == ["dump_stack", "warn_alloc"]
+    dom_zone = doc["events"][1]["mem_info"]["zones"][0]
+    assert (dom_zone["node"], dom_zone["node_inferred"]) == (0, True)
+    s = doc["summary"]
+    assert s["by_kind"] == {"stall": 3} and s["by_host"] == {"x61s-44a5": 2, "MyHOST": 1}
+    assert s["stall_ms"] == {"p50": 11024, "p95": 15412, "max": 15412}
+    assert doc["skipped"]["lines"] == sum(doc["skipped"]["reasons"].values())
+
+
+def test_jsonl_one_event_per_line() -> None:
+    r = run_cli("logs", "--format", "jsonl", str(FC27))
+    events = [json.loads(x) for x in r.out.splitlines()]
+    assert [e["pid"] for e in events] == [0, 5482, 5165, 5163, 28073]
+    assert [e["mem_info"] is not None for e in events] == [False, True, False, False, True]
+
+
+def test_hex_only_mode_is_decoded_with_the_logged_kernel_version() -> None:
+    e = json.loads(run_cli("logs", "--format", "jsonl",
+                           str(CORPUS / "021-spl217-3.8-no-timestamps-percpu.log")).out)
+    assert (e["gfp_flags"], e["gfp_flags_source"], e["gfp_flags_guessed"]) == (
+        ["GFP_KERNEL", "__GFP_NORETRY"], "decoded:3.8-3.15", False)
+
+
+def test_hex_only_mode_without_version_is_guessed_or_taken_from_kernel_flag() -> None:
+    log = str(CORPUS / "032-stackoverflow4343249-arm-13-orders-exception-stack.log")
+    guessed = json.loads(run_cli("logs", "--format", "jsonl", log).out)
+    assert guessed["gfp_flags_guessed"] is True and guessed["gfp_flags_source"].startswith("decoded:")
+    given = json.loads(run_cli("logs", "--format", "jsonl", "--kernel", "2.6.32", log).out)
+    assert given["gfp_flags_guessed"] is False
+    assert given["gfp_flags"] == ["GFP_KERNEL"]
+
+
+@pytest.mark.parametrize(("args", "pids"), [
+    (("--kind", "failure"), [0]),
+    (("--kind", "stall", "--kind", "failure"), [0, 5482, 5165, 5163, 28073]),
+    (("--since", "84082.3"), [5163, 28073]),
+    (("--until", "84082.1"), [0, 5482]),
+    (("--since", "84082.0", "--until", "84082.3"), [5482, 5165]),
+])
+def test_filters(args: tuple[str, ...], pids: list[int]) -> None:
+    r = run_cli("logs", "--format", "jsonl", *args, str(FC27))
+    assert [json.loads(x)["pid"] for x in r.out.splitlines()] == pids
+
+
+def test_host_and_wall_clock_filters() -> None:
+    both = [str(SEED), str(DOM)]
+    r = run_cli("logs", "--format", "jsonl", "--host", "x61s-44a5", *both)
+    assert [json.loads(x)["stall_ms"] for x in r.out.splitlines()] == [10646, 11024]
+    dmesg_t = str(CORPUS / "002-linuxmm-ixgbe-dmesgT-wrapped.log")
+    assert run_cli("logs", "--format", "jsonl", "--since", "2017-08-11T16:51", dmesg_t).out.count("\n") == 1
+    assert run_cli("logs", "--format", "jsonl", "--since", "2017-08-11T16:52", dmesg_t).out == ""
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, lzma.compress, bz2.compress], ids=["gz", "xz", "bz2"])
+def test_compressed_logs_give_the_same_output(tmp_path: Path, compress: object) -> None:
+    packed = tmp_path / "log.any"  # detected by content, not by name
+    packed.write_bytes(compress(FC27.read_bytes()))  # type: ignore[operator]
+    plain = run_cli("logs", "--format", "jsonl", str(FC27)).out
+    assert run_cli("logs", "--format", "jsonl", str(packed)).out.replace(str(packed), str(FC27)) == plain
+
+
+def test_zstd_log(tmp_path: Path) -> None:
+    zstandard = pytest.importorskip("zstandard", reason="the zstd extra is not installed")
+    packed = tmp_path / "log.zst"
+    packed.write_bytes(zstandard.ZstdCompressor().compress(SEED.read_bytes()))
+    r = run_cli("logs", "--format", "jsonl", str(packed))
+    assert json.loads(r.out)["stall_ms"] == 15412
+
+
+def test_corrupt_compressed_log_is_a_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.gz"
+    bad.write_bytes(gzip.compress(SEED.read_bytes())[:200])
+    r = run_cli("logs", str(bad))
+    assert r.code == 3 and "Traceback" not in r.err
+    assert r.err.startswith(f"memstall: error: {bad}: cannot be decompressed (gzip)")
+
+
+def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(SEED.read_bytes())))
+    r = run_cli("logs", "--format", "jsonl", "-")
+    assert json.loads(r.out)["source"] == "<stdin>"
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: p, "no such file"),
+    (lambda p: (p.mkdir(), p)[1], "is a directory, expected a log file"),
+])
+def test_missing_file_and_directory(tmp_path: Path, make: object, reason: str) -> None:
+    path = make(tmp_path / "x")  # type: ignore[operator]
+    r = run_cli("logs", str(SEED), str(path))
+    assert r.code == 3 and r.out == ""  # nothing printed before the error
+    assert r.err == f"memstall: error: {path}: {reason}\n"
+
+
+def test_empty_file_and_binary_junk(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    junk = tmp_path / "junk.log"
+    junk.write_bytes(bytes(range(256)) * 400 + b"\x00" * 5000)
+    r = run_cli("logs", "--format", "json", str(empty), str(junk))
+    assert r.code == 0 and r.err == ""
+    doc = json.loads(r.out)
+    assert doc["events"] == [] and doc["skipped"]["lines"] > 0
+
+
+def test_one_megabyte_line(tmp_path: Path) -> None:
+    log = tmp_path / "long.log"
+    log.write_bytes(b"A" * (1 << 20) + b"\n" + SEED.read_bytes())
+    doc = json.loads(run_cli("logs", "--format", "json", str(log)).out)
+    assert [e["stall_ms"] for e in doc["events"]] == [15412]
+    assert doc["skipped"]["reasons"]["line longer than 64 KiB (cut there)"] == 1
+
+
+def test_bad_flags() -> None:
+    assert run_cli("logs", "--since", "yesterday", str(SEED)).code == 2
+    r = run_cli("logs", "--kernel", "banana", str(SEED))
+    assert r.code == 2 and r.err.startswith("memstall: error: --kernel 'banana'")
+
+
+def test_as_snapshot_round_trips_through_root(tmp_path: Path) -> None:
+    target = tmp_path / "snap"
+    r = run_cli("logs", str(SEED), "--as-snapshot", str(target))
+    assert r.code == 0 and f"wrote {target}" in r.out
+    manifest = json.loads((target / "MANIFEST.json").read_text())
+    assert manifest["source"] == "memstall logs --as-snapshot" and manifest["edited"]
+    assert manifest["kernel"] == "4.9.0-8-amd64" and manifest["numa_nodes"] == 2
+    doc = json.loads(run_cli("show", "watermarks", "--root", str(target), "--format", "json").out)
+    zones = {(z["node"], z["zone"]): z for z in doc["zones"]}
+    assert (zones[0, "Normal"]["min_pages"], zones[0, "Normal"]["managed_pages"]) == (11114, 32502131)
+    frag = run_cli("show", "frag", "--root", str(target))
+    assert frag.code == 0 and "node1/Normal" in frag.out
+
+
+def test_as_snapshot_needs_a_mem_info(tmp_path: Path) -> None:
+    r = run_cli("logs", str(CORPUS / "006-linuxmm-khugepaged-stall-order10-i386.log"),
+                "--as-snapshot", str(tmp_path / "s"))
+    assert r.code == 2 and "no Mem-Info" in r.err
+    assert not (tmp_path / "s").exists()
+
+
+def test_as_snapshot_refuses_a_non_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "keep").write_text("x")
+    r = run_cli("logs", str(SEED), "--as-snapshot", str(tmp_path / "s"))
+    assert r.code == 3 and (tmp_path / "s" / "keep").read_text() == "x"
