@@ -11,9 +11,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import run_cli
 from memstall.advice.tuning.procsys import FAIL_WRITE_ENV, KILL_AT_ENV
@@ -98,3 +101,57 @@ def test_kill_before_the_record_exists_leaves_nothing_to_undo(tmp_path: Path) ->
     assert fingerprint(root) == before
     r = run_cli("--root", str(root), "tune", "rollback")
     assert r.code == 2 and "nothing to roll back" in r.err
+
+
+KNOBS = {"watermark_scale_factor": (1, 3000), "swappiness": (0, 200), "extfrag_threshold": (0, 1000),
+         "compaction_proactiveness": (0, 100), "dirty_background_ratio": (0, 100),
+         "watermark_boost_factor": (0, 30000)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(sorted(KNOBS)), min_size=1, max_size=4, unique=True).flatmap(
+    lambda names: st.tuples(st.just(names), st.lists(st.integers(0, 3000), min_size=len(names),
+                                                     max_size=len(names)),
+                            st.integers(1, len(names)), st.sampled_from(["EINVAL", "EROFS", "EIO"]))))
+def test_any_failing_write_restores_everything(case: tuple[list[str], list[int], int, str]) -> None:
+    names, raw, nth, errno_name = case
+    sets: list[str] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = make_root(Path(tmp))
+        real_writes = 0
+        for name, value in zip(names, raw):
+            lo, hi = KNOBS[name]
+            new = lo + value % (hi - lo + 1)
+            real_writes += vm(root, name).strip() != str(new)
+            sets += ["--set", f"vm.{name}={new}"]
+        before = fingerprint(root)
+        old = os.environ.get(FAIL_WRITE_ENV)
+        os.environ[FAIL_WRITE_ENV] = f"{nth}:{errno_name}"
+        try:
+            r = run_cli("--root", str(root), "tune", "apply", "--yes", "--force", *sets)
+        finally:
+            if old is None:
+                del os.environ[FAIL_WRITE_ENV]
+            else:
+                os.environ[FAIL_WRITE_ENV] = old
+        if real_writes == 0:
+            assert r.code == 2 and "nothing to apply" in r.err
+        elif nth > real_writes:
+            assert r.code == 0, r.err
+            assert run_cli("--root", str(root), "tune", "rollback").code == 0
+        else:
+            assert r.code == 4 and "undone: restored" in r.err, r.err
+        assert fingerprint(root) == before
+
+
+def test_dirty_bytes_backs_up_and_restores_dirty_ratio(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    before = fingerprint(root)
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--set", "vm.dirty_bytes=2147483648")
+    assert r.code == 0, r.err
+    # A real kernel would zero dirty_ratio now; a plain file does not, but the backup exists.
+    record = json.loads(next((root / STATE / "tx").glob("*/tx.json")).read_text())
+    assert [(c["key"], c["after"]) for c in record["changes"]] == [
+        ("vm/dirty_bytes", "2147483648"), ("vm/dirty_ratio", None)]
+    assert run_cli("--root", str(root), "tune", "rollback").code == 0
+    assert fingerprint(root) == before

@@ -104,3 +104,24 @@ def test_failed_live_write_restores_earlier_values(tmp_path: Path,
             WSF.write_bytes(original)
         if extfrag.read_bytes() != extfrag_original:
             extfrag.write_bytes(extfrag_original)
+
+
+def test_dirty_bytes_rollback_restores_dirty_ratio_on_the_real_kernel(tmp_path: Path) -> None:
+    """Writing dirty_bytes makes the kernel zero dirty_ratio; writing 0 back to dirty_bytes
+    is EINVAL. The rollback must write dirty_ratio instead. 2 GiB is a harmless limit."""
+    vm = Path("/proc/sys/vm")
+    originals = {n: (vm / n).read_bytes() for n in ("dirty_bytes", "dirty_ratio")}
+    if originals["dirty_ratio"].split() == [b"0"]:
+        pytest.skip("this host uses dirty_bytes already")
+    state = str(tmp_path / "state")
+    try:
+        r = run_cli("tune", "apply", "--yes", "--state-dir", state, "--set", "vm.dirty_bytes=2147483648")
+        assert r.code == 0, r.err
+        assert (vm / "dirty_ratio").read_bytes() == b"0\n"  # the kernel's side effect
+        r = run_cli("tune", "rollback", "--state-dir", state)
+        assert r.code == 0, r.err
+        assert {n: (vm / n).read_bytes() for n in originals} == originals
+    finally:
+        for n, data in originals.items():
+            if (vm / n).read_bytes() != data and data.split() != [b"0"]:
+                (vm / n).write_bytes(data)
