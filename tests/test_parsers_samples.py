@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import pytest
 
@@ -120,3 +120,41 @@ def test_invalid_sample_raises_exact_parse_error(parser: str, sample: Path, upda
     assert m, message
     assert info.value.line_no == int(m.group(1) or 0)
     assert "Traceback" not in message and "\n" not in message
+
+
+# Where each sample goes in a root filesystem, for the end-to-end check through the CLI.
+ROOT_PATHS = {
+    "buddyinfo": "proc/buddyinfo",
+    "zoneinfo": "proc/zoneinfo",
+    "vmstat": "proc/vmstat",
+    "meminfo": "proc/meminfo",
+    "psi": "proc/pressure/memory",
+    "extfrag_index": "sys/kernel/debug/extfrag/extfrag_index",
+    "kthread_stat": "proc/45/stat",
+    "thp": "sys/kernel/mm/transparent_hugepage/enabled",
+    "pagetypeinfo": "proc/pagetypeinfo",
+    "sysctl_vm": "proc/sys/vm",
+}
+DEFAULT_PATHS = {**ROOT_PATHS, "kthread_stat": "proc/<pid>/stat"}
+
+
+@pytest.mark.parametrize(("parser", "sample"), INVALID, ids=[f"{p}/{s.name}" for p, s in INVALID])
+def test_invalid_sample_in_a_root_is_one_error_line_exit_3(parser: str, sample: Path, tmp_path: Path,
+                                                           cli: Callable[..., Any]) -> None:
+    (tmp_path / "proc").mkdir()  # what makes a directory a root
+    target = tmp_path / ROOT_PATHS[parser]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if sample.is_dir():
+        target.mkdir()
+        for f in sample.iterdir():
+            (target / f.name).write_bytes(f.read_bytes())
+    else:
+        target.write_bytes(sample.read_bytes())
+    if parser == "kthread_stat":
+        (tmp_path / "proc" / "45" / "comm").write_text("kswapd0\n")
+    result = cli("show", "buddyinfo", "--root", str(tmp_path))
+    expected = _expected_path(sample, ".error").read_text()
+    expected = expected.replace(DEFAULT_PATHS[parser], ROOT_PATHS[parser], 1)
+    assert result.code == 3
+    assert result.err == f"memstall: error: {expected}\n"
+    assert "Traceback" not in result.err
