@@ -19,7 +19,7 @@ from memstall.analysis.watermarks import pageblock_pages
 from memstall.analysis.whatif import WhatIf, WhatIfUnavailable, what_if
 from memstall.analysis.zone_estimate import current_settings, zone_entries
 from memstall.model.kernel import KernelVersion
-from memstall.rules import Finding, Inputs, Report
+from memstall.rules import Finding, Inputs, Report, Severity
 from memstall.units import human_bytes, pages_to_bytes
 
 WSF = "vm.watermark_scale_factor"
@@ -76,7 +76,10 @@ _Out = tuple[list[Recommendation], list[str]]
 
 
 def _reclaim_trouble(ctx: _Ctx) -> list[str]:
-    keys = sorted({f.key for f in ctx.report.findings if f.key in RECLAIM_KEYS})
+    # Below low is kswapd doing its job; only min (allocators reclaiming) is trouble.
+    keys = sorted({f.key for f in ctx.report.findings if f.key in RECLAIM_KEYS
+                   and f.severity >= (Severity.CRITICAL if f.key == "ZONE_BELOW_WATERMARK"
+                                      else Severity.WARNING)})
     if any(f.evidence.get("kind") == "stall" for f in ctx.found("LOG_ALLOC_STALLS")):
         keys.append("LOG_ALLOC_STALLS")
     if any(f.evidence.get("verdict") == "not_fragmentation" for f in ctx.found("HIGH_ORDER_EXHAUSTION")):

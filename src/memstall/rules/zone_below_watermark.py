@@ -2,7 +2,7 @@
 
 What it detects:
     A populated zone whose free pages are at or below its `min` watermark (CRITICAL) or
-    its `low` watermark (WARNING), as /proc/zoneinfo or a Mem-Info zone line prints them
+    its `low` watermark (INFO: kswapd is awake, which is normal operation), as /proc/zoneinfo or a Mem-Info zone line prints them
     (boost included: the kernel compares against the boosted values). With several
     samples, the one where the zone came closest to its low watermark counts.
 
@@ -85,7 +85,7 @@ def check(inputs: Inputs) -> Result:
         if z.free_pages <= z.min_pages:
             out.append(TEXT_MIN.finding(KEY, Severity.CRITICAL, z.subject, evidence, **words))
         elif z.free_pages <= z.low_pages:
-            out.append(TEXT_LOW.finding(KEY, Severity.WARNING, z.subject, evidence, **words))
+            out.append(TEXT_LOW.finding(KEY, Severity.INFO, z.subject, evidence, **words))
     return tuple(out)
 
 
