@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import shutil
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import FIXTURES, run_cli
 from memstall.cli.show import VIEWS
 from memstall.collect import load_state
+from memstall.errors import SourceUnavailable
 from memstall.sources import open_root, specs
 from memstall.sources._paths import clean_rel
 from memstall.sources.live import DirSource
@@ -131,3 +135,36 @@ def test_sample_view_maps_only_changing_files() -> None:
     assert s1.uptime_seconds is not None and s0.uptime_seconds is not None
     assert s1.uptime_seconds > s0.uptime_seconds
     assert s1.sysctl_vm == s0.sysctl_vm
+
+
+_NAME = st.from_regex(r"[a-z][a-z_]{0,20}", fullmatch=True)
+_VALUE = st.from_regex(r"[0-9]{1,12}(\t[0-9]{1,6}){0,4}", fullmatch=True)
+
+
+@given(st.dictionaries(_NAME, _VALUE, min_size=1, max_size=20), st.lists(st.text(), max_size=5))
+def test_sysctl_a_round_trip(values: dict[str, str], noise: list[str]) -> None:
+    """Every `vm.<name> = <value>` line of sysctl -a reads back as proc/sys/vm/<name>."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "sosreport-h-1"
+        (root / "sos_commands/kernel").mkdir(parents=True)
+        lines = [f"vm.{k} = {v}" for k, v in values.items()]
+        lines += [n.replace("vm.", "xx") for n in noise]  # other lines, never vm.*
+        (root / specs.SOS_SYSCTL_A).write_text("\n".join(lines) + "\n")
+        src = open_root(str(root))
+        assert sorted(src.list_dir(specs.SYSCTL_VM_DIR)) == sorted(values)
+        for k, v in values.items():
+            assert src.read_text(f"{specs.SYSCTL_VM_DIR}/{k}") == v + "\n"
+
+
+@given(st.binary(max_size=2048))
+@settings(max_examples=200)
+def test_any_bytes_as_a_tarball_read_or_fail_cleanly(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.tar.gz"
+        path.write_bytes(data)
+        try:
+            src = open_root(str(path))
+        except SourceUnavailable as err:
+            assert "\n" not in err.message
+        else:
+            assert isinstance(src, (TarSource, SosSource))
