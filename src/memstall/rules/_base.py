@@ -146,10 +146,15 @@ def rates_skip(key: str, inputs: Inputs) -> Skipped:
     return Skipped(key, inputs.rates_reason)
 
 
-def missing(key: str, inputs: Inputs, what: str, rel: str | None = None) -> Skipped:
-    """Skipped because `what` was not read; names the file and the reason when known."""
+def missing(key: str, inputs: Inputs, what: str, rel: str | None = None,
+            in_mem_info: bool = True) -> Skipped:
+    """Skipped because `what` was not read; names the file and the reason when known.
+
+    `in_mem_info`: a kernel log's Mem-Info dump would show `what` (so its absence is said).
+    """
     if inputs.from_log:
-        return Skipped(key, f"a kernel log does not show {what}")
+        no_dump = inputs.state.unavailable.get("Mem-Info") if in_mem_info else None
+        return Skipped(key, f"{what}: {no_dump}" if no_dump else f"a kernel log does not show {what}")
     reason = inputs.state.unavailable.get(rel) if rel else None
     return Skipped(key, f"{what} unavailable" + (f" ({rel}: {reason})" if reason else ""))
 

@@ -63,7 +63,8 @@ def check(inputs: Inputs) -> Result:
     else:
         vmstat = inputs.state.vmstat
         if vmstat is None or vmstat.get("compact_stall") is None:
-            return missing(KEY, inputs, "compaction counters", "proc/vmstat")
+            return missing(KEY, inputs, "compaction counters", "proc/vmstat",
+                       in_mem_info=False)
         stalls = float(vmstat.get("compact_stall") or 0)
         fails = float(vmstat.get("compact_fail") or 0)
         ok = float(vmstat.get("compact_success") or 0)

@@ -47,7 +47,8 @@ TEXT = Text(
 def check(inputs: Inputs) -> Result:
     origin = min_free_origin(inputs.state)
     if origin is None:
-        return missing(KEY, inputs, "vm.min_free_kbytes and zone sizes", "proc/sys/vm")
+        return missing(KEY, inputs, "vm.min_free_kbytes and zone sizes", "proc/sys/vm",
+                       in_mem_info=False)
     current = origin.current_kbytes
     thp = origin.thp_recommended_kbytes
     if thp is not None and current < thp and thp >= origin.default_kbytes:

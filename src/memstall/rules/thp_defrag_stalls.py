@@ -43,7 +43,8 @@ TEXT = Text(
 def check(inputs: Inputs) -> Result:
     thp = inputs.state.thp
     if thp is None or thp.defrag is None:
-        return missing(KEY, inputs, "THP settings", "sys/kernel/mm/transparent_hugepage/defrag")
+        return missing(KEY, inputs, "THP settings", "sys/kernel/mm/transparent_hugepage/defrag",
+                       in_mem_info=False)
     if thp.enabled == "never" or thp.defrag != "always":
         return ()
     rates = inputs.rates

@@ -2,9 +2,10 @@
 
 What it detects:
     A populated zone whose free pages are at or below its `min` watermark (CRITICAL) or
-    its `low` watermark (INFO: kswapd is awake, which is normal operation), as /proc/zoneinfo or a Mem-Info zone line prints them
-    (boost included: the kernel compares against the boosted values). With several
-    samples, the one where the zone came closest to its low watermark counts.
+    its `low` watermark (INFO: kswapd is awake, which is normal operation), as
+    /proc/zoneinfo or a Mem-Info zone line prints them (boost included: the kernel
+    compares against the boosted values). With several samples, the one where the zone
+    came closest to its low watermark counts.
 
 Why it matters:
     kswapd is woken when a zone falls to `low` and reclaims until `high`. Below `min`,
