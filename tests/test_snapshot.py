@@ -7,7 +7,9 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -161,3 +163,26 @@ def test_snapshot_of_this_host_loads_back(tmp_path: Path) -> None:
     assert "proc/pagetypeinfo" in manifest["files"]  # root can read it
     for what in ("frag", "watermarks", "zones", "vmstat", "meminfo", "sysctl"):
         assert run_cli("--root", str(out), "show", what, "--format", "json").code == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs Linux file permissions")
+def test_pagetypeinfo_unreadable_as_non_root_is_recorded_not_fatal() -> None:
+    from test_cli_errors import _run_as_nobody
+
+    top = Path(tempfile.mkdtemp(prefix="memstall-nonroot-"))
+    try:
+        top.chmod(0o777)
+        root = top / "root"
+        shutil.copytree(IDLE, root)
+        (root / "proc/pagetypeinfo").chmod(0o400)  # as on 5.6+ kernels (and 4.14.y, 5.3.y)
+        argv = ("--root", str(root), "snapshot", "-o", str(top / "out"))
+        r = _run_as_nobody(*argv) if os.geteuid() == 0 else run_cli(*argv)
+        assert r.code == 0, r.err
+        manifest = json.loads((top / "out/MANIFEST.json").read_text())
+        assert manifest["unavailable"]["proc/pagetypeinfo"] == "permission denied"
+        assert "proc/pagetypeinfo" not in manifest["files"]
+        assert "not captured: proc/pagetypeinfo: permission denied" in r.err
+        shown = run_cli("--root", str(top / "out"), "show", "frag")
+        assert shown.code == 0  # frag does not need pagetypeinfo
+    finally:
+        shutil.rmtree(top)
