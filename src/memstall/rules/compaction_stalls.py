@@ -25,7 +25,7 @@ References:
 
 from __future__ import annotations
 
-from memstall.rules._base import Inputs, Result, Rule, Severity, Text, missing
+from memstall.rules._base import Inputs, Result, Rule, Severity, Skipped, Text, missing
 
 KEY = "COMPACTION_STALLS"
 
@@ -62,6 +62,9 @@ def check(inputs: Inputs) -> Result:
         fmt = "{:.1f}"
     else:
         vmstat = inputs.state.vmstat
+        if vmstat is not None and vmstat.get("compact_stall") is None:
+            return Skipped(KEY, "proc/vmstat has no compact_stall counter (kernel without "
+                                "CONFIG_COMPACTION, or a capture without event counters)")
         if vmstat is None or vmstat.get("compact_stall") is None:
             return missing(KEY, inputs, "compaction counters", "proc/vmstat",
                        in_mem_info=False)
