@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, CliResult, run_cli
+from memstall.cli import build_parser
 
 IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
 
@@ -132,7 +133,12 @@ def test_file_replaced_by_a_directory(tmp_path: Path) -> None:
 
 
 def _run_as_nobody(*argv: str) -> CliResult:
-    """Run the CLI in a forked child that dropped root (the modules are already imported)."""
+    """Run the CLI in a forked child that dropped root.
+
+    Every module is imported first, in the parent: the unprivileged child may not be able
+    to read the interpreter's own library directory (a pyenv under /root, say).
+    """
+    build_parser()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child

@@ -174,7 +174,8 @@ def test_pagetypeinfo_unreadable_as_non_root_is_recorded_not_fatal() -> None:
         top.chmod(0o777)
         root = top / "root"
         shutil.copytree(IDLE, root)
-        (root / "proc/pagetypeinfo").chmod(0o400)  # as on 5.6+ kernels (and 4.14.y, 5.3.y)
+        # 0400 root:root as on 5.6+ kernels (and 4.14.y, 5.3.y); a non-root owner needs 000.
+        (root / "proc/pagetypeinfo").chmod(0o400 if os.geteuid() == 0 else 0)
         argv = ("--root", str(root), "snapshot", "-o", str(top / "out"))
         r = _run_as_nobody(*argv) if os.geteuid() == 0 else run_cli(*argv)
         assert r.code == 0, r.err
