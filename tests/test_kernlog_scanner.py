@@ -252,3 +252,55 @@ def test_random_text_never_crashes(lines: list[str]) -> None:
 def test_random_bytes_never_crash(data: bytes) -> None:
     for item in scan_lines(data.split(b"\n"), "random"):
         assert isinstance(item, (AllocEvent, MemInfoDump))
+
+
+PATHOLOGICAL = ["C" * 16384, "deadbeef" * 2048 + "x", "a:" * 8000, "1" * 16384, "[<" * 8000,
+                "x(" * 8000, "{" * 16000, "Node 0 " * 2000, "0*4kB " * 2700, "9" * 5000 + "*4kB",
+                "order:" + "9" * 5000, "CPU: " + "1" * 5000 + " PID: 1 Comm: x"]
+
+
+@pytest.mark.parametrize("junk", PATHOLOGICAL, ids=[j[:12] for j in PATHOLOGICAL])
+def test_long_pathological_lines_inside_a_report_are_linear(junk: str) -> None:
+    """No quadratic regex and no huge int() on long lines fed in the middle of a report."""
+    import time
+
+    sc = LogScanner("x")
+    start = time.perf_counter()
+    items = sc.feed_text("[1.0] a: page allocation failure: order:1, mode:0x20")
+    for _ in range(3):
+        items += sc.feed_text(junk) + sc.feed_text("Mem-Info:") + sc.feed_text(junk)
+    items += sc.finish()
+    assert time.perf_counter() - start < 2.0
+    assert all(isinstance(i, (AllocEvent, MemInfoDump)) for i in items)
+
+
+def _by_lines(data: bytes) -> list[object]:
+    sc = LogScanner("x")
+    items: list[object] = []
+    for line in data.split(b"\n"):
+        items += sc.feed(line)
+    return items + list(sc.finish())
+
+
+def _by_blocks(data: bytes, size: int) -> list[object]:
+    sc = LogScanner("x")
+    items: list[object] = []
+    lines = data.split(b"\n")
+    block: list[bytes] = []
+    for line in lines:
+        block.append(line)
+        if sum(len(b) + 1 for b in block) >= size:
+            items += sc.feed_block(b"\n".join(block) + b"\n")
+            block = []
+    if block:
+        items += sc.feed_block(b"\n".join(block))
+    return items + list(sc.finish())
+
+
+@pytest.mark.parametrize("size", [1, 300, 4096, 1 << 20])
+def test_block_feeding_equals_line_feeding(size: int) -> None:
+    """feed_block's C-speed skipping gives exactly what feeding every line gives."""
+    noise = (KERNLOG / "noise" / "boot-and-memory-messages.txt").read_bytes()
+    for log in sorted(CORPUS.glob("*.log")):
+        data = noise + log.read_bytes() + noise
+        assert _by_blocks(data, size) == _by_lines(data), log.name

@@ -120,6 +120,7 @@ class _Run:
         self.events: list[dict[str, Any]] = []
         self.standalone: list[dict[str, Any]] = []
         self.skipped: dict[str, int] = {}
+        self.cut_lines = 0
         self.last_dump: tuple[MemInfoDump, AllocEvent | None] | None = None
 
     def wanted(self, e: AllocEvent) -> bool:
@@ -155,25 +156,24 @@ class _Run:
 
     def scan(self, reader: LogReader) -> None:
         scanner = LogScanner(reader.label)
-        for raw in reader:
-            for item in scanner.feed(raw):
+        for block in reader.blocks():
+            for item in scanner.feed_block(block):
                 self.event(item) if isinstance(item, AllocEvent) else self.dump(item)
         for item in scanner.finish():
             self.event(item) if isinstance(item, AllocEvent) else self.dump(item)
         for reason, n in scanner.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + n
-        if reader.truncated:
-            key = "line longer than 64 KiB (cut there)"
-            self.skipped[key] = self.skipped.get(key, 0) + reader.truncated
+        self.cut_lines += reader.truncated + scanner.cut_lines
 
     def finish(self) -> None:
         summary = self.summary.build()
         last = self.last_dump[0] if self.last_dump else None
         if self.fmt == "json":
             self.io.stdout.write(dumps(out.document(self.events, self.standalone,
-                                                    out.summary_doc(summary, last), self.skipped)))
+                                                    out.summary_doc(summary, last), self.skipped,
+                                                    self.cut_lines)))
         elif self.fmt == "text":
-            self.io.stdout.write(out.summary_text(summary, last, self.skipped))
+            self.io.stdout.write(out.summary_text(summary, last, self.skipped, self.cut_lines))
 
     def snapshot(self, target: str) -> None:
         from memstall.sources.capture import Capture, write_capture

@@ -89,10 +89,11 @@ def summary_doc(s: LogSummary, last_dump: MemInfoDump | None) -> dict[str, Any]:
 
 
 def document(events: list[dict[str, Any]], standalone: list[dict[str, Any]], summary: dict[str, Any],
-             skipped: dict[str, int]) -> dict[str, Any]:
+             skipped: dict[str, int], cut_lines: int = 0) -> dict[str, Any]:
     return {"schema": SCHEMA, "events": events, "standalone_mem_info": standalone,
             "summary": summary,
-            "skipped": {"lines": sum(skipped.values()), "reasons": dict(sorted(skipped.items()))}}
+            "skipped": {"lines": sum(skipped.values()), "reasons": dict(sorted(skipped.items())),
+                        "cut_lines": cut_lines}}
 
 
 # --- text ---------------------------------------------------------------------------------
@@ -119,7 +120,8 @@ def _counter_table(title: str, label: str, counts: dict[str, int], limit: int = 
     return render_table([label, "events"], rows, title=title)
 
 
-def summary_text(s: LogSummary, last_dump: MemInfoDump | None, skipped: dict[str, int]) -> str:
+def summary_text(s: LogSummary, last_dump: MemInfoDump | None, skipped: dict[str, int],
+                 cut_lines: int = 0) -> str:
     out = [f"\n{s.events} allocation report(s); first seen {s.first_seen or '-'}, "
            f"last seen {s.last_seen or '-'}\n"]
     if s.events:
@@ -132,6 +134,8 @@ def summary_text(s: LogSummary, last_dump: MemInfoDump | None, skipped: dict[str
     out.append(_last_dump_text(last_dump))
     if skipped:
         out.append("\nskipped lines: " + ", ".join(f"{v} {k}" for k, v in sorted(skipped.items())) + "\n")
+    if cut_lines:
+        out.append(f"{cut_lines} line(s) longer than 64 KiB were cut there\n")
     return "".join(out)
 
 

@@ -129,6 +129,39 @@ class LogReader:
             what = f"cannot be decompressed ({kind})" if kind else "read error"
             raise SourceUnavailable(self.path, f"{what}: {err}") from None
 
+    def blocks(self) -> Iterator[bytes]:
+        """Blocks of whole lines (about CHUNK bytes, split at b'\\n'), for fast scanning.
+
+        A line longer than MAX_LINE is cut there like in line iteration. `lines` counts the
+        lines seen.
+        """
+        try:
+            rest = b""
+            skipping = False
+            for chunk in self._chunks():
+                start = 0
+                if skipping:
+                    nl = chunk.find(b"\n")
+                    if nl < 0:
+                        continue
+                    start, skipping = nl + 1, False
+                data = rest + chunk[start:]
+                cut = data.rfind(b"\n") + 1
+                block, rest = data[:cut], data[cut:]
+                if block:
+                    self.lines += block.count(b"\n")
+                    yield block
+                if len(rest) > MAX_LINE:
+                    self.lines += 1
+                    self.truncated += 1
+                    yield rest[:MAX_LINE] + b"\n"
+                    rest, skipping = b"", True
+            if rest:
+                self.lines += 1
+                yield rest
+        finally:
+            self.close()
+
     def _lines(self) -> Iterator[bytes]:
         rest = b""
         skipping = False  # inside the dropped part of an over-long line

@@ -18,17 +18,17 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-STALL = re.compile(r"page allo(?:ca|c)tion stalls for (\d+)\s*ms")
+STALL = re.compile(r"page allo(?:ca|c)tion stalls for (\d{1,18})\s*ms")
 FAILURE = re.compile(r"page allocation failure[.:]")
 OOM = re.compile(r"\binvoked oom-killer:")
 _COMM_BEFORE = re.compile(r"^(.*?):\s*page allo")
 _COMM_OOM = re.compile(r"^(.*?) invoked oom-killer")
-_ORDER = re.compile(r"order[:=]\s*(\d+)")
+_ORDER = re.compile(r"order[:=]\s*(\d{1,18})")
 _MODE = re.compile(r"(?:mode|gfp_mask)[:=]\s*(0[xX][0-9a-fA-F]+)(\(([^)]*)\)?)?")
 _NODEMASK = re.compile(r"nodemask=(\(null\)|[\d,\-]+)")
 _CPUSET_TAIL = re.compile(r"cpuset=([^,\s]*),\s*mems_allowed=([\d,\-]+)")
 _CPUSET_LINE = re.compile(r"^(.*?)\s*cpuset=(\S*)\s+mems_allowed=([\d,\-]+)")
-_OOM_ADJ = re.compile(r"oom_score_adj=(-?\d+)")
+_OOM_ADJ = re.compile(r"oom_score_adj=(-?\d{1,18})")
 _COMM_ALONE = re.compile(r"^(\S(?:.*\S)?):\s*$")
 
 
@@ -111,9 +111,9 @@ def cpuset_line(text: str) -> tuple[str, str] | None:
 
 # --- the task line ------------------------------------------------------------------------
 
-_CPU_LINE = re.compile(r"^CPU: *(\d+) +(?:UID: *(\d+) +)?PID: *(\d+) +Comm: *(.*?)"
+_CPU_LINE = re.compile(r"^CPU: *(\d{1,18}) +(?:UID: *(\d{1,18}) +)?PID: *(\d{1,18}) +Comm: *(.*?)"
                        r"(?: +(?:Not tainted|Tainted:)|$)")
-_PID_LINE = re.compile(r"^Pid: *(\d+), comm: *(\S+)")
+_PID_LINE = re.compile(r"^Pid: *(\d{1,18}), comm: *(\S+)")
 _VERSION = re.compile(r"(?:^|\s)(\d+\.\d+(?:\.\d+)?[^\s#]*)\s+#\d")
 _VERSION_END = re.compile(r"(?:tainted|Tainted: [A-Z ]*?)\s+(\d+\.\d+(?:\.\d+)?\S*)\s*$")
 
@@ -178,7 +178,8 @@ REPORT_VOCAB = re.compile(r"""^\s*(?:
   | Stack: | Backtrace: | Exception\ stack | Code: | Modules\ linked | RIP: | EIP: | IP: | PC\ is | LR\ is
   | pc\ : | lr\ : | sp\ : | x\d+\s*: | <[/A-Z]+> | \[<[0-9a-f]+>\] | <[0-9a-f]{8,16}>\{ | \?\s
   | \[?[\w.:]+\+0x[0-9a-f]+/0x | \(?[\w.]+(?:\+0x[0-9a-f]+/0x[0-9a-f]+)?\)?\s(?:\[[\w-]+\]\s)?from\s
-  | [A-Z][A-Z0-9_]{1,7}:\s*[0-9a-f]{4} | >?\s*(?:[0-9a-f]{8,16}\s*)+$ | [0-9a-f]{4}:\s | =+\s*$
+  | [A-Z][A-Z0-9_]{1,7}:\s*[0-9a-f]{4} | >?\s*[0-9a-f]{8,16}(?:\s+[0-9a-f]{8,16})*\s*$ | [0-9a-f]{4}:\s
+  | =+\s*$
   | warn_alloc | COMPACTION | ---\[ | \S+\ callbacks\ suppressed | ORIG_RAX | \S+\s+cpuset=
   | \S.*\scpuset=\S*\smems_allowed= | nodemask= | mode:0x
 )""", re.X)
@@ -191,7 +192,8 @@ MEMINFO_START = re.compile(r"""^\s*(?:
   | [a-z_]+:\d+(?:\s+[a-z_]+:\d+)+\s*$
 )""", re.X)
 MEMINFO_VOCAB = re.compile(r"""(?:
-    [\w()\]\[]+:\s?-?\d | \d+\*\d+kB | \dkB\b | ^\s*-?\d+\s*$ | ^\s*= | \bpages\b | swap | per-cpu
+    (?<![\w()\]\[])[\w()\]\[]+:\s?-?\d | (?<!\d)\d+\*\d+kB | \dkB\b | ^\s*-?\d+\s*$ | ^\s*=
+  | \bpages\b | swap | per-cpu
   | ^\s*\([A-Z]+\) | ^\s*Node\s+\d+ | lowmem_reserve | protections | hugepages_ | \[\.\.\.\] | \bempty\b
   | ^\s*(?:yes|no)\s*$ | ^\s*cpu\s+\d+ | ^\s*CPU\s+\d+: | unreclaimable | Free\ pages | reserved
   | ^\s*[A-Za-z_]+:\s*$ | Mem-[Ii]nfo
@@ -204,4 +206,4 @@ OOM_TAIL = re.compile(r"^\s*(?:Tasks state|\[\s*pid\s*\]|oom-kill:|Out of memory
                       r"Memory cgroup (?:out of memory|stats)|\[\s*\d+\]\s+\d+|oom_reaper:|"
                       r"memory: usage|swap: usage|kmem: usage|memory\+swap: usage)")
 CUT = re.compile(r"^\s*(?:BUG:|Oops|Unable to handle|Kernel panic|------------\[ cut here)")
-KILLED = re.compile(r"Killed process (\d+) \(([^)]*)\)")
+KILLED = re.compile(r"Killed process (\d{1,18}) \(([^)]*)\)")

@@ -30,15 +30,15 @@ from collections.abc import Sequence
 from memstall.model.kernlog import BuddyLine, HugepagesLine, MemInfoDump, MemInfoZone
 from memstall.parsers.kernlog.classify import PERCPU
 
-_KV_KB = re.compile(r"^([A-Za-z_][\w()]*):(-?\d+)[kK]B(?:\([^)]*\))?,?$")
-_KV = re.compile(r"^([A-Za-z_][\w()]*):(-?\d+),?$")
+_KV_KB = re.compile(r"^([A-Za-z_][\w()]*):(-?\d{1,18})[kK]B(?:\([^)]*\))?,?$")
+_KV = re.compile(r"^([A-Za-z_][\w()]*):(-?\d{1,18}),?$")
 _KEY = re.compile(r"^([A-Za-z_][\w()]*):$")
-_VAL_KB = re.compile(r"^(\d+)[kK]B,?$")
-_BUDDY = re.compile(r"^(\d+)[*_](\d+)kB$")
+_VAL_KB = re.compile(r"^(\d{1,18})[kK]B,?$")
+_BUDDY = re.compile(r"^(\d{1,18})[*_](\d{1,18})kB$")
 _TYPES = re.compile(r"^\(([A-Z]+)\)$")
 _ZONE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
 _ZONE_COLON = re.compile(r"^([A-Z][A-Za-z0-9]*):$")
-_HUGE = re.compile(r"^hugepages_(\w+)=(\d+)(?:kB)?$")
+_HUGE = re.compile(r"^hugepages_(\w+)=(\d{1,18})(?:kB)?$")
 _FRAME_TOKEN = re.compile(r"^(?:\[<[0-9a-f]+>\]|[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+|<[A-Z]+>)$")
 
 _TAIL_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -55,7 +55,7 @@ _TAIL_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 def _int(tok: str) -> int | None:
-    return int(tok) if tok.isascii() and tok.isdigit() else None
+    return int(tok) if len(tok) <= 18 and tok.isascii() and tok.isdigit() else None
 
 
 class _Walker:

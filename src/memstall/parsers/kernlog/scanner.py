@@ -29,19 +29,23 @@ Item = Union[AllocEvent, MemInfoDump]
 
 TOLERANCE = 3
 """Consecutive unrecognised lines a report survives (other CPUs' messages interleave)."""
-STALE_LINES = 5000
+STALE_LINES = 2000
 """A report with no line for this many physical lines is closed (its host went quiet)."""
 MAX_QP = 1 << 16
+MAX_LINE = 1 << 14
+"""Longer lines are cut here (and counted in `cut_lines`): a kernel line is under 1 KiB."""
 
 _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ", b"lowmem_reserve",
              b"protections[", b"*4kB", b"*8kB", b"*16kB", b"*64kB", b"active_anon:", b"hugepages_total",
              b"SysRq", b"Active", b"per-cpu")
+# What `feed`'s fast path lets through, as substrings of a block of lines: the triggers, and
+# lines ending in '=' (quoted-printable) or ':' (a comm alone before a KERN_CONT-split header).
+_BLOCK_TRIGGERS = (*_TRIGGERS, b"=\n", b":\n", b": \n", b"=\r\n", b":\r\n", b": \r\n")
 
 R_OUTSIDE = "outside any allocation report"
 R_FOREIGN = "not a kernel message (other syslog tag)"
 R_UNKNOWN = "unrecognised line inside a report"
 R_BINARY = "binary or undecodable"
-R_TOO_LONG = "line longer than the limit (truncated)"
 R_BLANK = "blank"
 R_DROPPED = "report without a header or Mem-Info"
 
@@ -60,6 +64,7 @@ class LogScanner:
     def __init__(self, source: str) -> None:
         self.source = source
         self.skipped: dict[str, int] = {}
+        self.cut_lines = 0
         self.hosts: Hosts = {}
         self._streams: dict[str | None, _Stream] = {}
         self._open = 0
@@ -85,22 +90,65 @@ class LogScanner:
     def feed(self, raw: bytes) -> list[Item]:
         """One physical line (without its newline) as bytes; returns the reports it closed."""
         self._no += 1
+        if len(raw) > MAX_LINE:
+            raw = raw[:MAX_LINE]
+            self.cut_lines += 1
         if (not self._open and self._qp_pending is None and not raw.endswith((b"=", b": ", b":"))
                 and not any(t in raw for t in _TRIGGERS)):
             self.skip(R_BLANK if not raw.strip() else R_OUTSIDE)
             return []
         return self._line(raw.decode("utf-8", "replace"))
 
+    def feed_block(self, block: bytes) -> list[Item]:
+        """Many physical lines at once (split at b'\\n'): same result as `feed` on each line.
+
+        While no report is open, the block is searched for the trigger words with
+        bytes.find (C speed) and the lines before the first hit are only counted.
+        """
+        out: list[Item] = []
+        pos, end = 0, len(block)
+        nxt: dict[bytes, int] = {}
+        while pos < end:
+            if not self._open and self._qp_pending is None:
+                hit = self._next_trigger(block, pos, nxt)
+                start = end if hit < 0 else max(pos, block.rfind(b"\n", pos, hit) + 1)
+                skipped = block.count(b"\n", pos, start)
+                if hit < 0 and block[-1:] != b"\n":
+                    skipped += 1  # the last line has no newline
+                if skipped:
+                    self._no += skipped
+                    self.skip(R_OUTSIDE, skipped)
+                if hit < 0:
+                    return out
+                pos = start
+            stop = block.find(b"\n", pos)
+            if stop < 0:
+                stop = end
+            out.extend(self.feed(block[pos:stop]))
+            pos = stop + 1
+        return out
+
+    @staticmethod
+    def _next_trigger(block: bytes, pos: int, nxt: dict[bytes, int]) -> int:
+        best = -1
+        for t in _BLOCK_TRIGGERS:
+            at = nxt.get(t, 0)
+            if 0 <= at < pos or t not in nxt:
+                at = nxt[t] = block.find(t, pos)
+            if at >= 0 and (best < 0 or at < best):
+                best = at
+        return best
+
     def feed_text(self, line: str) -> list[Item]:
         self._no += 1
+        if len(line) > MAX_LINE:
+            line = line[:MAX_LINE]
+            self.cut_lines += 1
         return self._line(line)
-
-    def note_truncated(self) -> None:
-        self.skip(R_TOO_LONG)
 
     def _line(self, line: str) -> list[Item]:
         out: list[Item] = []
-        if self._open and self._no % 1024 == 0:
+        if self._open and self._no % 256 == 0:
             self._close_stale(out)
         line = line.rstrip("\r\n")
         if "\x00" in line or line.count("\ufffd") * 4 > len(line) > 0:

@@ -42,7 +42,7 @@ class Unwrapped(NamedTuple):
 
 
 _PRIO = re.compile(r"^<(\d{1,3})>")
-_KMSG = re.compile(r"^(\d{1,3}),(\d+),(\d+),[^;]{0,8};")
+_KMSG = re.compile(r"^(\d{1,3}),(\d{1,18}),(\d{1,18}),[^;]{0,8};")
 _KMSG_DICT = re.compile(r"^ [A-Z_]+=")
 _SYSLOG = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)(?:\.\d+)? +")
 _ISO = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) +")
@@ -123,7 +123,7 @@ def _journal_json(line: str) -> Unwrapped | None:
     kernel = rec.get("_TRANSPORT") == "kernel" or rec.get("SYSLOG_IDENTIFIER") == "kernel"
     host = rec.get("_HOSTNAME") if isinstance(rec.get("_HOSTNAME"), str) else None
     mono = rec.get("__MONOTONIC_TIMESTAMP")
-    uptime = int(mono) / 1e6 if isinstance(mono, str) and mono.isdigit() else None
+    uptime = int(mono) / 1e6 if isinstance(mono, str) and mono.isdigit() and len(mono) <= 18 else None
     stamp = f"{uptime:.6f}" if uptime is not None else None
     return Unwrapped(msg, host, None, stamp, uptime, kernel, True)
 
