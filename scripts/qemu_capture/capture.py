@@ -164,7 +164,7 @@ STATE_TEXT = {
 
 def vmstat_delta(before: bytes, after: bytes, keys: tuple[str, ...]) -> str:
     def parse(b: bytes) -> dict[str, int]:
-        return {k: int(v) for k, v in (l.split() for l in b.decode().splitlines() if l.strip())}
+        return {k: int(v) for k, v in (ln.split() for ln in b.decode().splitlines() if ln.strip())}
     b, a = parse(before), parse(after)
     return ", ".join(f"{k} +{a[k] - b[k]}" for k in keys if k in a and k in b)
 

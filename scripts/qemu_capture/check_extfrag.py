@@ -69,7 +69,7 @@ def c_fmt(value: int, width: int) -> str:
     """C printf("%<width>d.%03d", value / 1000, value % 1000) with C semantics."""
     q = int(value / 1000)  # truncation toward zero, like C
     r = value - q * 1000  # C remainder has the sign of the dividend
-    return "%*d.%03d" % (width, q, r)
+    return f"{q:{width}d}.{r:03d}"
 
 
 def load(d: str) -> tuple[str, str, str, str | None]:
