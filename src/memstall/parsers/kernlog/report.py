@@ -136,7 +136,9 @@ class Report:
             if c.MEMINFO_CLOSING.search(s):
                 self.mem_closed = True
             return OK
-        return UNKNOWN
+        # After `N pages reserved` (the last lines of show_mem) a stall or failure report is
+        # over: the first other line ends it at once.
+        return END if self.mem_closed and self.kind in ("stall", "failure") else UNKNOWN
 
     def _tail(self, s: str) -> str:
         k = c.KILLED.search(s)

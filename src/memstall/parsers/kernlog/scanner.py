@@ -29,18 +29,21 @@ Item = Union[AllocEvent, MemInfoDump]
 
 TOLERANCE = 3
 """Consecutive unrecognised lines a report survives (other CPUs' messages interleave)."""
-STALE_LINES = 2000
+STALE_LINES = 500
 """A report with no line for this many physical lines is closed (its host went quiet)."""
 MAX_QP = 1 << 16
 MAX_LINE = 1 << 14
 """Longer lines are cut here (and counted in `cut_lines`): a kernel line is under 1 KiB."""
 
+# A line can only open a report (or a Mem-Info fragment without a header) if it holds one of
+# these; while no report is open, other lines are counted without being decoded. Fragments
+# that start with a buddy or node line but have no zone line (`free:`) are not picked up.
 _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ", b"lowmem_reserve",
-             b"protections[", b"*4kB", b"*8kB", b"*16kB", b"*64kB", b"active_anon:", b"hugepages_total",
-             b"SysRq", b"Active", b"per-cpu")
-# What `feed`'s fast path lets through, as substrings of a block of lines: the triggers, and
-# lines ending in '=' (quoted-printable) or ':' (a comm alone before a KERN_CONT-split header).
-_BLOCK_TRIGGERS = (*_TRIGGERS, b"=\n", b":\n", b": \n", b"=\r\n", b":\r\n", b": \r\n")
+             b"SysRq")
+# The same for a block of lines searched with bytes.find (one pass per word): the triggers,
+# plus the line ends `feed` also lets through: quoted-printable soft breaks ('=') and a comm
+# printed alone (':', ': ') before a KERN_CONT-split header.
+_BLOCK_TRIGGERS = (*_TRIGGERS, b"=\n", b"=\r", b":\n", b": \n")
 
 R_OUTSIDE = "outside any allocation report"
 R_FOREIGN = "not a kernel message (other syslog tag)"
@@ -93,7 +96,7 @@ class LogScanner:
         if len(raw) > MAX_LINE:
             raw = raw[:MAX_LINE]
             self.cut_lines += 1
-        if (not self._open and self._qp_pending is None and not raw.endswith((b"=", b": ", b":"))
+        if (not self._open and self._qp_pending is None and not raw.endswith((b"=", b"=\r", b": ", b":"))
                 and not any(t in raw for t in _TRIGGERS)):
             self.skip(R_BLANK if not raw.strip() else R_OUTSIDE)
             return []
@@ -237,10 +240,7 @@ class LogScanner:
             rep.lines -= 1  # counted as skipped below, or handed on
         if verdict == END:
             self._close(st, out)
-            if c.MEMINFO_HEADER.match(s):
-                self._idle(st, s, u, key)
-            else:
-                self.skip(R_OUTSIDE)
+            self._idle(st, s, u, key)  # the line may start the next thing (a CPU line...)
         elif verdict == UNKNOWN:
             self.skip(R_UNKNOWN)
             rep.unknown_run += 1
