@@ -3,8 +3,9 @@
 Builds, under /var/tmp (never in the repository):
 
 * `sparse-<size>.log`: a fleet syslog of `--size-gb` GB of background lines from 8 hosts with
-  `--reports` real corpus reports mixed in (re-stamped), and a second one of a quarter of that
-  size, to show that memory stays flat;
+  `--reports` real corpus reports mixed in (re-stamped; other hosts' lines slip in between a
+  report's lines with `--interleave` probability), and a second one of a quarter of that size,
+  to show that memory stays flat;
 * `reports-only.log`: `--reports-mb` MB made only of reports.
 
 Then, in the same run and on a warm page cache, times
@@ -99,7 +100,8 @@ def build(workdir: Path, args: argparse.Namespace) -> dict[str, tuple[Path, int]
         path = workdir / f"{label}-{gb:g}GB.log"
         t0 = time.perf_counter()
         with path.open("wb") as f:
-            events = write_sparse(f, int(gb * GB), reports, args.reports, seed=args.seed)
+            events = write_sparse(f, int(gb * GB), reports, args.reports, seed=args.seed,
+                                  interleave=args.interleave)
         print(f"built {path} ({path.stat().st_size / MB:.0f} MB, {events} corpus events) "
               f"in {time.perf_counter() - t0:.1f}s")
         files[label] = (path, events)
@@ -170,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size-gb", type=float, default=1.0, help="size of the large sparse syslog (GB)")
     p.add_argument("--reports", type=int, default=300, help="real reports mixed into each sparse log")
     p.add_argument("--reports-mb", type=float, default=128.0, help="size of the reports-only log (MB)")
+    p.add_argument("--interleave", type=float, default=0.1,
+                   help="chance of another host's line after each report line in the sparse logs")
     p.add_argument("--seed", type=int, default=3)
     p.add_argument("--corpus", type=Path, default=None, help="corpus dir (*.log + *.expected.json)")
     p.add_argument("--workdir", type=Path, default=Path("/var/tmp"), help="where the logs are built")

@@ -178,8 +178,25 @@ def report_lines(report: Report, clock: Clock, host: str) -> Iterator[str]:
         yield kernel_line(prefix, host, clock.uptime(host), text)
 
 
-def write_sparse(out: BinaryIO, size_bytes: int, reports: list[Report], n_reports: int, seed: int) -> int:
+def interleaved(lines: Iterator[str], host: str, clock: Clock, rng: random.Random,
+                pool: list[tuple[bool, str]], rate: float) -> Iterator[str]:
+    """Report lines with other hosts' background lines slipped in (the fleet syslog case)."""
+    others = [h for h in HOSTS if h != host]
+    for line in lines:
+        yield line
+        while rng.random() < rate:
+            kernel, text = pool[rng.randrange(len(pool))]
+            other = others[rng.randrange(len(others))]
+            prefix = clock.tick()
+            yield (kernel_line(prefix, other, clock.uptime(other), text) if kernel
+                   else f"{prefix}{other} {text}\n")
+
+
+def write_sparse(out: BinaryIO, size_bytes: int, reports: list[Report], n_reports: int, seed: int,
+                 interleave: float = 0.0) -> int:
     """Background lines up to `size_bytes`, with `n_reports` reports spread evenly.
+
+    `interleave`: chance, after each report line, of another host's line (repeatedly).
 
     Returns the number of events (per the corpus expected.json files) in the inserted reports.
     """
@@ -203,7 +220,11 @@ def write_sparse(out: BinaryIO, size_bytes: int, reports: list[Report], n_report
         written += len(data)
         while written >= next_report and inserted < n_reports:
             report = reports[inserted % len(reports)]
-            data = "".join(report_lines(report, clock, HOSTS[inserted % len(HOSTS)])).encode()
+            host = HOSTS[inserted % len(HOSTS)]
+            lines = report_lines(report, clock, host)
+            if interleave:
+                lines = interleaved(lines, host, clock, rng, pool, interleave)
+            data = "".join(lines).encode()
             out.write(data)
             written += len(data)
             events += report.events

@@ -78,6 +78,31 @@ def test_sparse_log_has_the_reports_and_only_syslog_lines() -> None:
 
 
 @needs_corpus
+def test_interleaved_reports_keep_their_own_lines_in_order() -> None:
+    reports = gen.load_reports(CORPUS)
+    plain, mixed = io.BytesIO(), io.BytesIO()
+    gen.write_sparse(plain, 500_000, reports, 3, seed=9)
+    gen.write_sparse(mixed, 500_000, reports, 3, seed=9, interleave=0.5)
+    def report_texts(data: bytes) -> list[str]:
+        wanted = {t for r in reports[:3] for t in r.lines}
+        return [x.split("] ", 1)[1] for x in data.decode().splitlines()
+                if " kernel: [" in x and x.split("] ", 1)[1] in wanted]
+    assert report_texts(mixed.getvalue()) == report_texts(plain.getvalue())
+    assert _foreign_inside_first_report(plain.getvalue(), reports[0]) == 0
+    assert _foreign_inside_first_report(mixed.getvalue(), reports[0]) > 0
+
+
+def _foreign_inside_first_report(data: bytes, report: object) -> int:
+    """Lines of other hosts between the first and the last line of the first inserted report."""
+    lines = data.decode().splitlines()
+    first_text, last_text = report.lines[0], report.lines[-1]  # type: ignore[attr-defined]
+    start = next(i for i, x in enumerate(lines) if x.endswith("] " + first_text))
+    host = lines[start].split()[3]
+    end = next(i for i in range(start, len(lines)) if lines[i].endswith("] " + last_text))
+    return sum(1 for x in lines[start:end] if x.split()[3] != host)
+
+
+@needs_corpus
 def test_reports_only_log_and_uptimes_per_host_increase() -> None:
     reports = gen.load_reports(CORPUS)
     out = io.BytesIO()
