@@ -195,3 +195,26 @@ def test_as_snapshot_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     (tmp_path / "s" / "keep").write_text("x")
     r = run_cli("logs", str(SEED), "--as-snapshot", str(tmp_path / "s"))
     assert r.code == 3 and (tmp_path / "s" / "keep").read_text() == "x"
+
+
+def _keys(doc: object, skip: frozenset[str]) -> set[str]:
+    out: set[str] = set()
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out.add(k)
+            if k not in skip:
+                out |= _keys(v, skip)
+    elif isinstance(doc, list):
+        for v in doc:
+            out |= _keys(v, skip)
+    return out
+
+
+def test_docs_logs_md_documents_every_json_key() -> None:
+    doc_md = (Path(__file__).parent.parent / "docs" / "logs.md").read_text()
+    logs = [str(p) for p in sorted(CORPUS.glob("*.log"))]
+    doc = json.loads(run_cli("logs", "--format", "json", *logs).out)
+    open_maps = frozenset({"fields_kb", "fields", "summary_pages", "nodes_kb", "reasons", "by_kind",
+                           "by_order", "by_flags", "by_comm", "by_host"})
+    missing = sorted(k for k in _keys(doc, open_maps) if f"`{k}`" not in doc_md)
+    assert missing == []
