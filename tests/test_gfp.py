@@ -278,3 +278,13 @@ def test_layouts_are_ordered_and_bits_distinct() -> None:
         values = list(lay.bits.values())
         assert len(values) == len(set(values)), lay.era
         assert all(bin(v).count("1") == 1 for v in values), lay.era
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    from memstall.analysis import gfp
+
+    result = doctest.testmod(gfp)
+    assert result.attempted >= 4
+    assert result.failed == 0
