@@ -96,3 +96,65 @@ def test_dirty_bytes_from_the_inactive_file_list() -> None:
 def test_healthy_host_gets_no_recommendation() -> None:
     inp = inputs(rates=rates(pgalloc_normal=100.0, allocstall_normal=0.0, pgscan_kswapd=0.0))
     assert recommend(run_rules(inp), inp).recommendations == ()
+
+
+def _report_for(st_: object, kernel: KernelVersion, **kw: object) -> tuple[object, Inputs]:
+    inp = Inputs(st_, kernel=kernel, **kw)  # type: ignore[arg-type]
+    return recommend(run_rules(inp), inp), inp
+
+
+def test_vfs_cache_pressure_scales_with_the_slab_share() -> None:
+    st_ = state(meminfo=meminfo(MemTotal=10 * GIB_KB, SReclaimable=3 * GIB_KB))
+    advice, _ = _report_for(st_, KernelVersion(6, 1))
+    (rec,) = [r for r in advice.recommendations if r.setting == "vm.vfs_cache_pressure"]  # type: ignore[attr-defined]
+    assert (rec.current, rec.proposed) == ("100", "300")  # 30 % slab -> 3x the pressure
+
+
+def test_min_free_kbytes_raised_to_the_thp_value() -> None:
+    zi = formula_zones([(0, "DMA32", GIB_PAGES), (0, "Normal", 15 * GIB_PAGES)], 16000, 10)
+    st_ = state(zoneinfo=zi, sysctl_vm=sysctl(min_free_kbytes=16000),
+                thp=ThpSettings("always", "madvise", 1))
+    advice, _ = _report_for(st_, KernelVersion(6, 1))
+    (rec,) = [r for r in advice.recommendations if r.setting == "vm.min_free_kbytes"]  # type: ignore[attr-defined]
+    assert (rec.current, rec.proposed) == ("16000", "45056")
+
+
+def test_extfrag_threshold_lowered_below_the_observed_index_for_a_costly_order() -> None:
+    # Order 4 fails; blocks of order 0..2 only: index at order 4 is between 0 and 500.
+    blocks = [4, 2, 2, 0, 0, 0, 0, 0, 0, 0, 0]
+    st_ = state(buddyinfo=buddy((0, "Normal", blocks)))
+    advice, _ = _report_for(st_, KernelVersion(6, 1), events=(alloc_event("failure", 4),))
+    recs = [r for r in advice.recommendations if r.setting == "vm.extfrag_threshold"]  # type: ignore[attr-defined]
+    from memstall.analysis.fragmentation import fragmentation_index_milli
+
+    index = fragmentation_index_milli(blocks, 4)
+    if index > 500:
+        assert recs == []
+    else:
+        assert [r.proposed for r in recs] == [str(index - 1)]
+
+
+def test_compaction_proactiveness_only_on_5_9_and_later() -> None:
+    # RHEL 8.4 ships 0 (proactive compaction off); everything is order-0: score 100.
+    st_ = state(buddyinfo=buddy((0, "Normal", [50000, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
+                thp=ThpSettings("always", "always", 1), sysctl_vm=sysctl(compaction_proactiveness=0))
+    advice, _ = _report_for(st_, KernelVersion(6, 1))
+    (rec,) = [r for r in advice.recommendations if r.setting == "vm.compaction_proactiveness"]  # type: ignore[attr-defined]
+    assert (rec.current, rec.proposed) == ("0", "11")  # start mark 100 - 11 + 10 = 99 < 100
+    default = replace(st_, sysctl_vm=sysctl())
+    advice, _ = _report_for(default, KernelVersion(6, 1))
+    assert any(n.startswith("vm.compaction_proactiveness=20: kcompactd already") for n in advice.notes)  # type: ignore[attr-defined]
+    advice, _ = _report_for(st_, KernelVersion(5, 4))
+    assert not [r for r in advice.recommendations if r.setting == "vm.compaction_proactiveness"]  # type: ignore[attr-defined]
+    assert any("does not exist before Linux 5.9" in n for n in advice.notes)  # type: ignore[attr-defined]
+
+
+def test_watermark_boost_factor_off_when_boosted_zones_meet_reclaim_trouble() -> None:
+    from builders import zone, zoneinfo
+
+    st_ = state(zoneinfo=zoneinfo(zone(free=9_000, boost=2_048)))
+    advice, _ = _report_for(st_, KernelVersion(6, 1))
+    (rec,) = [r for r in advice.recommendations if r.setting == "vm.watermark_boost_factor"]  # type: ignore[attr-defined]
+    assert (rec.current, rec.proposed) == ("15000", "0")
+    advice, _ = _report_for(st_, KernelVersion(4, 19))
+    assert not [r for r in advice.recommendations if r.setting == "vm.watermark_boost_factor"]  # type: ignore[attr-defined]

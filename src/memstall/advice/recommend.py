@@ -240,7 +240,8 @@ def _compaction_proactiveness(ctx: _Ctx) -> _Out:
     cur = 20 if current is None else current
     proposed = sizing.compaction_proactiveness(score, cur, k)
     if proposed is None:
-        return [], []
+        return [], [f"vm.compaction_proactiveness={cur}: kcompactd already compacts in the background at "
+                    f"this fragmentation score ({score}), so raising it would not change when it starts."]
     return [Recommendation(
         "vm.compaction_proactiveness", None if current is None else str(current), str(proposed),
         f"The fragmentation score at order {order} is {score} (free-page weighted); kcompactd starts "
