@@ -129,3 +129,12 @@ def test_zone_rule_reports_the_sample_closest_to_the_watermark() -> None:
     (f,) = zbw.check(inputs(latest, history=(earlier,)))  # type: ignore[misc]
     assert f.severity is Severity.INFO and f.evidence["free_pages"] == 12_000
     assert zbw.check(inputs(latest)) == ()
+
+
+def test_high_order_evidence_lists_the_indices_per_order() -> None:
+    (f,) = hoe.check(inputs(state(buddyinfo=buddy((0, "Normal", SEED_NORMAL)))))  # type: ignore[misc]
+    per_order = dict(p.split(":") for p in str(f.evidence["fragmentation_index_by_order"]).split())
+    assert list(per_order) == ["6", "7", "8", "9", "10"]
+    assert all(float(per_order[str(o)]) == fragmentation_index_milli(SEED_NORMAL, o) / 1000
+               for o in range(6, 11))
+    assert str(f.evidence["unusable_index_by_order"]).startswith("0:0.000 1:")

@@ -18,7 +18,9 @@ Why it matters:
 
 Evidence:
     free_pages, highest_free_order, exhausted_from_order, fragmentation_index,
-    unusable_index (0..1; the kernel's debugfs values), and with a log: failing_order,
+    unusable_index (0..1; the kernel's debugfs values) at that order, the same per order
+    (fragmentation_index_by_order for the exhausted orders, unusable_index_by_order for
+    all, as 'order:value' pairs), and with a log: failing_order,
     failing_order_free_blocks, failing_order_fragmentation_index, verdict.
 
 Remediation:
@@ -86,11 +88,21 @@ TEXT_FRAG = Text(
 )
 
 
+def _per_order(values: list[tuple[int, int]]) -> str:
+    """'6:0.984 7:0.992': order:index pairs, the kernel's thousandths as a decimal."""
+    return " ".join(f"{o}:{v / 1000:.3f}" for o, v in values)
+
+
 def _evidence(z: ZoneFreeAreas, exhausted: int) -> dict[str, int | float | str | bool | None]:
+    orders = range(exhausted, len(z.free_blocks))
     return {"free_pages": z.free_pages, "highest_free_order": exhausted - 1,
             "exhausted_from_order": exhausted,
             "fragmentation_index": fragmentation_index_milli(z.free_blocks, exhausted) / 1000,
-            "unusable_index": unusable_index_milli(z.free_blocks, exhausted) / 1000}
+            "unusable_index": unusable_index_milli(z.free_blocks, exhausted) / 1000,
+            "fragmentation_index_by_order": _per_order(
+                [(o, fragmentation_index_milli(z.free_blocks, o)) for o in orders]),
+            "unusable_index_by_order": _per_order(
+                [(o, unusable_index_milli(z.free_blocks, o)) for o in range(len(z.free_blocks))])}
 
 
 def _event_finding(z: ZoneFreeAreas, exhausted: int, order: int, kind: str, ps: int) -> Finding:
