@@ -304,3 +304,15 @@ def test_block_feeding_equals_line_feeding(size: int) -> None:
     for log in sorted(CORPUS.glob("*.log")):
         data = noise + log.read_bytes() + noise
         assert _by_blocks(data, size) == _by_lines(data), log.name
+
+
+def test_unwrap_fast_paths_agree_with_the_general_path() -> None:
+    from memstall.parsers.kernlog.unwrap import unwrap_general
+
+    lines = [line for p in sorted(KERNLOG.glob("*/*")) if p.suffix != ".json"
+             for line in p.read_text(errors="replace").splitlines()]
+    lines += ["Mar  1 10:00:00 h kernel: [Fri Aug 11 16:51:47 2017] x", "Mar  1 10:00:00 h kernel: 7221.9] y",
+              "[1.5] h kernel: z", "[1.5] tag[12]: w", "[1.5] [T123] v"]
+    assert len(lines) > 1500
+    for line in lines:
+        assert unwrap(line, {}) == unwrap_general(line, {}), line

@@ -54,6 +54,9 @@ _TAIL_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
+_PAD = 8  # lookahead never reads past the end
+
+
 def _int(tok: str) -> int | None:
     return int(tok) if len(tok) <= 18 and tok.isascii() and tok.isdigit() else None
 
@@ -62,7 +65,8 @@ class _Walker:
     """One pass over the tokens; `i` is the cursor."""
 
     def __init__(self, tokens: list[str]) -> None:
-        self.t = tokens
+        self.n = len(tokens)
+        self.t = tokens + [""] * _PAD
         self.i = 0
         self.summary: dict[str, int] = {}
         self.nodes: dict[int, dict[str, int]] = {}
@@ -75,12 +79,15 @@ class _Walker:
         self.seen_construct = False
 
     def tok(self, k: int = 0) -> str:
-        j = self.i + k
-        return self.t[j] if j < len(self.t) else ""
+        return self.t[self.i + k]  # the token list ends with _PAD empty strings
 
     def starts(self) -> str | None:
         """The construct starting at the cursor, if any."""
-        t0, t1 = self.tok(), self.tok(1)
+        t0 = self.t[self.i]
+        c0 = t0[:1]
+        if c0.islower():  # key:value tokens, the most common: only the reserve line starts so
+            return "reserve" if t0 in ("lowmem_reserve[]:", "protections[]:") else None
+        t1 = self.t[self.i + 1]
         if t0 == "Node" and _int(t1) is not None:
             return "node"
         if _ZONE_NAME.match(t0) and t1.startswith("free:"):
@@ -96,7 +103,7 @@ class _Walker:
         return None
 
     def run(self) -> None:
-        while self.i < len(self.t):
+        while self.i < self.n:
             kind = self.starts()
             if kind is None:
                 self.loose()
@@ -128,7 +135,7 @@ class _Walker:
 
     def c_node_line(self, node: int) -> None:
         fields = self.nodes.setdefault(node, {})
-        while self.i < len(self.t) and self.starts() is None:
+        while self.i < self.n and self.starts() is None:
             tok = self.tok()
             m = _KV_KB.match(tok)
             if m:
@@ -147,7 +154,7 @@ class _Walker:
         plain: dict[str, int] = {}
         complete = True
         self.i += 1
-        while self.i < len(self.t) and self.starts() is None:
+        while self.i < self.n and self.starts() is None:
             tok = self.tok()
             m = _KV_KB.match(tok)
             k = _KEY.match(tok)
@@ -175,7 +182,7 @@ class _Walker:
     def c_reserve(self, _: None) -> None:
         self.i += 1
         values: list[int] = []
-        while _int(self.tok()) is not None and self.i < len(self.t):
+        while _int(self.tok()) is not None and self.i < self.n:
             values.append(int(self.tok()))
             self.i += 1
         self.reserves.append(tuple(values))
@@ -195,7 +202,7 @@ class _Walker:
         sizes: list[int] = []
         types: list[str] = []
         total: int | None = None
-        while self.i < len(self.t):
+        while self.i < self.n:
             tok = self.tok()
             b = _BUDDY.match(tok)
             if b:
@@ -219,7 +226,7 @@ class _Walker:
 
     def c_huge(self, node: int) -> None:
         vals: dict[str, int] = {}
-        while self.i < len(self.t):
+        while self.i < self.n:
             m = _HUGE.match(self.tok())
             if not m:
                 break

@@ -41,6 +41,11 @@ class Unwrapped(NamedTuple):
     prefixed: bool = False
 
 
+# The two most common shapes, recognised with one match each (the general path below
+# handles them too): syslog with `kernel:` and an optional dmesg stamp, and raw dmesg.
+_FAST_SYSLOG = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (\S+) kernel: ?"
+                          r"(?:\[ *(\d{1,12}\.\d+)\] ?)?")
+_FAST_DMESG = re.compile(r"^\[ *(\d{1,12}\.\d+)\] ?(?!\s*(?:[\w.@/-]+\[\d+\]: |\S+ +kernel:|kernel:|\[))")
 _PRIO = re.compile(r"^<(\d{1,3})>")
 _KMSG = re.compile(r"^(\d{1,3}),(\d{1,18}),(\d{1,18}),[^;]{0,8};")
 _KMSG_DICT = re.compile(r"^ [A-Z_]+=")
@@ -132,6 +137,24 @@ def unwrap(line: str, hosts: Hosts | None = None) -> Unwrapped:
     """Split one physical log line into its wrapper fields and the kernel text."""
     if hosts is None:
         hosts = {}
+    m = _FAST_SYSLOG.match(line)
+    if m:
+        host = m.group(2)
+        if host not in hosts:
+            _remember(hosts, host)
+        up = m.group(3)
+        rest = line[m.end():]
+        if rest[:1] == "[" or (up is None and rest[:1].isdigit()):
+            return unwrap_general(line, hosts)  # a caller id, a -T/delta/cut stamp may follow
+        return Unwrapped(rest, host, m.group(1), up, float(up) if up else None, True, True)
+    m = _FAST_DMESG.match(line)
+    if m:
+        return Unwrapped(line[m.end():], None, None, m.group(1), float(m.group(1)), True, True)
+    return unwrap_general(line, hosts)
+
+
+def unwrap_general(line: str, hosts: Hosts) -> Unwrapped:
+    """Every wrapper, tried in order (outermost first)."""
     if line.startswith("{"):
         rec = _journal_json(line)
         if rec is not None:
