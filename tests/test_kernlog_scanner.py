@@ -316,3 +316,30 @@ def test_unwrap_fast_paths_agree_with_the_general_path() -> None:
     assert len(lines) > 1500
     for line in lines:
         assert unwrap(line, {}) == unwrap_general(line, {}), line
+
+
+def test_multi_line_records_of_kmsg_and_journal_json() -> None:
+    """The Mem-Info summary is one printk record: /dev/kmsg escapes its newlines, journald keeps them."""
+    import json as _json
+
+    lines = SEED.read_text().splitlines()
+    bodies = [re.sub(r"^.*?kernel: \[[\d. ]+\] ", "", x) for x in lines]
+    summary = "\n".join(bodies[29:35])  # `active_anon:...` and its five continuation lines
+    kmsg = [f"4,{i},4395803602414,-;{b}" for i, b in enumerate(bodies[:29])]
+    kmsg.append("4,29,4395803602488,-;" + summary.replace("\n", "\\x0a"))
+    kmsg += [f"4,{i},4395803602500,-;{b}" for i, b in enumerate(bodies[35:], 35)]
+    journal = [_json.dumps({"MESSAGE": b, "_TRANSPORT": "kernel"}) for b in bodies[:29]]
+    journal.append(_json.dumps({"MESSAGE": summary, "_TRANSPORT": "kernel"}))
+    journal += [_json.dumps({"MESSAGE": b, "_TRANSPORT": "kernel"}) for b in bodies[35:]]
+    for text in ("\n".join(kmsg), "\n".join(journal)):
+        (e,) = scan_text(text).events
+        assert e.mem_info is not None and e.mem_info.summary_pages["free"] == 153575
+        assert e.mem_info.summary_pages["shmem"] == 712110
+        assert _seed_facts(e) == SEED_FACTS
+
+
+def test_thousands_of_host_names_keep_memory_bounded() -> None:
+    sc = LogScanner("hosts")
+    for i in range(20000):
+        sc.feed_text(f"2017-01-17T11:08:33+03:00 host{i} [1.0] line {i}")
+    assert len(sc._streams) <= 4097

@@ -32,6 +32,7 @@ TOLERANCE = 3
 STALE_LINES = 500
 """A report with no line for this many physical lines is closed (its host went quiet)."""
 MAX_QP = 1 << 16
+MAX_STREAMS = 4096
 MAX_LINE = 1 << 14
 """Longer lines are cut here (and counted in `cut_lines`): a kernel line is under 1 KiB."""
 
@@ -165,7 +166,12 @@ class LogScanner:
             self.skip(R_FOREIGN)
             return out
         key = self._route(u)
-        bodies = u.body.replace("#011", "\t").split("#012") if "#01" in u.body else (u.body,)
+        body = u.body
+        if "#01" in body:  # rsyslog escapes the control characters of a multi-line record
+            body = body.replace("#011", "\t").replace("#012", "\n")
+        if "\\x0a" in body:  # /dev/kmsg escapes them as \xNN
+            body = body.replace("\\x0a", "\n").replace("\\x09", "\t")
+        bodies = body.split("\n") if "\n" in body else (body,)  # journal JSON keeps real newlines
         for body in bodies:
             self._body(key, body, u, out)
         return out
@@ -216,6 +222,8 @@ class LogScanner:
     def _stream(self, key: str | None) -> _Stream:
         st = self._streams.get(key)
         if st is None:
+            if len(self._streams) >= MAX_STREAMS:  # many host names: forget the idle ones
+                self._streams = {k: v for k, v in self._streams.items() if v.report is not None}
             st = self._streams[key] = _Stream()
         return st
 
