@@ -266,3 +266,28 @@ def test_without_set_uses_diagnose_and_says_when_it_recommends_nothing(root: Pat
     assert code == 2
     assert err.startswith("memstall: error: memstall diagnose recommends no change here (")
     assert "hint: pass --set KEY=VALUE to plan a change of your own" in err
+
+
+SEED = Path(__file__).parent / "fixtures" / "snapshots" / "x86_64-4.9-handmade-seed-2node-256g"
+
+
+def test_without_set_plans_exactly_what_diagnose_recommends() -> None:
+    diag = run_cli("--root", str(SEED), "diagnose", "--format", "json")
+    recs = json.loads(diag.out)["recommendations"]
+    assert recs, "the seed capture must produce recommendations"
+    code, out, err = tune(SEED, "plan", "--format", "json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert [(c["name"], c["proposed"], c["rationale"]) for c in doc["changes"]] == [
+        (r["setting"], r["proposed"], r["rationale"]) for r in recs]
+    # Knobs the capture lacks are checked against the table, and said so.
+    missing = [c["name"] for c in doc["changes"] if c["current"] is None]
+    for name in missing:
+        assert any(n.startswith(f"{name} is not in this capture") for n in doc["notes"])
+
+
+def test_apply_never_assumes_a_knob_the_root_lacks(tmp_path: Path) -> None:
+    root = make_root(tmp_path, SEED)
+    assert not (root / "proc/sys/vm/dirty_bytes").exists()
+    code, _, err = tune(root, "apply", "--yes", "--set", "vm.dirty_bytes=2662334464")
+    assert code == 2 and "vm.dirty_bytes: no such sysctl here" in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from memstall.advice.tuning import export as exporter
 from memstall.advice.tuning import persist, plan, revert, transaction
@@ -13,13 +13,15 @@ from memstall.advice.tuning.procsys import ProcSys
 from memstall.advice.tuning.safety import KnobFacts
 from memstall.advice.tuning.store import Store
 from memstall.advice.tuning.verify import verify
+from memstall.analysis.sysctl_limits import limits_for, validate
 from memstall.analysis.sysctl_origin import PrecedenceNote
 from memstall.collect import load_state
 from memstall.errors import ExitCode, UsageError
 from memstall.model.state import SystemState
+from memstall.model.sysctl_conf import swap_separators
 from memstall.outputs import tune as out
 from memstall.outputs.render.jsonout import dumps
-from memstall.sources import open_root
+from memstall.sources import open_root, specs
 
 DEFAULT_STATE = "var/lib/memstall"
 
@@ -107,21 +109,32 @@ def _store(args: argparse.Namespace) -> Store:
     return Store(Path(args.state_dir) if args.state_dir else Path(args.root) / DEFAULT_STATE)
 
 
-def _facts(args: argparse.Namespace, state: SystemState) -> Any:
+def _facts(args: argparse.Namespace, state: SystemState, for_write: bool,
+           assumed: list[str]) -> Callable[[str], KnobFacts]:
+    """What the root says about each knob. A capture (tarball, or a directory with a
+    MANIFEST.json) holds only some of proc/sys: for a plan, a knob it lacks but that this
+    kernel version has is assumed present (and `assumed` says so); apply never assumes."""
     root = Path(args.root)
-    if root.is_dir():
-        procsys = ProcSys(root)
+    procsys = ProcSys(root) if root.is_dir() else None
+    capture = not for_write and (procsys is None or (root / specs.MANIFEST).exists())
 
-        def from_dir(key: str) -> KnobFacts:
+    def facts(key: str) -> KnobFacts:
+        if procsys is not None:
             f = procsys.probe(key)
-            return KnobFacts(key, f.exists, f.regular, f.writable)
-        return from_dir
-
-    def from_capture(key: str) -> KnobFacts:  # a tarball: only what was captured is known
-        vm = state.sysctl_vm
-        exists = vm is not None and key.startswith("vm/") and vm.text(key[3:]) is not None
-        return KnobFacts(key, exists)
-    return from_capture
+            found = KnobFacts(key, f.exists, f.regular, f.writable)
+        else:
+            vm = state.sysctl_vm
+            found = KnobFacts(key, vm is not None and key.startswith("vm/") and vm.text(key[3:]) is not None)
+        name = swap_separators(key)
+        if found.exists or not capture or limits_for(name, state.kernel) is None:
+            return found
+        reason = validate(name, "0", state.kernel)
+        if reason is not None and "does not exist" in reason:
+            return found
+        assumed.append(f"{name} is not in this capture; checked against memstall's range for "
+                       f"Linux {state.kernel or 'unknown'} instead")
+        return KnobFacts(key, True)
+    return facts
 
 
 def _diagnosed(args: argparse.Namespace) -> tuple[SystemState, list[plan.Request], list[str]]:
@@ -139,15 +152,16 @@ def _diagnosed(args: argparse.Namespace) -> tuple[SystemState, list[plan.Request
     return inputs.state, plan.from_recommendations(advice.recommendations), list(advice.notes)
 
 
-def _build(args: argparse.Namespace) -> plan.Plan:
+def _build(args: argparse.Namespace, for_write: bool = False) -> plan.Plan:
     notes: list[str] = []
     if args.set:
         state = load_state(open_root(args.root))
         requests = [plan.parse_assignment(s) for s in args.set]
     else:
         state, requests, notes = _diagnosed(args)
-    built = plan.build_plan(state, requests, _facts(args, state), args.root)
-    return replace(built, notes=(*built.notes, *notes))
+    assumed: list[str] = []
+    built = plan.build_plan(state, requests, _facts(args, state, for_write, assumed), args.root)
+    return replace(built, notes=(*built.notes, *assumed, *notes))
 
 
 def _precedence(args: argparse.Namespace, p: plan.Plan) -> tuple[PrecedenceNote, ...]:
@@ -174,7 +188,7 @@ def run_plan(args: argparse.Namespace, io: Any) -> int:
 
 
 def run_apply(args: argparse.Namespace, io: Any) -> int:
-    p = _build(args)
+    p = _build(args, for_write=bool(args.yes))
     notes = _precedence(args, p)
     if not args.yes:
         _show_plan(args, io, p, notes)
