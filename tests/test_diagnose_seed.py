@@ -11,6 +11,7 @@ memory rising from ~1 GB to 10-20 GB (the incident's outcome).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,3 +95,16 @@ def test_seed_text_reports_are_golden(update_golden: bool) -> None:
         if update_golden:
             path.write_text(text)
         assert text == path.read_text(), f"{name} differs: review, then pytest --update-golden"
+
+
+def test_fleet_log_is_diagnosed_for_the_host_of_the_last_mem_info(tmp_path: Path) -> None:
+    lines = SEED.read_text().splitlines()
+    lines[0] = lines[0].replace("28-159 kernel:", "Feb 28 11:16:37 MyHOST kernel:")
+    other = ("Feb 28 11:16:38 hostB kernel: [100.5] java: page allocation failure: order:4, "
+             "mode:0x40cc0(GFP_KERNEL|__GFP_COMP)")
+    log = tmp_path / "fleet.log"
+    log.write_text("\n".join([other, *lines, other]) + "\n")
+    r = run_cli("diagnose", "--log", str(log))
+    assert "host MyHOST only, 2 reports of other hosts left out" in r.out.splitlines()[0]
+    doc = json.loads(run_cli("--format", "json", "diagnose", "--log", str(log)).out)
+    assert {f["subject"] for f in doc["findings"] if f["key"] == "LOG_ALLOC_STALLS"} == {"order1"}

@@ -112,8 +112,14 @@ def inputs_from_log(path: str) -> tuple[Inputs, str, int | None]:
     items = list(scan_lines(reader, reader.label))
     events = tuple(i for i in items if isinstance(i, AllocEvent))
     standalone = [i for i in items if isinstance(i, MemInfoDump)]
-    release = next((e.kernel_version for e in reversed(events) if e.kernel_version), None)
     dump = _last_dump(events, standalone)
+    # A fleet syslog interleaves hosts: diagnose the host of the last Mem-Info only.
+    owner = next((e for e in events if e.mem_info is dump and dump is not None), None)
+    hosts = {e.host for e in events if e.host}
+    host = owner.host if owner is not None else (hosts.pop() if len(hosts) == 1 else None)
+    others = len([e for e in events if host and e.host and e.host != host])
+    events = tuple(e for e in events if not host or not e.host or e.host == host)
+    release = next((e.kernel_version for e in reversed(events) if e.kernel_version), None)
     managed: int | None = None
     if dump is None:
         state = SystemState(source=reader.label, kernel_release=release,
@@ -125,7 +131,10 @@ def inputs_from_log(path: str) -> tuple[Inputs, str, int | None]:
         where = f"Mem-Info at line {dump.line_no}"
     inputs = Inputs(state, events=events, kernel=KernelVersion.parse(release) if release else None,
                     from_log=True, rates_reason="a kernel log holds no counters to compute rates from")
-    return inputs, f"kernel log: {len(events)} allocation reports, {where}", managed
+    how = f"kernel log: {len(events)} allocation reports, {where}"
+    if others:
+        how += f"; host {host} only, {others} reports of other hosts left out (see memstall logs)"
+    return inputs, how, managed
 
 
 def run(args: argparse.Namespace, io: Any) -> int:
