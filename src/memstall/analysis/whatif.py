@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from memstall.analysis.memory_use import memory_use
 from memstall.analysis.watermarks import compute_watermarks
 from memstall.analysis.zone_estimate import Settings, ZoneEntry, current_settings, sizes, zone_entries
 from memstall.model.kernel import KernelVersion
@@ -51,6 +52,8 @@ class WhatIf:
     page_size: int
     ram_pages: int
     """Σ managed pages (estimates included): what 'share of RAM' is relative to."""
+    hugetlb_pages: int = 0
+    """Pages reserved for hugetlb (meminfo): the page cache can only use the rest."""
 
     def total(self, which: str) -> Marks:
         marks = [getattr(z, which) for z in self.zones]
@@ -101,8 +104,9 @@ def what_if(state: SystemState, changes: Mapping[str, int], kernel: KernelVersio
         zones.append(ZoneChange(entry.node, entry.zone, entry.managed_pages, entry.free_pages, before,
                                 Marks(after.min_pages, after.low_pages, after.high_pages),
                                 entry.estimated))
+    use = memory_use(state.meminfo, state.page_size)
     return WhatIf(tuple(zones), current, proposed, state.page_size,
-                  sum(e.managed_pages for e in entries))
+                  sum(e.managed_pages for e in entries), use.hugetlb_pages if use else 0)
 
 
 def entries_for(state: SystemState, managed_total_pages: int | None = None) -> tuple[ZoneEntry, ...]:

@@ -34,6 +34,14 @@ def _mib(w: WhatIf, pages: int) -> float:
     return round(w.bytes_of(pages) / MIB, 1)
 
 
+def _hugetlb_words(w: WhatIf) -> str:
+    left = w.ram_pages - w.hugetlb_pages
+    if w.hugetlb_pages <= 0 or left <= 0:
+        return ""
+    return (f", {max(w.withheld_pages, 0) / left * 100:.1f}% of the "
+            f"{human_bytes(w.bytes_of(left))} hugetlb leaves")
+
+
 def whatif_text(w: WhatIf, title: str) -> str:
     rows = []
     for z in w.zones:
@@ -58,7 +66,7 @@ def whatif_text(w: WhatIf, title: str) -> str:
         f"Min watermarks (the reserve only atomic allocations may use): {h(tb.min_pages)} -> "
         f"{h(ta.min_pages)}.",
         f"Page cache loses up to {h(max(w.withheld_pages, 0))}, {max(w.withheld_ratio, 0) * 100:.1f}% "
-        f"of RAM ({h(w.ram_pages)} managed)." if w.withheld_pages >= 0 else
+        f"of RAM ({h(w.ram_pages)} managed){_hugetlb_words(w)}." if w.withheld_pages >= 0 else
         f"Page cache gains up to {h(-w.withheld_pages)}, {-w.withheld_ratio * 100:.1f}% of RAM.",
     ]
     if w.estimated:
