@@ -193,7 +193,7 @@ def test_rollback_removes_a_drop_in_that_did_not_exist(root: Path) -> None:
 
 def test_rollback_of_an_older_transaction_needs_force(root: Path) -> None:
     tune(root, "apply", "--yes", "--set", "vm.swappiness=1")
-    first = sorted(p.name for p in (root / STATE / "tx").iterdir())[0]
+    first = next((root / STATE / "tx").iterdir()).name
     tune(root, "apply", "--yes", "--set", "vm.swappiness=2")
     code, _, err = tune(root, "rollback", first)
     assert code == 2 and "changed the same keys after" in err

@@ -107,9 +107,11 @@ class Tx:
             raise InputError(f"{where}: not a memstall transaction record ({err})") from None
 
 
-def new_id() -> str:
-    """Sortable by time: 20261126T043012Z-3f9a1c."""
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+def new_id(now: float | None = None) -> str:
+    """Sortable by time to the microsecond: 20261126T043012.123456Z-3f9a."""
+    now = time.time() if now is None else now
+    micros = int(now * 1_000_000) % 1_000_000
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{micros:06d}Z-" + secrets.token_hex(2)
 
 
 class Store:
@@ -180,5 +182,6 @@ class Store:
     def all(self) -> list[Tx]:
         if not self.tx_dir.is_dir():
             return []
-        ids = sorted(p.name for p in self.tx_dir.iterdir() if not p.name.startswith("."))
-        return [self.load(i) for i in ids if (self.tx_dir / i / "tx.json").exists()]
+        ids = [p.name for p in self.tx_dir.iterdir() if not p.name.startswith(".")]
+        txs = [self.load(i) for i in ids if (self.tx_dir / i / "tx.json").exists()]
+        return sorted(txs, key=lambda t: (t.created, t.id))

@@ -67,7 +67,8 @@ def _start(plan: Plan, procsys: ProcSys, store: Store, persist: bool) -> tuple[T
         path = procsys.root / MEMSTALL_DROP_IN
         mode = path.stat().st_mode & 0o7777 if old_drop_in is not None else None
         tx_persist = TxPersist(MEMSTALL_DROP_IN, old_drop_in is not None, mode)
-    tx = Tx(new_id(), time.time(), plan.root, plan.kernel_release, "applying",
+    now = time.time()
+    tx = Tx(new_id(now), now, plan.root, plan.kernel_release, "applying",
             tuple(TxChange(k, after.get(k), str(i), backups[str(i)].decode(errors="replace").strip())
                   for i, k in enumerate(keys)),
             persist=tx_persist, rationale={c.key: c.rationale for c in changes})
@@ -190,7 +191,7 @@ def rollback(store: Store, procsys: ProcSys, tx_id: str | None, force: bool, why
         raise UsageError(f"nothing to roll back: no applied transaction in {store.dir}")
     if tx.status in ("rolled-back", "failed"):
         raise UsageError(f"transaction {tx.id} is {tx.status}: its old values are already back")
-    later = [t for t in txs if t.id > tx.id and t.status in ("applied", "applying")
+    later = [t for t in txs if (t.created, t.id) > (tx.created, tx.id) and t.status in ("applied", "applying")
              and {c.key for c in t.changes} & {c.key for c in tx.changes}]
     if later and not force:
         raise UsageError(f"transaction {later[-1].id} changed the same keys after {tx.id}",
