@@ -343,3 +343,25 @@ def test_thousands_of_host_names_keep_memory_bounded() -> None:
     for i in range(20000):
         sc.feed_text(f"2017-01-17T11:08:33+03:00 host{i} [1.0] line {i}")
     assert len(sc._streams) <= 4097
+
+
+def test_memcg_oom_keeps_its_kill_line() -> None:
+    """6.x memcg OOM (lines after the 037 corpus trace written for this test in the 6.x format)."""
+    trace = (CORPUS / "037-systemd40208-kernel-prefix-only-memcg-6.17.log").read_text().splitlines()[2:]
+    tail = ["kernel: memory: usage 1048576kB, limit 1048576kB, failcnt 42",
+            "kernel: swap: usage 0kB, limit 0kB, failcnt 0",
+            "kernel: Memory cgroup stats for /user.slice/user-1000.slice:",
+            "kernel: anon 1069547520", "kernel: file 4096", "kernel: kernel 3407872", "kernel: sock 0",
+            "kernel: Tasks state (memory values in pages):",
+            "kernel: [  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes"
+            " swapents oom_score_adj name",
+            "kernel: [  20957]  1000 20957     5000     2000     1800      200         0    65536        0"
+            "           100 systemd",
+            "kernel: oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,"
+            "oom_memcg=/user.slice,task_memcg=/user.slice,task=systemd,pid=20957,uid=1000",
+            "kernel: Memory cgroup out of memory: Killed process 20957 (systemd) total-vm:20000kB, "
+            "anon-rss:7200kB, file-rss:800kB, shmem-rss:0kB, UID:1000 pgtables:64kB oom_score_adj:100",
+            "kernel: usb 1-1: new high-speed USB device number 2 using ehci-pci"]
+    (e,) = scan_text("\n".join(trace + tail)).events
+    assert e.kind == "oom" and e.pid == 20957 and e.mem_info is None
+    assert e.killed is not None and "Killed process 20957 (systemd)" in e.killed

@@ -204,6 +204,7 @@ MEMINFO_CLOSING = re.compile(r"pages RAM|pages of RAM|pages reserved|reserved pa
 # Lines after which the dump is over; the OOM report itself may go on (task table, kill).
 OOM_TAIL = re.compile(r"^\s*(?:Tasks state|\[\s*pid\s*\]|oom-kill:|Out of memory|Killed process|"
                       r"Memory cgroup (?:out of memory|stats)|\[\s*\d+\]\s+\d+|oom_reaper:|"
-                      r"memory: usage|swap: usage|kmem: usage|memory\+swap: usage)")
+                      r"memory: usage|swap: usage|kmem: usage|memory\+swap: usage|"
+                      r"[a-z_]+ \d+\s*$)")  # memcg OOM: `Memory cgroup stats for /x:` then `anon 123`
 CUT = re.compile(r"^\s*(?:BUG:|Oops|Unable to handle|Kernel panic|------------\[ cut here)")
 KILLED = re.compile(r"Killed process (\d{1,18}) \(([^)]*)\)")
