@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import run_cli
-from memstall.advice.tuning.procsys import FAIL_WRITE_ENV, KILL_AT_ENV
+from memstall.advice.tuning.procsys import FAIL_WRITE_ENV, KILL_AT_ENV, STORE_INSTEAD_ENV
 from test_tune_roots import STATE, fingerprint, make_root, vm
 
 SETS = ("--set", "vm.watermark_scale_factor=150", "--set", "vm.swappiness=10",
@@ -155,3 +155,24 @@ def test_dirty_bytes_backs_up_and_restores_dirty_ratio(tmp_path: Path) -> None:
         ("vm/dirty_bytes", "2147483648"), ("vm/dirty_ratio", None)]
     assert run_cli("--root", str(root), "tune", "rollback").code == 0
     assert fingerprint(root) == before
+
+
+def test_read_back_mismatch_restores_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_root(tmp_path)
+    before = fingerprint(root)
+    monkeypatch.setenv(STORE_INSTEAD_ENV, "2:42")  # the "kernel" keeps 42 instead of 10
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", *SETS)
+    assert r.code == 4
+    assert r.err.startswith(
+        "memstall: error: writing vm.swappiness = 10 failed: read back '42'; transaction ")
+    assert fingerprint(root) == before
+
+
+def test_a_second_tune_command_waits_for_the_lock(tmp_path: Path) -> None:
+    from memstall.advice.tuning.store import Store
+
+    root = make_root(tmp_path)
+    with Store(root / STATE).lock():
+        r = run_cli("--root", str(root), "tune", "apply", "--yes", "--set", "vm.swappiness=10")
+    assert r.code == 2 and "is locked by another memstall tune command" in r.err
+    assert vm(root, "swappiness") == "60\n"

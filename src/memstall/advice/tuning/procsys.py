@@ -8,6 +8,8 @@ compares whitespace-separated tokens, since the kernel re-formats what it stores
 Test hooks (environment variables, read at each step; never set them outside tests):
 - MEMSTALL_TEST_FAIL_WRITE="N:ERRNO": the Nth write of this process fails with ERRNO
   (EINVAL, EROFS, EACCES...) before touching the file, as the kernel would.
+- MEMSTALL_TEST_STORE_INSTEAD="N:TEXT": the Nth write stores TEXT instead, as a kernel
+  that clamps or ignores a value would (the read-back check must catch it).
 - MEMSTALL_TEST_KILL_AT="<step>:N": SIGKILL this process at the Nth `step`
   ("before-write", "after-write", "after-backup", "before-persist", "after-persist").
 """
@@ -25,6 +27,7 @@ from memstall.errors import SourceUnavailable
 
 FAIL_WRITE_ENV = "MEMSTALL_TEST_FAIL_WRITE"
 KILL_AT_ENV = "MEMSTALL_TEST_KILL_AT"
+STORE_INSTEAD_ENV = "MEMSTALL_TEST_STORE_INSTEAD"
 
 
 class Hooks:
@@ -48,6 +51,10 @@ class Hooks:
         if which == str(n):
             code = getattr(errno, name or "EINVAL", errno.EINVAL)
             raise OSError(code, os.strerror(code))
+
+    def stored_instead(self, n: int, value: str) -> str:
+        which, _, text = os.environ.get(STORE_INSTEAD_ENV, "").partition(":")
+        return text if which == str(n) else value
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class ProcSys:
         """One write(2) of `value` + newline; raises OSError as the kernel reports it."""
         n = self.hooks.step("before-write")
         self.hooks.maybe_fail_write(n)
+        value = self.hooks.stored_instead(n, value)
         self.write_raw(key, (value.rstrip("\n") + "\n").encode())
         self.hooks.step("after-write")
 

@@ -28,7 +28,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from memstall.advice.tuning.procsys import FAIL_WRITE_ENV, KILL_AT_ENV, ProcSys
+from memstall.advice.tuning.procsys import FAIL_WRITE_ENV, KILL_AT_ENV, STORE_INSTEAD_ENV, ProcSys
 from memstall.advice.tuning.store import Store, Tx, TxRevert
 from memstall.advice.tuning.transaction import rollback
 from memstall.errors import ApplyError, UsageError
@@ -68,7 +68,7 @@ def _command(tx: Tx, store: Store, root: Path) -> list[str]:
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in (FAIL_WRITE_ENV, KILL_AT_ENV)}
+    return {k: v for k, v in os.environ.items() if k not in (FAIL_WRITE_ENV, KILL_AT_ENV, STORE_INSTEAD_ENV)}
 
 
 def schedule(tx: Tx, store: Store, root: Path, seconds: int, mechanism: str) -> TxRevert:
