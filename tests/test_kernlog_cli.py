@@ -218,3 +218,18 @@ def test_docs_logs_md_documents_every_json_key() -> None:
                            "by_order", "by_flags", "by_comm", "by_host"})
     missing = sorted(k for k in _keys(doc, open_maps) if f"`{k}`" not in doc_md)
     assert missing == []
+
+
+SYSRQ = CORPUS / "003-lkml-2004-sysrq-m-highmem-2.6.3.log"
+
+
+@pytest.mark.parametrize("logs", [[SEED, DOM, FC27], [SYSRQ], []], ids=["events", "standalone-only", "empty"])
+def test_streamed_json_is_byte_identical_to_the_whole_document(logs: list[Path], tmp_path: Path) -> None:
+    """--format json writes events as they come; the result is exactly render.jsonout's output."""
+    from memstall.outputs.render.jsonout import dumps
+
+    empty = tmp_path / "empty.log"
+    empty.write_text("")
+    r = run_cli("logs", "--format", "json", *[str(p) for p in logs or [empty]])
+    assert r.code == 0
+    assert r.out == dumps(json.loads(r.out))

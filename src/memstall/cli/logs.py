@@ -117,7 +117,7 @@ class _Run:
         self.since = _bound(args.since, "--since")
         self.until = _bound(args.until, "--until")
         self.summary = SummaryBuilder(kernel)
-        self.events: list[dict[str, Any]] = []
+        self.events_written = 0
         self.standalone: list[dict[str, Any]] = []
         self.skipped: dict[str, int] = {}
         self.cut_lines = 0
@@ -142,7 +142,11 @@ class _Run:
             self.io.stdout.write(json.dumps(out.event_doc(e, view), sort_keys=True) + "\n")
             self.io.stdout.flush()
         elif self.fmt == "json":
-            self.events.append(out.event_doc(e, view))
+            # The document is streamed: `events` is its first key in sorted order, so each
+            # event is written as it comes and only the (small) rest is kept for the end.
+            self.io.stdout.write(("{\n  \"events\": [\n" if not self.events_written else ",\n")
+                                 + out.indented(out.event_doc(e, view), 4))
+            self.events_written += 1
         else:
             self.io.stdout.write(out.event_line(e, view))
 
@@ -169,9 +173,12 @@ class _Run:
         summary = self.summary.build()
         last = self.last_dump[0] if self.last_dump else None
         if self.fmt == "json":
-            self.io.stdout.write(dumps(out.document(self.events, self.standalone,
-                                                    out.summary_doc(summary, last), self.skipped,
-                                                    self.cut_lines)))
+            rest = out.document([], self.standalone, out.summary_doc(summary, last), self.skipped,
+                                self.cut_lines)
+            text = dumps(rest)
+            if self.events_written:  # splice the streamed events in front of the other keys
+                text = "\n  ]," + text[len('{\n  "events": [],'):]
+            self.io.stdout.write(text)
         elif self.fmt == "text":
             self.io.stdout.write(out.summary_text(summary, last, self.skipped, self.cut_lines))
 

@@ -6,6 +6,7 @@ or goes away (adding fields does not).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from memstall.analysis.log_state import resolved_nodes
@@ -86,6 +87,13 @@ def summary_doc(s: LogSummary, last_dump: MemInfoDump | None) -> dict[str, Any]:
         "first_seen": s.first_seen, "last_seen": s.last_seen, "mem_info_dumps": s.mem_info_dumps,
         "last_mem_info": last_mem_info_doc(last_dump),
     }
+
+
+def indented(doc: dict[str, Any], by: int) -> str:
+    """`doc` as render.jsonout writes it (sorted keys, indent 2), shifted right by `by` spaces."""
+    pad = " " * by
+    return "\n".join(pad + line for line in json.dumps(doc, indent=2, sort_keys=True,
+                                                        ensure_ascii=False).splitlines())
 
 
 def document(events: list[dict[str, Any]], standalone: list[dict[str, Any]], summary: dict[str, Any],
