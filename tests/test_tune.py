@@ -291,3 +291,17 @@ def test_apply_never_assumes_a_knob_the_root_lacks(tmp_path: Path) -> None:
     assert not (root / "proc/sys/vm/dirty_bytes").exists()
     code, _, err = tune(root, "apply", "--yes", "--set", "vm.dirty_bytes=2662334464")
     assert code == 2 and "vm.dirty_bytes: no such sysctl here" in err
+
+
+def test_verify_with_nothing_managed(root: Path) -> None:
+    code, out, _ = tune(root, "verify")
+    assert code == 0
+    assert out == "memstall manages no setting here (no applied transaction, no 90-memstall.conf)\n"
+
+
+def test_relative_root_and_unreadable_conf_entry(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (root / "etc/sysctl.d/50-dir.conf").mkdir()  # not a file: skipped, as systemd-sysctl does
+    monkeypatch.chdir(root.parent)
+    code, _, err = tune(Path("root"), "apply", "--yes", "--persist", "--set", "vm.swappiness=10")
+    assert (code, err) == (0, ""), err
+    assert tune(Path("root"), "rollback")[0] == 0 and vm(root, "swappiness") == "60\n"

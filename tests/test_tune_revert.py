@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli
 from memstall.advice.tuning.procsys import KILL_AT_ENV
 from test_tune_roots import STATE, fingerprint, make_root, vm
@@ -92,3 +94,15 @@ def test_revert_after_must_be_positive(tmp_path: Path) -> None:
                 "--revert-with", "systemd", "--set", "vm.swappiness=1")
     assert r.code == 2 and "--revert-with systemd needs systemd as PID 1 and --root /" in r.err
     assert vm(root, "swappiness") == "60\n"
+
+
+def test_watcher_with_a_relative_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_root(tmp_path)
+    before = fingerprint(root)
+    monkeypatch.chdir(tmp_path)
+    r = run_cli("--root", "root", "tune", "apply", "--yes", "--revert-after", "1",
+                "--set", "vm.swappiness=10")
+    assert r.code == 0, r.err
+    monkeypatch.chdir("/")
+    assert _wait_for(lambda: _tx(root)["status"] == "rolled-back")
+    assert fingerprint(root) == before

@@ -42,7 +42,10 @@ def read_conf_file(root: Path, rel: str) -> ConfFile:
     if target == "dev/null":
         return ConfFile(rel, None, target)
     escapes = target is not None and (target == ".." or target.startswith("../"))
-    data = None if escapes else read_optional(root / (target or rel))
+    try:
+        data = None if escapes else read_optional(root / (target or rel))
+    except OSError:  # a directory, a dangling link loop...: systemd-sysctl skips it too
+        data = None
     text = data.decode("utf-8", errors="replace") if data is not None else ""
     return ConfFile(rel, parse_sysctl_conf(text, rel), target)
 

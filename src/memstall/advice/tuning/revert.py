@@ -63,8 +63,9 @@ def choose(mechanism: str, root: Path) -> str:
 
 
 def _command(tx: Tx, store: Store, root: Path) -> list[str]:
-    return [sys.executable, "-m", "memstall", "--root", str(root), "tune", "revert-due", tx.id,
-            "--state-dir", str(store.dir)]
+    # Absolute paths: the timer/watcher does not run in this working directory.
+    return [sys.executable, "-m", "memstall", "--root", str(Path(root).resolve()), "tune", "revert-due",
+            tx.id, "--state-dir", str(store.dir.resolve())]
 
 
 def _clean_env() -> dict[str, str]:
