@@ -6,8 +6,11 @@ watermarks, about 0.4 GiB more free memory on a 24 GiB machine.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,28 @@ from conftest import run_cli
 from memstall.parsers.zoneinfo import parse_zoneinfo
 
 WSF = Path("/proc/sys/vm/watermark_scale_factor")
-pytestmark = pytest.mark.live
+# Several test runs share this host: one run must not take another's changed value for the
+# original (it would then "restore" it). Every test here holds this host-wide lock.
+HOST_LOCK = Path("/run/lock/memstall-live-sysctl-tests.lock")
+pytestmark = [pytest.mark.live, pytest.mark.usefixtures("host_lock")]
+
+
+@pytest.fixture
+def host_lock() -> Iterator[None]:
+    HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(HOST_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        end = time.monotonic() + 300
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < end, "another run held the live-test lock for 5 minutes"
+                time.sleep(0.5)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _zoneinfo_marks() -> dict[str, tuple[int, int, int]]:
