@@ -104,7 +104,7 @@ def watermarks_text(state: SystemState) -> str:
     for z in doc["zones"]:
         if not z["present_pages"]:
             continue
-        match = {True: "yes", False: "NO", None: "-"}[z["computed_matches"]]
+        match = {True: "yes", False: "stale", None: "-"}[z["computed_matches"]]
         rows.append([f"node{z['node']}/{z['zone']}", _mib(z["free_pages"], ps),
                      _mib(z["min_pages"], ps), _mib(z["low_pages"], ps), _mib(z["high_pages"], ps),
                      _mib(z["promo_pages"], ps), _mib(z["boost_pages"], ps),
@@ -123,5 +123,19 @@ def watermarks_text(state: SystemState) -> str:
                    f"(kernel default {o['default_kbytes']} kB, THP recommendation {thp})\n")
     out.append("band = high - low: the free memory kswapd restores once woken. "
                "formula: memstall's own calculation equals the kernel's.\n")
+    if any(z["computed_matches"] is False for z in doc["zones"] if z["present_pages"]):
+        out.append(_STALE_NOTE)
     return "\n".join(out)
+
+
+# Why a real host often differs by a few pages: the kernel computes watermarks once at boot
+# (init_per_zone_wmark_min, a core_initcall) and again only when min_free_kbytes,
+# watermark_scale_factor or lowmem_reserve_ratio is written or memory is onlined; the
+# initrd and __init sections are freed into the zones afterwards, so `managed` grows
+# while the watermarks stay. memstall computes from today's managed pages, which is what
+# the kernel will use at its next recompute (and what `whatif`/`tune` predict).
+_STALE_NOTE = (
+    "stale: the kernel computed this zone's watermarks when it had fewer managed pages (memory\n"
+    "freed or onlined since, e.g. the initrd and init sections after boot). The kernel will use\n"
+    "memstall's values from today's sizes the next time a watermark sysctl is written.\n")
 
