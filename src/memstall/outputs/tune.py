@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from memstall.advice.tuning.plan import Change, Plan, ZoneEffect
+from memstall.advice.tuning.plan import Change, Plan
 from memstall.advice.tuning.store import Tx
 from memstall.advice.tuning.verify import VerifyReport
 from memstall.analysis.sysctl_origin import PrecedenceNote
+from memstall.analysis.whatif import ZoneChange
 from memstall.model.sysctl_conf import swap_separators
 from memstall.outputs.render.table import render_table
 
@@ -44,7 +45,7 @@ def plan_doc(plan: Plan, force: bool, notes: Sequence[PrecedenceNote] = ()) -> D
     }
 
 
-def _zone_doc(e: ZoneEffect) -> Doc:
+def _zone_doc(e: ZoneChange) -> Doc:
     def marks(w: Any) -> Doc:
         return {"min_pages": w.min_pages, "low_pages": w.low_pages, "high_pages": w.high_pages}
     return {"node": e.node, "zone": e.zone, "free_pages": e.free_pages,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from memstall.durable import fsync_dir, replacing
 from memstall.errors import InputError, SourceUnavailable, UsageError
 from memstall.sources import specs
 from memstall.sources.base import Source
@@ -182,35 +183,17 @@ def _entries(cap: Capture, manifest: dict[str, Any]) -> list[tuple[str, bytes]]:
     return [(specs.MANIFEST, body), *sorted(cap.files.items())]
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_tar(entries: list[tuple[str, bytes]], target: Path, mode: str, mtime: float) -> None:
     top = target.name
     for suffix in TAR_SUFFIXES:
         if top.endswith(suffix):
             top = top[: -len(suffix)]
             break
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            with tarfile.open(fileobj=raw, mode=mode) as tar:  # type: ignore[call-overload]
-                for rel, data in entries:
-                    info = tarfile.TarInfo(f"{top}/{rel}")
-                    info.size, info.mode, info.mtime = len(data), 0o644, int(mtime)
-                    tar.addfile(info, io.BytesIO(data))
-            raw.flush()
-            os.fsync(raw.fileno())
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
+    with replacing(target) as raw, tarfile.open(fileobj=raw, mode=mode) as tar:  # type: ignore[call-overload]
+        for rel, data in entries:
+            info = tarfile.TarInfo(f"{top}/{rel}")
+            info.size, info.mode, info.mtime = len(data), 0o644, int(mtime)
+            tar.addfile(info, io.BytesIO(data))
 
 
 def _write_dir(entries: list[tuple[str, bytes]], target: Path) -> None:
@@ -233,7 +216,7 @@ def _write_dir(entries: list[tuple[str, bytes]], target: Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def write_capture(cap: Capture, manifest: dict[str, Any], target: str, mtime: float) -> None:

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from memstall.durable import fsync_dir, replacing
 from memstall.errors import ApplyError
 
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+__all__ = ["atomic_write", "fsync_dir", "read_optional", "remove_durable"]
 
 
 def read_optional(path: Path) -> bytes | None:
@@ -36,18 +29,8 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644, shown: str | None =
         raise ApplyError(f"{name} is a symlink (to {path.readlink()}); refusing to write through it",
                          hint="remove the link or point --root elsewhere")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
+    with replacing(path, mode) as handle:
+        handle.write(data)
 
 
 def remove_durable(path: Path) -> bool:

@@ -13,7 +13,7 @@ from typing import Callable
 
 from memstall.advice.recommendation import Recommendation
 from memstall.advice.tuning.safety import KnobFacts, Refusal, refusals
-from memstall.analysis.whatif import Marks, WhatIfUnavailable, what_if
+from memstall.analysis.whatif import WhatIfUnavailable, ZoneChange, what_if
 from memstall.errors import UsageError
 from memstall.model.state import SystemState
 from memstall.model.sysctl_conf import swap_separators
@@ -53,27 +53,12 @@ class Change:
 
 
 @dataclass(frozen=True)
-class ZoneEffect:
-    """One zone before/after, from analysis/whatif (before: as the kernel reports, boost removed)."""
-
-    node: int
-    zone: str
-    free_pages: int | None
-    before: Marks
-    after: Marks
-
-    @property
-    def subject(self) -> str:
-        return f"node{self.node}/{self.zone}"
-
-
-@dataclass(frozen=True)
 class Plan:
     root: str
     kernel_release: str | None
     page_size: int
     changes: tuple[Change, ...]
-    watermarks: tuple[ZoneEffect, ...] = ()
+    watermarks: tuple[ZoneChange, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     def blocking(self, force: bool) -> list[Refusal]:
@@ -101,7 +86,7 @@ def from_recommendations(recs: Sequence[Recommendation]) -> list[Request]:
             for r in recs]
 
 
-def _watermark_effect(state: SystemState, values: dict[str, str]) -> tuple[ZoneEffect, ...]:
+def _watermark_effect(state: SystemState, values: dict[str, str]) -> tuple[ZoneChange, ...]:
     changes: dict[str, int] = {}
     for key in sorted(WATERMARK_KEYS & set(values)):
         try:
@@ -112,11 +97,10 @@ def _watermark_effect(state: SystemState, values: dict[str, str]) -> tuple[ZoneE
         wi = what_if(state, changes, state.kernel)
     except WhatIfUnavailable:
         return ()
-    return tuple(ZoneEffect(z.node, z.zone, z.free_pages, z.before, z.after)
-                 for z in wi.zones if z.managed_pages > 0)
+    return tuple(z for z in wi.zones if z.managed_pages > 0)
 
 
-def _effect_text(effects: Sequence[ZoneEffect], page_size: int) -> str:
+def _effect_text(effects: Sequence[ZoneChange], page_size: int) -> str:
     if not effects:
         return "watermarks not predicted (zoneinfo or min_free_kbytes unavailable)"
     hb = sum(e.before.high_pages for e in effects)
