@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import SHARED, TESTS
+from conftest import TESTS
 from memstall.analysis.gfp import (
     decode_gfp,
     encode_gfp,
@@ -21,14 +21,11 @@ from memstall.analysis.gfp import (
 from memstall.analysis.gfp_tables import LAYOUTS, NAME_TABLE_VERSIONS
 from memstall.model.kernel import KernelVersion
 
-# The log parser's copy of the corpus when it exists, else the shared original.
-_CORPUS_DIRS = [TESTS / "fixtures" / "kernlog" / "corpus", SHARED / "corpus"]
-CORPUS = next((d for d in _CORPUS_DIRS if any(d.glob("*.expected.json"))), None)
+# The repository's copy of the shared corpus (tests/fixtures/kernlog/corpus, with provenance).
+CORPUS = TESTS / "fixtures" / "kernlog" / "corpus"
 
 
 def _events() -> list[tuple[str, dict[str, Any]]]:
-    if CORPUS is None:
-        return []
     out = []
     for path in sorted(CORPUS.glob("*.expected.json")):
         for i, ev in enumerate(json.loads(path.read_text())["events"]):
@@ -39,8 +36,8 @@ def _events() -> list[tuple[str, dict[str, Any]]]:
 
 EVENTS = _events()
 PRINTED = [(i, e) for i, e in EVENTS if e["gfp_flags"] is not None]
+assert len(EVENTS) > 20, f"the corpus copy in {CORPUS} is missing"
 HEX_ONLY = [(i, e) for i, e in EVENTS if e["gfp_flags"] is None]
-needs_corpus = pytest.mark.skipif(CORPUS is None, reason="corpus not found in " + str(_CORPUS_DIRS))
 
 # Printed names the decoder cannot reproduce without the kernel version, with the reason.
 GUESS_EXCEPTIONS = {
@@ -54,7 +51,6 @@ def _kv(ev: dict[str, Any]) -> KernelVersion | None:
     return KernelVersion.parse(ev["kernel_version"]) if ev["kernel_version"] else None
 
 
-@needs_corpus
 @pytest.mark.parametrize(("eid", "ev"), PRINTED, ids=[i for i, _ in PRINTED])
 def test_decoding_reproduces_the_names_the_kernel_printed(eid: str, ev: dict[str, Any]) -> None:
     d = decode_gfp(int(ev["gfp_mode"], 16), _kv(ev))
@@ -63,7 +59,6 @@ def test_decoding_reproduces_the_names_the_kernel_printed(eid: str, ev: dict[str
     assert d.unknown_bits == 0
 
 
-@needs_corpus
 @pytest.mark.parametrize(("eid", "ev"), PRINTED, ids=[i for i, _ in PRINTED])
 def test_guessed_era_reproduces_the_printed_names(eid: str, ev: dict[str, Any]) -> None:
     d = decode_gfp(int(ev["gfp_mode"], 16), None)
@@ -74,7 +69,6 @@ def test_guessed_era_reproduces_the_printed_names(eid: str, ev: dict[str, Any]) 
         assert list(d.names) == ev["gfp_flags"]
 
 
-@needs_corpus
 @pytest.mark.parametrize(("eid", "ev"), HEX_ONLY, ids=[i for i, _ in HEX_ONLY])
 def test_hex_only_reports_decode_fully_and_guess_a_pre_4_6_era(eid: str, ev: dict[str, Any]) -> None:
     mask = int(ev["gfp_mode"], 16)
@@ -90,8 +84,6 @@ def test_hex_only_reports_decode_fully_and_guess_a_pre_4_6_era(eid: str, ev: dic
 
 
 def test_corpus_has_events_of_every_kind_of_era() -> None:
-    if CORPUS is None:
-        pytest.skip("corpus not found")
     eras = {layout_for(_kv(e)).era for _, e in PRINTED if _kv(e)}
     assert {"4.5-4.9", "4.10-4.17", "5.1-5.12", "5.18-6.2", "6.3+"} <= eras
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, SHARED, run_cli
+from conftest import FIXTURES, run_cli
 
 SNAP = FIXTURES / "snapshots"
 CASES = [
@@ -23,9 +23,7 @@ CASES = [
 
 
 def _log_text(name: str) -> str:
-    path = SHARED / "corpus" / name
-    if not path.exists():
-        pytest.skip(f"{path} is not there (the shared corpus sits beside the repository)")
+    path = FIXTURES / "kernlog" / "corpus" / name
     # Drop syslog/dmesg prefixes and join wrapped lines into one stream of tokens.
     lines = [re.sub(r"^(?:.*? kernel: )?\[[^\]]*\] ?", "", raw) for raw in path.read_text().splitlines()]
     return " ".join(lines)
