@@ -52,7 +52,7 @@ def whatif_text(w: WhatIf, title: str) -> str:
                      _mib(w, b.high_pages - b.low_pages), _mib(w, a.high_pages - a.low_pages)])
     out = [title, "", render_table(
         ["zone", "managed", "min", "low", "high", "min'", "low'", "high'", "band", "band'"], rows,
-        title="Watermarks per zone in MiB (before, and after ')").rstrip("\n")]
+        title="Watermarks per zone in MiB (primed columns: after the change)").rstrip("\n")]
     tb, ta = w.total("before"), w.total("after")
 
     def h(pages: int) -> str:
