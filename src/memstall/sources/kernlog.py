@@ -15,9 +15,13 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import os
+import shutil
+import stat
+import subprocess
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from memstall.errors import SourceUnavailable
@@ -25,6 +29,13 @@ from memstall.errors import SourceUnavailable
 CHUNK = 1 << 20
 MAX_LINE = 1 << 16
 STDIN = "-"
+PREFILTER_MIN_BYTES = 8 << 20
+"""Plain files at least this big are prefiltered with grep (below, Python is as fast)."""
+REGION = 16 << 10
+"""Bytes read at a time from a prefilter hit while the scanner is busy."""
+DENSE_LINES = 20_000
+"""After this many lines fed from hits, a prefilter that skips fewer lines than it feeds
+(a log made of reports) is stopped and the rest of the file is read block by block."""
 
 _MAGIC = (
     (b"\x1f\x8b", "gzip"),
@@ -112,13 +123,17 @@ class LogReader:
         finally:
             self.close()
 
-    def _chunks(self) -> Iterator[bytes]:
+    def _chunks(self, start: int = 0) -> Iterator[bytes]:
+        stream: Any
         try:
-            head = self._raw.read(8)
+            if start:  # a plain file, resumed after a prefilter (`sparse_blocks`)
+                self._raw.seek(start)
+                stream, kind = self._raw, None
+            else:
+                head = self._raw.read(8)
+                stream, kind = _decompressing(_Peeked(head, self._raw), head, self.path)  # type: ignore[arg-type]
         except OSError as err:
             raise SourceUnavailable(self.path, err.strerror or str(err)) from None
-        stream: Any
-        stream, kind = _decompressing(_Peeked(head, self._raw), head, self.path)  # type: ignore[arg-type]
         try:
             while True:
                 chunk = stream.read(CHUNK)
@@ -129,16 +144,16 @@ class LogReader:
             what = f"cannot be decompressed ({kind})" if kind else "read error"
             raise SourceUnavailable(self.path, f"{what}: {err}") from None
 
-    def blocks(self) -> Iterator[bytes]:
+    def blocks(self, start: int = 0) -> Iterator[bytes]:
         """Blocks of whole lines (about CHUNK bytes, split at b'\\n'), for fast scanning.
 
         A line longer than MAX_LINE is cut there like in line iteration. `lines` counts the
-        lines seen.
+        lines seen. `start` (a line start in a plain file) resumes after `sparse_blocks`.
         """
         try:
             rest = b""
             skipping = False
-            for chunk in self._chunks():
+            for chunk in self._chunks(start):
                 start = 0
                 if skipping:
                     nl = chunk.find(b"\n")
@@ -187,3 +202,131 @@ class LogReader:
         if rest and not skipping:
             self.lines += 1
             yield rest.rstrip(b"\r")
+
+    # -- grep prefilter (plain files) -----------------------------------------------------------
+
+    def prefilterable(self, min_bytes: int = PREFILTER_MIN_BYTES) -> bool:
+        """A plain (uncompressed) regular file of at least `min_bytes`, and grep is installed."""
+        if self.path == STDIN or shutil.which("grep") is None:
+            return False
+        try:
+            st = os.fstat(self._raw.fileno())
+            head = os.pread(self._raw.fileno(), 8, 0)
+        except OSError:
+            return False
+        return (stat.S_ISREG(st.st_mode) and st.st_size >= min_bytes
+                and not any(head.startswith(magic) for magic, _ in _MAGIC))
+
+    def sparse_blocks(self, ere: str, busy: Callable[[], bool],
+                      dense_lines: int = DENSE_LINES) -> Iterator[tuple[int, bytes]]:
+        """(lines skipped, block of whole lines) pairs covering a plain file, for a scanner.
+
+        `grep -a -E ere` (LC_ALL=C, a separate process running alongside) lists the lines
+        that may start a report; the lines between are skipped unread and only counted from
+        grep's line numbers. From each hit, blocks of REGION bytes follow while `busy()`.
+        `ere` must match every line the consumer would not skip while idle. On a dense log
+        (`dense_lines`) the rest is read with `blocks`. Lines longer than MAX_LINE are cut
+        (and counted in `truncated`) only where they are read.
+        """
+        grep = shutil.which("grep") or "grep"
+        proc = subprocess.Popen([grep, "--line-buffered", "-a", "-b", "-n", "-E", "-e", ere, "--", self.path],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**os.environ, "LC_ALL": "C"})
+        assert proc.stdout is not None and proc.stderr is not None
+        off = line = fed = 0
+        try:
+            for hit_line, hit_off in _grep_hits(proc.stdout):
+                if hit_line <= line:
+                    continue  # already read (inside a report)
+                gap, off, line = hit_line - 1 - line, hit_off, hit_line - 1
+                if fed > dense_lines and fed > line - fed:
+                    self.lines += gap
+                    yield gap, b""
+                    break
+                while True:
+                    block, used = self._region(off)
+                    if not block:
+                        break
+                    n = block.count(b"\n") + (block[-1:] != b"\n")
+                    off, line, fed = off + used, line + n, fed + n
+                    self.lines += gap + n
+                    yield gap, block
+                    gap = 0
+                    if not busy():
+                        break
+            else:
+                err = proc.stderr.read().decode("utf-8", "replace").strip()
+                if proc.wait() > 1:
+                    raise SourceUnavailable(self.path, f"read error: {err or 'grep failed'}")
+                yield self._tail(off), b""
+                self.close()
+                return
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            proc.stderr.close()
+        yield from ((0, b) for b in self.blocks(off))
+
+    def _region(self, off: int) -> tuple[bytes, int]:
+        """Whole lines from `off`: (block, bytes of the file it covers)."""
+        f = self._raw
+        f.seek(off)
+        data = f.read(REGION)
+        if len(data) < REGION:
+            return data, len(data)  # end of file
+        cut = data.rfind(b"\n") + 1
+        if cut:
+            return data[:cut], cut
+        data += f.read(MAX_LINE + 1 - len(data))
+        nl = data.find(b"\n")
+        if nl >= 0 or len(data) <= MAX_LINE:
+            return data[:nl + 1] if nl >= 0 else data, nl + 1 if nl >= 0 else len(data)
+        self.truncated += 1  # skip the rest of the over-long line
+        used = len(data)
+        while True:
+            more = f.read(CHUNK)
+            nl = more.find(b"\n")
+            if nl >= 0 or not more:
+                used += nl + 1 if nl >= 0 else 0
+                return data[:MAX_LINE] + b"\n", used
+            used += len(more)
+
+    def _tail(self, off: int) -> int:
+        """Lines from `off` to the end of the file (no hit there); cuts the last if over-long."""
+        f = self._raw
+        f.seek(off)
+        n = 0
+        last = b""
+        while True:
+            chunk = f.read(CHUNK)
+            if not chunk:
+                break
+            n += chunk.count(b"\n")
+            last = chunk
+        if last and not last.endswith(b"\n"):
+            n += 1
+            back = min(MAX_LINE + 1, f.tell() - off)
+            f.seek(-back, os.SEEK_END)
+            if back > MAX_LINE and b"\n" not in f.read():
+                self.truncated += 1
+        self.lines += n
+        return n
+
+
+def _grep_hits(out: IO[bytes]) -> Iterator[tuple[int, int]]:
+    """(line number, byte offset of the line) from `grep -n -b` output, reading little of each line."""
+    while True:
+        row = out.readline(64)
+        if not row:
+            return
+        number, offset, _ = row.split(b":", 2)
+        yield int(number), int(offset)
+        while not row.endswith(b"\n"):
+            row = out.readline(CHUNK)
+            if not row:
+                return

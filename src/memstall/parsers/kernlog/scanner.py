@@ -46,6 +46,19 @@ _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ",
 # printed alone (':', ': ') before a KERN_CONT-split header.
 _BLOCK_TRIGGERS = (*_TRIGGERS, b"=\n", b"=\r", b":\n", b": \n")
 
+
+
+def _ere(words: tuple[bytes, ...]) -> str:
+    """The trigger set as one POSIX extended regex for `grep -E` (a final newline becomes `$`)."""
+    def esc(text: str) -> str:
+        return "".join("\\" + ch if ch in ".[]()*+?{}|^$\\" else ch for ch in text)
+    return "|".join(esc(w.decode()[:-1]) + "$" if w.endswith(b"\n") else esc(w.decode()) for w in words)
+
+
+PREFILTER_ERE = _ere(_BLOCK_TRIGGERS)
+"""`grep -a -E` pattern matching every line `feed_block` would stop at (with LC_ALL=C): a
+prefilter may skip the other lines while the scanner is idle (see `skip_idle`)."""
+
 R_OUTSIDE = "outside any allocation report"
 R_FOREIGN = "not a kernel message (other syslog tag)"
 R_UNKNOWN = "unrecognised line inside a report"
@@ -88,6 +101,17 @@ class LogScanner:
     @property
     def skipped_lines(self) -> int:
         return sum(self.skipped.values())
+
+    @property
+    def busy(self) -> bool:
+        """A report is open (or a quoted-printable line is pending): every line must be fed."""
+        return bool(self._open) or self._qp_pending is not None
+
+    def skip_idle(self, n: int) -> None:
+        """Count `n` lines a prefilter found free of `_BLOCK_TRIGGERS`, as `feed_block` would."""
+        if n:
+            self._no += n
+            self.skip(R_OUTSIDE, n)
 
     # -- input -------------------------------------------------------------------------------
 

@@ -1,0 +1,161 @@
+"""The grep prefilter of `memstall logs` gives exactly what reading every line gives."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from conftest import run_cli
+from memstall.cli.logs import scan_reader
+from memstall.parsers.kernlog import LogScanner
+from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_ERE
+from memstall.sources.kernlog import PREFILTER_MIN_BYTES, LogReader
+
+KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
+LOGS = sorted([*(KERNLOG / "corpus").glob("*.log"), *(KERNLOG / "formats").glob("*.txt"),
+               *(KERNLOG / "noise").glob("*.txt")])
+NOISE = (KERNLOG / "noise" / "boot-and-memory-messages.txt").read_bytes()
+
+pytestmark = pytest.mark.skipif(shutil.which("grep") is None, reason="no grep binary")
+
+
+def _run(path: Path, prefilter: bool, dense_lines: int | None = None) -> tuple[object, ...]:
+    reader, sc = LogReader(str(path)), LogScanner("x")
+    if dense_lines is None:
+        items = list(scan_reader(reader, sc, prefilter))
+    else:  # the prefilter gives up on dense input after `dense_lines` lines
+        items = []
+        for gap, block in reader.sparse_blocks(PREFILTER_ERE, lambda: sc.busy, dense_lines):
+            sc.skip_idle(gap)
+            items += sc.feed_block(block)
+        items += sc.finish()
+    return items, dict(sc.skipped), sc._no, sc.cut_lines + reader.truncated
+
+
+def _by_lines(data: bytes) -> list[object]:
+    sc = LogScanner("x")
+    items: list[object] = []
+    for line in data.split(b"\n"):
+        items += sc.feed(line)
+    return items + list(sc.finish())
+
+
+def _mixed(rng: random.Random) -> bytes:
+    """Corpus reports, noise, CRLF, quoted-printable and comm-alone lines, other hosts' lines."""
+    parts = []
+    for log in rng.sample(LOGS, 12):
+        lines = log.read_bytes().split(b"\n")
+        if rng.random() < 0.3:
+            lines = [ln + b"\r" for ln in lines]
+        for ln in lines:
+            parts.append(ln)
+            if rng.random() < 0.1:
+                parts.append(b"Aug 11 16:51:0%d other-%d kernel: [ 1.0] eth0: link up:" % (rng.randrange(10),
+                                                                                         rng.randrange(3)))
+        parts += NOISE.split(b"\n")[: rng.randrange(200)]
+        parts.append(b"x" * rng.randrange(58, 80) + b"=")  # a soft break, or not
+        parts += [b"rsync: ", b"", b"\x00\xff junk"]
+    return b"\n".join(parts) + (b"" if rng.random() < 0.5 else b"\n")
+
+
+@pytest.mark.parametrize("path", LOGS, ids=[p.name for p in LOGS])
+def test_grep_path_equals_block_path_on_every_fixture(path: Path, tmp_path: Path) -> None:
+    data = NOISE + path.read_bytes() + NOISE + path.read_bytes()
+    log = tmp_path / "x.log"
+    log.write_bytes(data)
+    fast = _run(log, True)
+    assert fast == _run(log, False)
+    assert fast[0] == _by_lines(data)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_grep_path_equals_block_path_on_mixed_logs(seed: int, tmp_path: Path) -> None:
+    rng = random.Random(seed)
+    data = _mixed(rng)
+    log = tmp_path / "mixed.log"
+    log.write_bytes(data)
+    fast = _run(log, True)
+    assert fast == _run(log, False)
+    assert fast[0] == _by_lines(data)
+    assert fast[0], "the mixed log has reports"
+    # dense input: the prefilter hands over to block reading part-way, same result
+    assert _run(log, True, dense_lines=rng.randrange(50, 500)) == fast
+
+
+def test_long_lines_are_cut_where_they_are_read(tmp_path: Path) -> None:
+    seed = (KERNLOG / "corpus" / "000-seed-cold-storage-4.9.log").read_bytes()
+    log = tmp_path / "long.log"
+    log.write_bytes(b"A" * (1 << 18) + b"\n" + b"B" * (1 << 18) + b" page allocation\n" + seed
+                    + b"C" * (1 << 18))
+    items, skipped, lines, cut = _run(log, True)
+    assert (items, skipped, lines) == _run(log, False)[:3]
+    assert len(items) == 1 and lines == seed.count(b"\n") + 3
+    assert cut == 3  # B and C by the reader, B again by the scanner; A is never read
+
+
+def _grep_lines(lines: list[bytes], tmp_path: Path) -> set[int]:
+    log = tmp_path / "lines.log"
+    log.write_bytes(b"".join(ln + b"\n" for ln in lines))
+    out = subprocess.run(["grep", "-a", "-n", "-E", "-e", PREFILTER_ERE, str(log)], capture_output=True,
+                         env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}, check=False).stdout
+    return {int(row.split(b":", 1)[0]) for row in out.split(b"\n") if row}
+
+
+_PIECES = st.sampled_from([*_BLOCK_TRIGGERS, b"page", b" allo", b"Mem", b"-", b":", b"=", b" ", b"\r",
+                           b"PID", b"free", b"\x00", b"\xff", b"a", b"$", b"|", b"(", b"."])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(_PIECES, max_size=6).map(b"".join).map(lambda b: b.replace(b"\n", b"")),
+                min_size=1, max_size=40))
+def test_prefilter_regex_matches_exactly_the_block_triggers(lines: list[bytes]) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        hits = _grep_lines(lines, Path(tmp))
+    expected = {i for i, ln in enumerate(lines, 1) if any(t in ln + b"\n" for t in _BLOCK_TRIGGERS)}
+    assert hits == expected
+
+
+def _big_log(tmp_path: Path) -> Path:
+    reports = b"".join(p.read_bytes() for p in sorted((KERNLOG / "corpus").glob("*.log"))[:8])
+    chunks = [NOISE] * (PREFILTER_MIN_BYTES // len(NOISE) + 1)
+    chunks[len(chunks) // 3] += reports
+    chunks[-2] += reports
+    log = tmp_path / "big.log"
+    log.write_bytes(b"".join(chunks))
+    return log
+
+
+def test_cli_on_a_big_plain_file_equals_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    log = _big_log(tmp_path)
+    reader = LogReader(str(log))
+    assert reader.prefilterable() and not LogReader("-").prefilterable()
+    reader.close()
+    fast = run_cli("logs", "--format", "json", str(log))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(log.read_bytes())))
+    slow = run_cli("logs", "--format", "json", "-")
+    assert fast.code == slow.code == 0
+    assert json.loads(fast.out)["events"]
+    assert fast.out == slow.out.replace('"<stdin>"', json.dumps(str(log)))
+
+
+def test_without_grep_the_python_path_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = _big_log(tmp_path)
+    fast = run_cli("logs", "--format", "jsonl", str(log))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no grep on PATH
+    reader = LogReader(str(log))
+    assert not reader.prefilterable()
+    reader.close()
+    slow = run_cli("logs", "--format", "jsonl", str(log))
+    assert fast.out == slow.out and fast.out.count("\n") > 2
