@@ -157,8 +157,10 @@ class _Walker:
         while self.i < self.n and self.starts() is None:
             tok = self.tok()
             m = _KV_KB.match(tok)
-            k = _KEY.match(tok)
-            v = _VAL_KB.match(self.tok(1))
+            k = v = None
+            if not m:
+                k = _KEY.match(tok)
+                v = _VAL_KB.match(self.tok(1)) if k else None
             if m:
                 kb.setdefault(m.group(1), int(m.group(2)))
             elif k and v:

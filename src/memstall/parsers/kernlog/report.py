@@ -82,6 +82,8 @@ class Report:
             self.mem_lines.append(s)
 
     def _trace(self, s: str, line_no: int) -> str:
+        if not self.version_pending and c.FRAME_LINE.match(s):
+            return self._frames(c.frames(s))  # no ':' or '=': no task, Mem-Info, tail or cpuset line
         if self.version_pending:
             self.version_pending = False
             v = c.kernel_version(" " + s)
@@ -108,15 +110,20 @@ class Report:
             return OK
         names = c.frames(s)
         if names:
-            if len(self.trace) < MAX_TRACE:
-                self.trace.extend(names[: MAX_TRACE - len(self.trace)])
-            if self.kind is None:
-                if any(n.startswith("warn_alloc") for n in names):
-                    self.kind = "failure"
-                elif any(n.startswith(OOM_FRAMES) for n in names):
-                    self.kind = "oom"
-            return OK
+            return self._frames(names)
         return OK if c.REPORT_VOCAB.match(s) else UNKNOWN
+
+    def _frames(self, names: list[str]) -> str:
+        if not names:
+            return UNKNOWN  # not reached for a FRAME_LINE, which always names a function
+        if len(self.trace) < MAX_TRACE:
+            self.trace.extend(names[: MAX_TRACE - len(self.trace)])
+        if self.kind is None:
+            if any(n.startswith("warn_alloc") for n in names):
+                self.kind = "failure"
+            elif any(n.startswith(OOM_FRAMES) for n in names):
+                self.kind = "oom"
+        return OK
 
     def _meminfo(self, s: str) -> str:
         if c.OOM_TAIL.match(s):
