@@ -159,3 +159,12 @@ def test_without_grep_the_python_path_runs(tmp_path: Path, monkeypatch: pytest.M
     reader.close()
     slow = run_cli("logs", "--format", "jsonl", str(log))
     assert fast.out == slow.out and fast.out.count("\n") > 2
+
+
+@pytest.mark.parametrize("data", [b"", b"x", b"\n\n", b"abc:", b"rsync:\n", b"a\r\nb=\r\n",
+                                  b"kernel: page allocation", b"\x00" * 100 + b"\nMem-Info:",
+                                  b"y" * 70 + b"=\n" + b"z" * 10])
+def test_grep_path_on_edge_inputs(data: bytes, tmp_path: Path) -> None:
+    log = tmp_path / "edge.log"
+    log.write_bytes(data)
+    assert _run(log, True) == _run(log, False)
