@@ -44,3 +44,35 @@ def test_frame_lines_of_the_corpus() -> None:
                 taken += 1
                 assert not _skipped_checks(body) and c.frames(body), body
     assert taken > 100
+
+
+_TRICKY = ["Mar  1 10:00:00 h sshd[12]: Accepted key", "Mar  1 10:00:00 kernel: foo[1]: x",
+           "Mar  1 10:00:00 kernel:h sshd[1]: x", "Mar  1 10:00:00 h  kernel[0]: x",
+           "Mar  1 10:00:00 h  CRON[1]:x", "Mar  1 10:00:00 h tag[1]: [ 12.5] x",
+           "Mar  1 10:00:00 h tag[1]: 7221.937932] y", "Mar 11 10:00:00 h tag[1]: [Fri Aug 11 16:51:47 2017] z",
+           "Mar  1 10:00:00.123 h tag[1]: x", "Mar  1 10:00:00 h kernel: tag[1]: x", "Mar  1 10:00:00 h tag[x]: x"]
+_WORDS = st.sampled_from(["Mar  1 10:00:00", "Jan 31 23:59:59", " ", "  ", "h", "kernel", "kernel:", ":", "[",
+                          "]", "12", "sshd", "[12]", "[ 12.5]", ": ", "x", "7221.937932]", "-", "."])
+
+
+def _agree(line: str) -> None:
+    from memstall.parsers.kernlog.unwrap import unwrap, unwrap_general
+
+    fast_hosts: dict[str, None] = {}
+    general_hosts: dict[str, None] = {}
+    assert unwrap(line, fast_hosts) == unwrap_general(line, general_hosts), line
+    assert fast_hosts == general_hosts, line
+
+
+def test_foreign_syslog_fast_path_agrees_with_the_general_path() -> None:
+    from memstall.parsers.kernlog.unwrap import _FAST_FOREIGN
+
+    assert sum(bool(_FAST_FOREIGN.match(line)) for line in _TRICKY) >= 6  # the fast path is taken
+    for line in _TRICKY:
+        _agree(line)
+
+
+@settings(max_examples=300)
+@given(st.lists(_WORDS, max_size=10).map("".join))
+def test_unwrap_fast_paths_agree_on_random_wrappers(line: str) -> None:
+    _agree(line)

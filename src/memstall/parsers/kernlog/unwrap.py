@@ -45,6 +45,8 @@ class Unwrapped(NamedTuple):
 # handles them too): syslog with `kernel:` and an optional dmesg stamp, and raw dmesg.
 _FAST_SYSLOG = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (\S+) kernel: ?"
                           r"(?:\[ *(\d{1,12}\.\d+)\] ?)?")
+_FAST_FOREIGN = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) ((?!kernel:)\S+) +[\w.@/-]+\[\d+\]: ?")
+"""Syslog with another tag (`host sshd[12]: `): what `_after_wall` says through `_HOST_TAG`."""
 _FAST_DMESG = re.compile(r"^\[ *(\d{1,12}\.\d+)\] ?(?!\s*(?:[\w.@/-]+\[\d+\]: |\S+ +kernel:|kernel:|\[))")
 _PRIO = re.compile(r"^<(\d{1,3})>")
 _KMSG = re.compile(r"^(\d{1,3}),(\d{1,18}),(\d{1,18}),[^;]{0,8};")
@@ -150,6 +152,13 @@ def unwrap(line: str, hosts: Hosts | None = None) -> Unwrapped:
     m = _FAST_DMESG.match(line)
     if m:
         return Unwrapped(line[m.end():], None, None, m.group(1), float(m.group(1)), True, True)
+    m = _FAST_FOREIGN.match(line)
+    if m:
+        host = m.group(2)
+        if host not in hosts:
+            _remember(hosts, host)
+        rest, stamp, uptime = _dmesg_stamp(line[m.end():])
+        return Unwrapped(rest, host, m.group(1), stamp, uptime, False, True)
     return unwrap_general(line, hosts)
 
 
