@@ -49,8 +49,9 @@ def test_frame_lines_of_the_corpus() -> None:
 _TRICKY = ["Mar  1 10:00:00 h sshd[12]: Accepted key", "Mar  1 10:00:00 kernel: foo[1]: x",
            "Mar  1 10:00:00 kernel:h sshd[1]: x", "Mar  1 10:00:00 h  kernel[0]: x",
            "Mar  1 10:00:00 h  CRON[1]:x", "Mar  1 10:00:00 h tag[1]: [ 12.5] x",
-           "Mar  1 10:00:00 h tag[1]: 7221.937932] y", "Mar 11 10:00:00 h tag[1]: [Fri Aug 11 16:51:47 2017] z",
-           "Mar  1 10:00:00.123 h tag[1]: x", "Mar  1 10:00:00 h kernel: tag[1]: x", "Mar  1 10:00:00 h tag[x]: x"]
+           "Mar  1 10:00:00 h tag[1]: 7221.937932] y",
+           "Mar 11 10:00:00 h tag[1]: [Fri Aug 11 16:51:47 2017] z", "Mar  1 10:00:00.123 h tag[1]: x",
+           "Mar  1 10:00:00 h kernel: tag[1]: x", "Mar  1 10:00:00 h tag[x]: x"]
 _WORDS = st.sampled_from(["Mar  1 10:00:00", "Jan 31 23:59:59", " ", "  ", "h", "kernel", "kernel:", ":", "[",
                           "]", "12", "sshd", "[12]", "[ 12.5]", ": ", "x", "7221.937932]", "-", "."])
 
