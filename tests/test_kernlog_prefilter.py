@@ -6,6 +6,7 @@ import json
 import random
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from conftest import run_cli
 from memstall.cli.logs import scan_reader
+from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner
 from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_ERE
 from memstall.sources.kernlog import PREFILTER_MIN_BYTES, LogReader
@@ -168,3 +170,28 @@ def test_grep_path_on_edge_inputs(data: bytes, tmp_path: Path) -> None:
     log = tmp_path / "edge.log"
     log.write_bytes(data)
     assert _run(log, True) == _run(log, False)
+
+
+def test_a_log_that_grows_during_the_scan_is_read_to_its_end(tmp_path: Path) -> None:
+    seed = (KERNLOG / "corpus" / "000-seed-cold-storage-4.9.log").read_bytes()
+    log = tmp_path / "live.log"
+    log.write_bytes(NOISE + seed + b"filler line\n" * 8000)
+    reader, sc = LogReader(str(log)), LogScanner("x")
+    appended = []
+
+    def busy() -> bool:
+        if not appended and not sc.busy:  # a second report arrives after the first was read
+            appended.append(True)
+            time.sleep(0.3)  # grep is done with the 100 KB file by now
+            with log.open("ab") as f:
+                f.write(NOISE + seed)
+        return sc.busy
+
+    items = []
+    for gap, block in reader.sparse_blocks(PREFILTER_ERE, busy):
+        sc.skip_idle(gap)
+        items += sc.feed_block(block)
+    items += sc.finish()
+    expected = _run(log, False)
+    events = [i for i in items if isinstance(i, AllocEvent)]
+    assert appended and len(events) == 2 and (items, dict(sc.skipped), sc._no) == expected[:3]

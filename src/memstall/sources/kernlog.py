@@ -225,10 +225,11 @@ class LogReader:
         that may start a report; the lines between are skipped unread and only counted from
         grep's line numbers. From each hit, blocks of REGION bytes follow while `busy()`.
         `ere` must match every line the consumer would not skip while idle. On a dense log
-        (`dense_lines`) the rest is read with `blocks`. Lines longer than MAX_LINE are cut
-        (and counted in `truncated`) only where they are read.
+        (`dense_lines`), or when the file grew meanwhile, the rest is read with `blocks`.
+        Lines longer than MAX_LINE are cut (and counted in `truncated`) only where they are read.
         """
         grep = shutil.which("grep") or "grep"
+        size = os.fstat(self._raw.fileno()).st_size
         proc = subprocess.Popen([grep, "--line-buffered", "-a", "-b", "-n", "-E", "-e", ere, "--", self.path],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env={**os.environ, "LC_ALL": "C"})
@@ -256,11 +257,13 @@ class LogReader:
                         break
             else:
                 err = proc.stderr.read().decode("utf-8", "replace").strip()
-                if proc.wait() > 1:
+                if proc.wait() not in (0, 1):  # 2: an error; negative: killed
                     raise SourceUnavailable(self.path, f"read error: {err or 'grep failed'}")
-                yield self._tail(off), b""
-                self.close()
-                return
+                if os.fstat(self._raw.fileno()).st_size == size:
+                    yield self._tail(off), b""
+                    self.close()
+                    return
+                # The log grew while grep ran (a live syslog): read the rest, as blocks.
         except BaseException:
             self.close()
             raise
