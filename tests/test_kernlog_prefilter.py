@@ -195,3 +195,20 @@ def test_a_log_that_grows_during_the_scan_is_read_to_its_end(tmp_path: Path) -> 
     expected = _run(log, False)
     events = [i for i in items if isinstance(i, AllocEvent)]
     assert appended and len(events) == 2 and (items, dict(sc.skipped), sc._no) == expected[:3]
+
+
+@pytest.mark.parametrize("script", ["exit 2", "echo 'grep: unrecognized option' >&2; exit 2",
+                                    "kill -9 $$", "yes 'x:y:z' | head -c 2000000"])
+def test_a_failing_grep_falls_back_to_reading_every_block(script: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grep without GNU options (BusyBox) or one that dies: the result is still complete."""
+    log = tmp_path / "x.log"
+    log.write_bytes(NOISE + (KERNLOG / "corpus" / "000-seed-cold-storage-4.9.log").read_bytes() + NOISE)
+    expected = _run(log, False)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "grep").write_text(f"#!/bin/sh\n{script}\n")
+    (fake / "grep").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    assert shutil.which("grep") == str(fake / "grep")
+    assert _run(log, True) == expected and expected[0]

@@ -225,18 +225,20 @@ class LogReader:
         that may start a report; the lines between are skipped unread and only counted from
         grep's line numbers. From each hit, blocks of REGION bytes follow while `busy()`.
         `ere` must match every line the consumer would not skip while idle. On a dense log
-        (`dense_lines`), or when the file grew meanwhile, the rest is read with `blocks`.
+        (`dense_lines`), when grep fails or when the file grew meanwhile, the rest is read
+        with `blocks`.
         Lines longer than MAX_LINE are cut (and counted in `truncated`) only where they are read.
         """
         grep = shutil.which("grep") or "grep"
         size = os.fstat(self._raw.fileno()).st_size
         proc = subprocess.Popen([grep, "--line-buffered", "-a", "-b", "-n", "-E", "-e", ere, "--", self.path],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 env={**os.environ, "LC_ALL": "C"})
-        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout is not None
         off = line = fed = 0
         try:
-            for hit_line, hit_off in _grep_hits(proc.stdout):
+            bad: list[bytes] = []
+            for hit_line, hit_off in _grep_hits(proc.stdout, bad):
                 if hit_line <= line:
                     continue  # already read (inside a report)
                 gap, off, line = hit_line - 1 - line, hit_off, hit_line - 1
@@ -256,14 +258,14 @@ class LogReader:
                     if not busy():
                         break
             else:
-                err = proc.stderr.read().decode("utf-8", "replace").strip()
-                if proc.wait() not in (0, 1):  # 2: an error; negative: killed
-                    raise SourceUnavailable(self.path, f"read error: {err or 'grep failed'}")
-                if os.fstat(self._raw.fileno()).st_size == size:
+                # grep failed (2: a grep without these options, or a read error that reading
+                # will report; negative: killed; output of another shape), or the log grew
+                # while grep ran (a live syslog): read the rest as blocks. Otherwise only
+                # count the lines left.
+                if not bad and proc.wait() in (0, 1) and os.fstat(self._raw.fileno()).st_size == size:
                     yield self._tail(off), b""
                     self.close()
                     return
-                # The log grew while grep ran (a live syslog): read the rest, as blocks.
         except BaseException:
             self.close()
             raise
@@ -272,7 +274,6 @@ class LogReader:
                 proc.kill()
             proc.wait()
             proc.stdout.close()
-            proc.stderr.close()
         yield from ((0, b) for b in self.blocks(off))
 
     def _region(self, off: int) -> tuple[bytes, int]:
@@ -321,13 +322,18 @@ class LogReader:
         return n
 
 
-def _grep_hits(out: IO[bytes]) -> Iterator[tuple[int, int]]:
-    """(line number, byte offset of the line) from `grep -n -b` output, reading little of each line."""
+def _grep_hits(out: IO[bytes], bad: list[bytes]) -> Iterator[tuple[int, int]]:
+    """(line number, byte offset of the line) from `grep -n -b` output, reading little of each
+    line. Output of another shape stops the hits and is put in `bad`."""
     while True:
         row = out.readline(64)
         if not row:
             return
-        number, offset, _ = row.split(b":", 2)
+        number, _, rest = row.partition(b":")
+        offset = rest.partition(b":")[0]
+        if not (number.isdigit() and offset.isdigit() and len(number) < 19 and len(offset) < 19):
+            bad.append(row)
+            return
         yield int(number), int(offset)
         while not row.endswith(b"\n"):
             row = out.readline(CHUNK)
