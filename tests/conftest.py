@@ -67,3 +67,17 @@ def run_cli(*argv: str) -> CliResult:
 @pytest.fixture
 def cli() -> object:
     return run_cli
+
+
+def json_keys(doc: object, skip: frozenset[str] = frozenset()) -> set[str]:
+    """Every key of a JSON document, except below the keys in `skip` (open-ended maps)."""
+    out: set[str] = set()
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out.add(k)
+            if k not in skip:
+                out |= json_keys(v, skip)
+    elif isinstance(doc, list):
+        for v in doc:
+            out |= json_keys(v, skip)
+    return out

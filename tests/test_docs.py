@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, json_keys, run_cli
 from memstall.cli import build_parser
 from memstall.cli.docgen import _subcommands, generate
 from memstall.cli.show import VIEWS
@@ -48,18 +47,6 @@ def _section(schema: str) -> str:
     return m.group(1)
 
 
-def _keys(doc: Any, skip: frozenset[str]) -> set[str]:
-    """Every key of the document, except below open-ended maps (counter names...)."""
-    out: set[str] = set()
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out.add(k)
-            if k not in skip:
-                out |= _keys(v, skip)
-    elif isinstance(doc, list):
-        for v in doc:
-            out |= _keys(v, skip)
-    return out
 
 
 OPEN_MAPS = frozenset({"counters", "fields_kib", "counts", "vm", "extra"})
@@ -72,7 +59,7 @@ def test_json_md_documents_every_key_of_every_view(what: str) -> None:
     for fixture in ("x86_64-6.18-idle", "x86_64-4.9-handmade-seed-2node-256g"):
         r = run_cli("--root", str(FIXTURES / "snapshots" / fixture), "show", what, "--format", "json")
         if r.code == 0:
-            found |= _keys(json.loads(r.out), OPEN_MAPS)
+            found |= json_keys(json.loads(r.out), OPEN_MAPS)
     assert found
     common = JSON_MD.read_text().split("## `memstall show", 1)[0]  # conventions shared by all
     missing = sorted(k for k in found if f"`{k}`" not in section and f"`{k}`" not in common)

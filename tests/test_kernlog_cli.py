@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import json_keys, run_cli
 
 CORPUS = Path(__file__).parent / "fixtures" / "kernlog" / "corpus"
 SEED = CORPUS / "000-seed-cold-storage-4.9.log"
@@ -197,17 +197,6 @@ def test_as_snapshot_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     assert r.code == 3 and (tmp_path / "s" / "keep").read_text() == "x"
 
 
-def _keys(doc: object, skip: frozenset[str]) -> set[str]:
-    out: set[str] = set()
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out.add(k)
-            if k not in skip:
-                out |= _keys(v, skip)
-    elif isinstance(doc, list):
-        for v in doc:
-            out |= _keys(v, skip)
-    return out
 
 
 def test_docs_logs_md_documents_every_json_key() -> None:
@@ -216,7 +205,7 @@ def test_docs_logs_md_documents_every_json_key() -> None:
     doc = json.loads(run_cli("logs", "--format", "json", *logs).out)
     open_maps = frozenset({"fields_kb", "fields", "summary_pages", "nodes_kb", "reasons", "by_kind",
                            "by_order", "by_flags", "by_comm", "by_host"})
-    missing = sorted(k for k in _keys(doc, open_maps) if f"`{k}`" not in doc_md)
+    missing = sorted(k for k in json_keys(doc, open_maps) if f"`{k}`" not in doc_md)
     assert missing == []
 
 
