@@ -188,3 +188,15 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     plain = subprocess.run([sys.executable, "-m", "memstall", "--root", "/nonexistent/x", "show",
                             "frag"], capture_output=True, text=True, env=env, check=False)
     assert plain.returncode == 3 and "Traceback" not in plain.stderr
+
+
+@pytest.mark.parametrize("page_size", [0, 3000, -4096, True, "4096", 1024])
+def test_manifest_with_an_impossible_page_size(tmp_path: Path, page_size: object) -> None:
+    root = _copy(tmp_path)
+    manifest = json.loads((root / "MANIFEST.json").read_text())
+    manifest["page_size"] = page_size
+    (root / "MANIFEST.json").write_text(json.dumps(manifest))
+    for what in ("frag", "watermarks"):  # was: garbage JSON, and an internal error (exit 70)
+        _assert_one_error(run_cli("--root", str(root), "show", what, "--format", "json"),
+                          f"MANIFEST.json: expected page_size to be a power of two of at least "
+                          f"4096 bytes, got '{json.dumps(page_size)}'")

@@ -71,8 +71,15 @@ def read_manifest(source: Source) -> dict[str, object] | None:
 
 
 def _page_size(source: Source, manifest: dict[str, object] | None) -> tuple[int, str | None]:
-    if manifest is not None and isinstance(manifest.get("page_size"), int):
-        return int(manifest["page_size"]), None  # type: ignore[call-overload]
+    recorded = manifest.get("page_size") if manifest is not None else None
+    if recorded is not None:
+        # Every kernel page size is a power of two of at least 4 KiB (8/16/64/256 KiB
+        # elsewhere); anything else would make every page count wrong, so refuse it.
+        if (not isinstance(recorded, int) or isinstance(recorded, bool) or recorded < 4096
+                or recorded & (recorded - 1)):
+            raise ParseError(specs.MANIFEST, 0, json.dumps(recorded),
+                             "page_size to be a power of two of at least 4096 bytes")
+        return recorded, None
     if source.is_live:
         return os.sysconf("SC_PAGE_SIZE"), None
     return 4096, "page size not recorded in this capture: assumed 4096 bytes"
