@@ -6,6 +6,7 @@ seed log); none is computed by the code under test.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,11 @@ from memstall.analysis.watermarks import (
     nr_free_buffer_pages,
     thp_recommended_min_free_kbytes,
 )
+from memstall.analysis.zone_watermarks import min_free_origin
+from memstall.collect import load_state
 from memstall.model.kernel import KernelVersion
 from memstall.parsers.zoneinfo import parse_zoneinfo
+from memstall.sources import open_root
 
 ZONEINFO = Path(__file__).parent / "fixtures" / "samples" / "zoneinfo" / "valid"
 SEED_LOG = Path(__file__).parent.parent.parent / "shared" / "corpus" / "000-seed-cold-storage-4.9.log"
@@ -187,3 +191,17 @@ def test_seed_log_not_reproducible_with_the_printed_managed_counts() -> None:
     # ... while min alone is reproducible for DMA and Normal (22535 <= pages_min <= 22536).
     got = _kb(compute_watermarks(sizes, 22535 * 4, 10, 4096, KernelVersion(4, 9, 0)))
     assert (got["DMA"][0], got["Normal"][0]) == (4, 44456)
+
+
+def test_a_zone_with_no_managed_pages_adds_nothing_to_the_default_min_free_kbytes() -> None:
+    # nr_free_zone_pages() sums zone_managed_pages() - high: a zone whose pages are all
+    # reserved (present > 0, managed 0) counts as nothing, exactly like an absent zone.
+    state = load_state(open_root(str(ZONEINFO.parents[2] / "snapshots" / "x86_64-6.18-idle")))
+    assert state.zoneinfo is not None and state.zoneinfo.zones[0].zone == "DMA"
+    dma, *rest = state.zoneinfo.zones
+    assert dma.present_pages > dma.high_pages
+    reserved = replace(state, zoneinfo=replace(state.zoneinfo, zones=(replace(dma, managed_pages=0), *rest)))
+    absent = replace(state, zoneinfo=replace(state.zoneinfo, zones=tuple(rest)))
+    got, want = min_free_origin(reserved), min_free_origin(absent)
+    assert got is not None and want is not None
+    assert got.default_kbytes == want.default_kbytes

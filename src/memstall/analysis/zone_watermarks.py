@@ -78,8 +78,8 @@ def min_free_origin(state: SystemState) -> MinFreeOrigin | None:
         return None
     zones = state.zoneinfo.zones
     free_buffer = nr_free_buffer_pages(
-        (z.zone, z.managed_pages or z.present_pages, z.high_pages - (z.boost_pages or 0))
-        for z in zones)
+        (z.zone, size.managed_pages, z.watermarks_without_boost()[2])
+        for z, size in zip(zones, zone_sizes(state.zoneinfo)))
     default = default_min_free_kbytes(free_buffer, state.page_size, state.kernel)
     thp_on = state.thp is not None and state.thp.enabled in ("always", "madvise")
     thp = (thp_recommended_min_free_kbytes([z.zone for z in zones if z.populated], free_buffer,
