@@ -112,3 +112,12 @@ def test_live_diagnose_samples_twice() -> None:
     assert r.code == 0, r.err
     skipped = {s["key"]: s["reason"] for s in json.loads(r.out)["skipped"]}
     assert "DIRECT_RECLAIM" not in skipped  # rates from the two live samples
+
+
+@pytest.mark.parametrize("command", [["diagnose"], ["whatif", "--set", "vm.watermark_scale_factor=100"]])
+def test_log_and_root_together_are_refused_not_one_ignored(command: list[str]) -> None:
+    log = LOGS[0]
+    r = run_cli("--root", str(IDLE), *command, "--log", str(log))
+    assert r.code == 2 and r.out == ""
+    assert r.err == (f"memstall: error: --log {log} and --root {IDLE}: give one source, not both "
+                     "(--log reads the Mem-Info of the log, --root a host or capture)\n")

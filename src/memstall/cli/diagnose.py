@@ -137,7 +137,15 @@ def inputs_from_log(path: str) -> tuple[Inputs, str, int | None]:
     return inputs, how, managed
 
 
+def one_source(args: argparse.Namespace) -> None:
+    """--log and --root name two different sources: refuse rather than ignore one."""
+    if args.log and args.root != "/":
+        raise UsageError(f"--log {args.log} and --root {args.root}: give one source, not both "
+                         "(--log reads the Mem-Info of the log, --root a host or capture)")
+
+
 def run(args: argparse.Namespace, io: Any) -> int:
+    one_source(args)
     managed_total: int | None = None
     if args.log:
         inputs, how, managed_total = inputs_from_log(args.log)

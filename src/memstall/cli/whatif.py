@@ -7,7 +7,7 @@ from typing import Any
 
 from memstall.analysis.sysctl_limits import normalize_name, validate
 from memstall.analysis.whatif import SETTINGS, WhatIfUnavailable, what_if
-from memstall.cli.diagnose import inputs_from_log
+from memstall.cli.diagnose import inputs_from_log, one_source
 from memstall.collect import load_state
 from memstall.errors import InputError, UsageError
 from memstall.outputs.render.jsonout import dumps
@@ -47,6 +47,7 @@ def parse_settings(items: list[str]) -> dict[str, int]:
 
 
 def run(args: argparse.Namespace, io: Any) -> int:
+    one_source(args)
     changes = parse_settings(args.settings)
     managed_total: int | None = None
     if args.log:
