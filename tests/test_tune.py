@@ -305,3 +305,21 @@ def test_relative_root_and_unreadable_conf_entry(root: Path, monkeypatch: pytest
     code, _, err = tune(Path("root"), "apply", "--yes", "--persist", "--set", "vm.swappiness=10")
     assert (code, err) == (0, ""), err
     assert tune(Path("root"), "rollback")[0] == 0 and vm(root, "swappiness") == "60\n"
+
+
+def test_unusable_state_dir_is_an_error_not_a_crash(root: Path, tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    before = fingerprint(root)
+    code, _, err = tune(root, "apply", "--yes", "--state-dir", str(afile), "--set", "vm.swappiness=10")
+    assert code == 3 and err.startswith(f"memstall: error: {afile}: cannot keep transactions here (")
+    assert "hint: --state-dir takes a writable directory" in err and "internal error" not in err
+    # The state directory exists but a transaction cannot be created in it (/proc refuses
+    # mkdir even for root): the backups are not on disk, so nothing may be written.
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "tx").symlink_to("/proc")
+    code, _, err = tune(root, "apply", "--yes", "--state-dir", str(state), "--set", "vm.swappiness=10")
+    assert code == 4 and err.startswith(f"memstall: error: saving the backups under {state} failed: ")
+    assert err.rstrip().endswith("nothing was changed")
+    assert fingerprint(root) == before

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from memstall.advice.tuning.fsio import atomic_write, fsync_dir
-from memstall.errors import InputError, UsageError
+from memstall.errors import InputError, SourceUnavailable, UsageError
 
 TX_FORMAT = "memstall.tune.tx/1"
 DROP_IN_BACKUP = "drop-in"
@@ -122,8 +122,12 @@ class Store:
     @contextlib.contextmanager
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """Exclusive lock of the state directory; waits up to `wait_seconds` for it."""
-        self.tx_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            self.tx_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as err:
+            raise SourceUnavailable(str(self.dir), f"cannot keep transactions here ({err.strerror or err})",
+                                    hint="--state-dir takes a writable directory") from None
         try:
             give_up = time.monotonic() + wait_seconds
             while True:

@@ -158,7 +158,11 @@ def apply(plan: Plan, procsys: ProcSys, store: Store, persist: bool, force: bool
     if persist and drop_in_path.is_symlink():
         raise ApplyError(f"{MEMSTALL_DROP_IN} is a symlink (to {drop_in_path.readlink()}): refusing to "
                          "write through it; nothing was changed", hint="remove the link first")
-    tx, _ = _start(plan, procsys, store, persist)
+    try:
+        tx, _ = _start(plan, procsys, store, persist)
+    except OSError as err:  # the backups are not safe on disk: write nothing
+        raise ApplyError(f"saving the backups under {store.dir} failed: {err.strerror or err}; "
+                         "nothing was changed") from None
     for change in plan.to_write():
         try:
             _write_one(procsys, change)
