@@ -95,6 +95,8 @@ CORRUPT = [
      "sys/kernel/mm/transparent_hugepage/enabled:1: expected the choices with exactly one in [brackets]"),
     ("sys/kernel/debug/extfrag/extfrag_index", 1, "Node 0, zone      DMA -1.000 0.5",
      "sys/kernel/debug/extfrag/extfrag_index:1: expected values like '0.937'"),
+    ("sys/kernel/mm/transparent_hugepage/khugepaged/defrag", 1, "yes",
+     "sys/kernel/mm/transparent_hugepage/khugepaged/defrag:1: expected 0 or 1, got 'yes'"),
     ("proc/uptime", 1, "soon", "proc/uptime:1: expected '<seconds> <idle seconds>'"),
     ("proc/36/stat", 1, "36 (kcompactd0) S", "proc/36/stat:1: expected '<pid> (<comm>) <state> ...'"),
     ("sys/devices/system/node/node0/vmstat", 4, "nr_inactive_anon -",

@@ -24,7 +24,7 @@ from memstall.parsers.meminfo import parse_meminfo
 from memstall.parsers.pagetypeinfo import parse_pagetypeinfo
 from memstall.parsers.psi import parse_psi
 from memstall.parsers.sysctl_vm import parse_sysctl_vm
-from memstall.parsers.thp import parse_thp_choice
+from memstall.parsers.thp import parse_thp_choice, parse_thp_flag
 from memstall.parsers.vmstat import parse_vmstat
 from memstall.parsers.zoneinfo import parse_zoneinfo
 from memstall.sources import Source, specs
@@ -127,11 +127,10 @@ def _kthreads(reader: _Reader) -> tuple[KThreadStat, ...]:
 def _thp(reader: _Reader) -> ThpSettings | None:
     enabled = reader.parsed(specs.THP_ENABLED, parse_thp_choice)
     defrag = reader.parsed(specs.THP_DEFRAG, parse_thp_choice)
-    kd = reader.text(specs.THP_KHUGEPAGED_DEFRAG)
+    khugepaged_defrag = reader.parsed(specs.THP_KHUGEPAGED_DEFRAG, parse_thp_flag)
     if enabled is None and defrag is None:
         return None
-    kd_value = int(kd.strip()) if kd is not None and kd.strip().isdigit() else None
-    return ThpSettings(enabled=enabled, defrag=defrag, khugepaged_defrag=kd_value)
+    return ThpSettings(enabled=enabled, defrag=defrag, khugepaged_defrag=khugepaged_defrag)
 
 
 def _uptime(reader: _Reader) -> float | None:

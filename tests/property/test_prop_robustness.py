@@ -21,7 +21,7 @@ from memstall.parsers.meminfo import parse_meminfo
 from memstall.parsers.pagetypeinfo import parse_pagetypeinfo
 from memstall.parsers.psi import parse_psi
 from memstall.parsers.sysctl_vm import parse_sysctl_vm
-from memstall.parsers.thp import parse_thp_choice
+from memstall.parsers.thp import parse_thp_choice, parse_thp_flag
 from memstall.parsers.vmstat import parse_vmstat
 from memstall.parsers.zoneinfo import parse_zoneinfo
 
@@ -36,6 +36,7 @@ TEXT_PARSERS: dict[str, Callable[[str], object]] = {
     "extfrag_index": parse_extfrag,
     "kthread_stat": parse_kthread_stat,
     "thp": parse_thp_choice,
+    "thp_flag": parse_thp_flag,
     "pagetypeinfo": parse_pagetypeinfo,
     "sysctl_vm": lambda text: parse_sysctl_vm({"min_free_kbytes": text, "lowmem_reserve_ratio": text}),
 }
@@ -53,6 +54,8 @@ def _real_text(name: str) -> str:
     files = sorted((SAMPLES / name / "valid").glob("*.txt"))
     if name == "sysctl_vm":
         return "67584\n"
+    if name == "thp_flag":
+        return "1\n"
     assert files, f"no valid sample for {name}"
     return files[0].read_text()
 
