@@ -121,3 +121,11 @@ def test_log_and_root_together_are_refused_not_one_ignored(command: list[str]) -
     assert r.code == 2 and r.out == ""
     assert r.err == (f"memstall: error: --log {log} and --root {IDLE}: give one source, not both "
                      "(--log reads the Mem-Info of the log, --root a host or capture)\n")
+
+
+def test_text_never_splits_a_gfp_flag_list_or_evidence_value() -> None:
+    log = next(p for p in LOGS if p.name.startswith("006-"))
+    r = run_cli("diagnose", "--log", str(log), "--fail-on", "never")
+    flags = ("__GFP_HIGHMEM|__GFP_IO|__GFP_FS|__GFP_COMP|__GFP_NOMEMALLOC|__GFP_HARDWALL|"
+             "__GFP_MOVABLE|__GFP_DIRECT_RECLAIM")
+    assert r.out.count(flags) == 3  # summary, explanation and evidence, each whole

@@ -32,8 +32,11 @@ def diagnosis_doc(report: Report, advice: Advice) -> dict[str, Any]:
 
 
 def _wrap(text: str, indent: str, more: str | None = None) -> list[str]:
+    # Never split a word: GFP flag lists (A|B|C) and key=value evidence stay whole, so they
+    # can be searched and copied; a word longer than the width overflows its line instead.
     return textwrap.wrap(text, WIDTH, initial_indent=indent,
-                         subsequent_indent=more if more is not None else indent) or [indent]
+                         subsequent_indent=more if more is not None else indent,
+                         break_long_words=False, break_on_hyphens=False) or [indent]
 
 
 def _evidence(f: Finding) -> str:
