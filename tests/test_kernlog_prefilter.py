@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from conftest import run_cli
 from memstall.cli.logs import scan_reader
 from memstall.model.kernlog import AllocEvent
-from memstall.parsers.kernlog import LogScanner
+from memstall.parsers.kernlog import LogScanner, scan_lines
 from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_ERE
 from memstall.sources.kernlog import PREFILTER_MIN_BYTES, LogReader
 
@@ -39,14 +39,6 @@ def _run(path: Path, prefilter: bool, dense_lines: int | None = None) -> tuple[o
             items += sc.feed_block(block)
         items += sc.finish()
     return items, dict(sc.skipped), sc._no, sc.cut_lines + reader.truncated
-
-
-def _by_lines(data: bytes) -> list[object]:
-    sc = LogScanner("x")
-    items: list[object] = []
-    for line in data.split(b"\n"):
-        items += sc.feed(line)
-    return items + list(sc.finish())
 
 
 def _mixed(rng: random.Random) -> bytes:
@@ -74,7 +66,7 @@ def test_grep_path_equals_block_path_on_every_fixture(path: Path, tmp_path: Path
     log.write_bytes(data)
     fast = _run(log, True)
     assert fast == _run(log, False)
-    assert fast[0] == _by_lines(data)
+    assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -85,7 +77,7 @@ def test_grep_path_equals_block_path_on_mixed_logs(seed: int, tmp_path: Path) ->
     log.write_bytes(data)
     fast = _run(log, True)
     assert fast == _run(log, False)
-    assert fast[0] == _by_lines(data)
+    assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
     assert fast[0], "the mixed log has reports"
     # dense input: the prefilter hands over to block reading part-way, same result
     assert _run(log, True, dense_lines=rng.randrange(50, 500)) == fast

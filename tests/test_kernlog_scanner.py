@@ -274,14 +274,6 @@ def test_long_pathological_lines_inside_a_report_are_linear(junk: str) -> None:
     assert all(isinstance(i, (AllocEvent, MemInfoDump)) for i in items)
 
 
-def _by_lines(data: bytes) -> list[object]:
-    sc = LogScanner("x")
-    items: list[object] = []
-    for line in data.split(b"\n"):
-        items += sc.feed(line)
-    return items + list(sc.finish())
-
-
 def _by_blocks(data: bytes, size: int) -> list[object]:
     sc = LogScanner("x")
     items: list[object] = []
@@ -303,7 +295,7 @@ def test_block_feeding_equals_line_feeding(size: int) -> None:
     noise = (KERNLOG / "noise" / "boot-and-memory-messages.txt").read_bytes()
     for log in sorted(CORPUS.glob("*.log")):
         data = noise + log.read_bytes() + noise
-        assert _by_blocks(data, size) == _by_lines(data), log.name
+        assert _by_blocks(data, size) == list(scan_lines(data.split(b"\n"), "x")), log.name
 
 
 def test_unwrap_fast_paths_agree_with_the_general_path() -> None:
