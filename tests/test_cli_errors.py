@@ -98,6 +98,8 @@ CORRUPT = [
     ("sys/kernel/mm/transparent_hugepage/khugepaged/defrag", 1, "yes",
      "sys/kernel/mm/transparent_hugepage/khugepaged/defrag:1: expected 0 or 1, got 'yes'"),
     ("proc/uptime", 1, "soon", "proc/uptime:1: expected '<seconds> <idle seconds>'"),
+    ("proc/uptime", 1, "nan 12.5", "proc/uptime:1: expected '<seconds> <idle seconds>', got 'nan 12.5'"),
+    ("proc/uptime", 1, "-3.0 1.0", "proc/uptime:1: expected '<seconds> <idle seconds>', got '-3.0 1.0'"),
     ("proc/36/stat", 1, "36 (kcompactd0) S", "proc/36/stat:1: expected '<pid> (<comm>) <state> ...'"),
     ("sys/devices/system/node/node0/vmstat", 4, "nr_inactive_anon -",
      "sys/devices/system/node/node0/vmstat:4:"),

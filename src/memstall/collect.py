@@ -9,6 +9,7 @@ but malformed is a ParseError naming the file: we never return half-parsed data.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from typing import Callable, TypeVar
@@ -135,10 +136,17 @@ def _thp(reader: _Reader) -> ThpSettings | None:
 
 def _uptime(reader: _Reader) -> float | None:
     text = reader.text(specs.UPTIME)
+    if text is None:
+        return None
     try:
-        return float(text.split()[0]) if text else None
+        seconds = float(text.split()[0])
     except (ValueError, IndexError):
-        raise ParseError(specs.UPTIME, 1, (text or "").strip(), "'<seconds> <idle seconds>'") from None
+        seconds = math.nan
+    # float() also reads 'nan', 'inf' and '-1': none is a time since boot, and each would
+    # turn every rate into garbage.
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ParseError(specs.UPTIME, 1, text.strip(), "'<seconds> <idle seconds>'")
+    return seconds
 
 
 def select_sample(source: Source, sample: int | None) -> Source:
