@@ -48,13 +48,28 @@ def test_golden_diagnosis_of_every_corpus_log(log: Path, update_golden: bool) ->
 def test_json_schema_is_exactly_memstall_diagnosis_1() -> None:
     r = run_cli("--root", str(FRAGMENTED), "--format", "json", "diagnose")
     doc = json.loads(r.out)
-    assert set(doc) == {"schema", "findings", "recommendations", "skipped"}
+    assert set(doc) == {"schema", "findings", "recommendations", "notes", "skipped", "passed"}
     assert doc["schema"] == "memstall.diagnosis/1"
-    assert all(set(f) == {"key", "severity", "subject", "evidence", "summary", "explanation"}
+    assert doc["findings"]
+    assert all(set(f) == {"key", "severity", "subject", "evidence", "summary", "explanation", "fix"}
                for f in doc["findings"])
     assert all(set(s) == {"key", "reason"} for s in doc["skipped"])
     keys = {f["key"] for f in doc["findings"]} | {s["key"] for s in doc["skipped"]}
     assert keys <= {r.key for r in REGISTRY}
+    ran = {f["key"] for f in doc["findings"]} | set(doc["passed"])
+    assert ran | {s["key"] for s in doc["skipped"]} == {r.key for r in REGISTRY}
+
+
+def test_json_gives_all_the_text_shows_fixes_and_will_not_help_notes() -> None:
+    log = next(p for p in LOGS if p.name.startswith("000-"))
+    doc = json.loads(run_cli("--format", "json", "diagnose", "--log", str(log)).out)
+    text = run_cli("diagnose", "--log", str(log)).out
+    flat = " ".join(text.split())
+    for f in doc["findings"]:
+        assert f["fix"] and " ".join(("fix: " + f["fix"]).split()) in flat
+    assert any(n.startswith("vm.extfrag_threshold will not help node0/Normal") for n in doc["notes"])
+    assert all(" ".join(n.split()) in flat for n in doc["notes"])
+    assert doc["passed"] == ["RECLAIMABLE_SLAB"]
 
 
 def test_exit_code_follows_the_worst_finding_and_fail_on() -> None:

@@ -1,7 +1,8 @@
 """`memstall diagnose` output: the memstall.diagnosis/1 JSON document and the text report.
 
-The JSON schema is fixed (docs/json.md): a field is never renamed or removed within
-schema version 1. Text groups findings by severity, then the recommended settings,
+The JSON schema is fixed (docs/diagnose.md): a field is never renamed or removed within
+schema version 1. It holds everything the text shows: each finding's fix, the notes on
+knobs that will not help, the skipped rules and the rules that passed. Text groups findings by severity, then the recommended settings,
 the knobs that will not help, and the rules skipped with their reasons.
 """
 
@@ -23,11 +24,13 @@ def diagnosis_doc(report: Report, advice: Advice) -> dict[str, Any]:
         "schema": SCHEMA,
         "findings": [{"key": f.key, "severity": f.severity.name, "subject": f.subject,
                       "evidence": dict(f.evidence), "summary": f.summary,
-                      "explanation": f.explanation} for f in report.findings],
+                      "explanation": f.explanation, "fix": f.fix} for f in report.findings],
         "recommendations": [{"setting": r.setting, "current": r.current, "proposed": r.proposed,
                              "rationale": r.rationale, "effect": r.effect, "risk": r.risk}
                             for r in advice.recommendations],
+        "notes": list(advice.notes),
         "skipped": [{"key": s.key, "reason": s.reason} for s in report.skipped],
+        "passed": list(report.passed),
     }
 
 
