@@ -2,8 +2,9 @@
 
 The JSON schema is fixed (docs/diagnose.md): a field is never renamed or removed within
 schema version 1. It holds everything the text shows: each finding's fix, the notes on
-knobs that will not help, the skipped rules and the rules that passed. Text groups findings by severity, then the recommended settings,
-the knobs that will not help, and the rules skipped with their reasons.
+knobs that will not help, the skipped rules and the rules that passed. Text groups
+findings by severity, then the recommended settings, the knobs that will not help, and
+the rules skipped with their reasons.
 """
 
 from __future__ import annotations
