@@ -323,3 +323,13 @@ def test_unusable_state_dir_is_an_error_not_a_crash(root: Path, tmp_path: Path) 
     assert code == 4 and err.startswith(f"memstall: error: saving the backups under {state} failed: ")
     assert err.rstrip().endswith("nothing was changed")
     assert fingerprint(root) == before
+
+
+def test_drop_in_comment_stays_one_line_whatever_the_rationale() -> None:
+    from memstall.advice.tuning.persist import render_drop_in
+    from memstall.parsers.sysctl_conf import parse_sysctl_conf
+
+    data = render_drop_in({"vm/swappiness": "10"}, {"vm/swappiness": "first line\nsecond\r\n  third"}, "T1")
+    conf = parse_sysctl_conf(data.decode(), "etc/sysctl.d/90-memstall.conf", strict=True)
+    assert conf.values() == {"vm/swappiness": "10"}
+    assert "# first line second third\nvm.swappiness = 10\n" in data.decode()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from memstall import __version__
@@ -79,8 +79,10 @@ def render_drop_in(values: Mapping[str, str], why: Mapping[str, str], tx_id: str
         "# `memstall tune verify` reports edits to this file and files that override it at boot.",
     ]
     for key, value in values.items():
-        lines += ["", f"# {why.get(key, 'kept from an earlier memstall transaction')}",
-                  f"{swap_separators(key)} = {value}"]
+        # One comment line whatever the rationale holds: a stray newline would leave a
+        # non-comment line that systemd-sysctl skips and our strict re-read rejects.
+        comment = " ".join(why.get(key, "kept from an earlier memstall transaction").split())
+        lines += ["", f"# {comment}", f"{swap_separators(key)} = {value}"]
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -94,7 +96,3 @@ def write_drop_in(root: Path, data: bytes, mode: int = 0o644) -> None:
 
 def precedence(root: Path, values: Mapping[str, str]) -> tuple[PrecedenceNote, ...]:
     return drop_in_report(read_conf_files(root), values)
-
-
-def conf_files_without_drop_in(files: Iterable[ConfFile]) -> list[ConfFile]:
-    return [f for f in files if f.path != MEMSTALL_DROP_IN]
