@@ -168,7 +168,12 @@ def _fmt_kernel(k: KernelVersion) -> str:
     return f"{k.major}.{k.minor}.{k.patch}" if k.major < 3 else f"{k.major}.{k.minor}"
 
 
-def _as_int(value: int | str) -> int | None:
+def as_int(value: int | str) -> int | None:
+    """The integer a sysctl value holds, or None when it is not one integer.
+
+    >>> as_int(" 20\\n"), as_int("-1"), as_int("1 2"), as_int("6O")
+    (20, -1, None, None)
+    """
     if isinstance(value, int):
         return value
     text = value.strip()
@@ -190,7 +195,7 @@ def validate(name: str, value: int | str, kernel: KernelVersion | None) -> str |
     if limit.introduced is not None and k < limit.introduced and kernel is not None:
         return (f"{full} does not exist before Linux {_fmt_kernel(limit.introduced)} "
                 f"(this kernel: {_fmt_kernel(kernel)})")
-    number = _as_int(value)
+    number = as_int(value)
     if number is None:
         return f"{full} takes one integer (got {str(value).strip()!r})"
     on = f" on Linux {_fmt_kernel(kernel)}" if kernel is not None else ""
@@ -206,4 +211,4 @@ def validate(name: str, value: int | str, kernel: KernelVersion | None) -> str |
     return None
 
 
-__all__ = ["NEWEST", "SysctlLimit", "known_names", "limits_for", "normalize_name", "validate"]
+__all__ = ["NEWEST", "SysctlLimit", "as_int", "known_names", "limits_for", "normalize_name", "validate"]

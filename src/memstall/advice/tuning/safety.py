@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memstall.analysis.sysctl_limits import limits_for, validate
+from memstall.analysis.sysctl_limits import as_int, limits_for, validate
 from memstall.model.kernel import KernelVersion
 from memstall.model.sysctl_conf import swap_separators
 
@@ -45,11 +45,6 @@ class KnobFacts:
     exists: bool
     regular: bool = True
     writable: bool = True
-
-
-def _int(value: str) -> int | None:
-    body = value[1:] if value.startswith("-") else value
-    return int(value) if body.isdigit() else None
 
 
 def _hard(facts: KnobFacts, value: str, kernel: KernelVersion | None) -> str | None:
@@ -114,5 +109,5 @@ def refusals(facts: KnobFacts, value: str, kernel: KernelVersion | None,
     if limits_for(name, kernel) is None:
         return (Refusal(name, f"memstall knows no range or safety rule for {name}; the kernel "
                               "will still check the value", True),)
-    number = _int(value)
+    number = as_int(value)
     return tuple(_judgement(facts, number, memtotal_kib)) if number is not None else ()
