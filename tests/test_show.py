@@ -142,3 +142,22 @@ def test_watermarks_computed_at_boot_are_called_stale_and_explained() -> None:
     assert "stale" in out and "fewer managed pages" in out
     idle = run_cli("--root", str(FIXTURES / "snapshots" / "x86_64-6.18-idle"), "show", "watermarks").out
     assert " yes" in idle and "stale" not in idle
+
+
+@pytest.mark.parametrize("fixture", ["x86_64-6.18-idle", "x86_64-6.1-qemu-2node-anon-fragmented"])
+def test_frag_text_prints_both_indices_as_debugfs_does(fixture: str) -> None:
+    # A user compares `show frag` with /sys/kernel/debug/extfrag/*: same digits, same form.
+    root = FIXTURES / "snapshots" / fixture
+    pair = FIXTURES / "samples" / "extfrag" / fixture.replace("x86_64-6.1-", "")  # the QEMU captures
+    stable = (json.loads((root / "MANIFEST.json").read_text()).get("extfrag_buddyinfo_stable")
+              or (pair / "buddyinfo_before").read_text() == (pair / "buddyinfo_after").read_text()
+              == (root / "proc/buddyinfo").read_text())
+    assert stable, "debugfs and buddyinfo of this capture disagree: pick another fixture"
+    debugfs = root / "sys/kernel/debug/extfrag"
+    expected = [(line.split()[4:], unusable.split()[4:]) for line, unusable in zip(
+        (debugfs / "extfrag_index").read_text().splitlines(),
+        (debugfs / "unusable_index").read_text().splitlines())]
+    out = run_cli("--root", str(root), "show", "frag").out
+    tables = [block.splitlines()[3:] for block in out.split("\n\n") if block.startswith("node")]
+    got = [([row.split()[-2] for row in rows], [row.split()[-1] for row in rows]) for rows in tables]
+    assert got == expected

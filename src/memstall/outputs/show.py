@@ -10,6 +10,7 @@ from typing import Any
 
 from memstall.analysis.fragmentation import (
     format_extfrag_milli,
+    format_unusable_milli,
     fragmentation_indices,
     unusable_indices,
 )
@@ -49,7 +50,9 @@ def frag_text(state: SystemState) -> str:
             block_kib = (state.page_size << order) // 1024
             rows.append([order, f"{block_kib} KiB", count,
                          round(pages_to_bytes(count << order, state.page_size) / MIB, 1),
-                         z["fragmentation_index_text"][order], z["unusable_index"][order]])
+                         # as debugfs prints them (-1.000, 0.937, 0.-500; 0.200), right-aligned
+                         z["fragmentation_index_text"][order].rjust(6),
+                         format_unusable_milli(round(z["unusable_index"][order] * 1000)).rjust(6)])
         title = (f"node{z['node']}/{z['zone']}: {z['free_pages']} free pages "
                  f"({pages_to_bytes(z['free_pages'], state.page_size) / MIB:.1f} MiB)")
         out.append(render_table(["order", "block", "free_blocks", "free_MiB",
