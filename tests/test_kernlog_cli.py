@@ -7,12 +7,15 @@ import gzip
 import io
 import json
 import lzma
+import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from conftest import json_keys, run_cli
+from memstall.sources.kernlog import KmsgStream
 
 CORPUS = Path(__file__).parent / "fixtures" / "kernlog" / "corpus"
 SEED = CORPUS / "000-seed-cold-storage-4.9.log"
@@ -140,6 +143,40 @@ def test_missing_file_and_directory(tmp_path: Path, make: object, reason: str) -
     r = run_cli("logs", str(SEED), str(path))
     assert r.code == 3 and r.out == ""  # nothing printed before the error
     assert r.err == f"memstall: error: {path}: {reason}\n"
+
+
+def test_endless_character_device_is_a_one_line_error() -> None:
+    r = run_cli("logs", "/dev/zero")  # read to its end, it would never end
+    assert r.code == 3 and r.out == ""
+    assert r.err == "memstall: error: /dev/zero: is a character device, expected a log file or /dev/kmsg\n"
+    r = run_cli("logs", "--format", "json", "/dev/null")
+    assert r.code == 0 and json.loads(r.out)["skipped"]["lines"] == 0
+
+
+def test_kmsg_stream_stops_at_the_end_of_the_buffer() -> None:
+    """Records come one per read, and the read that would block (EAGAIN) is the end: the
+    write end stays open, as /dev/kmsg never ends."""
+    rd, wr = os.pipe()
+    try:
+        records = [b"4,7,%d,-;line %d\n" % (i * 1000, i) for i in range(50)]
+        os.write(wr, b"".join(records))
+        stream = KmsgStream(rd)
+        first = stream.read(8)
+        assert first.startswith(records[0]) and stream.read() == b"".join(records)[len(first):]
+        assert stream.read(1 << 20) == b""
+        stream.close()
+        stream.close()  # LogReader closes on end of scan and again at exit
+    finally:
+        os.close(wr)
+
+
+@pytest.mark.live
+def test_dev_kmsg_is_read_to_its_end_not_followed() -> None:
+    start = time.monotonic()
+    r = run_cli("logs", "--format", "json", "/dev/kmsg")
+    assert r.code == 0, r.err
+    assert time.monotonic() - start < 30
+    assert json.loads(r.out)["skipped"]["lines"] > 0  # the boot messages
 
 
 def test_empty_file_and_binary_junk(tmp_path: Path) -> None:

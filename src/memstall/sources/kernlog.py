@@ -6,8 +6,11 @@ binary or mis-encoded file never raises here. Memory stays constant: the file is
 1 MiB chunks and a line longer than MAX_LINE is cut there (the rest of it is dropped and
 counted in `truncated`).
 
-Errors are one-line `SourceUnavailable` naming the file: missing, a directory, permission
-denied, not decompressible, or zstd without the `zstandard` module.
+/dev/kmsg is read to the end of the ring buffer, not followed (`KmsgStream`).
+
+Errors are one-line `SourceUnavailable` naming the file: missing, a directory, a character
+device other than /dev/kmsg, a terminal or /dev/null, permission denied, not decompressible,
+or zstd without the `zstandard` module.
 """
 
 from __future__ import annotations
@@ -45,11 +48,67 @@ _MAGIC = (
 )
 
 
+KMSG_DEVICE = (1, 11)
+"""major, minor of /dev/kmsg (Documentation/admin-guide/devices.txt: 1 char, 11 = /dev/kmsg)."""
+NULL_DEVICE = (1, 3)
+KMSG_RECORD_MAX = 1 << 16
+"""One read() of /dev/kmsg returns one record and fails with EINVAL when the buffer is smaller
+(records are at most CONSOLE_EXT_LOG_MAX = 8 KiB since 3.5): 64 KiB always holds one."""
+
+
+class KmsgStream:
+    """/dev/kmsg read to its current end, not followed: the device blocks for the next record
+    once the buffer is drained, so the descriptor is non-blocking and EAGAIN is the end (what
+    `dmesg` does). EPIPE means records were overwritten while reading: go on with the next.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        os.set_blocking(fd, False)
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def read(self, n: int = -1) -> bytes:
+        """Whole records, at least `n` bytes of them unless the end comes first."""
+        out: list[bytes] = []
+        size = 0
+        while n < 0 or size < n:
+            try:
+                record = os.read(self.fd, KMSG_RECORD_MAX)
+            except BlockingIOError:
+                break
+            except BrokenPipeError:
+                continue
+            if not record:
+                break
+            out.append(record)
+            size += len(record)
+        return b"".join(out)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _char_device(path: str, raw: IO[bytes]) -> IO[bytes]:
+    """/dev/kmsg is read to its end; a terminal is read like stdin, /dev/null is empty; any
+    other character device (/dev/zero, /dev/urandom: endless) is refused."""
+    rdev = os.fstat(raw.fileno()).st_rdev
+    device = (os.major(rdev), os.minor(rdev))
+    if device == KMSG_DEVICE:
+        return KmsgStream(os.dup(raw.fileno()))  # type: ignore[return-value]
+    if raw.isatty() or device == NULL_DEVICE:
+        return raw
+    raise SourceUnavailable(path, "is a character device, expected a log file or /dev/kmsg")
+
+
 def _open_raw(path: str) -> IO[bytes]:
     if path == STDIN:
         return sys.stdin.buffer
     try:
-        return open(path, "rb")  # closed by LogReader.close()
+        raw = open(path, "rb")  # noqa: SIM115  # closed by LogReader.close()
     except FileNotFoundError:
         raise SourceUnavailable(path, "no such file") from None
     except IsADirectoryError:
@@ -58,6 +117,16 @@ def _open_raw(path: str) -> IO[bytes]:
         raise SourceUnavailable(path, "permission denied", hint="run as root or copy the log") from None
     except OSError as err:
         raise SourceUnavailable(path, err.strerror or str(err)) from None
+    if not stat.S_ISCHR(os.fstat(raw.fileno()).st_mode):
+        return raw
+    try:
+        stream = _char_device(path, raw)
+    except SourceUnavailable:
+        raw.close()
+        raise
+    if stream is not raw:
+        raw.close()
+    return stream
 
 
 def _zstd_reader(raw: IO[bytes], path: str) -> IO[bytes]:
