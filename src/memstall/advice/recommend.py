@@ -7,7 +7,6 @@ kernel. Popular knobs that would not help get a note saying why, instead of a va
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memstall.advice.recommendation import Recommendation
@@ -175,7 +174,7 @@ def _min_free_kbytes(ctx: _Ctx) -> _Out:
 def _extfrag_threshold(ctx: _Ctx) -> _Out:
     recs: list[Recommendation] = []
     notes: list[str] = []
-    current = ctx.sysctl(["vm", "extfrag_threshold"][1])
+    current = ctx.sysctl("extfrag_threshold")
     for f in ctx.found("HIGH_ORDER_EXHAUSTION"):
         verdict, order = f.evidence.get("verdict"), f.evidence.get("failing_order")
         index = f.evidence.get("failing_order_fragmentation_index")
@@ -226,7 +225,7 @@ def _vfs_cache_pressure(ctx: _Ctx) -> _Out:
 def _compaction_proactiveness(ctx: _Ctx) -> _Out:
     wanted = [f.key for f in ctx.report.findings
               if f.evidence.get("verdict") == "fragmentation" or f.key == "THP_DEFRAG_STALLS"
-              or (f.key == "COMPACTION_STALLS" and f.severity >= 2)]
+              or (f.key == "COMPACTION_STALLS" and f.severity >= Severity.WARNING)]
     k = ctx.kernel
     buddy = ctx.inputs.state.buddyinfo
     if not wanted or buddy is None:
@@ -274,7 +273,7 @@ def _dirty_limits(ctx: _Ctx) -> _Out:
     out: list[Recommendation] = []
     use = ctx.use()
     for f in ctx.found("PAGE_CACHE_DOMINANT"):
-        if f.severity < 2 or use is None:
+        if f.severity < Severity.WARNING or use is None:
             continue
         inactive = int(f.evidence["inactive_file_pages"] or 0)
         background, limit = sizing.dirty_bytes_pair(inactive, ctx.page_size, ctx.kernel)
@@ -333,6 +332,3 @@ def recommend(report: Report, inputs: Inputs, managed_total_pages: int | None = 
         notes.extend(n)
     return Advice(tuple(recs), tuple(notes))
 
-
-def settings_of(recs: Sequence[Recommendation]) -> dict[str, str]:
-    return {r.setting: r.proposed for r in recs}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from memstall.analysis.memory_use import memory_use
 from memstall.analysis.watermarks import compute_watermarks
-from memstall.analysis.zone_estimate import Settings, ZoneEntry, current_settings, sizes, zone_entries
+from memstall.analysis.zone_estimate import Settings, current_settings, sizes, zone_entries
 from memstall.model.kernel import KernelVersion
 from memstall.model.state import SystemState
 from memstall.units import pages_to_bytes
@@ -108,6 +108,3 @@ def what_if(state: SystemState, changes: Mapping[str, int], kernel: KernelVersio
     return WhatIf(tuple(zones), current, proposed, state.page_size,
                   sum(e.managed_pages for e in entries), use.hugetlb_pages if use else 0)
 
-
-def entries_for(state: SystemState, managed_total_pages: int | None = None) -> tuple[ZoneEntry, ...]:
-    return zone_entries(state, managed_total_pages)

@@ -134,9 +134,6 @@ class Report:
     def worst(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)
 
-    def keys(self) -> tuple[str, ...]:
-        return tuple(sorted({f.key for f in self.findings}))
-
 
 def kernel_of(inputs: Inputs) -> KernelVersion | None:
     return inputs.kernel or inputs.state.kernel
