@@ -264,7 +264,7 @@ def test_broken_drop_in_is_a_parse_error(root: Path) -> None:
 def test_without_set_uses_diagnose_and_says_when_it_recommends_nothing(root: Path) -> None:
     code, _, err = tune(root, "plan")
     assert code == 2
-    assert err.startswith("memstall: error: memstall diagnose recommends no change here (")
+    assert err.startswith("memstall: error: memstall diagnose recommends no sysctl change here (")
     assert "hint: pass --set KEY=VALUE to plan a change of your own" in err
 
 
@@ -333,3 +333,25 @@ def test_drop_in_comment_stays_one_line_whatever_the_rationale() -> None:
     conf = parse_sysctl_conf(data.decode(), "etc/sysctl.d/90-memstall.conf", strict=True)
     assert conf.values() == {"vm/swappiness": "10"}
     assert "# first line second third\nvm.swappiness = 10\n" in data.decode()
+
+
+THP_DEFRAG = "sys/kernel/mm/transparent_hugepage/defrag"
+
+
+def test_thp_defrag_advice_is_a_note_not_a_refused_sysctl(tmp_path: Path) -> None:
+    """diagnose recommends a sysfs file for THP_DEFRAG_STALLS: tune must not present it as
+    a missing sysctl (proc/sys/sys/...) nor let it block the sysctl changes."""
+    seed = make_root(tmp_path / "seed", SEED)
+    (seed / THP_DEFRAG).write_text("[always] defer madvise never\n")
+    code, out, err = tune(seed, "plan", "--format", "json")
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert doc["changes"] and all(c["status"] == "change" for c in doc["changes"])
+    assert all(not c["name"].startswith("sys.") for c in doc["changes"])
+    assert any(n.startswith(f"diagnose also recommends /{THP_DEFRAG} = madvise (") for n in doc["notes"])
+    idle = make_root(tmp_path / "idle", SEED.parent / "x86_64-6.18-idle")
+    (idle / THP_DEFRAG).write_text("[always] defer defer+madvise madvise never\n")
+    code, _, err = tune(idle, "plan")
+    assert code == 2 and err.startswith("memstall: error: memstall diagnose recommends no sysctl change here "
+                                        f"(diagnose also recommends /{THP_DEFRAG} = defer+madvise (")
+    assert "no such sysctl" not in err

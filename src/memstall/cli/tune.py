@@ -145,11 +145,13 @@ def _diagnosed(args: argparse.Namespace) -> tuple[SystemState, list[plan.Request
 
     inputs, _ = inputs_from_root(args.root, args.interval)
     advice = recommend(run_rules(inputs), inputs)
-    if not advice.recommendations:
-        why = "; ".join(advice.notes) if advice.notes else "no finding calls for a sysctl change"
-        raise UsageError(f"memstall diagnose recommends no change here ({why})",
+    requests, left_out = plan.from_recommendations(advice.recommendations)
+    notes = [*left_out, *advice.notes]
+    if not requests:
+        why = "; ".join(notes) if notes else "no finding calls for a sysctl change"
+        raise UsageError(f"memstall diagnose recommends no sysctl change here ({why})",
                          hint="pass --set KEY=VALUE to plan a change of your own")
-    return inputs.state, plan.from_recommendations(advice.recommendations), list(advice.notes)
+    return inputs.state, requests, notes
 
 
 def _build(args: argparse.Namespace, for_write: bool = False) -> plan.Plan:

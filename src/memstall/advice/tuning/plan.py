@@ -81,9 +81,19 @@ def parse_assignment(text: str) -> Request:
     return Request(normalize_key(key), value.strip())
 
 
-def from_recommendations(recs: Sequence[Recommendation]) -> list[Request]:
-    return [Request(normalize_key(r.setting), r.proposed.strip(), r.rationale, r.effect, r.risk)
-            for r in recs]
+def from_recommendations(recs: Sequence[Recommendation]) -> tuple[list[Request], list[str]]:
+    """diagnose's sysctl recommendations as requests; the others (sysfs files such as
+    sys/kernel/mm/transparent_hugepage/defrag) as notes: tune writes only /proc/sys."""
+    requests, notes = [], []
+    for r in recs:
+        if r.setting.startswith("sys/"):
+            notes.append(f"diagnose also recommends /{r.setting} = {r.proposed} ({r.effect}); it is a "
+                         f"sysfs file, not a sysctl, so tune leaves it out: echo {r.proposed} > "
+                         f"/{r.setting}, and set it at boot with your tuned profile or boot scripts")
+        else:
+            requests.append(Request(normalize_key(r.setting), r.proposed.strip(), r.rationale, r.effect,
+                                    r.risk))
+    return requests, notes
 
 
 def _watermark_effect(state: SystemState, values: dict[str, str]) -> tuple[ZoneChange, ...]:
