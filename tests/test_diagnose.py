@@ -144,3 +144,11 @@ def test_text_never_splits_a_gfp_flag_list_or_evidence_value() -> None:
     flags = ("__GFP_HIGHMEM|__GFP_IO|__GFP_FS|__GFP_COMP|__GFP_NOMEMALLOC|__GFP_HARDWALL|"
              "__GFP_MOVABLE|__GFP_DIRECT_RECLAIM")
     assert r.out.count(flags) == 3  # summary, explanation and evidence, each whole
+
+
+def test_text_title_counts_reports_in_words() -> None:
+    one = next(p for p in LOGS if p.name.startswith("006-"))
+    five = next(p for p in LOGS if p.name.startswith("043-"))
+    assert "(kernel log: 1 allocation report, no Mem-Info;" in run_cli("diagnose", "--log", str(one)).out
+    out = run_cli("diagnose", "--log", str(five)).out
+    assert "(kernel log: 5 allocation reports, Mem-Info at line" in out

@@ -131,7 +131,7 @@ def inputs_from_log(path: str) -> tuple[Inputs, str, int | None]:
         where = f"Mem-Info at line {dump.line_no}"
     inputs = Inputs(state, events=events, kernel=KernelVersion.parse(release) if release else None,
                     from_log=True, rates_reason="a kernel log holds no counters to compute rates from")
-    how = f"kernel log: {len(events)} allocation reports, {where}"
+    how = f"kernel log: {len(events)} allocation report{'' if len(events) == 1 else 's'}, {where}"
     if others:
         how += f"; host {host} only, {others} reports of other hosts left out (see memstall logs)"
     return inputs, how, managed
