@@ -1,7 +1,7 @@
 """`memstall diagnose`: exit codes, the JSON schema, captures with and without samples, live.
 
-Golden files (tests/golden/diagnose/) hold the JSON report of every snapshot fixture and
-every corpus log; `pytest --update-golden` rewrites them for review.
+Golden files (tests/golden/diagnose/) hold the JSON report of every snapshot fixture, every
+sosreport fixture and every corpus log; `pytest --update-golden` rewrites them for review.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from memstall.rules import REGISTRY, Severity
 
 GOLDEN = TESTS / "golden" / "diagnose"
 SNAPSHOTS = sorted(p for p in (FIXTURES / "snapshots").iterdir() if p.is_dir())
+SOSREPORTS = sorted(p for p in (FIXTURES / "sosreports").iterdir() if p.is_dir())
 LOGS = sorted((FIXTURES / "kernlog" / "corpus").glob("*.log"))
 IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
 FRAGMENTED = FIXTURES / "snapshots" / "x86_64-6.1-qemu-2node-compacted"
@@ -36,6 +37,14 @@ def test_golden_diagnosis_of_every_snapshot(root: Path, update_golden: bool) -> 
     r = run_cli("--root", str(root), "--format", "json", "diagnose", "--fail-on", "never")
     assert r.code == 0, r.err
     _golden(f"snapshot-{root.name}.json", r.out, update_golden)
+
+
+@pytest.mark.parametrize("sos", SOSREPORTS, ids=lambda p: p.name)
+def test_golden_diagnosis_of_every_sosreport(sos: Path, update_golden: bool) -> None:
+    (tree,) = sos.glob("sosreport-*")
+    r = run_cli("--root", str(tree), "--format", "json", "diagnose", "--fail-on", "never")
+    assert r.code == 0, r.err
+    _golden(f"sosreport-{sos.name}.json", r.out, update_golden)
 
 
 @pytest.mark.parametrize("log", LOGS, ids=lambda p: p.name[:3])
