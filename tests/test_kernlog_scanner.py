@@ -125,6 +125,16 @@ def test_report_cut_in_the_middle_of_mem_info() -> None:
     assert e.stall_ms == 15412
 
 
+@pytest.mark.parametrize("num", ["000", "003", "005", "007", "011", "034", "035", "040"])
+def test_swap_cache_line_is_part_of_the_mem_info(num: str) -> None:
+    """show_swap_cache_info() prints `Swap cache stats: add N, delete N, find N/N` (2.6.24+) or
+    `Swap cache: ... race N+N` (older) inside every Mem-Info: not an unrecognised line."""
+    (log,) = CORPUS.glob(f"{num}-*.log")
+    scan = scan_text(log.read_text(encoding="utf-8", errors="replace"), log.name)
+    assert any("Swap cache" in line for line in log.read_text(errors="replace").splitlines())
+    assert "unrecognised line inside a report" not in scan.skipped_reasons
+
+
 def test_headerless_warning_splat_is_not_an_event() -> None:
     text = "\n".join([
         "CPU: 1 PID: 42 Comm: kworker/1:1 Not tainted 5.15.0 #1", "Call Trace:", " <TASK>",

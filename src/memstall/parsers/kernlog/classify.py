@@ -200,6 +200,8 @@ MEMINFO_VOCAB = re.compile(r"""(?:
   | ^\s*\([A-Z]+\) | ^\s*Node\s+\d+ | lowmem_reserve | protections | hugepages_ | \[\.\.\.\] | \bempty\b
   | ^\s*(?:yes|no)\s*$ | ^\s*cpu\s+\d+ | ^\s*CPU\s+\d+: | unreclaimable | Free\ pages | reserved
   | ^\s*[A-Za-z_]+:\s*$ | Mem-[Ii]nfo
+  | ^\s*Swap\ cache(?:\ stats)?:  # show_swap_cache_info(): `Swap cache: add N, delete N,
+                                 # find N/N, race N+N` (2.6.x), `Swap cache stats: add N, ...`
 )""", re.X)
 PERCPU = re.compile(r"^\s*(?:(?:Node \d+ )?\S+ per-cpu:|CPU\s+\d+:\s+(?:hi|Hot)|cpu \d+ (?:hot|cold):)")
 MEMINFO_CLOSING = re.compile(r"pages RAM|pages of RAM|pages reserved|reserved pages|pages hwpoisoned"
