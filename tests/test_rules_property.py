@@ -61,5 +61,22 @@ def test_rules_and_recommendations_never_raise_and_stay_in_range(inputs: Inputs)
                 assert value >= 0.0, (f.key, key, value)
     advice = recommend(report, inputs)
     for rec in advice.recommendations:
-        if limits_for(rec.setting, inputs.kernel) is not None:
-            assert validate(rec.setting, rec.proposed, inputs.kernel) is None, rec
+        if rec.setting == THP_DEFRAG:
+            assert rec.proposed in thp_defrag_values(inputs.kernel), rec
+            continue
+        # A knob this kernel does not have (limits_for None) must never be recommended.
+        assert limits_for(rec.setting, inputs.kernel) is not None, rec
+        assert validate(rec.setting, rec.proposed, inputs.kernel) is None, rec
+
+
+THP_DEFRAG = "sys/kernel/mm/transparent_hugepage/defrag"
+
+
+def thp_defrag_values(kernel: KernelVersion | None) -> set[str]:
+    """What the defrag file accepts: 'defer' since 4.6, 'defer+madvise' since 4.11."""
+    values = {"always", "madvise", "never"}
+    if kernel is None or kernel.at_least(4, 6):
+        values.add("defer")
+    if kernel is None or kernel.at_least(4, 11):
+        values.add("defer+madvise")
+    return values
