@@ -127,6 +127,29 @@ def test_refuses_a_non_empty_directory_and_a_missing_parent(tmp_path: Path) -> N
     assert run_cli("--root", str(IDLE), "snapshot", "--samples", "0").code == 2
 
 
+def test_refuses_to_overwrite_an_existing_tarball(tmp_path: Path) -> None:
+    # Like a non-empty directory: `snapshot -o before.tar.gz` run twice must not lose the
+    # "before" capture.
+    old = tmp_path / "before.tar.gz"
+    old.write_bytes(b"an earlier capture")
+    r = run_cli("--root", str(IDLE), "snapshot", "-o", str(old))
+    assert r.code == 3 and r.out == ""
+    assert r.err.startswith(f"memstall: error: {old}: already exists"), r.err
+    assert old.read_bytes() == b"an earlier capture"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["before.tar.gz"]
+
+
+@pytest.mark.parametrize("name", ["s.zip", "s.gz", "s.tar.zst", "s.7z", "s.xz"])
+def test_refuses_an_archive_name_it_cannot_write(tmp_path: Path, name: str) -> None:
+    # These used to become a *directory* named s.zip, which no archiver can open.
+    r = run_cli("--root", str(IDLE), "snapshot", "-o", str(tmp_path / name))
+    assert r.code == 2 and r.out == ""
+    assert r.err.splitlines()[0] == (
+        f"memstall: error: {tmp_path / name}: expected a name ending in .tar.gz, .tgz, "
+        f".tar, .tar.xz or .tar.bz2, or a directory name without such a suffix"), r.err
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to mount a tiny tmpfs")
 @pytest.mark.parametrize("name", ["s.tar", "dir"])
 def test_a_full_disk_leaves_no_half_written_capture(tmp_path: Path, name: str) -> None:
@@ -137,15 +160,15 @@ def test_a_full_disk_leaves_no_half_written_capture(tmp_path: Path, name: str) -
     if r.returncode:
         pytest.skip(f"cannot mount tmpfs: {r.stderr.decode().strip()}")
     try:
-        if name.endswith(".tar"):
-            (mnt / name).write_bytes(b"old capture\n")
+        # An existing tarball is refused up front (test_refuses_to_overwrite_an_existing_tarball);
+        # an earlier capture beside the new one must survive the failed write.
+        (mnt / "old.tar").write_bytes(b"old capture\n")
         res = run_cli("--root", str(IDLE), "snapshot", "-o", str(mnt / name))
         assert res.code == 3 and "No space left on device" in res.err
         assert "Traceback" not in res.err
         left = sorted(p.name for p in mnt.iterdir())
-        assert left == ([name] if name.endswith(".tar") else [])  # no temporary left behind
-        if name.endswith(".tar"):
-            assert (mnt / name).read_bytes() == b"old capture\n"  # the old file is untouched
+        assert left == ["old.tar"]  # no temporary left behind
+        assert (mnt / "old.tar").read_bytes() == b"old capture\n"  # the old file is untouched
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
 

@@ -22,6 +22,7 @@ from memstall.sources.capture import (
     build_manifest,
     capture,
     check_samples,
+    check_target,
     write_capture,
 )
 
@@ -33,7 +34,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                     "vmstat, sysctls, ...) plus a MANIFEST.json into a tarball or a directory. "
                     "The hostname is left out unless --keep-hostname is given.")
     p.add_argument("-o", "--output", metavar="PATH", default=None,
-                   help="FILE.tar.gz (.tar, .tgz, .tar.xz, .tar.bz2) or a new directory "
+                   help="a new FILE.tar.gz (.tar, .tgz, .tar.xz, .tar.bz2) or a new or empty "
+                        "directory; never overwritten "
                         "(default: memstall-snapshot-<UTC time>.tar.gz here)")
     p.add_argument("--samples", type=int, default=1, metavar="N",
                    help="store the changing files N times, for rates (default: 1)")
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace, io: Any) -> int:
     source = open_root(args.root)
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     target = args.output or f"memstall-snapshot-{now.strftime('%Y%m%dT%H%M%SZ')}.tar.gz"
+    check_target(target)  # before the samples: do not make the user wait for a refusal
     host = _host_info(source, args.keep_hostname)
     cap = capture(source, samples=args.samples, interval_s=args.interval)
     manifest = build_manifest(cap, host, now.isoformat().replace("+00:00", "Z"),

@@ -38,6 +38,9 @@ SNAPSHOT_FORMAT = "memstall.snapshot/1"
 TAR_SUFFIXES = {".tar": "w", ".tar.gz": "w:gz", ".tgz": "w:gz", ".tar.xz": "w:xz",
                 ".tar.bz2": "w:bz2"}
 _NODE = re.compile(r"^node\d+$")
+# Archive names we cannot write (zip, zstd, a lone .gz...): refused rather than made a directory.
+_ARCHIVE_LIKE = re.compile(r"\.(zip|gz|xz|bz2|zst|zstd|7z|lz4|lzma|tbz2?|txz|rar)$|\.tar\.[^.]+$",
+                           re.IGNORECASE)
 
 
 @dataclass
@@ -219,12 +222,26 @@ def _write_dir(entries: list[tuple[str, bytes]], target: Path) -> None:
     fsync_dir(target.parent)
 
 
-def write_capture(cap: Capture, manifest: dict[str, Any], target: str, mtime: float) -> None:
-    """Write MANIFEST.json and the files to `target` (tarball by suffix, else directory)."""
+def check_target(target: str) -> None:
+    """Refuse a target before anything is read: no parent directory, a name of an archive
+    format we do not write (it would become a directory called s.zip), or an existing
+    tarball (a second `-o before.tar.gz` must not lose the first capture). A directory
+    target is checked when written: it may exist if it is empty."""
     path = Path(target)
+    if tar_mode(target) is None and _ARCHIVE_LIKE.search(path.name):
+        raise UsageError(f"{target}: expected a name ending in .tar.gz, .tgz, .tar, .tar.xz or "
+                         ".tar.bz2, or a directory name without such a suffix")
     if not path.parent.is_dir():
         raise SourceUnavailable(str(path.parent), "no such directory",
                                 hint="the directory of -o must exist")
+    if tar_mode(target) is not None and (path.exists() or path.is_symlink()):
+        raise InputError(f"{target}: already exists", hint="choose a new name or remove it first")
+
+
+def write_capture(cap: Capture, manifest: dict[str, Any], target: str, mtime: float) -> None:
+    """Write MANIFEST.json and the files to `target` (tarball by suffix, else directory)."""
+    path = Path(target)
+    check_target(target)
     entries = _entries(cap, manifest)
     mode = tar_mode(target)
     try:
