@@ -139,3 +139,29 @@ def test_winner_is_last_file_by_name(entries: list[tuple[str, str, int]]) -> Non
     assert origin.winner is not None and origin.winner.path == expected
     names_in_order = [f.path.split("/")[-1] for f in order.files]
     assert names_in_order == sorted(set(names_in_order))
+
+
+def test_a_later_dirty_ratio_line_zeroes_our_dirty_bytes_at_boot() -> None:
+    files = [cf("etc/sysctl.d/99-sysctl.conf", "vm.dirty_ratio = 20\nvm.dirty_background_ratio = 0")]
+    notes = drop_in_report(files, {"vm/dirty_bytes": "2147483648", "vm/dirty_background_bytes": "1073741824"})
+    assert [(n.kind, n.message) for n in notes] == [
+        ("overridden", "etc/sysctl.d/99-sysctl.conf:1 sets vm.dirty_ratio = 20 after 90-memstall.conf, "
+                       "which zeroes vm.dirty_bytes at boot (memstall sets 2147483648)"),
+        # The background pair is zeroed by every write, 0 included.
+        ("overridden", "etc/sysctl.d/99-sysctl.conf:2 sets vm.dirty_background_ratio = 0 after "
+                       "90-memstall.conf, which zeroes vm.dirty_background_bytes at boot "
+                       "(memstall sets 1073741824)")]
+    # dirty_ratio = 0 once dirty_bytes zeroed it changes nothing: no warning.
+    assert drop_in_report([cf("etc/sysctl.d/99-z.conf", "vm.dirty_ratio = 0")],
+                          {"vm/dirty_bytes": "2147483648"}) == ()
+
+
+def test_our_dirty_ratio_zeroes_an_admins_dirty_bytes() -> None:
+    files = [cf("etc/sysctl.d/60-admin.conf", "vm.dirty_bytes = 4294967296")]
+    notes = drop_in_report(files, {"vm/dirty_ratio": "15"})
+    assert [(n.kind, n.message) for n in notes] == [
+        ("overrides", "90-memstall.conf sets vm.dirty_ratio = 15, which zeroes vm.dirty_bytes = 4294967296 "
+                      "set in etc/sysctl.d/60-admin.conf:1")]
+    # Set after our file, the admin's dirty_bytes wins and zeroes ours instead.
+    later = [cf("etc/sysctl.d/95-admin.conf", "vm.dirty_bytes = 4294967296")]
+    assert [n.kind for n in drop_in_report(later, {"vm/dirty_ratio": "15"})] == ["overridden"]

@@ -355,3 +355,16 @@ def test_thp_defrag_advice_is_a_note_not_a_refused_sysctl(tmp_path: Path) -> Non
     assert code == 2 and err.startswith("memstall: error: memstall diagnose recommends no sysctl change here "
                                         f"(diagnose also recommends /{THP_DEFRAG} = defer+madvise (")
     assert "no such sysctl" not in err
+
+
+def test_persisted_dirty_bytes_zeroed_at_boot_by_a_later_dirty_ratio(root: Path) -> None:
+    (root / "etc/sysctl.d/99-sysctl.conf").write_text("vm.dirty_ratio = 20\n")
+    code, out, err = tune(root, "apply", "--yes", "--persist", "--set", "vm.dirty_bytes=2147483648")
+    assert (code, err) == (0, "")
+    assert ("warning: etc/sysctl.d/99-sysctl.conf:1 sets vm.dirty_ratio = 20 after 90-memstall.conf, "
+            "which zeroes vm.dirty_bytes at boot (memstall sets 2147483648)") in out
+    code, out, _ = tune(root, "verify", "--format", "json")
+    rows = {k["name"]: k for k in json.loads(out)["keys"]}
+    assert code == 1 and rows["vm.dirty_bytes"]["boot"] == "0"
+    assert rows["vm.dirty_bytes"]["problems"] == [
+        "at boot etc/sysctl.d/99-sysctl.conf:1 (vm.dirty_ratio = 20) sets 0"]

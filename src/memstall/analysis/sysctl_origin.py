@@ -41,6 +41,12 @@ SYSCTL_D_DIRS = ("etc/sysctl.d", "run/sysctl.d", "usr/local/lib/sysctl.d", "usr/
                  "lib/sysctl.d")
 SYSCTL_CONF = "etc/sysctl.conf"
 MEMSTALL_DROP_IN = "etc/sysctl.d/90-memstall.conf"
+# Writing one member of a pair zeroes the other (mm/page-writeback.c, dirty_*_handler):
+# dirty_bytes/dirty_ratio only when the written value changes the knob, the background
+# pair on every successful write.
+PARTNERS = {"vm/dirty_bytes": "vm/dirty_ratio", "vm/dirty_ratio": "vm/dirty_bytes",
+            "vm/dirty_background_bytes": "vm/dirty_background_ratio",
+            "vm/dirty_background_ratio": "vm/dirty_background_bytes"}
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,29 @@ def key_origin(order: BootOrder, key: str) -> KeyOrigin:
     return KeyOrigin(key, globs[-1] if globs else None, tuple(globs))
 
 
+def zeroed_by(order: BootOrder, key: str, setter: Setter) -> Setter | None:
+    """The last line applied after `setter` that writes `key`'s partner and so zeroes `key`.
+
+    >>> from memstall.parsers.sysctl_conf import parse_sysctl_conf as p
+    >>> order = boot_order([ConfFile("etc/sysctl.d/90-a.conf", p("vm.dirty_bytes = 8192")),
+    ...                     ConfFile("etc/sysctl.d/99-b.conf", p("vm.dirty_ratio = 20"))])
+    >>> zeroed_by(order, "vm/dirty_bytes", key_origin(order, "vm/dirty_bytes").winner).where
+    'etc/sysctl.d/99-b.conf:1'
+    """
+    partner = PARTNERS.get(key)
+    if partner is None:
+        return None
+    paths = [f.path for f in order.files]
+
+    def position(s: Setter) -> tuple[int, int]:
+        return paths.index(s.path), s.line_no
+
+    # dirty_ratio = 0 after dirty_bytes zeroed it changes nothing, so it keeps dirty_bytes.
+    later = [s for s in key_origin(order, partner).setters if position(s) > position(setter)
+             and ("background" in key or s.value.split() != ["0"])]
+    return later[-1] if later else None
+
+
 @dataclass(frozen=True)
 class PrecedenceNote:
     kind: str
@@ -234,9 +263,34 @@ def drop_in_report(files: Iterable[ConfFile], values: Mapping[str, str],
                                     f"{drop_in} would not be applied at boot"))
     for key, value in values.items():
         notes.extend(_notes_for_key(key_origin(order, key), drop_in, value))
+        notes.extend(_partner_notes(order, key, value, drop_in, values))
     return tuple(notes)
 
 
-__all__ = ["MEMSTALL_DROP_IN", "SYSCTL_CONF", "SYSCTL_D_DIRS", "BootOrder", "ConfFile", "KeyOrigin",
-           "PrecedenceNote", "Setter", "Shadowed", "boot_order", "drop_in_report", "glob_matches",
-           "key_origin"]
+def _partner_notes(order: BootOrder, key: str, ours: str, drop_in: str,
+                   values: Mapping[str, str]) -> list[PrecedenceNote]:
+    """dirty_bytes and dirty_ratio (and the background pair) override each other at boot."""
+    partner = PARTNERS.get(key)
+    if partner is None:
+        return []
+    name, base = swap_separators(key), _basename(drop_in)
+    out: list[PrecedenceNote] = []
+    winner = key_origin(order, key).winner
+    z = zeroed_by(order, key, winner) if winner and winner.path == drop_in else None
+    if z is not None and z.path != drop_in:
+        out.append(PrecedenceNote("overridden", key, z.path, z.line_no, z.value,
+                                  f"{z.where} sets {swap_separators(partner)} = {z.value} after {base}, "
+                                  f"which zeroes {name} at boot (memstall sets {ours})"))
+    theirs = key_origin(order, partner).winner
+    if partner not in values and theirs is not None and theirs.path != drop_in:
+        z = zeroed_by(order, partner, theirs)
+        if z is not None and z.path == drop_in:
+            out.append(PrecedenceNote("overrides", partner, theirs.path, theirs.line_no, theirs.value,
+                                      f"{base} sets {name} = {ours}, which zeroes "
+                                      f"{swap_separators(partner)} = {theirs.value} set in {theirs.where}"))
+    return out
+
+
+__all__ = ["MEMSTALL_DROP_IN", "PARTNERS", "SYSCTL_CONF", "SYSCTL_D_DIRS", "BootOrder", "ConfFile",
+           "KeyOrigin", "PrecedenceNote", "Setter", "Shadowed", "boot_order", "drop_in_report",
+           "glob_matches", "key_origin", "zeroed_by"]

@@ -24,13 +24,9 @@ from memstall.advice.tuning.persist import read_drop_in, render_drop_in, sha256,
 from memstall.advice.tuning.plan import Change, Plan
 from memstall.advice.tuning.procsys import ProcSys, same_value
 from memstall.advice.tuning.store import DROP_IN_BACKUP, Store, Tx, TxChange, TxPersist, new_id
-from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN
+from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, PARTNERS
 from memstall.errors import ApplyError, MemstallError, UsageError
 from memstall.model.sysctl_conf import swap_separators
-
-PARTNERS = {"vm/dirty_bytes": "vm/dirty_ratio", "vm/dirty_ratio": "vm/dirty_bytes",
-            "vm/dirty_background_bytes": "vm/dirty_background_ratio",
-            "vm/dirty_background_ratio": "vm/dirty_background_bytes"}
 
 
 @dataclass(frozen=True)

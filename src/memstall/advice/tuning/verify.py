@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from memstall.advice.tuning.persist import read_conf_files, read_drop_in, sha256
 from memstall.advice.tuning.procsys import ProcSys, same_value
 from memstall.advice.tuning.store import Store, Tx
-from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, boot_order, key_origin
+from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, PARTNERS, boot_order, key_origin, zeroed_by
 from memstall.errors import SourceUnavailable
 from memstall.model.sysctl_conf import swap_separators
 
@@ -89,6 +89,9 @@ def verify(store: Store, procsys: ProcSys) -> VerifyReport:
             running = None
         winner = key_origin(order, key).winner
         boot, boot_from = (winner.value, winner.where) if winner else (None, None)
+        zeroed = zeroed_by(order, key, winner) if winner else None
+        if zeroed is not None:  # a later dirty_ratio line zeroes dirty_bytes, and so on
+            boot, boot_from = "0", f"{zeroed.where} ({swap_separators(PARTNERS[key])} = {zeroed.value})"
         rows.append(KeyDrift(key, value, tx.id if tx else None, running, boot, boot_from,
                              tuple(_key_problems(value, tx, running, boot, boot_from))))
     return VerifyReport(tuple(rows), tuple(problems))
