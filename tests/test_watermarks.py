@@ -25,7 +25,8 @@ from memstall.parsers.zoneinfo import parse_zoneinfo
 from memstall.sources import open_root
 
 ZONEINFO = Path(__file__).parent / "fixtures" / "samples" / "zoneinfo" / "valid"
-SEED_LOG = Path(__file__).parent.parent.parent / "shared" / "corpus" / "000-seed-cold-storage-4.9.log"
+# The repository's copy of the shared corpus: a clean clone has it (../shared does not exist there).
+SEED_LOG = Path(__file__).parent / "fixtures" / "kernlog" / "corpus" / "000-seed-cold-storage-4.9.log"
 
 
 def _mlh(zones: tuple[object, ...]) -> list[tuple[str, int, int, int]]:
@@ -154,7 +155,7 @@ def _seed_numbers() -> dict[str, int]:
 @pytest.fixture(scope="module")
 def seed() -> dict[str, int]:
     if not SEED_LOG.exists():
-        pytest.fail(f"{SEED_LOG} is missing: the seed log is part of the shared corpus")
+        pytest.fail(f"{SEED_LOG} is missing: the seed log is part of the repository's corpus copy")
     return _seed_numbers()
 
 
