@@ -38,7 +38,7 @@ DEVIATIONS: dict[tuple[str, str], str] = {
 }
 
 _EVENT_KEYS = ("kind", "comm", "pid", "cpu", "order", "gfp_mode", "gfp_flags", "stall_ms",
-               "oom_score_adj", "nodemask", "cpuset", "mems_allowed", "kernel_version", "uid")
+               "oom_score_adj", "nodemask", "cpuset", "mems_allowed", "kernel_version", "uid", "memcg")
 _ZONE_KEYS = ("free_kb", "min_kb", "low_kb", "high_kb", "managed_kb", "present_kb")
 _TAIL_KEYS = ("total_pagecache_pages", "pages_ram", "pages_reserved", "total_swap_kb")
 

@@ -164,6 +164,12 @@ def test_oom_kill_line_closes_the_report() -> None:
     assert e.killed is not None and "Killed process 7 (app)" in e.killed
     assert e.mem_info is not None and not e.mem_info.partial
     assert e.gfp_flags == ("GFP_HIGHUSER_MOVABLE",)
+    assert e.memcg is False  # the machine ran out: no memory cgroup in the report
+    # the same report ended by a memcg kill line (no memcg frame was printed) is a memcg OOM
+    memcg = text.replace("Out of memory: Killed", "Memory cgroup out of memory: Killed")
+    assert [e.memcg for e in scan_text(memcg).events] == [True]
+    stall = scan_text("[1.0] app: page allocation stalls for 10012ms, order:0, mode:0x14200ca()")
+    assert [e.memcg for e in stall.events] == [None]
 
 
 # -- bad input --------------------------------------------------------------------------------
@@ -365,5 +371,5 @@ def test_memcg_oom_keeps_its_kill_line() -> None:
             "anon-rss:7200kB, file-rss:800kB, shmem-rss:0kB, UID:1000 pgtables:64kB oom_score_adj:100",
             "kernel: usb 1-1: new high-speed USB device number 2 using ehci-pci"]
     (e,) = scan_text("\n".join(trace + tail)).events
-    assert e.kind == "oom" and e.pid == 20957 and e.mem_info is None
+    assert e.kind == "oom" and e.pid == 20957 and e.mem_info is None and e.memcg is True
     assert e.killed is not None and "Killed process 20957 (systemd)" in e.killed

@@ -159,6 +159,10 @@ class AllocEvent:
     uid: int | None = None
     killed: str | None = None
     """`Killed process N (comm) ...` that closed an OOM report, as printed."""
+    memcg: bool | None = None
+    """For an OOM report: True when a memory cgroup hit its limit (`mem_cgroup_out_of_memory`
+    in the trace, `Memory cgroup out of memory`/`memory: usage` lines, CONSTRAINT_MEMCG), not
+    the machine running out of pages; False when none of that was printed. None otherwise."""
 
 
 @dataclass(frozen=True)

@@ -211,5 +211,8 @@ OOM_TAIL = re.compile(r"^\s*(?:Tasks state|\[\s*pid\s*\]|oom-kill:|Out of memory
                       r"Memory cgroup (?:out of memory|stats)|\[\s*\d+\]\s+\d+|oom_reaper:|"
                       r"memory: usage|swap: usage|kmem: usage|memory\+swap: usage|"
                       r"[a-z_]+ \d+\s*$)")  # memcg OOM: `Memory cgroup stats for /x:` then `anon 123`
+# OOM tail lines only a memory cgroup's OOM prints (4.19+ `oom-kill:constraint=CONSTRAINT_MEMCG`).
+MEMCG_TAIL = re.compile(r"Memory cgroup (?:out of memory|stats)|^\s*(?:memory|memory\+swap|kmem): usage"
+                        r"|constraint=CONSTRAINT_MEMCG")
 CUT = re.compile(r"^\s*(?:BUG:|Oops|Unable to handle|Kernel panic|------------\[ cut here)")
 KILLED = re.compile(r"Killed process (\d{1,18}) \(([^)]*)\)")

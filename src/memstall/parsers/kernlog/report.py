@@ -19,6 +19,7 @@ MAX_HEADER_JOINS = 3
 MAX_TRACE = 64
 MAX_MEMINFO_LINES = 4000
 OOM_FRAMES = ("out_of_memory", "oom_kill_process", "pagefault_out_of_memory")
+MEMCG_FRAMES = ("mem_cgroup_out_of_memory", "mem_cgroup_oom")
 
 OK, UNKNOWN, END = "ok", "unknown", "end"
 
@@ -44,6 +45,7 @@ class Report:
         self.mem_header = False
         self.mem_closed = False
         self.killed: str | None = None
+        self.memcg_seen = False
         self.unknown_run = 0
         self.lines = 1
         self.last_line_no = line_no
@@ -148,6 +150,8 @@ class Report:
         return END if self.mem_closed and self.kind in ("stall", "failure") else UNKNOWN
 
     def _tail(self, s: str) -> str:
+        if c.MEMCG_TAIL.search(s):
+            self.memcg_seen = True
         k = c.KILLED.search(s)
         if k and self.killed is None:
             self.killed = s.strip()
@@ -178,5 +182,10 @@ class Report:
             cpuset=cpuset[0] if cpuset else None, mems_allowed=cpuset[1] if cpuset else None,
             oom_score_adj=h.oom_score_adj if h else None, call_trace=tuple(self.trace),
             mem_info=self.dump(), source=self.source, line_no=self.line_no,
-            uid=task.uid if task else None, killed=self.killed,
+            uid=task.uid if task else None, killed=self.killed, memcg=self._memcg(),
         )
+
+    def _memcg(self) -> bool | None:
+        if self.kind != "oom":
+            return None
+        return self.memcg_seen or any(n.startswith(MEMCG_FRAMES) for n in self.trace)
