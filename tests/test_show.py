@@ -127,7 +127,6 @@ def test_text_notes_go_to_stderr_json_notes_into_the_document(tmp_path: Path) ->
     assert any("page size not recorded" in n for n in doc["notes"])
 
 
-@pytest.mark.skipif(not SEED.exists(), reason="the 4.9 seed fixture is not there yet")
 def test_psi_absent_on_an_old_kernel_fixture() -> None:
     r = run_cli("--root", str(SEED), "show", "psi")
     assert r.code == 3 and "proc/pressure/memory" in r.err and "4.20" in r.err
