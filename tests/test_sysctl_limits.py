@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from memstall.analysis.sysctl_limits import known_names, limits_for, normalize_name, validate
+from memstall.analysis.sysctl_limits import RISKS, known_names, limits_for, normalize_name, validate
 from memstall.model.kernel import KernelVersion
 
 K = KernelVersion
@@ -105,3 +105,8 @@ def test_validate_agrees_with_the_limit(name: str, value: int | str, kernel: Ker
         assert (reason is None) == in_range
     if reason is not None:
         assert reason.startswith(limit.name)
+
+
+def test_every_knob_in_the_table_has_a_risk_and_only_those() -> None:
+    assert set(RISKS) == set(known_names())
+    assert all(text.strip() and "\n" not in text for text in RISKS.values())

@@ -46,6 +46,10 @@ def test_plan_text(root: Path) -> None:
     assert "vm.watermark_scale_factor  10       200       change" in out
     assert "Predicted watermarks (pages, boost excluded):" in out
     assert "Nothing is written by a plan." in out
+    # A --set change has no diagnose rationale to size its risk, but it still says what can go wrong.
+    assert "\n  risk: Less memory for page cache: the low and high watermarks rise" in out
+    code, out, _ = tune(root, "plan", "--set", "vm.page-cluster=2", "--format", "json")
+    assert json.loads(out)["changes"][0]["risk"] == ""  # a knob memstall knows nothing about
 
 
 def test_apply_without_yes_is_a_dry_run(root: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Callable
 
 from memstall.advice.recommendation import Recommendation
 from memstall.advice.tuning.safety import KnobFacts, Refusal, refusals
+from memstall.analysis.sysctl_limits import RISKS
 from memstall.analysis.whatif import WhatIfUnavailable, ZoneChange, what_if
 from memstall.errors import UsageError
 from memstall.model.state import SystemState
@@ -137,7 +138,8 @@ def build_plan(state: SystemState, requests: Sequence[Request], facts: Callable[
     for key, r in merged.items():
         current = state.sysctl_vm.text(key[3:]) if state.sysctl_vm and key.startswith("vm/") else None
         effect = r.effect or (_effect_text(effects, state.page_size) if key in WATERMARK_KEYS else "")
-        changes.append(Change(key, current, r.value, r.rationale, effect, r.risk,
+        risk = r.risk or RISKS.get(swap_separators(key), "")
+        changes.append(Change(key, current, r.value, r.rationale, effect, risk,
                               refusals(facts(key), r.value, state.kernel, memtotal)))
     return Plan(root, state.kernel_release, state.page_size, tuple(changes),
                 effects if WATERMARK_KEYS & set(merged) else (), tuple(notes))
