@@ -130,6 +130,28 @@ def test_failed_live_write_restores_earlier_values(tmp_path: Path,
             extfrag.write_bytes(extfrag_original)
 
 
+def test_the_kernel_itself_refusing_a_write_restores_earlier_values(tmp_path: Path) -> None:
+    """No injection: the real kernel answers EINVAL to vm.page-cluster=99 (its maximum is 31;
+    memstall has no range for it, so --force lets it through to the kernel)."""
+    cluster = Path("/proc/sys/vm/page-cluster")
+    original, cluster_original = WSF.read_bytes(), cluster.read_bytes()
+    marks = _zoneinfo_marks()
+    try:
+        r = run_cli("tune", "apply", "--yes", "--force", "--state-dir", str(tmp_path / "s"),
+                    "--set", f"vm.watermark_scale_factor={_target(original)}", "--set", "vm.page-cluster=99")
+        assert r.code == 4, r.err
+        assert r.err.startswith("memstall: error: writing vm.page-cluster = 99 failed: Invalid argument "
+                                "[EINVAL]; transaction ")
+        assert f"restored vm.watermark_scale_factor = {original.decode().strip()}" in r.err
+        assert WSF.read_bytes() == original and cluster.read_bytes() == cluster_original
+        assert _zoneinfo_marks() == marks
+    finally:
+        if WSF.read_bytes() != original:
+            WSF.write_bytes(original)
+        if cluster.read_bytes() != cluster_original:
+            cluster.write_bytes(cluster_original)
+
+
 def test_dirty_bytes_rollback_restores_dirty_ratio_on_the_real_kernel(tmp_path: Path) -> None:
     """Writing dirty_bytes makes the kernel zero dirty_ratio; writing 0 back to dirty_bytes
     is EINVAL. The rollback must write dirty_ratio instead. 2 GiB is a harmless limit."""
