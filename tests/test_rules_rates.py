@@ -117,3 +117,12 @@ def test_thp_defrag_always() -> None:
     assert "defer+madvise" not in f.fix
     assert thp.check(inputs()) == ()
     assert isinstance(thp.check(inputs(state(thp=None))), Skipped)
+
+
+def test_compaction_fix_uses_the_watermark_knob_the_kernel_has() -> None:
+    counters = VmStat({"compact_stall": 10, "compact_fail": 9, "compact_success": 1})
+    (old,) = cs.check(inputs(state(kernel_release="4.4.0", vmstat=counters)))  # type: ignore[misc]
+    (new,) = cs.check(inputs(state(kernel_release="6.1.0", vmstat=counters)))  # type: ignore[misc]
+    assert "(vm.min_free_kbytes; vm.watermark_scale_factor needs 4.6)" in old.fix
+    assert "defer+madvise" not in old.fix and "compact_memory" in old.fix
+    assert "(vm.watermark_scale_factor)" in new.fix and "defer+madvise" in new.fix

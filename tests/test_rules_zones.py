@@ -138,3 +138,16 @@ def test_high_order_evidence_lists_the_indices_per_order() -> None:
     assert all(float(per_order[str(o)]) == fragmentation_index_milli(SEED_NORMAL, o) / 1000
                for o in range(6, 11))
     assert str(f.evidence["unusable_index_by_order"]).startswith("0:0.000 1:")
+
+
+def test_high_order_fix_names_only_the_compaction_knobs_the_kernel_has() -> None:
+    fixes = {}
+    for release in ("2.6.3", "3.10.0", "4.9.0", "4.14.0", "6.1.0"):
+        (f,) = hoe.check(inputs(state(kernel_release=release,  # type: ignore[misc]
+                                      buddyinfo=buddy((0, "Normal", SEED_NORMAL)))))
+        fixes[release] = f.fix
+    assert "no memory compaction" in fixes["2.6.3"] and "extfrag" not in fixes["2.6.3"]
+    assert "compact_memory" in fixes["3.10.0"] and "kcompactd" in fixes["3.10.0"]
+    assert "THP defrag defer;" in fixes["4.9.0"] and "proactiveness 5.9" in fixes["4.9.0"]
+    assert "defer+madvise; vm.compaction_proactiveness needs 5.9" in fixes["4.14.0"]
+    assert "(THP defrag defer+madvise, vm.compaction_proactiveness)" in fixes["6.1.0"]

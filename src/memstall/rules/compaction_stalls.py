@@ -25,7 +25,8 @@ References:
 
 from __future__ import annotations
 
-from memstall.rules._base import Inputs, Result, Rule, Severity, Skipped, Text, missing
+from memstall.rules._base import Inputs, Result, Rule, Severity, Skipped, Text, kernel_of, missing
+from memstall.rules._knobs import compaction_fix, watermark_knob
 
 KEY = "COMPACTION_STALLS"
 
@@ -36,9 +37,8 @@ TEXT = Text(
     block ({fail_words}). Each attempt is latency in the allocating task; a failed one is
     followed by reclaim and often another attempt. When most attempts fail, compaction lacks
     free memory to move pages into, or pageblocks are pinned by unmovable pages.""",
-    fix="""If free memory sits near the watermarks, widen them first (vm.watermark_scale_factor);
-    for transparent hugepage faults set THP defrag to defer+madvise; on 5.9+ consider
-    vm.compaction_proactiveness.""",
+    fix="""If free memory sits near the watermarks, widen them first ({watermark_knob}); then
+    {compaction_fix}.""",
 )
 
 
@@ -80,7 +80,9 @@ def check(inputs: Inputs) -> Result:
                 f"compact_success{unit}": round(ok, 3)}
     return (TEXT.finding(KEY, severity, "host", evidence, window=window, stalls=fmt.format(stalls),
                          fails=fmt.format(fails), successes=fmt.format(ok),
-                         fail_words=_fail_words(fails, stalls)),)
+                         fail_words=_fail_words(fails, stalls),
+                         watermark_knob=watermark_knob(kernel_of(inputs)),
+                         compaction_fix=compaction_fix(kernel_of(inputs))),)
 
 
 RULE = Rule(KEY, check, __doc__ or "")

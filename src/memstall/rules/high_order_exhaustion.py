@@ -42,7 +42,19 @@ from memstall.analysis.fragmentation import (
 )
 from memstall.analysis.watermarks import pageblock_pages
 from memstall.model.buddy import ZoneFreeAreas
-from memstall.rules._base import Finding, Inputs, Result, Rule, Severity, Text, human, missing
+from memstall.model.kernel import KernelVersion
+from memstall.rules._base import (
+    Finding,
+    Inputs,
+    Result,
+    Rule,
+    Severity,
+    Text,
+    human,
+    kernel_of,
+    missing,
+)
+from memstall.rules._knobs import compaction_fix, extfrag_words
 
 KEY = "HIGH_ORDER_EXHAUSTION"
 COSTLY_ORDER = 3  # PAGE_ALLOC_COSTLY_ORDER
@@ -57,9 +69,7 @@ TEXT = Text(
     {fragmentation_index:.3f} (near 1: the free memory is there but in small pieces; near 0:
     there is simply too little) and {unusable_pct:.0f}% of the free memory sits in blocks too
     small for that order.""",
-    fix="""If high-order allocations fail, make compaction happen in the background (THP defrag
-    defer+madvise; vm.compaction_proactiveness on 5.9+); vm.extfrag_threshold only matters for
-    orders above 3.""",
+    fix="""If high-order allocations fail, {compaction_fix}{extfrag_words}.""",
 )
 TEXT_NOT_FRAG = Text(
     summary="{subject}: orders >= {exhausted_from_order} exhausted, but order {failing_order} "
@@ -105,7 +115,8 @@ def _evidence(z: ZoneFreeAreas, exhausted: int) -> dict[str, int | float | str |
                 [(o, unusable_index_milli(z.free_blocks, o)) for o in range(len(z.free_blocks))])}
 
 
-def _event_finding(z: ZoneFreeAreas, exhausted: int, order: int, kind: str, ps: int) -> Finding:
+def _event_finding(z: ZoneFreeAreas, exhausted: int, order: int, kind: str, ps: int,
+                   kernel: KernelVersion | None) -> Finding:
     ev = _evidence(z, exhausted)
     blocks = contig_page_info(z.free_blocks, order).free_blocks_suitable
     index = fragmentation_index_milli(z.free_blocks, order)
@@ -119,10 +130,9 @@ def _event_finding(z: ZoneFreeAreas, exhausted: int, order: int, kind: str, ps: 
     if index > FRAGMENTATION_MILLI:
         ev["verdict"] = "fragmentation"
         cause, cause_words = "fragmentation", "the memory is free but in pieces too small;"
-        fix = ("Compaction is the cure: background compaction (vm.compaction_proactiveness on "
-               "5.9+, THP defrag defer+madvise)" + (", and for this costly order a lower "
-               "vm.extfrag_threshold lets compaction run in more zones." if order > COSTLY_ORDER
-                                                     else "; extfrag_threshold is ignored for this order."))
+        fix = (f"Compaction is the cure: {compaction_fix(kernel)}" + (
+            ", and for this costly order a lower vm.extfrag_threshold lets compaction run in more "
+            "zones." if order > COSTLY_ORDER else "; extfrag_threshold is ignored for this order."))
     else:
         ev["verdict"] = "lack_of_memory"
         cause, cause_words = "lack of memory", "there is too little free memory, not too fragmented;"
@@ -136,6 +146,7 @@ def check(inputs: Inputs) -> Result:
     if buddy is None:
         return missing(KEY, inputs, "free blocks per order", "proc/buddyinfo")
     ps = inputs.state.page_size
+    kernel = kernel_of(inputs)
     huge_order = pageblock_pages(ps).bit_length() - 1
     failing: dict[int, str] = {}
     for e in inputs.events:
@@ -149,13 +160,16 @@ def check(inputs: Inputs) -> Result:
         if exhausted >= len(z.free_blocks):
             continue
         if failing:
-            out.extend(_event_finding(z, exhausted, o, kind, ps) for o, kind in sorted(failing.items()))
+            out.extend(_event_finding(z, exhausted, o, kind, ps, kernel)
+                       for o, kind in sorted(failing.items()))
         elif exhausted <= huge_order:
             severity = Severity.WARNING if exhausted <= COSTLY_ORDER else Severity.INFO
             largest = human(1 << (exhausted - 1), ps) if exhausted else "no free block"
             out.append(TEXT.finding(KEY, severity, z.subject, _evidence(z, exhausted),
                                     free=human(z.free_pages, ps), largest=largest,
-                                    unusable_pct=unusable_index_milli(z.free_blocks, exhausted) / 10))
+                                    unusable_pct=unusable_index_milli(z.free_blocks, exhausted) / 10,
+                                    compaction_fix=compaction_fix(kernel),
+                                    extfrag_words=extfrag_words(kernel)))
     return tuple(out)
 
 
