@@ -58,6 +58,7 @@ def _event_facts(e: AllocEvent) -> dict[str, Any]:
     got = {k: getattr(e, k) for k in _EVENT_KEYS}
     got["gfp_flags"] = list(e.gfp_flags) if e.gfp_flags is not None else None
     got["timestamp"] = e.time
+    got["oomkilladj"] = e.oom_adj  # the 2.6.x name of the field (005)
     return got
 
 

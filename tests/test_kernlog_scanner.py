@@ -135,6 +135,16 @@ def test_swap_cache_line_is_part_of_the_mem_info(num: str) -> None:
     assert "unrecognised line inside a report" not in scan.skipped_reasons
 
 
+@pytest.mark.parametrize(("header", "adj", "score_adj"), [
+    ("Xorg invoked oom-killer: gfp_mask=0x2d0, order=0, oomkilladj=0", 0, None),  # 2.6.24 (005)
+    ("sshd invoked oom-killer: gfp_mask=0x201da, order=0, oom_adj=-17, oom_score_adj=-1000", -17, -1000),
+    ("app invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=100", None, 100),
+])
+def test_oom_adjustments_of_every_era(header: str, adj: int | None, score_adj: int | None) -> None:
+    (e,) = scan_text(f"[5.0] {header}\n[5.0] CPU: 1 PID: 9 Comm: x Not tainted 3.2.0 #1").events
+    assert (e.oom_adj, e.oom_score_adj) == (adj, score_adj)
+
+
 def test_headerless_warning_splat_is_not_an_event() -> None:
     text = "\n".join([
         "CPU: 1 PID: 42 Comm: kworker/1:1 Not tainted 5.15.0 #1", "Call Trace:", " <TASK>",

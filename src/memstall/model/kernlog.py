@@ -159,6 +159,9 @@ class AllocEvent:
     uid: int | None = None
     killed: str | None = None
     """`Killed process N (comm) ...` that closed an OOM report, as printed."""
+    oom_adj: int | None = None
+    """The legacy OOM adjustment of an OOM header (-17..15): `oomkilladj=` up to 2.6.35,
+    `oom_adj=` beside `oom_score_adj=` in 2.6.36-3.6."""
     memcg: bool | None = None
     """For an OOM report: True when a memory cgroup hit its limit (`mem_cgroup_out_of_memory`
     in the trace, `Memory cgroup out of memory`/`memory: usage` lines, CONSTRAINT_MEMCG), not

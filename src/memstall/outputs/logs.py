@@ -58,7 +58,7 @@ def event_doc(e: AllocEvent, view: GfpView) -> dict[str, Any]:
         "gfp_flags_source": view.source, "gfp_flags_guessed": view.guessed,
         "stall_ms": e.stall_ms, "kernel_version": e.kernel_version, "nodemask": e.nodemask,
         "cpuset": e.cpuset, "mems_allowed": e.mems_allowed, "oom_score_adj": e.oom_score_adj,
-        "killed": e.killed, "memcg": e.memcg, "call_trace": list(e.call_trace),
+        "oom_adj": e.oom_adj, "killed": e.killed, "memcg": e.memcg, "call_trace": list(e.call_trace),
         "mem_info": mem_info_doc(e.mem_info) if e.mem_info is not None else None,
         "source": e.source, "line_no": e.line_no,
     }

@@ -29,6 +29,7 @@ _NODEMASK = re.compile(r"nodemask=(\(null\)|[\d,\-]+)")
 _CPUSET_TAIL = re.compile(r"cpuset=([^,\s]*),\s*mems_allowed=([\d,\-]+)")
 _CPUSET_LINE = re.compile(r"^(.*?)\s*cpuset=(\S*)\s+mems_allowed=([\d,\-]+)")
 _OOM_ADJ = re.compile(r"oom_score_adj=(-?\d{1,18})")
+_OOM_OLD_ADJ = re.compile(r"\b(?:oomkilladj|oom_adj)=(-?\d{1,18})")  # <= 3.6: -17..15
 _COMM_ALONE = re.compile(r"^(\S(?:.*\S)?):\s*$")
 
 
@@ -43,6 +44,7 @@ class Header(NamedTuple):
     cpuset: str | None
     mems_allowed: str | None
     oom_score_adj: int | None
+    oom_adj: int | None
 
 
 def header_kind(text: str) -> str | None:
@@ -85,6 +87,7 @@ def parse_header(kind: str, text: str) -> Header:
     nodemask = _NODEMASK.search(tail)
     cpuset = _CPUSET_TAIL.search(tail)
     adj = _OOM_ADJ.search(tail)
+    old_adj = _OOM_OLD_ADJ.search(tail)
     return Header(
         kind=kind, comm=comm,
         order=int(order.group(1)) if order else None,
@@ -95,6 +98,7 @@ def parse_header(kind: str, text: str) -> Header:
         cpuset=cpuset.group(1) if cpuset else None,
         mems_allowed=cpuset.group(2) if cpuset else None,
         oom_score_adj=int(adj.group(1)) if adj else None,
+        oom_adj=int(old_adj.group(1)) if old_adj else None,
     )
 
 

@@ -180,7 +180,8 @@ class Report:
             gfp_flags=h.gfp_flags if h else None, stall_ms=h.stall_ms if h else None,
             kernel_version=self.version, nodemask=h.nodemask if h else None,
             cpuset=cpuset[0] if cpuset else None, mems_allowed=cpuset[1] if cpuset else None,
-            oom_score_adj=h.oom_score_adj if h else None, call_trace=tuple(self.trace),
+            oom_score_adj=h.oom_score_adj if h else None, oom_adj=h.oom_adj if h else None,
+            call_trace=tuple(self.trace),
             mem_info=self.dump(), source=self.source, line_no=self.line_no,
             uid=task.uid if task else None, killed=self.killed, memcg=self._memcg(),
         )
