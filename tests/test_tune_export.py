@@ -42,6 +42,27 @@ def test_tuned_profile_includes_the_active_profile(root: Path) -> None:
     assert dict(parser["sysctl"]) == EXPECTED
 
 
+def test_tuned_profile_includes_every_active_profile(root: Path) -> None:
+    (root / "etc/tuned").mkdir(parents=True)
+    (root / "etc/tuned/active_profile").write_text("virtual-guest sap-hana\n")
+    parser = configparser.ConfigParser(comment_prefixes=("#",))
+    parser.read_string(export(root, "tuned"))
+    assert parser["main"]["include"] == "virtual-guest,sap-hana"
+
+
+def test_tuned_profile_warns_about_sysctl_d_lines_tuned_reapplies(root: Path) -> None:
+    (root / "etc/sysctl.d/60-admin.conf").write_text("# admin\nvm.swappiness = 30\n")
+    (root / "usr/lib/sysctl.d").mkdir(parents=True)
+    (root / "usr/lib/sysctl.d/50-vendor.conf").write_text("vm.watermark_scale_factor = 15\n")
+    out = export(root, "tuned")
+    assert ("# warning: etc/sysctl.d/60-admin.conf:2 sets vm.swappiness = 30, and tuned re-applies it after "
+            "this profile (reapply_sysctl = 1)") in out
+    assert "vm.watermark_scale_factor = 15" not in out  # tuned does not re-apply usr/lib/sysctl.d
+    parser = configparser.ConfigParser(comment_prefixes=("#",))
+    parser.read_string(out)
+    assert dict(parser["sysctl"]) == EXPECTED
+
+
 def test_tuned_profile_without_active_profile_says_so(root: Path) -> None:
     out = export(root, "tuned")
     assert "# no active tuned profile in etc/tuned/active_profile" in out

@@ -9,12 +9,14 @@ Ansible: tasks for the ansible.posix.sysctl module writing the same drop-in file
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Sequence
 from pathlib import Path
 
 from memstall import __version__
+from memstall.advice.tuning.persist import read_conf_files
 from memstall.advice.tuning.plan import Change
-from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN
+from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, SYSCTL_CONF, boot_order, key_origin
 
 FORMATS = ("sysctl", "tuned", "ansible")
 TUNED_ACTIVE = "etc/tuned/active_profile"
@@ -32,17 +34,36 @@ def as_sysctl(changes: Sequence[Change]) -> str:
 
 
 def active_tuned_profile(root: Path) -> str | None:
+    """The `include=` value for the active profile(s): tuned keeps several active profiles
+    space-separated in active_profile and splits include= on ',' (tuned/profiles/loader.py)."""
     try:
-        text = (root / TUNED_ACTIVE).read_text().split()
+        names = (root / TUNED_ACTIVE).read_text().split()
     except OSError:
         return None
-    return text[0] if text else None
+    return ",".join(names) if names else None
 
 
-def as_tuned(changes: Sequence[Change], include: str | None) -> str:
+def tuned_overrides(root: Path, changes: Sequence[Change]) -> list[str]:
+    """Keys the root's sysctl.d/sysctl.conf also set: with reapply_sysctl = 1 (the default in
+    tuned-main.conf) tuned re-applies run/sysctl.d, etc/sysctl.d and etc/sysctl.conf after
+    its [sysctl] section (plugin_sysctl._apply_system_sysctl), so those values win."""
+    reapplied = [f for f in read_conf_files(root)
+                 if f.path == SYSCTL_CONF or posixpath.dirname(f.path) in ("etc/sysctl.d", "run/sysctl.d")]
+    order = boot_order(reapplied)
+    out = []
+    for c in changes:
+        winner = key_origin(order, c.key).winner
+        if winner is not None:
+            out.append(f"# warning: {winner.where} sets {c.name} = {winner.value}, and tuned re-applies "
+                       "it after this profile (reapply_sysctl = 1): remove that line or set "
+                       "reapply_sysctl = 0 in /etc/tuned/tuned-main.conf")
+    return out
+
+
+def as_tuned(changes: Sequence[Change], include: str | None, overrides: Sequence[str] = ()) -> str:
     lines = [*_header("tuned"),
              "# Save as /etc/tuned/memstall/tuned.conf, then `tuned-adm profile memstall`.",
-             "", "[main]", "summary=memstall vm tuning"]
+             *overrides, "", "[main]", "summary=memstall vm tuning"]
     if include:
         lines.append(f"include={include}")
     else:
@@ -70,7 +91,7 @@ def as_ansible(changes: Sequence[Change]) -> str:
 
 def export(changes: Sequence[Change], fmt: str, root: Path) -> str:
     if fmt == "tuned":
-        return as_tuned(changes, active_tuned_profile(root))
+        return as_tuned(changes, active_tuned_profile(root), tuned_overrides(root, changes))
     if fmt == "ansible":
         return as_ansible(changes)
     return as_sysctl(changes)
