@@ -106,3 +106,28 @@ def test_watcher_with_a_relative_root(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir("/")
     assert _wait_for(lambda: _tx(root)["status"] == "rolled-back")
     assert fingerprint(root) == before
+
+
+def test_verify_reports_a_revert_that_never_ran(tmp_path: Path) -> None:
+    """The watcher died (reboot, OOM kill) before its deadline: nobody rolls back, verify says so."""
+    root = make_root(tmp_path)
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--revert-after", "60",
+                "--set", "vm.swappiness=10")
+    assert r.code == 0, r.err
+    tx = _tx(root)
+    pid = int(tx["revert"]["handle"])  # type: ignore[index]
+    os.kill(pid, signal.SIGKILL)
+    assert _wait_for(lambda: not Path(f"/proc/{pid}").exists()
+                     or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z", 10)
+    v = run_cli("--root", str(root), "tune", "verify")
+    assert "automatic rollback" not in v.out  # not due yet
+    record = next((root / STATE / "tx").glob("*/tx.json"))
+    doc = json.loads(record.read_text())
+    doc["revert"]["deadline"] -= 60 + 151  # as if the deadline and the grace had passed
+    record.write_text(json.dumps(doc))
+    v = run_cli("--root", str(root), "tune", "verify")
+    assert v.code == 1
+    assert (f"drift: transaction {tx['id']}: the automatic rollback (detached watcher {pid}) was due "
+            in v.out)
+    assert f"did not run: `memstall tune rollback {tx['id']}` or `memstall tune confirm {tx['id']}`" in v.out
+    assert vm(root, "swappiness") == "10\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from memstall.advice.tuning.persist import read_conf_files, read_drop_in, sha256
@@ -68,11 +69,26 @@ def _key_problems(applied: str | None, tx: Tx | None, running: str | None, boot:
     return out
 
 
+# The timer/watcher takes the state lock after its deadline (it may wait for another tune
+# command); only a revert this late is one that will not happen.
+REVERT_GRACE_SECONDS = 150.0
+
+
+def _revert_overdue(tx: Tx) -> str | None:
+    r = tx.revert
+    late = time.time() - r.deadline if r else 0.0
+    if r is None or r.confirmed or tx.status != "applied" or late <= REVERT_GRACE_SECONDS:
+        return None
+    return (f"transaction {tx.id}: the automatic rollback ({r.mechanism} {r.handle}) was due {late:.0f}s "
+            f"ago and did not run: `memstall tune rollback {tx.id}` or `memstall tune confirm {tx.id}`")
+
+
 def verify(store: Store, procsys: ProcSys) -> VerifyReport:
     txs = store.all()
     applied = _applied(txs)
     problems = [f"transaction {t.id} was interrupted while applying: run `memstall tune rollback {t.id}`"
                 for t in txs if t.status == "applying"]
+    problems += [p for p in map(_revert_overdue, txs) if p]
     data, conf = read_drop_in(procsys.root)
     last_persist = next((t.persist for t in reversed(txs)
                          if t.status == "applied" and t.persist and t.persist.written_sha256), None)
