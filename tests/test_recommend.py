@@ -158,3 +158,21 @@ def test_watermark_boost_factor_off_when_boosted_zones_meet_reclaim_trouble() ->
     assert (rec.current, rec.proposed) == ("15000", "0")
     advice, _ = _report_for(st_, KernelVersion(4, 19))
     assert not [r for r in advice.recommendations if r.setting == "vm.watermark_boost_factor"]  # type: ignore[attr-defined]
+
+
+def test_proactiveness_uses_each_era_s_start_mark() -> None:
+    from memstall.analysis import sizing
+    # 5.9-6.15: the low mark never goes under 5, so the start mark never under 15.
+    assert sizing.proactive_marks(99, KernelVersion(6, 1)) == (5, 15)
+    assert sizing.compaction_proactiveness(12, 20, KernelVersion(6, 1)) is None
+    # 6.16+: low = 100 - p, leeway min(10, low // 2): p = 93 gives (7, 10), the first high < 12.
+    assert sizing.proactive_marks(93, KernelVersion(6, 18)) == (7, 10)
+    assert sizing.proactive_marks(83, KernelVersion(6, 18)) == (17, 25)
+    assert sizing.compaction_proactiveness(26, 20, KernelVersion(6, 18)) == 83
+    assert sizing.compaction_proactiveness(26, 20, KernelVersion(6, 1)) == 85  # (15, 25)
+    # A score this low is not fragmentation: never a value as high as 93.
+    assert sizing.compaction_proactiveness(12, 20, KernelVersion(6, 18)) is None
+    # The current value already starts compaction at this score: nothing to raise.
+    assert sizing.compaction_proactiveness(95, 20, KernelVersion(6, 18)) is None
+    # Defaults agree in both eras (FACTS.md 3.2: low 80, high 90).
+    assert sizing.proactive_marks(20, KernelVersion(6, 1)) == sizing.proactive_marks(20, None) == (80, 90)

@@ -238,15 +238,20 @@ def _compaction_proactiveness(ctx: _Ctx) -> _Out:
     current = ctx.sysctl("compaction_proactiveness")
     cur = 20 if current is None else current
     proposed = sizing.compaction_proactiveness(score, cur, k)
+    if proposed is None and score <= sizing.NOT_FRAGMENTED_SCORE:
+        return [], [f"vm.compaction_proactiveness will not help: the fragmentation score at order "
+                    f"{order} is {score}, so little free memory is in pieces too small for huge "
+                    "pages and proactive compaction would have next to nothing to do."]
     if proposed is None:
         return [], [f"vm.compaction_proactiveness={cur}: kcompactd already compacts in the background at "
                     f"this fragmentation score ({score}), so raising it would not change when it starts."]
+    now = ("proactive compaction is off (0)" if cur == 0 else "kcompactd starts proactive "
+           f"compaction only above {sizing.proactive_marks(cur, k)[1]} with the current value")
     return [Recommendation(
         "vm.compaction_proactiveness", None if current is None else str(current), str(proposed),
-        f"The fragmentation score at order {order} is {score} (free-page weighted); kcompactd starts "
-        f"proactive compaction only above {min(100 - cur + 10, 100)} with the current value. "
+        f"The fragmentation score at order {order} is {score} (free-page weighted); {now}. "
         f"{ctx.on()} it makes kcompactd compact in the background every 500 ms while the score is high.",
-        f"background compaction starts above a score of {100 - proposed + 10}",
+        f"background compaction starts above a score of {sizing.proactive_marks(proposed, k)[1]}",
         "kcompactd CPU time and page migration; it pauses while kswapd runs.",
         tuple(sorted(set(wanted))))], []
 

@@ -81,11 +81,33 @@ def node_fragmentation_score(zone_blocks: list[tuple[int, tuple[int, ...]]], ord
     return sum(free * extfrag_for_order(blocks, order) for free, blocks in zone_blocks) // total
 
 
-def compaction_proactiveness(score: int, current: int, kernel: KernelVersion | None) -> int | None:
-    """Smallest proactiveness whose start mark lies below `score`, or None if none helps.
+def proactive_marks(proactiveness: int, kernel: KernelVersion | None) -> tuple[int, int]:
+    """(low, high) fragmentation-score marks of proactive compaction (FACTS.md 3.2).
 
-    5.9-6.15: compaction starts above wmark_high = min(100 - p + 10, 100) (FACTS.md 3.2);
-    6.16 narrows the leeway for small marks; this uses the 5.9 marks on every kernel.
+    kcompactd starts compacting a node whose score is above high and stops below low.
+    5.9-6.15: low = max(100 - p, 5), high = min(low + 10, 100). 6.16+ (no floor of 5, a
+    leeway of at most half the low mark): low = 100 - p, high = min(low + min(10, low // 2), 100).
+    Unknown kernel: the newest.
     """
-    wanted = clamp("vm.compaction_proactiveness", 111 - score, kernel)
-    return wanted if wanted > current and 100 - wanted + 10 < score else None
+    if kernel is None or kernel.at_least(6, 16):
+        low = 100 - proactiveness
+        return low, min(low + min(10, low // 2), 100)
+    low = max(100 - proactiveness, 5)
+    return low, min(low + 10, 100)
+
+
+NOT_FRAGMENTED_SCORE = 15
+"""The lowest start mark kernels 5.9-6.15 allow (low mark floor 5 + 10): at or below this
+score there is too little fragmentation for proactive compaction to be worth its CPU."""
+
+
+def compaction_proactiveness(score: int, current: int, kernel: KernelVersion | None) -> int | None:
+    """Smallest proactiveness whose start mark lies below `score`, or None when the current
+    value already starts compaction at this score or the score is too low to bother.
+
+    0 disables proactive compaction, so the search starts at 1; the range is 0..100.
+    """
+    if score <= NOT_FRAGMENTED_SCORE or (current > 0 and proactive_marks(current, kernel)[1] < score):
+        return None
+    value = next(p for p in range(1, 101) if proactive_marks(p, kernel)[1] < score)
+    return clamp("vm.compaction_proactiveness", value, kernel) if value > current else None
