@@ -353,12 +353,15 @@ def test_thp_defrag_advice_is_a_note_not_a_refused_sysctl(tmp_path: Path) -> Non
     assert doc["changes"] and all(c["status"] == "change" for c in doc["changes"])
     assert all(not c["name"].startswith("sys.") for c in doc["changes"])
     assert any(n.startswith(f"diagnose also recommends /{THP_DEFRAG} = madvise (") for n in doc["notes"])
-    idle = make_root(tmp_path / "idle", SEED.parent / "x86_64-6.18-idle")
-    (idle / THP_DEFRAG).write_text("[always] defer defer+madvise madvise never\n")
-    code, _, err = tune(idle, "plan")
-    assert code == 2 and err.startswith("memstall: error: memstall diagnose recommends no sysctl change here "
-                                        f"(diagnose also recommends /{THP_DEFRAG} = defer+madvise (")
-    assert "no such sysctl" not in err
+    from memstall.advice.recommendation import Recommendation
+    from memstall.advice.tuning.plan import from_recommendations
+
+    rec = Recommendation(THP_DEFRAG, "always", "madvise", "why", "fx", "r")
+    requests, notes = from_recommendations([rec])
+    assert requests == [] and notes == [
+        f"diagnose also recommends /{THP_DEFRAG} = madvise (fx); it is a sysfs file, not a sysctl, so tune "
+        f"leaves it out: echo madvise > /{THP_DEFRAG}, and set it at boot with your tuned profile or "
+        "boot scripts"]
 
 
 def test_persisted_dirty_bytes_zeroed_at_boot_by_a_later_dirty_ratio(root: Path) -> None:
