@@ -243,6 +243,19 @@ def as_int(value: int | str) -> int | None:
     return int(text) if body.isdigit() else None
 
 
+def absent_reason(name: str, kernel: KernelVersion | None) -> str | None:
+    """Why `name` cannot exist on `kernel` (it came later), or None (it may; unknown kernel).
+
+    >>> absent_reason("vm.defrag_mode", KernelVersion(6, 1))
+    'vm.defrag_mode does not exist before Linux 6.15 (this kernel: 6.1)'
+    """
+    limit = limits_for(name, kernel)
+    if limit is None or limit.introduced is None or kernel is None or kernel >= limit.introduced:
+        return None
+    return (f"{limit.name} does not exist before Linux {_fmt_kernel(limit.introduced)} "
+            f"(this kernel: {_fmt_kernel(kernel)})")
+
+
 def validate(name: str, value: int | str, kernel: KernelVersion | None) -> str | None:
     """Why the kernel would refuse `value` for `name`, or None when it is in range.
 
@@ -253,10 +266,9 @@ def validate(name: str, value: int | str, kernel: KernelVersion | None) -> str |
     if limit is None:
         return None
     full = limit.name
-    k = kernel or NEWEST
-    if limit.introduced is not None and k < limit.introduced and kernel is not None:
-        return (f"{full} does not exist before Linux {_fmt_kernel(limit.introduced)} "
-                f"(this kernel: {_fmt_kernel(kernel)})")
+    absent = absent_reason(name, kernel)
+    if absent is not None:
+        return absent
     number = as_int(value)
     if number is None:
         return f"{full} takes one integer (got {str(value).strip()!r})"
@@ -273,5 +285,5 @@ def validate(name: str, value: int | str, kernel: KernelVersion | None) -> str |
     return None
 
 
-__all__ = ["NEWEST", "RISKS", "SysctlLimit", "as_int", "known_names", "limits_for", "normalize_name",
-           "validate"]
+__all__ = ["NEWEST", "RISKS", "SysctlLimit", "absent_reason", "as_int", "known_names", "limits_for",
+           "normalize_name", "validate"]

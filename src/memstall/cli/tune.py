@@ -13,7 +13,7 @@ from memstall.advice.tuning.procsys import ProcSys
 from memstall.advice.tuning.safety import KnobFacts
 from memstall.advice.tuning.store import Store
 from memstall.advice.tuning.verify import verify
-from memstall.analysis.sysctl_limits import limits_for, validate
+from memstall.analysis.sysctl_limits import absent_reason, limits_for
 from memstall.analysis.sysctl_origin import PrecedenceNote
 from memstall.collect import load_state
 from memstall.errors import ExitCode, UsageError
@@ -126,10 +126,8 @@ def _facts(args: argparse.Namespace, state: SystemState, for_write: bool,
             vm = state.sysctl_vm
             found = KnobFacts(key, vm is not None and key.startswith("vm/") and vm.text(key[3:]) is not None)
         name = swap_separators(key)
-        if found.exists or not capture or limits_for(name, state.kernel) is None:
-            return found
-        reason = validate(name, "0", state.kernel)
-        if reason is not None and "does not exist" in reason:
+        if (found.exists or not capture or limits_for(name, state.kernel) is None
+                or absent_reason(name, state.kernel) is not None):
             return found
         assumed.append(f"{name} is not in this capture; checked against memstall's range for "
                        f"Linux {state.kernel or 'unknown'} instead")

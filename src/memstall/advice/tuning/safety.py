@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memstall.analysis.sysctl_limits import as_int, limits_for, validate
+from memstall.analysis.sysctl_limits import absent_reason, as_int, limits_for, validate
 from memstall.model.kernel import KernelVersion
 from memstall.model.sysctl_conf import swap_separators
 
@@ -52,8 +52,8 @@ def _hard(facts: KnobFacts, value: str, kernel: KernelVersion | None) -> str | N
     if facts.key in TRIGGERS:
         return f"{name} is a one-shot trigger, not a setting: there is nothing to restore"
     if not facts.exists:
-        reason = validate(name, value, kernel)
-        why = f": {reason}" if reason and "does not exist" in reason else ""
+        reason = absent_reason(name, kernel)
+        why = f": {reason}" if reason else ""
         return f"{name}: no such sysctl here (proc/sys/{facts.key} does not exist){why}"
     if not facts.regular:
         return f"{name}: proc/sys/{facts.key} is not a file"
