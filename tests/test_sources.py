@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tarfile
 import tempfile
@@ -17,7 +18,7 @@ from memstall.cli.show import VIEWS
 from memstall.collect import load_state
 from memstall.errors import SourceUnavailable
 from memstall.sources import open_root, specs
-from memstall.sources._paths import clean_rel
+from memstall.sources._paths import MAX_FILE_BYTES, clean_rel
 from memstall.sources.live import DirSource
 from memstall.sources.snapshot import SampleView, TarSource
 from memstall.sources.sosreport import SosSource
@@ -168,3 +169,41 @@ def test_any_bytes_as_a_tarball_read_or_fail_cleanly(data: bytes) -> None:
             assert "\n" not in err.message
         else:
             assert isinstance(src, (TarSource, SosSource))
+
+
+def test_a_capture_directory_never_reads_outside_itself(tmp_path: Path) -> None:
+    # A capture or sosreport unpacked from elsewhere may hold absolute symlinks: following
+    # them would read this machine's files (or /dev/zero, until memory runs out).
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root)
+    (root / "proc/vmstat").unlink()
+    (root / "proc/vmstat").symlink_to("/etc/hostname")
+    (root / "proc/meminfo").unlink()
+    (root / "proc/meminfo").symlink_to("/dev/zero")
+    (root / "proc/uptime").rename(root / "proc/uptime.orig")
+    (root / "proc/uptime").symlink_to("../proc/uptime.orig")  # inside the capture: still read
+    os.mkfifo(root / "proc/zoneinfo.fifo")
+    src = open_root(str(root))
+    for rel in ("proc/vmstat", "proc/meminfo"):
+        with pytest.raises(SourceUnavailable, match="a symbolic link out of the capture"):
+            src.read_text(rel)
+    assert src.read_text("proc/uptime") == (root / "proc/uptime.orig").read_text()
+    with pytest.raises(SourceUnavailable, match="not a regular file"):
+        src.read_text("proc/zoneinfo.fifo")  # opening a FIFO would block forever
+    r = run_cli("--root", str(root), "show", "meminfo")
+    assert r.code == 3 and r.err.startswith("memstall: error: proc/meminfo: a symbolic link out of")
+
+
+def test_an_oversized_file_is_refused_not_read_into_memory(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root)
+    with open(root / "proc/vmstat", "r+b") as fh:
+        fh.truncate(MAX_FILE_BYTES + 1)  # sparse: costs no disk
+    with pytest.raises(SourceUnavailable, match="larger than 64 MiB"):
+        open_root(str(root)).read_text("proc/vmstat")
+    tar = tmp_path / "big.tar"
+    with tarfile.open(tar, "w") as t:
+        t.add(root / "proc/buddyinfo", arcname="proc/buddyinfo")
+        t.add(root / "proc/vmstat", arcname="proc/vmstat")
+    with pytest.raises(SourceUnavailable, match="larger than 64 MiB"):
+        open_root(str(tar)).read_text("proc/vmstat")

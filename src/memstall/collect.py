@@ -145,7 +145,8 @@ def _uptime(reader: _Reader) -> float | None:
     # float() also reads 'nan', 'inf' and '-1': none is a time since boot, and each would
     # turn every rate into garbage.
     if not math.isfinite(seconds) or seconds < 0:
-        raise ParseError(specs.UPTIME, 1, text.strip(), "'<seconds> <idle seconds>'")
+        raise ParseError(specs.UPTIME, 1, (text.strip().splitlines() or [""])[0],
+                         "'<seconds> <idle seconds>'")
     return seconds
 
 

@@ -6,6 +6,11 @@ import fnmatch
 import posixpath
 from typing import Callable
 
+# No file memstall reads comes near this (zoneinfo of a 1000-CPU, 8-node host is a few
+# MB): anything bigger in a capture is not a kernel file and is not read into memory.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+TOO_LARGE = "larger than 64 MiB: not a kernel file memstall reads"
+
 
 def clean_rel(rel: str) -> str:
     """Normalise a root-relative path; refuse anything that escapes the root."""

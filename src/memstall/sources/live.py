@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 from memstall.errors import SourceUnavailable
-from memstall.sources._paths import clean_rel, glob_over
+from memstall.sources._paths import MAX_FILE_BYTES, TOO_LARGE, clean_rel, glob_over
+
+# /proc/sys refuses one read() of several MB with ENOMEM (proc_sys_call_handler allocates
+# the whole count), so read in small chunks up to the bound.
+_CHUNK = 256 * 1024
+
+
+def _read_bounded(path: Path) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    with open(path, "rb", buffering=0) as fh:
+        while size <= MAX_FILE_BYTES:
+            chunk = fh.read(_CHUNK)
+            if not chunk:
+                break
+            parts.append(chunk)
+            size += len(chunk)
+    return b"".join(parts)
 
 
 class DirSource:
@@ -33,9 +51,27 @@ class DirSource:
     def _path(self, rel: str) -> Path:
         return self._root / clean_rel(rel)
 
-    def read_text(self, rel: str) -> str:
+    def _check_capture_file(self, rel: str, path: Path) -> None:
+        """A capture (not the live root) is read only inside itself, and only regular files:
+        an absolute symlink in an unpacked sosreport would read this machine's files, a
+        FIFO would block forever, /dev/zero would never end."""
+        real = Path(os.path.realpath(path))
+        top = os.path.realpath(self._root)
+        if os.path.commonpath([real, top]) != top:
+            raise SourceUnavailable(rel, f"a symbolic link out of the capture (to {real}): not read")
         try:
-            data = self._path(rel).read_bytes()
+            mode = real.stat().st_mode
+        except OSError:
+            mode = 0  # missing or unreadable: the read below says which
+        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory: said below
+            raise SourceUnavailable(rel, "not a regular file: not read")
+
+    def read_text(self, rel: str) -> str:
+        path = self._path(rel)
+        if not self._live:
+            self._check_capture_file(rel, path)
+        try:
+            data = _read_bounded(path)
         except FileNotFoundError:
             raise SourceUnavailable(rel, "no such file") from None
         except PermissionError:
@@ -46,6 +82,8 @@ class DirSource:
             if err.errno in (errno.EINVAL, errno.EIO, errno.ENODEV):
                 raise SourceUnavailable(rel, f"cannot be read ({err.strerror})") from None
             raise SourceUnavailable(rel, err.strerror or str(err)) from None
+        if len(data) > MAX_FILE_BYTES:
+            raise SourceUnavailable(rel, TOO_LARGE)
         # /proc text is ASCII; a bad byte must become a parse error, not a crash.
         return data.decode("utf-8", errors="replace")
 

@@ -16,7 +16,7 @@ import zlib
 
 from memstall.errors import SourceUnavailable
 from memstall.sources import specs
-from memstall.sources._paths import clean_rel, glob_over
+from memstall.sources._paths import MAX_FILE_BYTES, TOO_LARGE, clean_rel, glob_over
 from memstall.sources.base import Source
 
 # Files of a root that memstall may read: the spec paths and their directories' files.
@@ -66,7 +66,7 @@ class TarSource:
 
     def __init__(self, path: str) -> None:
         self._label = path
-        self._files: dict[str, bytes] = {}
+        self._files: dict[str, bytes | None] = {}
         self._dirs: set[str] = {""}
         members = self._load(path)
         prefix = self._common_prefix(members)
@@ -85,8 +85,8 @@ class TarSource:
                 hint="make one with `memstall snapshot -o FILE.tar.gz`")
 
     @staticmethod
-    def _load(path: str) -> dict[str, bytes]:
-        out: dict[str, bytes] = {}
+    def _load(path: str) -> dict[str, bytes | None]:
+        out: dict[str, bytes | None] = {}
         try:
             with tarfile.open(path, "r:*") as tar:
                 for member in tar:
@@ -98,6 +98,9 @@ class TarSource:
                         continue  # a member that escapes the root is never read
                     stripped = name.split("/", 1)[1] if "/" in name else name
                     if not (_wanted(name) or _wanted(stripped)):
+                        continue
+                    if member.size > MAX_FILE_BYTES:
+                        out[name] = None  # refused on read, never held in memory
                         continue
                     handle = tar.extractfile(member)
                     if handle is not None:
@@ -111,7 +114,7 @@ class TarSource:
         return out
 
     @staticmethod
-    def _common_prefix(members: dict[str, bytes]) -> str:
+    def _common_prefix(members: dict[str, bytes | None]) -> str:
         if any(_wanted(name) for name in members):
             return ""
         tops = {name.split("/", 1)[0] for name in members if "/" in name}
@@ -128,7 +131,10 @@ class TarSource:
     def read_text(self, rel: str) -> str:
         key = clean_rel(rel)
         if key in self._files:
-            return self._files[key].decode("utf-8", errors="replace")
+            data = self._files[key]
+            if data is None:
+                raise SourceUnavailable(rel, TOO_LARGE)
+            return data.decode("utf-8", errors="replace")
         if key in self._dirs:
             raise SourceUnavailable(rel, "is a directory, expected a file")
         raise SourceUnavailable(rel, f"not in {self._label}")
