@@ -35,6 +35,18 @@ def test_text_lists_events_then_totals_and_zone_state() -> None:
     assert "node0  Normal   818572  1934512  2418140  2901768  below_min" in r.out
 
 
+def test_text_flags_an_inferred_node_in_both_zone_tables() -> None:
+    """4.9 KERN_CONT breakage (007) drops `Node 0 ` from zone and buddy lines: both tables say
+    `node0?`; the seed log prints its nodes and says `node0`/`node1`."""
+    out = run_cli("logs", str(DOM)).out
+    buddy = out[out.index("free blocks per order"):].splitlines()[3:]
+    assert [row.split()[:2] for row in buddy] == [["node0?", "DMA"], ["node0?", "DMA32"]]
+    assert [row.split()[0] for row in out.splitlines() if " DMA32 " in row] == ["node0?", "node0?"]
+    seed = run_cli("logs", str(SEED)).out
+    buddy = seed[seed.index("free blocks per order"):].splitlines()[3:]
+    assert [row.split()[0] for row in buddy if row.strip()] == ["node0", "node0", "node0", "node1"]
+
+
 def test_json_schema() -> None:
     r = run_cli("logs", "--format", "json", str(SEED), str(DOM))
     doc = json.loads(r.out)

@@ -147,11 +147,16 @@ def summary_text(s: LogSummary, last_dump: MemInfoDump | None, skipped: dict[str
     return "".join(out)
 
 
+def _node_label(node: int, printed: int | None) -> str:
+    """`node0`, or `node0?` when the line printed no `Node N` and the node was inferred."""
+    return f"node{node}" + ("?" if printed is None else "")
+
+
 def _last_dump_text(dump: MemInfoDump | None) -> str:
     if dump is None:
         return "\nno Mem-Info dump in the log\n"
     zone_nodes, buddy_nodes = resolved_nodes(dump)
-    rows = [[f"node{n}" + ("?" if z.node is None else ""), z.zone, z.free_kb, z.min_kb, z.low_kb,
+    rows = [[_node_label(n, z.node), z.zone, z.free_kb, z.min_kb, z.low_kb,
              z.high_kb, watermark_state(z) or "-"] for z, n in zip(dump.zones, zone_nodes)]
     title = (f"zones in the last Mem-Info ({dump.source}:{dump.line_no}"
              + (", partial" if dump.partial else "") + "); node? = node not printed, inferred")
@@ -159,7 +164,7 @@ def _last_dump_text(dump: MemInfoDump | None) -> str:
                               rows, title=title)
     width = max((len(b.counts) for b in dump.buddy if b.counts is not None), default=0)
     if width:
-        brows = [[f"node{n}", b.zone, *(list(b.counts) + [None] * (width - len(b.counts)))]
+        brows = [[_node_label(n, b.node), b.zone, *(list(b.counts) + [None] * (width - len(b.counts)))]
                  for b, n in zip(dump.buddy, buddy_nodes) if b.counts is not None]
         out += "\n" + render_table(["node", "zone", *[str(k) for k in range(width)]], brows,
                                    title="free blocks per order in the last Mem-Info")
