@@ -116,6 +116,21 @@ def test_host_and_wall_clock_filters() -> None:
     assert run_cli("logs", "--format", "jsonl", "--since", "2017-08-11T16:52", dmesg_t).out == ""
 
 
+@pytest.mark.parametrize(("fixture", "args", "count"), [
+    ("syslog-no-uptime.txt", ("--since", "2019-02-28T11:16"), 1),  # `Feb 28 11:16:37`: the bound's year
+    ("syslog-no-uptime.txt", ("--since", "2019-02-28T11:17"), 0),
+    ("syslog-no-uptime.txt", ("--until", "2019-02-28T11:16:37+05:00"), 1),  # wall clocks compared
+    ("journalctl-short-iso.txt", ("--until", "2019-02-28T10:16:37+00:00"), 1),  # +0100 stamp, inclusive
+    ("journalctl-short-iso.txt", ("--until", "2019-02-28T10:16:36Z"), 0),
+    ("journalctl-short-iso.txt", ("--since", "2019-02-28T11:16:37"), 1),  # no zone: wall clocks
+    ("journalctl-short-iso.txt", ("--since", "20"), 0),  # uptime bound: the event has no uptime
+])
+def test_wall_clock_filters_on_syslog_and_iso_stamps(fixture: str, args: tuple[str, ...], count: int) -> None:
+    log = Path(__file__).parent / "fixtures" / "kernlog" / "formats" / fixture
+    r = run_cli("logs", "--format", "jsonl", *args, str(log))
+    assert r.code == 0 and r.out.count("\n") == count
+
+
 @pytest.mark.parametrize("compress", [gzip.compress, lzma.compress, bz2.compress], ids=["gz", "xz", "bz2"])
 def test_compressed_logs_give_the_same_output(tmp_path: Path, compress: object) -> None:
     packed = tmp_path / "log.any"  # detected by content, not by name

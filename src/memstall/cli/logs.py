@@ -73,15 +73,13 @@ def _wall(event: AllocEvent, year: int) -> datetime | None:
     t = event.time
     if t is None:
         return None
-    for fmt in ("%a %b %d %H:%M:%S %Y",):
+    words = " ".join(t.split())
+    for text, fmt in ((words, "%a %b %d %H:%M:%S %Y"),  # dmesg -T
+                      (f"{year} {words}", "%Y %b %d %H:%M:%S")):  # syslog: no year printed
         try:
-            return datetime.strptime(" ".join(t.split()), fmt)
+            return datetime.strptime(text, fmt)
         except ValueError:
             pass
-    try:
-        return datetime.strptime(f"{year} {' '.join(t.split())}", "%Y %b %d %H:%M:%S")
-    except ValueError:
-        pass
     iso = t.replace(",", ".")
     if len(iso) > 5 and iso[-5] in "+-" and iso[-3] != ":":  # journalctl short-iso +0300
         iso = iso[:-2] + ":" + iso[-2:]
