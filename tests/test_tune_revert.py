@@ -52,6 +52,9 @@ def test_confirmed_change_stays(tmp_path: Path) -> None:
     pid = int(_tx(root)["revert"]["handle"])  # type: ignore[index]
     c = run_cli("--root", str(root), "tune", "confirm", str(tx_id))
     assert c.code == 0 and f"confirmed {tx_id}: it stays applied (stopped watcher pid {pid})" in c.out
+    doc = json.loads(run_cli("--root", str(root), "tune", "confirm", str(tx_id), "--format", "json").out)
+    assert (doc["schema"], doc["id"], doc["confirmed"]) == ("memstall.tune.tx/1", tx_id, "already confirmed")
+    assert doc["revert"]["confirmed"] is True
     time.sleep(4)
     assert vm(root, "swappiness") == "10\n" and _tx(root)["status"] == "applied"
     assert _tx(root)["revert"]["confirmed"] is True  # type: ignore[index]

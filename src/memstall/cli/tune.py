@@ -216,7 +216,8 @@ def run_confirm(args: argparse.Namespace, io: Any) -> int:
     store = _store(args)
     with store.lock():
         tx, how = revert.confirm(store, args.id)
-    io.stdout.write(f"confirmed {tx.id}: it stays applied ({how})\n")
+    io.stdout.write(dumps({**out.tx_doc(tx), "confirmed": how}) if args.format == "json"
+                    else f"confirmed {tx.id}: it stays applied ({how})\n")
     return 0
 
 
