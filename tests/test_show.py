@@ -160,3 +160,18 @@ def test_frag_text_prints_both_indices_as_debugfs_does(fixture: str) -> None:
     tables = [block.splitlines()[3:] for block in out.split("\n\n") if block.startswith("node")]
     got = [([row.split()[-2] for row in rows], [row.split()[-1] for row in rows]) for rows in tables]
     assert got == expected
+
+
+@pytest.mark.parametrize("fixture", ["x86_64-6.18-pagecache-reclaim", "x86_64-4.9-handmade-seed-2node-256g"])
+def test_watermarks_text_never_shows_a_nonzero_watermark_as_0(fixture: str) -> None:
+    # node0/DMA min is 10 pages (1 on the 4.9 seed); rounded to 0.1 MiB it read "0".
+    root = FIXTURES / "snapshots" / fixture
+    doc = json.loads(run_cli("--root", str(root), "show", "watermarks", "--format", "json").out)
+    dma = doc["zones"][0]
+    assert dma["zone"] == "DMA" and 0 < dma["min_pages"] * doc["page_size"] < 0.05 * 2**20
+    out = run_cli("--root", str(root), "show", "watermarks").out
+    row = next(line.split() for line in out.splitlines() if line.startswith("node0/DMA "))
+    header = next(line.split() for line in out.splitlines() if line.startswith("zone "))
+    for col, key in (("min", "min_pages"), ("low", "low_pages"), ("high", "high_pages")):
+        shown = float(row[header.index(col)])
+        assert shown > 0 and abs(shown - dma[key] * doc["page_size"] / 2**20) < 0.001

@@ -97,7 +97,11 @@ def watermarks_doc(state: SystemState) -> Doc:
 
 
 def _mib(pages: int | None, page_size: int) -> float | None:
-    return None if pages is None else round(pages_to_bytes(pages, page_size) / MIB, 1)
+    """MiB to 0.1, or to 0.001 below 1 MiB so that a few pages (DMA's min) never show as 0."""
+    if pages is None:
+        return None
+    mib = pages_to_bytes(pages, page_size) / MIB
+    return round(mib, 1) if mib >= 1 else round(mib, 3)
 
 
 def watermarks_text(state: SystemState) -> str:
