@@ -176,3 +176,15 @@ def test_proactiveness_uses_each_era_s_start_mark() -> None:
     assert sizing.compaction_proactiveness(95, 20, KernelVersion(6, 18)) is None
     # Defaults agree in both eras (FACTS.md 3.2: low 80, high 90).
     assert sizing.proactive_marks(20, KernelVersion(6, 1)) == sizing.proactive_marks(20, None) == (80, 90)
+
+
+def test_extfrag_will_not_help_is_one_note_naming_every_zone() -> None:
+    st_ = state(buddyinfo=buddy((0, "Normal", [5000, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+                                (1, "Normal", [4000, 300, 0, 0, 0, 0, 0, 0, 0, 0, 0])))
+    report = run_rules(Inputs(st_, events=(alloc_event("stall", 1),), kernel=KernelVersion(4, 9)))
+    notes = [n for n in recommend(report, Inputs(st_, kernel=KernelVersion(4, 9))).notes
+             if n.startswith("vm.extfrag_threshold")]
+    assert notes == ["vm.extfrag_threshold will not help node0/Normal, node1/Normal: blocks of order 1 "
+                     "were free there, so the order-1 allocation waited for reclaim, not compaction. "
+                     "The threshold only gates compaction (it never starts it) and is ignored for "
+                     "orders <= 3."]

@@ -175,13 +175,12 @@ def _extfrag_threshold(ctx: _Ctx) -> _Out:
     recs: list[Recommendation] = []
     notes: list[str] = []
     current = ctx.sysctl("extfrag_threshold")
+    available: dict[object, list[str]] = {}  # failing order -> zones that had a block of it
     for f in ctx.found("HIGH_ORDER_EXHAUSTION"):
         verdict, order = f.evidence.get("verdict"), f.evidence.get("failing_order")
         index = f.evidence.get("failing_order_fragmentation_index")
         if verdict == "not_fragmentation":
-            notes.append(f"vm.extfrag_threshold will not help {f.subject}: blocks of order {order} were "
-                         "free, so the stall waited for reclaim, not compaction. The threshold only "
-                         "gates compaction (it never starts it) and is ignored for orders <= 3.")
+            available.setdefault(order, []).append(f.subject)
         elif verdict == "lack_of_memory":
             notes.append(f"vm.extfrag_threshold will not help {f.subject}: its fragmentation index "
                          f"({index}) says memory is short, not fragmented.")
@@ -200,6 +199,11 @@ def _extfrag_threshold(ctx: _Ctx) -> _Out:
                     f"compaction is allowed in zones whose order-{order} index exceeds {proposed / 1000}",
                     "More compaction work (CPU, migration); watch compact_stall and compact_fail.",
                     (f.key,)))
+    for order, subjects in available.items():
+        ignored = " and is ignored for orders <= 3" if isinstance(order, int) and order <= 3 else ""
+        notes.append(f"vm.extfrag_threshold will not help {', '.join(subjects)}: blocks of order {order} "
+                     f"were free there, so the order-{order} allocation waited for reclaim, not "
+                     f"compaction. The threshold only gates compaction (it never starts it){ignored}.")
     return recs, sorted(set(notes))
 
 
