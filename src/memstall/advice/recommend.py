@@ -199,10 +199,10 @@ def _extfrag_threshold(ctx: _Ctx) -> _Out:
                     f"compaction is allowed in zones whose order-{order} index exceeds {proposed / 1000}",
                     "More compaction work (CPU, migration); watch compact_stall and compact_fail.",
                     (f.key,)))
-    for order, subjects in available.items():
-        ignored = " and is ignored for orders <= 3" if isinstance(order, int) and order <= 3 else ""
-        notes.append(f"vm.extfrag_threshold will not help {', '.join(subjects)}: blocks of order {order} "
-                     f"were free there, so the order-{order} allocation waited for reclaim, not "
+    for failing, subjects in available.items():
+        ignored = " and is ignored for orders <= 3" if isinstance(failing, int) and failing <= 3 else ""
+        notes.append(f"vm.extfrag_threshold will not help {', '.join(subjects)}: blocks of order {failing} "
+                     f"were free there, so the order-{failing} allocation waited for reclaim, not "
                      f"compaction. The threshold only gates compaction (it never starts it){ignored}.")
     return recs, sorted(set(notes))
 
