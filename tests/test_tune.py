@@ -375,3 +375,19 @@ def test_persisted_dirty_bytes_zeroed_at_boot_by_a_later_dirty_ratio(root: Path)
     assert code == 1 and rows["vm.dirty_bytes"]["boot"] == "0"
     assert rows["vm.dirty_bytes"]["problems"] == [
         "at boot etc/sysctl.d/99-sysctl.conf:1 (vm.dirty_ratio = 20) sets 0"]
+
+
+def test_rollback_keeps_a_copy_of_a_drop_in_edited_since(root: Path) -> None:
+    before = fingerprint(root)
+    assert tune(root, "apply", "--yes", "--persist", "--set", "vm.swappiness=10")[0] == 0
+    drop_in = root / "etc/sysctl.d/90-memstall.conf"
+    with drop_in.open("a") as f:
+        f.write("# the admin's note\nvm.extfrag_threshold = 400\n")
+    edited = drop_in.read_bytes()
+    code, out, err = tune(root, "rollback")
+    assert (code, err) == (0, "")
+    tx = next((root / STATE / "tx").iterdir())
+    assert (f"removed etc/sysctl.d/90-memstall.conf (it had been edited since {tx.name}; "
+            "the edited copy is ") in out
+    assert (tx / "edited-drop-in").read_bytes() == edited
+    assert fingerprint(root) == before

@@ -6,6 +6,7 @@ Layout::
     <state>/tx/<id>/tx.json            the record (format memstall.tune.tx/1)
     <state>/tx/<id>/before/<n>         the exact bytes of each /proc/sys file before the change
     <state>/tx/<id>/before/drop-in     the old 90-memstall.conf (absent: the file did not exist)
+    <state>/tx/<id>/edited-drop-in     rollback's copy of our drop-in if it was edited since
 
 A transaction directory is built under a temporary name, every file fsync'ed, then
 renamed into place and the parent fsync'ed: once it exists, its backups are complete

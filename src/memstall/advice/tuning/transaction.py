@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from memstall.advice.tuning.fsio import atomic_write, remove_durable
+from memstall.advice.tuning.fsio import atomic_write, read_optional, remove_durable
 from memstall.advice.tuning.persist import read_drop_in, render_drop_in, sha256, write_drop_in
 from memstall.advice.tuning.plan import Change, Plan
 from memstall.advice.tuning.procsys import ProcSys, same_value
@@ -27,6 +27,8 @@ from memstall.advice.tuning.store import DROP_IN_BACKUP, Store, Tx, TxChange, Tx
 from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, PARTNERS
 from memstall.errors import ApplyError, MemstallError, UsageError
 from memstall.model.sysctl_conf import swap_separators
+
+EDITED_DROP_IN = "edited-drop-in"
 
 
 @dataclass(frozen=True)
@@ -101,10 +103,23 @@ def restore_drop_in(tx: Tx, store: Store, root: Path) -> str | None:
         return None
     old = store.backup(tx.id, DROP_IN_BACKUP)
     path = root / tx.persist.path
+    kept = _keep_edited(tx, store, path)
     if old is None:
-        return f"removed {tx.persist.path}" if remove_durable(path) else f"{tx.persist.path} stays absent"
+        done = f"removed {tx.persist.path}" if remove_durable(path) else f"{tx.persist.path} stays absent"
+        return done + kept
     atomic_write(path, old, tx.persist.mode or 0o644, shown=tx.persist.path)
-    return f"restored the previous {tx.persist.path}"
+    return f"restored the previous {tx.persist.path}{kept}"
+
+
+def _keep_edited(tx: Tx, store: Store, path: Path) -> str:
+    """Someone edited the drop-in after this transaction wrote it: keep their version."""
+    written = tx.persist.written_sha256 if tx.persist else None
+    current = read_optional(path)
+    if written is None or current is None or sha256(current) == written:
+        return ""
+    saved = store.path(tx.id) / EDITED_DROP_IN
+    atomic_write(saved, current, 0o600)
+    return f" (it had been edited since {tx.id}; the edited copy is {saved})"
 
 
 def _fail(tx: Tx, store: Store, procsys: ProcSys, what: str) -> ApplyError:
