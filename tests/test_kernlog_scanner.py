@@ -145,6 +145,19 @@ def test_oom_adjustments_of_every_era(header: str, adj: int | None, score_adj: i
     assert (e.oom_adj, e.oom_score_adj) == (adj, score_adj)
 
 
+def test_placeholder_host_is_no_host() -> None:
+    """`... kernel:` (a forum poster cut date and host, corpus 005) and RFC 5424's nil `-` host
+    are not host names: the events have host None, and a real host stays a host."""
+    (log,) = CORPUS.glob("005-*.log")
+    assert [e.host for e in scan_text(log.read_text(errors="replace")).events] == [None]
+    seed = SEED.read_text().replace("MyHOST", "-").replace("28-159", "-")
+    assert [(e.host, e.pid) for e in scan_text(seed).events] == [(None, 1467)]
+    u = unwrap("Feb 28 11:16:37 - kernel: [4395803.602420] CPU: 4 PID: 1467 Comm: python")
+    assert (u.host, u.wall, u.uptime_s, u.body) == (None, "Feb 28 11:16:37", 4395803.60242,
+                                                     "CPU: 4 PID: 1467 Comm: python")
+    assert unwrap("Feb 28 11:16:37 db-7 kernel: x").host == "db-7"
+
+
 def test_headerless_warning_splat_is_not_an_event() -> None:
     text = "\n".join([
         "CPU: 1 PID: 42 Comm: kworker/1:1 Not tainted 5.15.0 #1", "Call Trace:", " <TASK>",

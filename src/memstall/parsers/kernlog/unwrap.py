@@ -68,6 +68,12 @@ Hosts = dict[str, None]
 """Host names seen with a `kernel:` tag or a dmesg stamp, owned by one scan (bounded)."""
 
 
+def _name(host: str | None) -> str | None:
+    """A host of punctuation only is a placeholder, not a name: RFC 5424's nil `-`, or `...`
+    where a poster cut the date and host (corpus 005)."""
+    return host if host is not None and any(ch.isalnum() for ch in host) else None
+
+
 def _remember(hosts: Hosts, host: str) -> None:
     if host not in hosts and len(hosts) < _MAX_HOSTS:
         hosts[host] = None
@@ -98,9 +104,10 @@ def _after_wall(rest: str, hosts: Hosts) -> tuple[str, str | None, bool]:
     """After a syslog/ISO stamp: (rest, host, is_kernel)."""
     m = _HOST_KERNEL.match(rest)
     if m:
-        if m.group(1):
-            _remember(hosts, m.group(1))
-        return rest[m.end():], m.group(1), True
+        host = _name(m.group(1))
+        if host:
+            _remember(hosts, host)
+        return rest[m.end():], host, True
     m = _HOST_THEN_STAMP.match(rest)
     if m:
         _remember(hosts, m.group(1))
@@ -141,9 +148,11 @@ def unwrap(line: str, hosts: Hosts | None = None) -> Unwrapped:
         hosts = {}
     m = _FAST_SYSLOG.match(line)
     if m:
-        host = m.group(2)
-        if host not in hosts:
-            _remember(hosts, host)
+        host: str | None = m.group(2)
+        if host not in hosts:  # a learned host is a name; a placeholder is never learned
+            host = _name(host)
+            if host is not None:
+                _remember(hosts, host)
         up = m.group(3)
         rest = line[m.end():]
         if rest[:1] == "[" or (up is None and rest[:1].isdigit()):
@@ -186,7 +195,7 @@ def unwrap_general(line: str, hosts: Hosts) -> Unwrapped:
     elif not rest.startswith("["):
         m = _HOST_KERNEL.match(rest)
         if m:
-            rest, host, prefixed = rest[m.end():], m.group(1), True
+            rest, host, prefixed = rest[m.end():], _name(m.group(1)), True
     rest, stamp, uptime = _dmesg_stamp(rest)
     if stamp is not None or rest is not line:
         prefixed = True
@@ -194,7 +203,7 @@ def unwrap_general(line: str, hosts: Hosts) -> Unwrapped:
         # journalctl -o short-monotonic: `[t] host kernel: msg`, `[t] kernel: msg`, `[t] tag[pid]: msg`
         m = _HOST_KERNEL.match(rest)
         if m:
-            rest, host = rest[m.end():], m.group(1)
+            rest, host = rest[m.end():], _name(m.group(1))
         elif _FOREIGN_TAG.match(rest):
             kernel = False
     return Unwrapped(rest, host, wall, stamp, uptime, kernel, prefixed)
