@@ -175,3 +175,22 @@ def test_watermarks_text_never_shows_a_nonzero_watermark_as_0(fixture: str) -> N
     for col, key in (("min", "min_pages"), ("low", "low_pages"), ("high", "high_pages")):
         shown = float(row[header.index(col)])
         assert shown > 0 and abs(shown - dma[key] * doc["page_size"] / 2**20) < 0.001
+
+
+@pytest.mark.parametrize(("release", "kernel", "note"), [
+    ("\n", None, "kernel release not recorded: the newest kernel's formulas are assumed"),
+    ("custom-build\n", "custom-build",
+     "kernel release 'custom-build' has no version number: the newest kernel's formulas are assumed"),
+])
+def test_a_release_without_a_version_is_said_not_guessed_silently(
+        tmp_path: Path, release: str, kernel: str | None, note: str) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root)
+    (root / "proc/sys/kernel/osrelease").write_text(release)
+    manifest = json.loads((root / "MANIFEST.json").read_text())
+    manifest["kernel"] = None  # else the manifest's copy of osrelease is used
+    (root / "MANIFEST.json").write_text(json.dumps(manifest))
+    doc = json.loads(run_cli("--root", str(root), "show", "watermarks", "--format", "json").out)
+    assert doc["kernel"] == kernel  # was "" for an empty file: absent is null, not ""
+    assert doc["notes"] == [note]
+    assert f"memstall: note: {note}\n" in run_cli("--root", str(root), "show", "watermarks").err

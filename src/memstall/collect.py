@@ -15,6 +15,7 @@ import re
 from typing import Callable, TypeVar
 
 from memstall.errors import ParseError, SourceUnavailable, UnsupportedInput
+from memstall.model.kernel import KernelVersion
 from memstall.model.kthreads import KThreadStat
 from memstall.model.state import SystemState
 from memstall.model.thp import ThpSettings
@@ -176,17 +177,21 @@ def load_state(source: Source, sample: int | None = None) -> SystemState:
     manifest = read_manifest(source)
     reader = _Reader(source)
     page_size, page_note = _page_size(source, manifest)
-    release = reader.text(specs.OSRELEASE)
+    release = (reader.text(specs.OSRELEASE) or "").strip() or None
     if release is None and manifest is not None and isinstance(manifest.get("kernel"), str):
-        release = str(manifest["kernel"])
+        release = str(manifest["kernel"]).strip() or None
     notes = list(source.notes())
     if page_note:
         notes.append(page_note)
+    if release is None or KernelVersion.parse(release) is None:
+        # Every era-dependent formula (watermarks, min_free_kbytes cap) then takes the newest.
+        shown = "not recorded" if release is None else f"{release!r} has no version number"
+        notes.append(f"kernel release {shown}: the newest kernel's formulas are assumed")
     sysctl_files = read_sysctl_vm(reader)
     return SystemState(
         source=source.label,
         page_size=page_size,
-        kernel_release=release.strip() if release else None,
+        kernel_release=release,
         uptime_seconds=_uptime(reader),
         buddyinfo=reader.parsed(specs.BUDDYINFO, parse_buddyinfo),
         zoneinfo=reader.parsed(specs.ZONEINFO, parse_zoneinfo),
