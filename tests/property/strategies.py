@@ -20,7 +20,8 @@ ORDERS = st.one_of(st.just(11), st.integers(min_value=1, max_value=16))
 def buddyinfo(draw: st.DrawFn) -> BuddyInfo:
     width = draw(ORDERS)
     zones = draw(st.lists(st.builds(ZoneFreeAreas, NODES, ZONE_NAMES,
-                                    st.tuples(*[U64] * width)), min_size=1, max_size=24))
+                                    st.tuples(*[U64] * width)), min_size=1, max_size=24,
+                          unique_by=lambda z: (z.node, z.zone)))  # the kernel prints a zone once
     return BuddyInfo(zones=tuple(zones))
 
 
@@ -47,7 +48,7 @@ def zoneinfo(draw: st.DrawFn) -> ZoneInfo:
     zones: list[Zone] = []
     stats: list[NodeStats] = []
     for n in node_ids:
-        zones += draw(st.lists(zone(n), min_size=1, max_size=5))
+        zones += draw(st.lists(zone(n), min_size=1, max_size=5, unique_by=lambda z: z.zone))
         if draw(st.booleans()):  # 4.8+ prints per-node stats; older kernels do not
             stats.append(NodeStats(n, draw(st.dictionaries(COUNTER_NAMES, U64, min_size=1, max_size=8))))
     return ZoneInfo(zones=tuple(zones), nodes=tuple(stats))

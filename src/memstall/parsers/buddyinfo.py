@@ -30,11 +30,15 @@ _EXPECTED = "'Node <n>, zone <name> <count per order>...'"
 
 def parse_buddyinfo(text: str, path: str = "proc/buddyinfo") -> BuddyInfo:
     zones: list[ZoneFreeAreas] = []
+    seen: set[tuple[str, str]] = set()
     width: int | None = None
     for no, line in numbered(text):
         m = _HEAD.match(line)
         if not m:
             raise ParseError(path, no, line, _EXPECTED)
+        if (m.group(1), m.group(2)) in seen:  # the kernel prints each zone once
+            raise ParseError(path, no, line, f"each zone once, but node {m.group(1)} {m.group(2)} is repeated")
+        seen.add((m.group(1), m.group(2)))
         tokens = m.group(3).split()
         counts = tuple(to_int(t, path, no, line, "a free-block count per order") for t in tokens)
         if not counts or any(c < 0 for c in counts):

@@ -100,6 +100,9 @@ def parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
         if m:
             if cur is not None:
                 zones.append(cur.build(path))
+            if any(z.node == int(m.group(1)) and z.zone == m.group(2) for z in zones):
+                raise ParseError(path, no, line,  # the kernel prints each zone once
+                                 f"each zone once, but node {m.group(1)} {m.group(2)} is repeated")
             cur = _ZoneBuilder(int(m.group(1)), m.group(2), no, line)
             mode = "zone"
             continue
