@@ -233,6 +233,16 @@ def test_bad_flags() -> None:
     assert r.code == 2 and r.err.startswith("memstall: error: --kernel 'banana'")
 
 
+@pytest.mark.parametrize(("flag", "value"), [("--since", "nan"), ("--until", "inf"), ("--since", "-inf"),
+                                             ("--kernel", "")])
+def test_bounds_that_compare_with_nothing_are_refused(flag: str, value: str) -> None:
+    """`--since nan` let every event through (every comparison is false), `--kernel ''` was
+    taken as no --kernel: one-line usage errors now."""
+    r = run_cli("logs", f"{flag}={value}", str(SEED))
+    assert r.code == 2 and r.out == ""
+    assert r.err.startswith(f"memstall: error: {flag} {value!r}: expected ")
+
+
 def test_as_snapshot_round_trips_through_root(tmp_path: Path) -> None:
     target = tmp_path / "snap"
     r = run_cli("logs", str(SEED), "--as-snapshot", str(target))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -59,9 +60,12 @@ def _bound(text: str | None, flag: str) -> Bound | None:
     if text is None:
         return None
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if math.isfinite(seconds):  # nan would let every event through, inf none
+            return seconds
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -110,8 +114,8 @@ class _Run:
     def __init__(self, args: argparse.Namespace, io: Any) -> None:
         self.args, self.io = args, io
         self.fmt = args.format
-        kernel = KernelVersion.parse(args.kernel) if args.kernel else None
-        if args.kernel and kernel is None:
+        kernel = KernelVersion.parse(args.kernel) if args.kernel is not None else None
+        if args.kernel is not None and kernel is None:
             raise UsageError(f"--kernel {args.kernel!r}: expected a release such as 4.9.0 or 3.10")
         self.kernel = kernel
         self.since = _bound(args.since, "--since")
