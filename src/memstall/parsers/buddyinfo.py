@@ -36,9 +36,10 @@ def parse_buddyinfo(text: str, path: str = "proc/buddyinfo") -> BuddyInfo:
         m = _HEAD.match(line)
         if not m:
             raise ParseError(path, no, line, _EXPECTED)
-        if (m.group(1), m.group(2)) in seen:  # the kernel prints each zone once
-            raise ParseError(path, no, line, f"each zone once, but node {m.group(1)} {m.group(2)} is repeated")
-        seen.add((m.group(1), m.group(2)))
+        node, name = m.group(1), m.group(2)
+        if (node, name) in seen:  # the kernel prints each zone once
+            raise ParseError(path, no, line, f"each zone once, but node {node} {name} is repeated")
+        seen.add((node, name))
         tokens = m.group(3).split()
         counts = tuple(to_int(t, path, no, line, "a free-block count per order") for t in tokens)
         if not counts or any(c < 0 for c in counts):
