@@ -271,6 +271,12 @@ def test_as_snapshot_refuses_a_non_empty_directory(tmp_path: Path) -> None:
     assert r.code == 3 and (tmp_path / "s" / "keep").read_text() == "x"
 
 
+@pytest.mark.parametrize(("name", "code"), [("no/such/dir/snap", 3), ("snap.zip", 2)])
+def test_as_snapshot_target_is_refused_before_the_scan(tmp_path: Path, name: str, code: int) -> None:
+    r = run_cli("logs", str(SEED), "--as-snapshot", str(tmp_path / name))
+    assert r.code == code and r.out == ""  # no event printed before the refusal
+    first, *rest = r.err.splitlines()
+    assert first.startswith(f"memstall: error: {tmp_path}") and all(x.startswith("hint: ") for x in rest)
 
 
 def test_docs_logs_md_documents_every_json_key() -> None:

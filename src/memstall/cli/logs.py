@@ -218,6 +218,10 @@ def run(args: argparse.Namespace, io: Any) -> int:
     if args.files.count(STDIN) > 1:
         raise UsageError("'-' (stdin) can be given once")
     r = _Run(args, io)
+    if args.as_snapshot:
+        from memstall.sources.capture import check_target
+
+        check_target(args.as_snapshot)  # before the scan: do not make the user wait for a refusal
     readers: list[LogReader] = []
     try:
         for path in args.files:  # every file opens before any output
