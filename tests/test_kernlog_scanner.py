@@ -299,17 +299,29 @@ PATHOLOGICAL = ["C" * 16384, "deadbeef" * 2048 + "x", "a:" * 8000, "1" * 16384, 
 
 
 @pytest.mark.parametrize("junk", PATHOLOGICAL, ids=[j[:12] for j in PATHOLOGICAL])
-def test_long_pathological_lines_inside_a_report_are_linear(junk: str) -> None:
-    """No quadratic regex and no huge int() on long lines fed in the middle of a report."""
-    import time
+def test_long_pathological_lines_inside_a_report_do_not_hang(junk: str) -> None:
+    """No catastrophic regex and no huge int() on long lines fed in the middle of a report.
 
-    sc = LogScanner("x")
-    start = time.perf_counter()
-    items = sc.feed_text("[1.0] a: page allocation failure: order:1, mode:0x20")
-    for _ in range(3):
-        items += sc.feed_text(junk) + sc.feed_text("Mem-Info:") + sc.feed_text(junk)
-    items += sc.finish()
-    assert time.perf_counter() - start < 2.0
+    A hang guard, not a speed claim (the brief forbids timing assertions in unit tests;
+    speed lives in benchmarks/): SIGALRM ends a scan that never finishes.
+    """
+    import signal
+
+    def hung(signum: int, frame: object) -> None:
+        raise AssertionError(f"the scanner hung on {junk[:12]!r}...")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(60)
+    try:
+        sc = LogScanner("x")
+        items = sc.feed_text("[1.0] a: page allocation failure: order:1, mode:0x20")
+        for _ in range(3):
+            items += sc.feed_text(junk) + sc.feed_text("Mem-Info:") + sc.feed_text(junk)
+        items += sc.finish()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [i.kind for i in items if isinstance(i, AllocEvent)] == ["failure"]
     assert all(isinstance(i, (AllocEvent, MemInfoDump)) for i in items)
 
 
