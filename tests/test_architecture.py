@@ -14,11 +14,11 @@ PKG = Path(__file__).parent.parent / "src" / "memstall"
 
 # layer -> project packages it must never import
 FORBIDDEN = {
-    "model": {"sources", "parsers", "analysis", "rules", "advice", "outputs", "cli", "collect"},
-    "parsers": {"sources", "analysis", "rules", "advice", "outputs", "cli", "collect"},
-    "sources": {"parsers", "analysis", "rules", "advice", "outputs", "cli", "collect", "model"},
-    "analysis": {"sources", "parsers", "rules", "advice", "outputs", "cli", "collect"},
-    "rules": {"sources", "parsers", "advice", "outputs", "cli", "collect"},
+    "model": {"sources", "parsers", "analysis", "rules", "advice", "outputs", "cli", "collect", "collect_log"},
+    "parsers": {"sources", "analysis", "rules", "advice", "outputs", "cli", "collect", "collect_log"},
+    "sources": {"parsers", "analysis", "rules", "advice", "outputs", "cli", "collect", "collect_log", "model"},
+    "analysis": {"sources", "parsers", "rules", "advice", "outputs", "cli", "collect", "collect_log"},
+    "rules": {"sources", "parsers", "advice", "outputs", "cli", "collect", "collect_log"},
     "advice": {"cli"},
     "outputs": {"cli"},
 }

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import run_cli
-from memstall.cli.logs import scan_reader
+from memstall.collect_log import scan_log
 from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner, scan_lines
 from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_ERE
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(shutil.which("grep") is None, reason="no grep bi
 def _run(path: Path, prefilter: bool, dense_lines: int | None = None) -> tuple[object, ...]:
     reader, sc = LogReader(str(path)), LogScanner("x")
     if dense_lines is None:
-        items = list(scan_reader(reader, sc, prefilter))
+        items = list(scan_log(reader, sc, prefilter))
     else:  # the prefilter gives up on dense input after `dense_lines` lines
         items = []
         for gap, block in reader.sparse_blocks(PREFILTER_ERE, lambda: sc.busy, dense_lines):

@@ -17,6 +17,7 @@ from memstall.advice.recommend import recommend
 from memstall.analysis.log_state import state_from_mem_info
 from memstall.analysis.rates import compute_rates
 from memstall.collect import load_state
+from memstall.collect_log import read_log
 from memstall.errors import UsageError
 from memstall.model.kernel import KernelVersion
 from memstall.model.kernlog import AllocEvent, MemInfoDump
@@ -24,10 +25,8 @@ from memstall.model.meminfo import MemInfo
 from memstall.model.state import SystemState
 from memstall.outputs.diagnose import diagnosis_doc, diagnosis_text
 from memstall.outputs.render.jsonout import dumps
-from memstall.parsers.kernlog import scan_lines
 from memstall.rules import Inputs, Severity, run_rules
 from memstall.sources import open_root
-from memstall.sources.kernlog import LogReader
 from memstall.sources.snapshot import SampleView, sample_count
 
 FAIL_ON = ("info", "warning", "critical", "never")
@@ -108,8 +107,7 @@ def inputs_from_log(path: str) -> tuple[Inputs, str, int | None]:
     Returns the inputs, a description, and the host's managed total (pages RAM - pages
     reserved) used to estimate zones the log does not print.
     """
-    reader = LogReader(path)
-    items = list(scan_lines(reader, reader.label))
+    label, items = read_log(path)
     events = tuple(i for i in items if isinstance(i, AllocEvent))
     standalone = [i for i in items if isinstance(i, MemInfoDump)]
     dump = _last_dump(events, standalone)
@@ -122,12 +120,12 @@ def inputs_from_log(path: str) -> tuple[Inputs, str, int | None]:
     release = next((e.kernel_version for e in reversed(events) if e.kernel_version), None)
     managed: int | None = None
     if dump is None:
-        state = SystemState(source=reader.label, kernel_release=release,
+        state = SystemState(source=label, kernel_release=release,
                             unavailable={"Mem-Info": "the log holds no Mem-Info dump"})
         where = "no Mem-Info"
     else:
         state, managed = _with_mem_total(
-            state_from_mem_info(dump, kernel_release=release, source=f"{reader.label}:{dump.line_no}"), dump)
+            state_from_mem_info(dump, kernel_release=release, source=f"{label}:{dump.line_no}"), dump)
         where = f"Mem-Info at line {dump.line_no}"
     inputs = Inputs(state, events=events, kernel=KernelVersion.parse(release) if release else None,
                     from_log=True, rates_reason="a kernel log holds no counters to compute rates from")

@@ -11,20 +11,19 @@ import argparse
 import json
 import math
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Union
 
 from memstall.analysis.log_state import state_from_mem_info
 from memstall.analysis.log_summary import GfpView, SummaryBuilder, gfp_view
+from memstall.collect_log import scan_log
 from memstall.errors import UsageError
 from memstall.model.kernel import KernelVersion
 from memstall.model.kernlog import KINDS, AllocEvent, MemInfoDump
 from memstall.outputs import logs as out
 from memstall.outputs.logs_snapshot import snapshot_files
 from memstall.outputs.render.jsonout import dumps
-from memstall.parsers.kernlog import Item, LogScanner
-from memstall.parsers.kernlog.scanner import PREFILTER_ERE
+from memstall.parsers.kernlog import LogScanner
 from memstall.sources.kernlog import STDIN, LogReader
 
 Bound = Union[float, datetime]
@@ -164,7 +163,7 @@ class _Run:
 
     def scan(self, reader: LogReader) -> None:
         scanner = LogScanner(reader.label)
-        for item in scan_reader(reader, scanner):
+        for item in scan_log(reader, scanner):
             self.event(item) if isinstance(item, AllocEvent) else self.dump(item)
         for reason, n in scanner.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + n
@@ -197,21 +196,6 @@ class _Run:
         where = self.io.stdout if self.fmt == "text" else self.io.stderr
         where.write(f"wrote {target}: the Mem-Info of {dump.source}:{dump.line_no} as a snapshot "
                     f"({len(files)} files); use --root {target}\n")
-
-
-def scan_reader(reader: LogReader, scanner: LogScanner, prefilter: bool | None = None) -> Iterator[Item]:
-    """Every report of one log, in file order. A big plain file is prefiltered by grep
-    (`LogReader.sparse_blocks`): same result as reading every block, tested."""
-    if prefilter is None:
-        prefilter = reader.prefilterable()
-    if prefilter:
-        for gap, block in reader.sparse_blocks(PREFILTER_ERE, lambda: scanner.busy):
-            scanner.skip_idle(gap)
-            yield from scanner.feed_block(block)
-    else:
-        for block in reader.blocks():
-            yield from scanner.feed_block(block)
-    yield from scanner.finish()
 
 
 def run(args: argparse.Namespace, io: Any) -> int:
