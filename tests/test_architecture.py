@@ -13,12 +13,13 @@ import pytest
 PKG = Path(__file__).parent.parent / "src" / "memstall"
 
 # layer -> project packages it must never import
+_ALL = {"sources", "parsers", "analysis", "rules", "advice", "outputs", "cli", "collect", "collect_log"}
 FORBIDDEN = {
-    "model": {"sources", "parsers", "analysis", "rules", "advice", "outputs", "cli", "collect", "collect_log"},
-    "parsers": {"sources", "analysis", "rules", "advice", "outputs", "cli", "collect", "collect_log"},
-    "sources": {"parsers", "analysis", "rules", "advice", "outputs", "cli", "collect", "collect_log", "model"},
-    "analysis": {"sources", "parsers", "rules", "advice", "outputs", "cli", "collect", "collect_log"},
-    "rules": {"sources", "parsers", "advice", "outputs", "cli", "collect", "collect_log"},
+    "model": _ALL,
+    "parsers": _ALL - {"parsers"},
+    "sources": (_ALL - {"sources"}) | {"model"},
+    "analysis": _ALL - {"analysis"},
+    "rules": _ALL - {"rules", "analysis"},
     "advice": {"cli"},
     "outputs": {"cli"},
 }
