@@ -99,7 +99,9 @@ def test_meminfo_parenthesised_names() -> None:
 def test_vmstat_keeps_unknown_counters() -> None:
     v = parse_vmstat("allocstall 3\nsome_future_counter 18446744073709551615\n")
     assert v.get("some_future_counter") == 2**64 - 1
-    assert v.sum_prefix("allocstall") == 3
+    assert v.sum_zoned("allocstall") == 3
+    zoned = parse_vmstat("pgscan_direct_normal 5\npgscan_direct_dma32 2\npgscan_direct_throttle 9\n")
+    assert zoned.sum_zoned("pgscan_direct") == 7  # the throttle counter is not a zone
 
 
 def test_psi_cpu_without_full_line() -> None:

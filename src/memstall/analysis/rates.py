@@ -22,16 +22,13 @@ from memstall.errors import InputError
 from memstall.model.kthreads import KThreadStat
 from memstall.model.pressure import PressureLine
 from memstall.model.state import SystemState
-from memstall.model.vmstat import VmStat, is_gauge
+from memstall.model.vmstat import VmStat, is_gauge, zoned_names
 
 USER_HZ = 100
 """Clock ticks per second of /proc/<pid>/stat utime/stime (fixed ABI value on Linux)."""
 
 # node_stat items printed without the nr_ prefix that are gauges, not counters.
 NON_NR_GAUGES = frozenset({"workingset_nodes"})
-
-# Zone suffixes of the per-zone forms (allocstall_<zone> 4.8+, pgscan_direct_<zone> < 4.8).
-ZONE_SUFFIXES = ("dma", "dma32", "normal", "high", "movable", "device")
 
 
 class RateError(InputError):
@@ -130,8 +127,7 @@ def sum_zoned(rates: Rates, name: str) -> float | None:
 
     `pgscan_direct_throttle` is not a zone and is not included in `pgscan_direct`.
     """
-    names = [name] + [f"{name}_{z}" for z in ZONE_SUFFIXES]
-    found = [rates.per_second[n] for n in names if n in rates.per_second]
+    found = [rates.per_second[n] for n in zoned_names(name) if n in rates.per_second]
     return sum(found) if found else None
 
 
