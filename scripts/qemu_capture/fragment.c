@@ -123,13 +123,14 @@ static long node_high_pages(int node)
 
 static char buddy_buf[65536];
 
-/* Number of order-MINORD-sized units in the free blocks of order >= MINORD
- * on a node (all of its zones), from /proc/buddyinfo. */
-static long node_units(int node, int minord, int skip_dma)
+/* Free blocks per order (0..10) summed over the node's zones, from
+ * /proc/buddyinfo; the DMA zone is left out when skip_dma. 0 on success. */
+static int node_counts(int node, int skip_dma, long cnt[11])
 {
 	if (read_file("/proc/buddyinfo", buddy_buf, sizeof buddy_buf) < 0)
 		return -1;
-	long units = 0;
+	for (int k = 0; k < 11; k++)
+		cnt[k] = 0;
 	char *line = buddy_buf;
 	while (line && *line) {
 		char *nl = strchr(line, '\n');
@@ -146,12 +147,24 @@ static long node_units(int node, int minord, int skip_dma)
 				if (end == p)
 					break;
 				p = end;
-				if (k >= minord)
-					units += c << (k - minord);
+				cnt[k] += c;
 			}
 		}
 		line = nl ? nl + 1 : NULL;
 	}
+	return 0;
+}
+
+/* Number of order-MINORD-sized units in the free blocks of order >= MINORD
+ * on a node (all of its zones), from /proc/buddyinfo. */
+static long node_units(int node, int minord, int skip_dma)
+{
+	long cnt[11];
+	if (node_counts(node, skip_dma, cnt) < 0)
+		return -1;
+	long units = 0;
+	for (int k = minord; k < 11; k++)
+		units += cnt[k] << (k - minord);
 	return units;
 }
 
@@ -187,30 +200,9 @@ static void eat_thp(int node)
  * (per /proc/buddyinfo), or -1. */
 static int largest_free_order(int node, int minord)
 {
-	if (read_file("/proc/buddyinfo", buddy_buf, sizeof buddy_buf) < 0)
+	long cnt[11];
+	if (node_counts(node, 1, cnt) < 0)
 		return -1;
-	long cnt[11] = {0};
-	char *line = buddy_buf;
-	while (line && *line) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = 0;
-		int n, off = 0;
-		char zname[32];
-		if (sscanf(line, "Node %d, zone %31s%n", &n, zname, &off) == 2 &&
-		    n == node && strcmp(zname, "DMA") != 0) {
-			char *p = line + off;
-			for (int k = 0; k < 11; k++) {
-				char *end;
-				long c = strtol(p, &end, 10);
-				if (end == p)
-					break;
-				p = end;
-				cnt[k] += c;
-			}
-		}
-		line = nl ? nl + 1 : NULL;
-	}
 	for (int k = 10; k >= minord; k--)
 		if (cnt[k] > 0)
 			return k;
