@@ -26,11 +26,12 @@ from memstall.rules import (
 )
 from memstall.rules._base import (
     AllocEvent,
-    Evidence,
+    EvidenceValue,
     Finding,
     Inputs,
     Report,
     Rule,
+    RuleEvidence,
     Severity,
     Skipped,
 )
@@ -70,5 +71,5 @@ def run_rules(inputs: Inputs, rules: tuple[Rule, ...] = REGISTRY) -> Report:
     return Report(tuple(findings), tuple(skipped), tuple(passed))
 
 
-__all__ = ["REGISTRY", "AllocEvent", "Evidence", "Finding", "Inputs", "Report", "Rule", "Severity",
-           "Skipped", "run_rules"]
+__all__ = ["REGISTRY", "AllocEvent", "EvidenceValue", "Finding", "Inputs", "Report", "Rule",
+           "RuleEvidence", "Severity", "Skipped", "run_rules"]

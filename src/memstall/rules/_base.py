@@ -1,17 +1,25 @@
 """The types every rule shares: Severity, Finding, Skipped, Inputs, Rule, Report.
 
 A rule is a module named after its key (`ZONE_BELOW_WATERMARK` lives in
-`zone_below_watermark.py`) exporting `RULE = Rule(KEY, check, __doc__)`. `check(inputs)`
-returns the findings (an empty tuple means the rule ran and passed) or a `Skipped`
-saying which input was missing. The user-facing words come from the module's `TEXT`
-templates, filled from the evidence: logic and wording stay apart.
+`zone_below_watermark.py`) exporting `KEY`, its evidence type(s) and
+`RULE = Rule(KEY, check, __doc__, (Evidence,))`. `check(inputs)` returns the findings (an
+empty tuple means the rule ran and passed) or a `Skipped` saying which input was missing.
+The user-facing words come from the module's `TEXT` templates, filled from the evidence:
+logic and wording stay apart.
+
+The evidence of a finding is a frozen dataclass declared in the rule's module
+(`class Evidence(RuleEvidence)`): its fields are the evidence keys, with units in their
+names, in the order they are shown. That declaration is the contract between a rule and
+everything downstream: renderers read it as a mapping (`dict(finding.evidence)`), and
+advice reads typed attributes (`ev.min_free_kbytes`), so renaming a field breaks mypy and
+tests/test_recommend.py instead of silently dropping a recommendation.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Callable, Protocol, Union
 
 from memstall.model.kernel import KernelVersion
@@ -45,7 +53,37 @@ class AllocEvent(Protocol):
 
 
 EvidenceValue = Union[int, float, str, bool, None]
-Evidence = Mapping[str, EvidenceValue]
+
+
+@dataclass(frozen=True)
+class RuleEvidence(Mapping[str, EvidenceValue]):
+    """Base of every rule's evidence: a frozen dataclass that reads as an ordered mapping.
+
+    Subclass it as `@dataclass(frozen=True) class Evidence(RuleEvidence)` with one field per
+    evidence key (snake_case, unit suffix: `free_pages`, `slab_ratio`, `..._per_second`).
+    Annotate fields with `Optional[...]`/`Literal[...]` rather than `X | None`: the contract
+    test evaluates them at run time, and Python 3.9 cannot evaluate `X | None`.
+    A rule that emits two shapes (with and without a kernel-log event, say) declares two
+    classes and lists both in its `Rule`.
+    """
+
+    def __getitem__(self, name: str) -> EvidenceValue:
+        if name not in self._names():
+            raise KeyError(name)
+        value = getattr(self, name)
+        if value is None or isinstance(value, (int, float, str)):
+            return value
+        raise TypeError(f"{type(self).__qualname__}.{name} is {type(value).__name__}, "
+                        "not a number, a string or None")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def _names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(self))
 
 
 class Severity(enum.IntEnum):
@@ -64,8 +102,8 @@ class Finding:
     severity: Severity
     subject: str
     """What it is about: `node0/Normal`, `node1`, `host`, `order1`..."""
-    evidence: Evidence
-    """The measured numbers, snake_case keys with unit suffixes."""
+    evidence: RuleEvidence
+    """The measured numbers: the rule's declared evidence dataclass (a mapping of its fields)."""
     summary: str
     explanation: str
     fix: str
@@ -106,6 +144,8 @@ class Rule:
     check: Callable[[Inputs], Result]
     doc: str
     """The module docstring: What it detects / Why it matters / Evidence / Remediation / References."""
+    evidence: tuple[type[RuleEvidence], ...]
+    """Every evidence class a finding of this rule may carry (tests check each finding's)."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +156,10 @@ class Text:
     explanation: str
     fix: str
 
-    def finding(self, key: str, severity: Severity, subject: str, evidence: Evidence,
+    def finding(self, key: str, severity: Severity, subject: str, evidence: RuleEvidence,
                 **display: object) -> Finding:
         values: dict[str, object] = {"subject": subject, **evidence, **display}
-        return Finding(key, severity, subject, dict(evidence),
+        return Finding(key, severity, subject, evidence,
                        self.summary.format(**values), " ".join(self.explanation.format(**values).split()),
                        " ".join(self.fix.format(**values).split()))
 

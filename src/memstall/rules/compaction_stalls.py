@@ -25,10 +25,41 @@ References:
 
 from __future__ import annotations
 
-from memstall.rules._base import Inputs, Result, Rule, Severity, Skipped, Text, kernel_of, missing
+from dataclasses import dataclass
+
+from memstall.rules._base import (
+    Inputs,
+    Result,
+    Rule,
+    RuleEvidence,
+    Severity,
+    Skipped,
+    Text,
+    kernel_of,
+    missing,
+)
 from memstall.rules._knobs import compaction_fix, watermark_knob
 
 KEY = "COMPACTION_STALLS"
+
+
+@dataclass(frozen=True)
+class PerSecondEvidence(RuleEvidence):
+    """Rates between two samples."""
+
+    compact_stall_per_second: float
+    compact_fail_per_second: float
+    compact_success_per_second: float
+
+
+@dataclass(frozen=True)
+class SinceBootEvidence(RuleEvidence):
+    """Totals since boot (one sample only)."""
+
+    compact_stall_since_boot: float
+    compact_fail_since_boot: float
+    compact_success_since_boot: float
+
 
 TEXT = Text(
     summary="{window}: {stalls} direct compactions, {fails} failed and {successes} succeeded",
@@ -58,7 +89,7 @@ def check(inputs: Inputs) -> Result:
         fails = rates.per_second.get("compact_fail", 0.0)
         ok = rates.per_second.get("compact_success", 0.0)
         window = f"Over {rates.interval_seconds:.1f} s, per second"
-        unit = "_per_second"
+        per_second = True
         fmt = "{:.1f}"
     else:
         vmstat = inputs.state.vmstat
@@ -71,13 +102,19 @@ def check(inputs: Inputs) -> Result:
         stalls = float(vmstat.get("compact_stall") or 0)
         fails = float(vmstat.get("compact_fail") or 0)
         ok = float(vmstat.get("compact_success") or 0)
-        window, unit, fmt = "Since boot", "_since_boot", "{:.0f}"
+        window, per_second, fmt = "Since boot", False, "{:.0f}"
     if stalls <= 0:
         return ()
-    live_pressure = rates is not None and unit == "_per_second"
-    severity = Severity.WARNING if live_pressure and fails > ok else Severity.INFO
-    evidence = {f"compact_stall{unit}": round(stalls, 3), f"compact_fail{unit}": round(fails, 3),
-                f"compact_success{unit}": round(ok, 3)}
+    severity = Severity.WARNING if per_second and fails > ok else Severity.INFO
+    evidence: RuleEvidence
+    if per_second:
+        evidence = PerSecondEvidence(compact_stall_per_second=round(stalls, 3),
+                                     compact_fail_per_second=round(fails, 3),
+                                     compact_success_per_second=round(ok, 3))
+    else:
+        evidence = SinceBootEvidence(compact_stall_since_boot=round(stalls, 3),
+                                     compact_fail_since_boot=round(fails, 3),
+                                     compact_success_since_boot=round(ok, 3))
     return (TEXT.finding(KEY, severity, "host", evidence, window=window, stalls=fmt.format(stalls),
                          fails=fmt.format(fails), successes=fmt.format(ok),
                          fail_words=_fail_words(fails, stalls),
@@ -85,4 +122,4 @@ def check(inputs: Inputs) -> Result:
                          compaction_fix=compaction_fix(kernel_of(inputs))),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (PerSecondEvidence, SinceBootEvidence))

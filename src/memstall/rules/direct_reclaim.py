@@ -25,14 +25,36 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from memstall.analysis.rates import (
     allocstall_per_second,
     pgscan_direct_per_second,
     pgscan_kswapd_per_second,
 )
-from memstall.rules._base import Inputs, Result, Rule, Severity, Skipped, Text, rates_skip, ratio
+from memstall.rules._base import (
+    Inputs,
+    Result,
+    Rule,
+    RuleEvidence,
+    Severity,
+    Skipped,
+    Text,
+    rates_skip,
+    ratio,
+)
 
 KEY = "DIRECT_RECLAIM"
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    allocstall_per_second: float
+    pgscan_direct_per_second: float
+    pgscan_kswapd_per_second: float
+    direct_scan_ratio: float
+    interval_seconds: float
+
 CRITICAL_DIRECT_SCAN_RATIO = 0.25
 """Above a quarter of all scanning done synchronously, reclaim latency is part of most
 allocations' path, not an exception."""
@@ -63,10 +85,11 @@ def check(inputs: Inputs) -> Result:
         return ()
     share = ratio(direct, direct + kswapd)
     severity = Severity.CRITICAL if share >= CRITICAL_DIRECT_SCAN_RATIO else Severity.WARNING
-    evidence = {"allocstall_per_second": round(stalls, 3), "pgscan_direct_per_second": round(direct, 1),
-                "pgscan_kswapd_per_second": round(kswapd, 1), "direct_scan_ratio": share,
-                "interval_seconds": round(rates.interval_seconds, 3)}
+    evidence = Evidence(allocstall_per_second=round(stalls, 3),
+                        pgscan_direct_per_second=round(direct, 1),
+                        pgscan_kswapd_per_second=round(kswapd, 1), direct_scan_ratio=share,
+                        interval_seconds=round(rates.interval_seconds, 3))
     return (TEXT.finding(KEY, severity, "host", evidence, direct_pct=share * 100),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

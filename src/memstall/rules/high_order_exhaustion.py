@@ -35,6 +35,9 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from memstall.analysis.fragmentation import (
     contig_page_info,
     fragmentation_index_milli,
@@ -48,6 +51,7 @@ from memstall.rules._base import (
     Inputs,
     Result,
     Rule,
+    RuleEvidence,
     Severity,
     Text,
     human,
@@ -59,6 +63,33 @@ from memstall.rules._knobs import compaction_fix, extfrag_words
 KEY = "HIGH_ORDER_EXHAUSTION"
 COSTLY_ORDER = 3  # PAGE_ALLOC_COSTLY_ORDER
 FRAGMENTATION_MILLI = 500  # the kernel's own default extfrag_threshold splits the two causes
+Verdict = Literal["not_fragmentation", "fragmentation", "lack_of_memory"]
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    """A zone's free blocks at the order where they run out."""
+
+    free_pages: int
+    highest_free_order: int
+    exhausted_from_order: int
+    fragmentation_index: float
+    unusable_index: float
+    fragmentation_index_by_order: str
+    """'6:0.984 7:0.992': order:index pairs for the exhausted orders."""
+    unusable_index_by_order: str
+    """The same for every order."""
+
+
+@dataclass(frozen=True)
+class EventEvidence(Evidence):
+    """The zone judged against an order a kernel log shows stalling or failing."""
+
+    failing_order: int
+    failing_order_free_blocks: int
+    failing_order_fragmentation_index: float
+    verdict: Verdict
+
 
 TEXT = Text(
     summary="{subject}: no free blocks of order {exhausted_from_order} or more "
@@ -103,38 +134,39 @@ def _per_order(values: list[tuple[int, int]]) -> str:
     return " ".join(f"{o}:{v / 1000:.3f}" for o, v in values)
 
 
-def _evidence(z: ZoneFreeAreas, exhausted: int) -> dict[str, int | float | str | bool | None]:
+def _zone_fields(z: ZoneFreeAreas, exhausted: int) -> tuple[int, int, int, float, float, str, str]:
+    """The fields of Evidence in declaration order (EventEvidence starts with the same)."""
     orders = range(exhausted, len(z.free_blocks))
-    return {"free_pages": z.free_pages, "highest_free_order": exhausted - 1,
-            "exhausted_from_order": exhausted,
-            "fragmentation_index": fragmentation_index_milli(z.free_blocks, exhausted) / 1000,
-            "unusable_index": unusable_index_milli(z.free_blocks, exhausted) / 1000,
-            "fragmentation_index_by_order": _per_order(
-                [(o, fragmentation_index_milli(z.free_blocks, o)) for o in orders]),
-            "unusable_index_by_order": _per_order(
-                [(o, unusable_index_milli(z.free_blocks, o)) for o in range(len(z.free_blocks))])}
+    return (z.free_pages, exhausted - 1, exhausted,
+            fragmentation_index_milli(z.free_blocks, exhausted) / 1000,
+            unusable_index_milli(z.free_blocks, exhausted) / 1000,
+            _per_order([(o, fragmentation_index_milli(z.free_blocks, o)) for o in orders]),
+            _per_order([(o, unusable_index_milli(z.free_blocks, o)) for o in range(len(z.free_blocks))]))
+
+
+def _verdict(blocks: int, index_milli: int) -> Verdict:
+    if blocks > 0:
+        return "not_fragmentation"
+    return "fragmentation" if index_milli > FRAGMENTATION_MILLI else "lack_of_memory"
 
 
 def _event_finding(z: ZoneFreeAreas, exhausted: int, order: int, kind: str, ps: int,
                    kernel: KernelVersion | None) -> Finding:
-    ev = _evidence(z, exhausted)
     blocks = contig_page_info(z.free_blocks, order).free_blocks_suitable
     index = fragmentation_index_milli(z.free_blocks, order)
-    ev.update(failing_order=order, failing_order_free_blocks=blocks,
-              failing_order_fragmentation_index=index / 1000)
+    verdict = _verdict(blocks, index)
+    ev = EventEvidence(*_zone_fields(z, exhausted), failing_order=order, failing_order_free_blocks=blocks,
+                       failing_order_fragmentation_index=index / 1000, verdict=verdict)
     words = {"free": human(z.free_pages, ps), "event_kind": kind,
              "unusable_pct": unusable_index_milli(z.free_blocks, order) / 10}
-    if blocks > 0:
-        ev["verdict"] = "not_fragmentation"
+    if verdict == "not_fragmentation":
         return TEXT_NOT_FRAG.finding(KEY, Severity.INFO, z.subject, ev, **words)
-    if index > FRAGMENTATION_MILLI:
-        ev["verdict"] = "fragmentation"
+    if verdict == "fragmentation":
         cause, cause_words = "fragmentation", "the memory is free but in pieces too small;"
         fix = (f"Compaction is the cure: {compaction_fix(kernel)}" + (
             ", and for this costly order a lower vm.extfrag_threshold lets compaction run in more "
             "zones." if order > COSTLY_ORDER else "; extfrag_threshold is ignored for this order."))
     else:
-        ev["verdict"] = "lack_of_memory"
         cause, cause_words = "lack of memory", "there is too little free memory, not too fragmented;"
         fix = "Free memory is the cure (watermarks, reclaim); compaction knobs will not help."
     return TEXT_FRAG.finding(KEY, Severity.WARNING, z.subject, ev, cause=cause,
@@ -165,7 +197,7 @@ def check(inputs: Inputs) -> Result:
         elif exhausted <= huge_order:
             severity = Severity.WARNING if exhausted <= COSTLY_ORDER else Severity.INFO
             largest = human(1 << (exhausted - 1), ps) if exhausted else "no free block"
-            out.append(TEXT.finding(KEY, severity, z.subject, _evidence(z, exhausted),
+            out.append(TEXT.finding(KEY, severity, z.subject, Evidence(*_zone_fields(z, exhausted)),
                                     free=human(z.free_pages, ps), largest=largest,
                                     unusable_pct=unusable_index_milli(z.free_blocks, exhausted) / 10,
                                     compaction_fix=compaction_fix(kernel),
@@ -173,4 +205,4 @@ def check(inputs: Inputs) -> Result:
     return tuple(out)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence, EventEvidence))

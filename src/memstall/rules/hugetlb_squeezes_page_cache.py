@@ -25,13 +25,25 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from memstall.analysis.memory_use import memory_use
-from memstall.rules._base import Inputs, Result, Rule, Severity, Text, human, missing, ratio
+from memstall.rules._base import Inputs, Result, Rule, RuleEvidence, Severity, Text, human, missing, ratio
 
 KEY = "HUGETLB_SQUEEZES_PAGE_CACHE"
 INFO_RATIO = 0.25
 UNUSED_RATIO = 0.1
 """A tenth of the pool unused: withheld memory worth giving back."""
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    hugetlb_pages: int
+    hugetlb_free_pages: int
+    total_pages: int
+    hugetlb_ratio: float
+    outside_hugetlb_pages: int
+
 
 TEXT = Text(
     summary="hugetlb reserves {hugetlb} ({hugetlb_pct:.0f}% of RAM, {unused} unused); "
@@ -57,9 +69,8 @@ def check(inputs: Inputs) -> Result:
     unused = ratio(use.hugetlb_free_pages, use.hugetlb_pages)
     severity = Severity.WARNING if unused >= UNUSED_RATIO else Severity.INFO
     outside = use.outside_hugetlb_pages
-    evidence = {"hugetlb_pages": use.hugetlb_pages, "hugetlb_free_pages": use.hugetlb_free_pages,
-                "total_pages": use.total_pages, "hugetlb_ratio": share,
-                "outside_hugetlb_pages": outside}
+    evidence = Evidence(hugetlb_pages=use.hugetlb_pages, hugetlb_free_pages=use.hugetlb_free_pages,
+                        total_pages=use.total_pages, hugetlb_ratio=share, outside_hugetlb_pages=outside)
     return (TEXT.finding(KEY, severity, "host", evidence, hugetlb=human(use.hugetlb_pages, ps),
                          hugetlb_pct=share * 100, unused=human(use.hugetlb_free_pages, ps),
                          outside=human(outside, ps), total=human(use.total_pages, ps),
@@ -67,4 +78,4 @@ def check(inputs: Inputs) -> Result:
                          used=human(use.hugetlb_pages - use.hugetlb_free_pages, ps)),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

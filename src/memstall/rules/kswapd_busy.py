@@ -24,13 +24,33 @@ References:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from memstall.rules._base import Evidence, Finding, Inputs, Result, Rule, Severity, Skipped, Text, rates_skip
+from memstall.rules._base import (
+    Finding,
+    Inputs,
+    Result,
+    Rule,
+    RuleEvidence,
+    Severity,
+    Skipped,
+    Text,
+    rates_skip,
+)
 
 KEY = "KSWAPD_BUSY"
 WARNING_RATIO = 0.5
 CRITICAL_RATIO = 0.9
 _KSWAPD = re.compile(r"^kswapd(\d+)")
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    comm: str
+    cpu_ratio: float
+    """Share of one CPU, 0..1 per CPU (can exceed 1 briefly: sampling edges)."""
+    interval_seconds: float
+
 
 TEXT = Text(
     summary="{comm} used {cpu_pct:.0f}% of a CPU",
@@ -58,10 +78,10 @@ def check(inputs: Inputs) -> Result:
         severity = Severity.CRITICAL if share >= CRITICAL_RATIO else Severity.WARNING
         m = _KSWAPD.match(comm)
         subject = f"node{m.group(1)}" if m else comm
-        evidence: Evidence = {"comm": comm, "cpu_ratio": round(share, 3),
-                    "interval_seconds": round(rates.interval_seconds, 3)}
+        evidence = Evidence(comm=comm, cpu_ratio=round(share, 3),
+                            interval_seconds=round(rates.interval_seconds, 3))
         out.append(TEXT.finding(KEY, severity, subject, evidence, cpu_pct=share * 100))
     return tuple(out)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

@@ -23,11 +23,21 @@ References:
 
 from __future__ import annotations
 
-from memstall.rules._base import Inputs, Result, Rule, Severity, Skipped, Text, rates_skip
+from dataclasses import dataclass
+
+from memstall.rules._base import Inputs, Result, Rule, RuleEvidence, Severity, Skipped, Text, rates_skip
 
 KEY = "KSWAPD_WAKES_QUICKLY"
 WARNING_PER_SECOND = 1.0
 """Once a second or more: the gap lasts less than kswapd's own wake/nap cycle."""
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    low_wmark_hit_quickly_per_second: float
+    high_wmark_hit_quickly_per_second: float
+    interval_seconds: float
+
 
 TEXT = Text(
     summary="kswapd hit the low watermark again within its 100 ms nap "
@@ -53,10 +63,10 @@ def check(inputs: Inputs) -> Result:
         return ()
     high = rates.per_second.get("kswapd_high_wmark_hit_quickly", 0.0)
     severity = Severity.WARNING if low >= WARNING_PER_SECOND else Severity.INFO
-    evidence = {"low_wmark_hit_quickly_per_second": round(low, 3),
-                "high_wmark_hit_quickly_per_second": round(high, 3),
-                "interval_seconds": round(rates.interval_seconds, 3)}
+    evidence = Evidence(low_wmark_hit_quickly_per_second=round(low, 3),
+                        high_wmark_hit_quickly_per_second=round(high, 3),
+                        interval_seconds=round(rates.interval_seconds, 3))
     return (TEXT.finding(KEY, severity, "host", evidence),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

@@ -24,10 +24,26 @@ References:
 
 from __future__ import annotations
 
-from memstall.rules._base import AllocEvent, Evidence, Finding, Inputs, Result, Rule, Severity, Skipped, Text
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+from memstall.rules._base import (
+    AllocEvent,
+    Finding,
+    Inputs,
+    Result,
+    Rule,
+    RuleEvidence,
+    Severity,
+    Skipped,
+    Text,
+)
 
 KEY = "LOG_ALLOC_STALLS"
-SEVERITY = {"stall": Severity.CRITICAL, "oom": Severity.CRITICAL, "failure": Severity.WARNING}
+Kind = Literal["stall", "failure", "oom"]
+SEVERITY: dict[Kind, Severity] = {"stall": Severity.CRITICAL, "oom": Severity.CRITICAL,
+                                  "failure": Severity.WARNING}
+KINDS = tuple(SEVERITY)
 
 TEXT = Text(
     summary="{count} {order_words} allocation {kind_words} in the log ({flags}){longest}",
@@ -48,13 +64,35 @@ KIND_WORDS = {"stall": ("stall", "stalls"), "failure": ("failure", "failures"),
               "oom": ("OOM kill", "OOM kills")}
 
 
-def _group(events: tuple[AllocEvent, ...]) -> dict[tuple[str, int, str], list[AllocEvent]]:
-    groups: dict[tuple[str, int, str], list[AllocEvent]] = {}
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    """One group of log reports: same kind, order and GFP flags."""
+
+    kind: Kind
+    order: Optional[int]
+    """None: the report did not print the order."""
+    count: int
+    max_stall_ms: Optional[int]
+    gfp_mode: Optional[str]
+    gfp_flags: str
+    comms: Optional[str]
+    """Up to five task names, comma-separated."""
+
+
+
+def _kind(text: str) -> Kind | None:
+    """The event's kind as the Literal the evidence declares (None: not an allocation report)."""
+    return next((k for k in KINDS if k == text), None)
+
+
+def _group(events: tuple[AllocEvent, ...]) -> dict[tuple[Kind, int, str], list[AllocEvent]]:
+    groups: dict[tuple[Kind, int, str], list[AllocEvent]] = {}
     for e in events:
-        if e.kind not in SEVERITY:
+        kind = _kind(e.kind)
+        if kind is None:
             continue
         flags = "|".join(e.gfp_flags) if e.gfp_flags else "flags not printed"
-        groups.setdefault((e.kind, e.order if e.order is not None else -1, flags), []).append(e)
+        groups.setdefault((kind, e.order if e.order is not None else -1, flags), []).append(e)
     return groups
 
 
@@ -68,10 +106,10 @@ def check(inputs: Inputs) -> Result:
         longest = f", longest {max(stalls)} ms" if stalls else ""
         comms = sorted({e.comm for e in group if e.comm})
         modes = sorted({e.gfp_mode for e in group if e.gfp_mode})
-        evidence: Evidence = {"kind": kind, "order": order if order >= 0 else None,
-                              "count": len(group), "max_stall_ms": max(stalls) if stalls else None,
-                              "gfp_mode": ",".join(modes) or None, "gfp_flags": flags,
-                              "comms": ",".join(comms[:5]) or None}
+        evidence = Evidence(kind=kind, order=order if order >= 0 else None, count=len(group),
+                            max_stall_ms=max(stalls) if stalls else None,
+                            gfp_mode=",".join(modes) or None, gfp_flags=flags,
+                            comms=",".join(comms[:5]) or None)
         words = KIND_WORDS[kind][0 if len(group) == 1 else 1]
         subject = f"order{order}" if order >= 0 else "order?"
         out.append(TEXT.finding(KEY, SEVERITY[kind], subject, evidence, kind_words=words,
@@ -84,4 +122,4 @@ def check(inputs: Inputs) -> Result:
     return tuple(out)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

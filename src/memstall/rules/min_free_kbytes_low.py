@@ -25,11 +25,26 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 from memstall.analysis.zone_watermarks import min_free_origin
-from memstall.rules._base import Inputs, Result, Rule, Severity, Text, missing
+from memstall.rules._base import Inputs, Result, Rule, RuleEvidence, Severity, Text, missing
 
 KEY = "MIN_FREE_KBYTES_LOW"
 BROKEN_BELOW_KBYTES = 1024
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    min_free_kbytes: int
+    default_kbytes: int
+    """What the kernel computes for this memory size (init_per_zone_wmark_min)."""
+    thp_recommended_kbytes: Optional[int]
+    """What khugepaged raises it to; None when THP is off or absent."""
+    origin: str
+    """'kernel default', 'THP recommendation' or 'set by an administrator'."""
+
 
 TEXT = Text(
     summary="vm.min_free_kbytes={min_free_kbytes} is below {what} ({wanted} kB)",
@@ -60,10 +75,10 @@ def check(inputs: Inputs) -> Result:
     severity = Severity.CRITICAL if current < BROKEN_BELOW_KBYTES else Severity.WARNING
     thp_words = (f", and khugepaged raises it to {thp} kB while THP is enabled"
                  if thp is not None else "")
-    evidence = {"min_free_kbytes": current, "default_kbytes": origin.default_kbytes,
-                "thp_recommended_kbytes": thp, "origin": origin.origin}
+    evidence = Evidence(min_free_kbytes=current, default_kbytes=origin.default_kbytes,
+                        thp_recommended_kbytes=thp, origin=origin.origin)
     return (TEXT.finding(KEY, severity, "host", evidence, what=what, wanted=wanted,
                          thp_words=thp_words),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

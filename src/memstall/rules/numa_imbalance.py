@@ -23,11 +23,26 @@ References:
 
 from __future__ import annotations
 
-from memstall.rules._base import Inputs, Result, Rule, Severity, Skipped, Text, human, missing
+from dataclasses import dataclass
+from typing import Optional
+
+from memstall.rules._base import Inputs, Result, Rule, RuleEvidence, Severity, Skipped, Text, human, missing
 
 KEY = "NUMA_IMBALANCE"
 RICH_FACTOR = 2
 """The other node holds more than twice its high watermark free."""
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    short_node: int
+    short_free_pages: int
+    short_low_pages: int
+    rich_node: int
+    rich_free_pages: int
+    rich_high_pages: int
+    zone_reclaim_mode: Optional[int]
+
 
 TEXT = Text(
     summary="node{short_node} is at its low watermark (free {short_free}) while node{rich_node} "
@@ -72,12 +87,12 @@ def check(inputs: Inputs) -> Result:
         words = ("tasks bound to the node (cpuset, numactl --membind, mempolicy) cannot use the "
                  "other node's memory at all.")
     ps = inputs.state.page_size
-    evidence = {"short_node": s, "short_free_pages": sums[s][0], "short_low_pages": sums[s][1],
-                "rich_node": r, "rich_free_pages": sums[r][0], "rich_high_pages": sums[r][2],
-                "zone_reclaim_mode": mode}
+    evidence = Evidence(short_node=s, short_free_pages=sums[s][0], short_low_pages=sums[s][1],
+                        rich_node=r, rich_free_pages=sums[r][0], rich_high_pages=sums[r][2],
+                        zone_reclaim_mode=mode)
     return (TEXT.finding(KEY, Severity.WARNING, f"node{s}", evidence, short_free=human(sums[s][0], ps),
                          short_low=human(sums[s][1], ps), rich_free=human(sums[r][0], ps),
                          rich_high=human(sums[r][2], ps), mode_words=words),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

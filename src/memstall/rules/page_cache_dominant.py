@@ -27,14 +27,29 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from memstall.analysis.memory_use import memory_use
-from memstall.rules._base import Inputs, Result, Rule, Severity, Text, human, missing, ratio
+from memstall.rules._base import Inputs, Result, Rule, RuleEvidence, Severity, Text, human, missing, ratio
 
 KEY = "PAGE_CACHE_DOMINANT"
 FILE_RATIO = 0.5
 """Page cache holds most of the memory that hugetlb leaves."""
 DIRTY_INACTIVE_RATIO = 0.2
 """A fifth of the inactive file list dirty: reclaim scans many pages it cannot free."""
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    file_pages: int
+    outside_hugetlb_pages: int
+    file_ratio: float
+    dirty_pages: int
+    writeback_pages: int
+    inactive_file_pages: int
+    """Inactive(file), or all file pages when meminfo does not split the lists."""
+    dirty_inactive_ratio: float
+
 
 TEXT = Text(
     summary="page cache holds {file} ({file_pct:.0f}% of the {outside} hugetlb leaves); "
@@ -63,10 +78,9 @@ def check(inputs: Inputs) -> Result:
     if file_ratio < FILE_RATIO:
         return ()
     severity = Severity.WARNING if dirty_inactive >= DIRTY_INACTIVE_RATIO else Severity.INFO
-    evidence = {"file_pages": use.file_pages, "outside_hugetlb_pages": outside,
-                "file_ratio": file_ratio, "dirty_pages": use.dirty_pages,
-                "writeback_pages": use.writeback_pages, "inactive_file_pages": inactive,
-                "dirty_inactive_ratio": dirty_inactive}
+    evidence = Evidence(file_pages=use.file_pages, outside_hugetlb_pages=outside, file_ratio=file_ratio,
+                        dirty_pages=use.dirty_pages, writeback_pages=use.writeback_pages,
+                        inactive_file_pages=inactive, dirty_inactive_ratio=dirty_inactive)
     return (TEXT.finding(KEY, severity, "host", evidence, file=human(use.file_pages, ps),
                          outside=human(outside, ps), file_pct=file_ratio * 100,
                          dirty=human(use.dirty_pages, ps), writeback=human(use.writeback_pages, ps),
@@ -74,4 +88,4 @@ def check(inputs: Inputs) -> Result:
                          dirty_inactive_pct=min(dirty_inactive, 1.0) * 100),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

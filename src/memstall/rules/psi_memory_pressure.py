@@ -24,7 +24,9 @@ References:
 
 from __future__ import annotations
 
-from memstall.rules._base import Evidence, Inputs, Result, Rule, Severity, Skipped, Text
+from dataclasses import dataclass
+
+from memstall.rules._base import Inputs, Result, Rule, RuleEvidence, Severity, Skipped, Text
 
 KEY = "PSI_MEMORY_PRESSURE"
 SOME_WARNING = 0.10
@@ -42,6 +44,14 @@ TEXT = Text(
     if none applies, the working set does not fit in memory.""",
 )
 PSI_MISSING = "PSI unavailable: needs kernel >= 4.20 with CONFIG_PSI, or boot with psi=1"
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    some_ratio: float
+    full_ratio: float
+    window: str
+    """'avg10' (the kernel's average) or 'N.N s measured' (between two samples)."""
 
 
 def check(inputs: Inputs) -> Result:
@@ -66,9 +76,9 @@ def check(inputs: Inputs) -> Result:
         severity = Severity.WARNING
     else:
         severity = Severity.INFO
-    evidence: Evidence = {"some_ratio": round(some, 4), "full_ratio": round(full, 4), "window": window}
+    evidence = Evidence(some_ratio=round(some, 4), full_ratio=round(full, 4), window=window)
     return (TEXT.finding(KEY, severity, "host", evidence, some_pct=some * 100, full_pct=full * 100,
                          window_words=words),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

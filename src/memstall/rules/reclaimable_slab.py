@@ -23,12 +23,33 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from memstall.analysis.memory_use import memory_use
-from memstall.rules._base import Inputs, Result, Rule, Severity, Skipped, Text, human, missing, ratio
+from memstall.rules._base import (
+    Inputs,
+    Result,
+    Rule,
+    RuleEvidence,
+    Severity,
+    Skipped,
+    Text,
+    human,
+    missing,
+    ratio,
+)
 
 KEY = "RECLAIMABLE_SLAB"
 INFO_RATIO = 0.1
 WARNING_RATIO = 0.2
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    slab_reclaimable_pages: int
+    outside_hugetlb_pages: int
+    slab_ratio: float
+
 
 TEXT = Text(
     summary="reclaimable slab (dentries/inodes) holds {slab} ({slab_pct:.0f}% of usable memory)",
@@ -53,10 +74,10 @@ def check(inputs: Inputs) -> Result:
     if share < INFO_RATIO:
         return ()
     severity = Severity.WARNING if share >= WARNING_RATIO else Severity.INFO
-    evidence = {"slab_reclaimable_pages": use.slab_reclaimable_pages,
-                "outside_hugetlb_pages": outside, "slab_ratio": share}
+    evidence = Evidence(slab_reclaimable_pages=use.slab_reclaimable_pages, outside_hugetlb_pages=outside,
+                        slab_ratio=share)
     return (TEXT.finding(KEY, severity, "host", evidence, slab=human(use.slab_reclaimable_pages, ps),
                          outside=human(outside, ps), slab_pct=share * 100),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

@@ -25,9 +25,22 @@ References:
 
 from __future__ import annotations
 
-from memstall.rules._base import Inputs, Result, Rule, Severity, Text, missing
+from dataclasses import dataclass
+from typing import Optional
+
+from memstall.rules._base import Inputs, Result, Rule, RuleEvidence, Severity, Text, missing
 
 KEY = "THP_DEFRAG_STALLS"
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    thp_enabled: Optional[str]
+    thp_defrag: str
+    compact_stall_per_second: Optional[float]
+    """None with one sample only (as the next)."""
+    thp_fault_fallback_per_second: Optional[float]
+
 
 TEXT = Text(
     summary="THP defrag is 'always': page faults compact memory synchronously{cost}",
@@ -57,11 +70,11 @@ def check(inputs: Inputs) -> Result:
                 "fallbacks/s measured)")
     kernel = inputs.kernel or inputs.state.kernel
     better = "defer+madvise" if kernel is None or kernel.at_least(4, 11) else "madvise"
-    evidence = {"thp_enabled": thp.enabled, "thp_defrag": thp.defrag,
-                "compact_stall_per_second": None if stall is None else round(stall, 3),
-                "thp_fault_fallback_per_second": None if fallback is None else round(fallback, 3)}
+    evidence = Evidence(thp_enabled=thp.enabled, thp_defrag=thp.defrag,
+                        compact_stall_per_second=None if stall is None else round(stall, 3),
+                        thp_fault_fallback_per_second=None if fallback is None else round(fallback, 3))
     severity = Severity.CRITICAL if costly else Severity.WARNING
     return (TEXT.finding(KEY, severity, "host", evidence, cost=cost, better=better),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

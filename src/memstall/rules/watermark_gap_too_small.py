@@ -25,6 +25,8 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from memstall.analysis.headroom import (
     HEADROOM_TARGET_SECONDS,
     headroom_seconds,
@@ -36,6 +38,7 @@ from memstall.rules._base import (
     Inputs,
     Result,
     Rule,
+    RuleEvidence,
     Severity,
     Skipped,
     Text,
@@ -47,6 +50,18 @@ from memstall.rules._base import (
 KEY = "WATERMARK_GAP_TOO_SMALL"
 CRITICAL_SECONDS = 0.1
 """Less than kswapd's own 100 ms nap."""
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    gap_pages: int
+    """Σ (low - min) over the zones."""
+    pgalloc_pages_per_second: float
+    headroom_seconds: float
+    allocstall_per_second: float
+    low_wmark_hit_quickly_per_second: float
+    interval_seconds: float
+
 
 TEXT = Text(
     summary="the min->low gap ({gap}) lasts {headroom_seconds:.2f} s at "
@@ -80,12 +95,12 @@ def check(inputs: Inputs) -> Result:
         return ()
     severity = Severity.CRITICAL if seconds < CRITICAL_SECONDS and stalls > 0 else Severity.WARNING
     ps = inputs.state.page_size
-    evidence = {"gap_pages": gap, "pgalloc_pages_per_second": round(alloc, 1),
-                "headroom_seconds": round(seconds, 3), "allocstall_per_second": round(stalls, 3),
-                "low_wmark_hit_quickly_per_second": round(quick, 3),
-                "interval_seconds": round(rates.interval_seconds, 3)}
+    evidence = Evidence(gap_pages=gap, pgalloc_pages_per_second=round(alloc, 1),
+                        headroom_seconds=round(seconds, 3), allocstall_per_second=round(stalls, 3),
+                        low_wmark_hit_quickly_per_second=round(quick, 3),
+                        interval_seconds=round(rates.interval_seconds, 3))
     return (TEXT.finding(KEY, severity, "host", evidence, gap=human(gap, ps),
                          alloc_rate=human(round(alloc), ps), target=HEADROOM_TARGET_SECONDS),)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

@@ -29,10 +29,27 @@ References:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 from memstall.model.zones import Zone
-from memstall.rules._base import Finding, Inputs, Result, Rule, Severity, Text, human, missing
+from memstall.rules._base import Finding, Inputs, Result, Rule, RuleEvidence, Severity, Text, human, missing
 
 KEY = "ZONE_BELOW_WATERMARK"
+
+
+@dataclass(frozen=True)
+class Evidence(RuleEvidence):
+    """The zone in the sample where it came closest to its low watermark."""
+
+    free_pages: int
+    min_pages: int
+    low_pages: int
+    high_pages: int
+    managed_pages: Optional[int]
+    boost_pages: Optional[int]
+    """None: the kernel does not print it (before 5.0)."""
+
 
 TEXT_MIN = Text(
     summary="{subject}: free {free} is at or below the min watermark {min}",
@@ -76,9 +93,9 @@ def check(inputs: Inputs) -> Result:
         if not latest.populated or not latest.managed_pages:
             continue
         z = _lowest(latest, inputs)
-        evidence = {"free_pages": z.free_pages, "min_pages": z.min_pages, "low_pages": z.low_pages,
-                    "high_pages": z.high_pages, "managed_pages": z.managed_pages,
-                    "boost_pages": z.boost_pages}
+        evidence = Evidence(free_pages=z.free_pages, min_pages=z.min_pages, low_pages=z.low_pages,
+                            high_pages=z.high_pages, managed_pages=z.managed_pages,
+                            boost_pages=z.boost_pages)
         words = {"free": human(z.free_pages, ps), "min": human(z.min_pages, ps),
                  "low": human(z.low_pages, ps), "high": human(z.high_pages, ps),
                  "gap": human(z.high_pages - z.low_pages, ps),
@@ -90,4 +107,4 @@ def check(inputs: Inputs) -> Result:
     return tuple(out)
 
 
-RULE = Rule(KEY, check, __doc__ or "")
+RULE = Rule(KEY, check, __doc__ or "", (Evidence,))
