@@ -3,11 +3,21 @@
 Every proposed value is computed (analysis/sizing.py), clamped to what this kernel
 version accepts (analysis/sysctl_limits.py), and says what the knob really does on this
 kernel. Popular knobs that would not help get a note saying why, instead of a value.
+
+How advice reads findings: never by string. A rule's key is `<rule module>.KEY`, and its
+evidence is read through the rule's own dataclass: `for f, ev in ctx.found(
+min_free_kbytes_low.Evidence)` yields the findings carrying that evidence, with `ev` typed,
+so `ev.min_free_kbytes` is checked by mypy, and tests/test_recommend.py checks every such
+read against the declared fields. Why typed evidence rather than an `advise()` in each rule
+module: the rules stay below advice (they may not import sizing, whatif or the sysctl
+limits), and one recommendation often answers several rules (vm.watermark_scale_factor
+answers five), so the judgement lives in one place per knob, here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from memstall.advice.recommendation import Recommendation
 from memstall.analysis import sizing
@@ -18,12 +28,31 @@ from memstall.analysis.watermarks import pageblock_pages
 from memstall.analysis.whatif import WhatIf, WhatIfUnavailable, what_if
 from memstall.analysis.zone_estimate import current_settings, zone_entries
 from memstall.model.kernel import KernelVersion
-from memstall.rules import Finding, Inputs, Report, Severity
+from memstall.rules import (
+    Finding,
+    Inputs,
+    Report,
+    RuleEvidence,
+    Severity,
+    compaction_stalls,
+    direct_reclaim,
+    high_order_exhaustion,
+    kswapd_busy,
+    kswapd_wakes_quickly,
+    log_alloc_stalls,
+    min_free_kbytes_low,
+    page_cache_dominant,
+    reclaimable_slab,
+    thp_defrag_stalls,
+    watermark_gap_too_small,
+    zone_below_watermark,
+)
 from memstall.units import human_bytes, pages_to_bytes
 
 WSF = "vm.watermark_scale_factor"
-RECLAIM_KEYS = frozenset({"ZONE_BELOW_WATERMARK", "DIRECT_RECLAIM", "KSWAPD_WAKES_QUICKLY",
-                          "WATERMARK_GAP_TOO_SMALL", "KSWAPD_BUSY"})
+RECLAIM_KEYS = frozenset({zone_below_watermark.KEY, direct_reclaim.KEY, kswapd_wakes_quickly.KEY,
+                          watermark_gap_too_small.KEY, kswapd_busy.KEY})
+E = TypeVar("E", bound=RuleEvidence)
 
 
 @dataclass(frozen=True)
@@ -47,7 +76,17 @@ class _Ctx:
     def page_size(self) -> int:
         return self.inputs.state.page_size
 
-    def found(self, key: str) -> list[Finding]:
+    def found(self, shape: type[E]) -> list[tuple[Finding, E]]:
+        """The findings whose evidence is a `shape` (a rule's Evidence class), with it typed."""
+        out: list[tuple[Finding, E]] = []
+        for f in self.report.findings:
+            ev = f.evidence
+            if isinstance(ev, shape):
+                out.append((f, ev))
+        return out
+
+    def keyed(self, key: str) -> list[Finding]:
+        """The findings of one rule: pass `<rule module>.KEY`, never a string literal."""
         return [f for f in self.report.findings if f.key == key]
 
     def sysctl(self, name: str) -> int | None:
@@ -77,12 +116,12 @@ _Out = tuple[list[Recommendation], list[str]]
 def _reclaim_trouble(ctx: _Ctx) -> list[str]:
     # Below low is kswapd doing its job; only min (allocators reclaiming) is trouble.
     keys = sorted({f.key for f in ctx.report.findings if f.key in RECLAIM_KEYS
-                   and f.severity >= (Severity.CRITICAL if f.key == "ZONE_BELOW_WATERMARK"
+                   and f.severity >= (Severity.CRITICAL if f.key == zone_below_watermark.KEY
                                       else Severity.WARNING)})
-    if any(f.evidence.get("kind") == "stall" for f in ctx.found("LOG_ALLOC_STALLS")):
-        keys.append("LOG_ALLOC_STALLS")
-    if any(f.evidence.get("verdict") == "not_fragmentation" for f in ctx.found("HIGH_ORDER_EXHAUSTION")):
-        keys.append("HIGH_ORDER_EXHAUSTION")
+    if any(ev.kind == "stall" for _, ev in ctx.found(log_alloc_stalls.Evidence)):
+        keys.append(log_alloc_stalls.KEY)
+    if any(ev.verdict == "not_fragmentation" for _, ev in ctx.found(high_order_exhaustion.EventEvidence)):
+        keys.append(high_order_exhaustion.KEY)
     return keys
 
 
@@ -152,9 +191,9 @@ def _watermark_scale_factor(ctx: _Ctx) -> _Out:
 
 def _min_free_kbytes(ctx: _Ctx) -> _Out:
     out = []
-    for f in ctx.found("MIN_FREE_KBYTES_LOW"):
-        current = int(f.evidence["min_free_kbytes"] or 0)
-        wanted = max(int(f.evidence["default_kbytes"] or 0), int(f.evidence["thp_recommended_kbytes"] or 0))
+    for f, ev in ctx.found(min_free_kbytes_low.Evidence):
+        current = ev.min_free_kbytes
+        wanted = max(ev.default_kbytes, ev.thp_recommended_kbytes or 0)
         proposed = sizing.clamp("vm.min_free_kbytes", wanted, ctx.kernel)
         wi = ctx.whatif({"vm.min_free_kbytes": proposed})
         effect = "not computable from this source"
@@ -163,7 +202,7 @@ def _min_free_kbytes(ctx: _Ctx) -> _Out:
                       f"(now {ctx.human(wi.total('before').min_pages)})")
         out.append(Recommendation(
             "vm.min_free_kbytes", str(current), str(proposed),
-            f"{current} kB is below what the kernel computes for this host ({f.evidence['origin']}). "
+            f"{current} kB is below what the kernel computes for this host ({ev.origin}). "
             f"{ctx.on()} it sets the min watermark, the reserve only atomic and emergency "
             "allocations may use, split across zones by managed size.",
             effect, "Reserves memory nobody else may use; far too high OOMs the host at once.",
@@ -175,16 +214,15 @@ def _extfrag_threshold(ctx: _Ctx) -> _Out:
     recs: list[Recommendation] = []
     notes: list[str] = []
     current = ctx.sysctl("extfrag_threshold")
-    available: dict[object, list[str]] = {}  # failing order -> zones that had a block of it
-    for f in ctx.found("HIGH_ORDER_EXHAUSTION"):
-        verdict, order = f.evidence.get("verdict"), f.evidence.get("failing_order")
-        index = f.evidence.get("failing_order_fragmentation_index")
-        if verdict == "not_fragmentation":
+    available: dict[int, list[str]] = {}  # failing order -> zones that had a block of it
+    for f, ev in ctx.found(high_order_exhaustion.EventEvidence):
+        order, index = ev.failing_order, ev.failing_order_fragmentation_index
+        if ev.verdict == "not_fragmentation":
             available.setdefault(order, []).append(f.subject)
-        elif verdict == "lack_of_memory":
+        elif ev.verdict == "lack_of_memory":
             notes.append(f"vm.extfrag_threshold will not help {f.subject}: its fragmentation index "
                          f"({index}) says memory is short, not fragmented.")
-        elif verdict == "fragmentation" and isinstance(order, int) and isinstance(index, float):
+        elif ev.verdict == "fragmentation":
             milli = round(index * 1000)
             if order <= 3:
                 notes.append(f"vm.extfrag_threshold is ignored for order {order} (<= 3) on modern "
@@ -200,7 +238,7 @@ def _extfrag_threshold(ctx: _Ctx) -> _Out:
                     "More compaction work (CPU, migration); watch compact_stall and compact_fail.",
                     (f.key,)))
     for failing, subjects in available.items():
-        ignored = " and is ignored for orders <= 3" if isinstance(failing, int) and failing <= 3 else ""
+        ignored = " and is ignored for orders <= 3" if failing <= 3 else ""
         notes.append(f"vm.extfrag_threshold will not help {', '.join(subjects)}: blocks of order {failing} "
                      f"were free there, so the order-{failing} allocation waited for reclaim, not "
                      f"compaction. The threshold only gates compaction (it never starts it){ignored}.")
@@ -209,9 +247,9 @@ def _extfrag_threshold(ctx: _Ctx) -> _Out:
 
 def _vfs_cache_pressure(ctx: _Ctx) -> _Out:
     out = []
-    for f in ctx.found("RECLAIMABLE_SLAB"):
+    for f, ev in ctx.found(reclaimable_slab.Evidence):
         current = ctx.sysctl("vfs_cache_pressure")
-        share = float(f.evidence["slab_ratio"] or 0)
+        share = ev.slab_ratio
         proposed = sizing.vfs_cache_pressure(current or 100, share, ctx.kernel)
         if current is not None and proposed <= current:
             continue
@@ -227,9 +265,10 @@ def _vfs_cache_pressure(ctx: _Ctx) -> _Out:
 
 
 def _compaction_proactiveness(ctx: _Ctx) -> _Out:
-    wanted = [f.key for f in ctx.report.findings
-              if f.evidence.get("verdict") == "fragmentation" or f.key == "THP_DEFRAG_STALLS"
-              or (f.key == "COMPACTION_STALLS" and f.severity >= Severity.WARNING)]
+    wanted = [f.key for f, ev in ctx.found(high_order_exhaustion.EventEvidence)
+              if ev.verdict == "fragmentation"]
+    wanted += [f.key for f in ctx.keyed(thp_defrag_stalls.KEY)]
+    wanted += [f.key for f in ctx.keyed(compaction_stalls.KEY) if f.severity >= Severity.WARNING]
     k = ctx.kernel
     buddy = ctx.inputs.state.buddyinfo
     if not wanted or buddy is None:
@@ -274,17 +313,17 @@ def _watermark_boost_factor(ctx: _Ctx) -> _Out:
         f"while reclaim is already under pressure. {ctx.on()} a fallback that steals a pageblock "
         "raises the watermarks and kswapd reclaims extra page cache, then wakes kcompactd.",
         "no extra reclaim bursts after fragmentation events",
-        "Fewer free pageblocks of each migrate type; watch HIGH_ORDER_EXHAUSTION.",
+        f"Fewer free pageblocks of each migrate type; watch {high_order_exhaustion.KEY}.",
         tuple(sorted({f.key for f in ctx.report.findings if f.key in RECLAIM_KEYS})))], []
 
 
 def _dirty_limits(ctx: _Ctx) -> _Out:
     out: list[Recommendation] = []
     use = ctx.use()
-    for f in ctx.found("PAGE_CACHE_DOMINANT"):
+    for f, ev in ctx.found(page_cache_dominant.Evidence):
         if f.severity < Severity.WARNING or use is None:
             continue
-        inactive = int(f.evidence["inactive_file_pages"] or 0)
+        inactive = ev.inactive_file_pages
         background, limit = sizing.dirty_bytes_pair(inactive, ctx.page_size, ctx.kernel)
         available = pages_to_bytes(use.free_pages + use.file_pages, ctx.page_size)
         for name, proposed, ratio_name, ratio_default in (
@@ -303,7 +342,7 @@ def _dirty_limits(ctx: _Ctx) -> _Out:
                        else f" with the default {ratio_name}={ratio_default}")
             out.append(Recommendation(
                 f"vm.{name}", shown, str(proposed),
-                f"{ctx.human(int(f.evidence['dirty_pages'] or 0))} dirty against an inactive file list "
+                f"{ctx.human(ev.dirty_pages)} dirty against an inactive file list "
                 f"of {ctx.human(inactive)}: reclaim scans pages it cannot free. "
                 f"{human_bytes(proposed)} is 1/{share} of that list (now about "
                 f"{human_bytes(effective)}{assumed}). Writing it zeroes {ratio_name}.",
@@ -315,7 +354,7 @@ def _dirty_limits(ctx: _Ctx) -> _Out:
 
 def _thp_defrag(ctx: _Ctx) -> _Out:
     out = []
-    for f in ctx.found("THP_DEFRAG_STALLS"):
+    for f in ctx.keyed(thp_defrag_stalls.KEY):
         k = ctx.kernel
         better = "defer+madvise" if k is None or k.at_least(4, 11) else "madvise"
         out.append(Recommendation(
