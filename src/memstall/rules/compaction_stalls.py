@@ -11,7 +11,9 @@ Why it matters:
     memory to compact into, or pageblocks pinned by unmovable pages.
 
 Evidence:
-    compact_stall, compact_fail, compact_success (per second, or since boot), window.
+    compact_stall_per_second, compact_fail_per_second, compact_success_per_second between
+    two samples; with one sample, compact_stall_since_boot, compact_fail_since_boot,
+    compact_success_since_boot.
 
 Remediation:
     When failures dominate and free memory is low, more free memory (watermarks) helps

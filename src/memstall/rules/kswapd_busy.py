@@ -11,7 +11,7 @@ Why it matters:
     a large slab, or a page cache that refaults right back.
 
 Evidence:
-    cpu_ratio (share of one CPU, 0..1), interval_seconds; subject nodeN.
+    comm (kswapdN), cpu_ratio (share of one CPU, 0..1), interval_seconds; subject nodeN.
 
 Remediation:
     Start reclaim earlier and in smaller steps (vm.watermark_scale_factor), make it

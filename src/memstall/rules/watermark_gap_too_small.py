@@ -12,7 +12,7 @@ Why it matters:
 
 Evidence:
     gap_pages, pgalloc_pages_per_second, headroom_seconds, allocstall_per_second,
-    low_wmark_hit_quickly_per_second.
+    low_wmark_hit_quickly_per_second, interval_seconds.
 
 Remediation:
     Size vm.watermark_scale_factor so the gap covers at least one second of the observed
