@@ -1,7 +1,8 @@
 """Every rule and the recommender on arbitrary (even odd) model objects: never an exception.
 
-Ratios stay within 0..1 where the evidence says `_ratio`, and recommendations stay in the
-kernel's range whatever the input.
+Ratios stay within 0..1 where the evidence says `_ratio`, every finding carries exactly
+the evidence its rule declares (tests/test_rules_contract.py), and recommendations stay in
+the kernel's range whatever the input.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from memstall.advice.recommend import recommend
 from memstall.analysis.sysctl_limits import limits_for, validate
 from memstall.model.kernel import KernelVersion
 from memstall.model.thp import ThpSettings
-from memstall.rules import Inputs, run_rules
+from memstall.rules import REGISTRY, Inputs, run_rules
+from test_rules_contract import evidence_problems
 
 pages = st.integers(0, 1 << 26)
 maybe = st.none() | st.just(True)
@@ -55,7 +57,9 @@ def anything(draw: st.DrawFn) -> Inputs:
 @given(anything())
 def test_rules_and_recommendations_never_raise_and_stay_in_range(inputs: Inputs) -> None:
     report = run_rules(inputs)
+    rules = {r.key: r for r in REGISTRY}
     for f in report.findings:
+        assert evidence_problems(rules[f.key], f) == []
         for key, value in f.evidence.items():
             if key.endswith("_ratio") and key != "cpu_ratio" and isinstance(value, float):
                 assert value >= 0.0, (f.key, key, value)
