@@ -20,8 +20,17 @@ FORBIDDEN = {
     "sources": (_ALL - {"sources"}) | {"model"},
     "analysis": _ALL - {"analysis"},
     "rules": _ALL - {"rules", "analysis"},
-    "advice": {"cli"},
-    "outputs": {"cli"},
+    "advice": {"cli", "sources", "parsers"},
+    "outputs": {"cli", "sources", "parsers"},
+}
+# Imports against the table that another part of issue 8 removes: path -> packages. Each entry
+# must still be a violation (test below), so the list only shrinks; delete an entry with its fix.
+PENDING = {
+    "advice/tuning/persist.py": {"parsers"},  # advice/tuning becomes tune/ (the write edge)
+    "advice/tuning/plan.py": {"parsers"},  # the same move
+    "outputs/logs_snapshot.py": {"parsers"},  # format_buddyinfo: one home for kernel-format writers
+    "outputs/show.py": {"sources"},  # specs paths: the file registry
+    "outputs/show_files.py": {"sources"},  # specs paths and missing-file hints: the file registry
 }
 
 
@@ -41,8 +50,14 @@ CASES = [(layer, p) for layer in FORBIDDEN for p in sorted((PKG / layer).rglob("
 
 @pytest.mark.parametrize(("layer", "path"), CASES, ids=[f"{layer}/{p.name}" for layer, p in CASES])
 def test_layer_imports_only_downwards(layer: str, path: Path) -> None:
-    bad = _imports(path) & FORBIDDEN[layer]
+    bad = (_imports(path) & FORBIDDEN[layer]) - PENDING.get(path.relative_to(PKG).as_posix(), set())
     assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}, against the dependency rule"
+
+
+@pytest.mark.parametrize("rel", sorted(PENDING))
+def test_pending_violations_are_still_there(rel: str) -> None:
+    path = PKG / rel
+    assert path.exists() and PENDING[rel] <= _imports(path), f"{rel} is fixed: remove it from PENDING"
 
 
 def test_core_uses_only_the_standard_library() -> None:
