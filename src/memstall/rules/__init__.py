@@ -1,4 +1,5 @@
-"""Diagnoses: one module per rule, named after its stable key, each exporting RULE.
+"""Diagnoses: one module per rule, named after its stable key, each exporting KEY, its
+evidence dataclass(es) (rules/_base.RuleEvidence: the contract advice reads) and RULE.
 
 `run_rules(inputs)` runs every rule of REGISTRY in order and collects the findings,
 the rules that passed and the rules skipped for missing input (with the reason).

@@ -48,7 +48,7 @@ _KSWAPD = re.compile(r"^kswapd(\d+)")
 class Evidence(RuleEvidence):
     comm: str
     cpu_ratio: float
-    """Share of one CPU, 0..1 per CPU (can exceed 1 briefly: sampling edges)."""
+    """CPU seconds per second of the interval (1.0: one CPU all the time)."""
     interval_seconds: float
 
 
