@@ -294,7 +294,7 @@ SYSRQ = CORPUS / "003-lkml-2004-sysrq-m-highmem-2.6.3.log"
 
 @pytest.mark.parametrize("logs", [[SEED, DOM, FC27], [SYSRQ], []], ids=["events", "standalone-only", "empty"])
 def test_streamed_json_is_byte_identical_to_the_whole_document(logs: list[Path], tmp_path: Path) -> None:
-    """--format json writes events as they come; the result is exactly render.jsonout's output."""
+    """--format json encodes events as they come; the result is exactly render.jsonout's output."""
     from memstall.outputs.render.jsonout import dumps
 
     empty = tmp_path / "empty.log"

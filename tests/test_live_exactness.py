@@ -18,18 +18,21 @@ from pathlib import Path
 
 import pytest
 
-from memstall.analysis.fragmentation import (
-    format_extfrag_milli,
-    format_unusable_milli,
-    fragmentation_index_milli,
-    unusable_index_milli,
-)
+from memstall.analysis.fragmentation import fragmentation_index_milli, unusable_index_milli
 from memstall.analysis.watermarks import ZoneSize, compute_watermarks
 from memstall.analysis.zone_watermarks import watermark_rows
 from memstall.collect import load_state
+from memstall.model.extfrag import ExtfragIndexFile, ZoneIndex
 from memstall.model.kernel import KernelVersion
+from memstall.outputs.kernel_text import (
+    format_buddyinfo,
+    format_extfrag,
+    format_meminfo,
+    format_vmstat,
+)
 from memstall.parsers.buddyinfo import parse_buddyinfo
 from memstall.parsers.meminfo import parse_meminfo
+from memstall.parsers.vmstat import parse_vmstat
 from memstall.parsers.zoneinfo import parse_zoneinfo
 from memstall.sources import open_root
 
@@ -61,22 +64,22 @@ def debugfs() -> Iterator[Path]:
             subprocess.run(["umount", str(DEBUGFS)], check=True)
 
 
-def _kernel_line(node: int, zone: str, values: list[str]) -> str:
-    # mm/vmstat.c: "Node %d, zone %8s " then "<value> " per order.
-    return f"Node {node}, zone {zone:>8} " + "".join(v + " " for v in values)
+def _kernel_line(node: int, zone: str, values_milli: list[int], unusable: bool) -> str:
+    """The line outputs/kernel_text writes (mm/vmstat.c: "Node %d, zone %8s " then a value per order)."""
+    return format_extfrag(ExtfragIndexFile((ZoneIndex(node, zone, tuple(values_milli)),)), unusable)[:-1]
 
 
 def _compare(buddy_text: str, extfrag: str, unusable: str) -> int:
     buddy = parse_buddyinfo(buddy_text)
     by_zone = {(z.node, z.zone): z.free_blocks for z in buddy.zones}
     compared = 0
-    for text, fmt, compute in ((extfrag, format_extfrag_milli, fragmentation_index_milli),
-                               (unusable, format_unusable_milli, unusable_index_milli)):
+    for text, unusable_file, compute in ((extfrag, False, fragmentation_index_milli),
+                                         (unusable, True, unusable_index_milli)):
         for line in text.splitlines():
             head = line.split()
             node, zone = int(head[1].rstrip(",")), head[3]
             blocks = by_zone[(node, zone)]
-            mine = _kernel_line(node, zone, [fmt(compute(blocks, o)) for o in range(len(blocks))])
+            mine = _kernel_line(node, zone, [compute(blocks, o) for o in range(len(blocks))], unusable_file)
             assert mine == line, f"memstall {mine!r} != kernel {line!r}"
             compared += len(blocks)
     return compared
@@ -97,6 +100,16 @@ def test_extfrag_and_unusable_index_equal_debugfs(debugfs: Path) -> None:
             break
     assert stable >= MIN_STABLE, f"buddyinfo changed in {TRIALS - stable} of {TRIALS} trials"
     assert compared > 0
+
+
+def test_kernel_text_writes_buddyinfo_and_vmstat_as_the_kernel_does() -> None:
+    """outputs/kernel_text against the kernel itself: parse then write gives the bytes back."""
+    buddy = Path("/proc/buddyinfo").read_text()
+    assert format_buddyinfo(parse_buddyinfo(buddy)) == buddy
+    vmstat = Path("/proc/vmstat").read_text()
+    assert format_vmstat(parse_vmstat(vmstat)) == vmstat
+    meminfo = Path("/proc/meminfo").read_text()  # the writer puts the HugePages_* counts last
+    assert sorted(format_meminfo(parse_meminfo(meminfo)).splitlines()) == sorted(meminfo.splitlines())
 
 
 def _int_file(path: str) -> int:

@@ -6,7 +6,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import NODES, U64, ZONE_NAMES, buddyinfo, zoneinfo
 
-from formatters import (
+from memstall.model.buddy import BuddyInfo
+from memstall.model.extfrag import ExtfragIndexFile, ZoneIndex
+from memstall.model.kthreads import KThreadStat
+from memstall.model.meminfo import MemInfo
+from memstall.model.pagetypeinfo import MigrateFreeAreas, PageTypeInfo, ZoneBlockCounts
+from memstall.model.pressure import Pressure, PressureLine
+from memstall.model.vmstat import VmStat
+from memstall.model.zones import ZoneInfo
+from memstall.outputs.kernel_text import (
     format_buddyinfo,
     format_extfrag,
     format_kthread_stat,
@@ -17,14 +25,6 @@ from formatters import (
     format_vmstat,
     format_zoneinfo,
 )
-from memstall.model.buddy import BuddyInfo
-from memstall.model.extfrag import ExtfragIndexFile, ZoneIndex
-from memstall.model.kthreads import KThreadStat
-from memstall.model.meminfo import MemInfo
-from memstall.model.pagetypeinfo import MigrateFreeAreas, PageTypeInfo, ZoneBlockCounts
-from memstall.model.pressure import Pressure, PressureLine
-from memstall.model.vmstat import VmStat
-from memstall.model.zones import ZoneInfo
 from memstall.parsers.buddyinfo import parse_buddyinfo
 from memstall.parsers.extfrag import parse_extfrag
 from memstall.parsers.kthread_stat import parse_kthread_stat
@@ -41,9 +41,10 @@ def test_buddyinfo(info: BuddyInfo) -> None:
     assert parse_buddyinfo(format_buddyinfo(info)) == info
 
 
-@given(zoneinfo())
-def test_zoneinfo(info: ZoneInfo) -> None:
-    assert parse_zoneinfo(format_zoneinfo(info)) == info
+@given(zoneinfo(), st.lists(st.tuples(U64, U64, U64), max_size=3))
+def test_zoneinfo(info: ZoneInfo, cpu_pagesets: list[tuple[int, int, int]]) -> None:
+    """With or without per-cpu pageset lines, which the model does not keep."""
+    assert parse_zoneinfo(format_zoneinfo(info, cpu_pagesets)) == info
 
 
 VMSTAT_NAMES = st.from_regex(r"[a-z_][a-z0-9_]{0,30}", fullmatch=True)

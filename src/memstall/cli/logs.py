@@ -1,18 +1,22 @@
 """`memstall logs FILE...`: allocation stalls, failures and OOM reports found in kernel logs.
 
 Streams: events are printed as their report ends (`--format jsonl` flushes every line), and
-memory stays flat whatever the log size. Files may be plain, .gz, .xz, .bz2, .zst (with the
-`zstd` extra) or `-` for stdin.
+memory stays flat whatever the log size. `--format json` is one document, which appears on
+stdout only when it is whole: its events wait in a temporary file, not in memory. Files may
+be plain, .gz, .xz, .bz2, .zst (with the `zstd` extra) or `-` for stdin.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import shutil
+import tempfile
 import time
 from datetime import datetime
-from typing import Any, Union
+from typing import IO, Any, Union
 
 from memstall.analysis.log_state import state_from_mem_info
 from memstall.analysis.log_summary import GfpView, SummaryBuilder, gfp_view
@@ -121,6 +125,7 @@ class _Run:
         self.until = _bound(args.until, "--until")
         self.summary = SummaryBuilder(kernel)
         self.events_written = 0
+        self.spool: IO[str] | None = None  # --format json: the events, until the document is whole
         self.standalone: list[dict[str, Any]] = []
         self.skipped: dict[str, int] = {}
         self.cut_lines = 0
@@ -144,11 +149,8 @@ class _Run:
         if self.fmt == "jsonl":
             self.io.stdout.write(json.dumps(out.event_doc(e, view), sort_keys=True) + "\n")
             self.io.stdout.flush()
-        elif self.fmt == "json":
-            # The document is streamed: `events` is its first key in sorted order, so each
-            # event is written as it comes and only the (small) rest is kept for the end.
-            self.io.stdout.write(("{\n  \"events\": [\n" if not self.events_written else ",\n")
-                                 + out.indented(out.event_doc(e, view), 4))
+        elif self.spool is not None:  # json
+            self.spool.write((",\n" if self.events_written else "") + out.event_json(out.event_doc(e, view)))
             self.events_written += 1
         else:
             self.io.stdout.write(out.event_line(e, view))
@@ -172,13 +174,18 @@ class _Run:
     def finish(self) -> None:
         summary = self.summary.build()
         last = self.last_dump[0] if self.last_dump else None
-        if self.fmt == "json":
-            rest = out.document([], self.standalone, out.summary_doc(summary, last), self.skipped,
-                                self.cut_lines)
-            text = dumps(rest)
-            if self.events_written:  # splice the streamed events in front of the other keys
-                text = "\n  ]," + text[len('{\n  "events": [],'):]
-            self.io.stdout.write(text)
+        if self.spool is not None:  # json
+            events = [out.EVENTS_HOLE] if self.events_written else []
+            doc = out.document(events, self.standalone, out.summary_doc(summary, last), self.skipped,
+                               self.cut_lines)
+            if not self.events_written:
+                self.io.stdout.write(dumps(doc))
+                return
+            head, tail = out.around_events(doc)
+            self.io.stdout.write(head)
+            self.spool.seek(0)
+            shutil.copyfileobj(self.spool, self.io.stdout)
+            self.io.stdout.write(tail)
         elif self.fmt == "text":
             self.io.stdout.write(out.summary_text(summary, last, self.skipped, self.cut_lines))
 
@@ -206,16 +213,20 @@ def run(args: argparse.Namespace, io: Any) -> int:
         from memstall.sources.capture import check_target
 
         check_target(args.as_snapshot)  # before the scan: do not make the user wait for a refusal
-    readers: list[LogReader] = []
-    try:
-        for path in args.files:  # every file opens before any output
-            readers.append(LogReader(path))
-        for reader in readers:
-            r.scan(reader)
-    finally:
-        for reader in readers:
-            reader.close()
-    r.finish()
+    with contextlib.ExitStack() as stack:
+        if r.fmt == "json":  # surrogateescape: stdin's undecodable bytes come back as they went in
+            r.spool = stack.enter_context(tempfile.TemporaryFile(
+                "w+", encoding="utf-8", errors="surrogateescape", prefix="memstall-logs-"))
+        readers: list[LogReader] = []
+        try:
+            for path in args.files:  # every file opens before any output
+                readers.append(LogReader(path))
+            for reader in readers:
+                r.scan(reader)
+        finally:
+            for reader in readers:
+                reader.close()
+        r.finish()
     if args.as_snapshot:
         r.snapshot(args.as_snapshot)
     return 0

@@ -6,12 +6,12 @@ or goes away (adding fields does not).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from memstall.analysis.log_state import resolved_nodes
 from memstall.analysis.log_summary import GfpView, LogSummary, watermark_state
 from memstall.model.kernlog import AllocEvent, MemInfoDump
+from memstall.outputs.render.jsonout import dumps
 from memstall.outputs.render.table import render_table
 
 SCHEMA = "memstall.logs/1"
@@ -89,14 +89,43 @@ def summary_doc(s: LogSummary, last_dump: MemInfoDump | None) -> dict[str, Any]:
     }
 
 
-def indented(doc: dict[str, Any], by: int) -> str:
-    """`doc` as render.jsonout writes it (sorted keys, indent 2), shifted right by `by` spaces."""
-    pad = " " * by
-    return "\n".join(pad + line for line in json.dumps(doc, indent=2, sort_keys=True,
-                                                        ensure_ascii=False).splitlines())
+EVENTS_HOLE = "<memstall: the events>"
+"""Stands for the events in the document's skeleton (ASCII: a wider character would make the
+whole skeleton text take 2 or 4 bytes a character)."""
 
 
-def document(events: list[dict[str, Any]], standalone: list[dict[str, Any]], summary: dict[str, Any],
+def _list_item(value: object) -> str:
+    """`value` as render.jsonout.dumps writes it as an item of a list at the document's top level.
+
+    Split at "\\n" only, which json always escapes inside strings: not with splitlines(), which
+    also cuts at U+0085 and U+2028 that json leaves as they are in a log's text.
+    """
+    return "\n".join("    " + line for line in dumps(value)[:-1].split("\n"))
+
+
+def event_json(doc: dict[str, Any]) -> str:
+    """One item of the document's `events` list, exactly as render.jsonout.dumps nests it."""
+    return _list_item(doc)
+
+
+def around_events(skeleton: dict[str, Any]) -> tuple[str, str]:
+    """render.jsonout.dumps(skeleton), whose `events` is [EVENTS_HOLE], cut at the hole:
+    head + ",\\n".join(event_json(e) for e in events) + tail == dumps(the document with events).
+
+    >>> head, tail = around_events(document([EVENTS_HOLE], [], {}, {}))
+    >>> doc = head + ",\\n".join(event_json({"n": n}) for n in (1, 2)) + tail
+    >>> doc == dumps(document([{"n": 1}, {"n": 2}], [], {}, {}))
+    True
+    """
+    if skeleton.get("events") != [EVENTS_HOLE] or min(skeleton) != "events":
+        raise ValueError("the skeleton's first key must be events, holding [EVENTS_HOLE]")
+    # `events` is the first key in sorted order, so the first hole in the text is the one in
+    # `events`, even when a log's text holds the same words further down.
+    head, _, tail = dumps(skeleton).partition(_list_item(EVENTS_HOLE))
+    return head, tail
+
+
+def document(events: list[Any], standalone: list[dict[str, Any]], summary: dict[str, Any],
              skipped: dict[str, int], cut_lines: int = 0) -> dict[str, Any]:
     return {"schema": SCHEMA, "events": events, "standalone_mem_info": standalone,
             "summary": summary,

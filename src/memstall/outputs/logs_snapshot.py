@@ -1,9 +1,10 @@
 """`memstall logs --as-snapshot DIR`: a log's last Mem-Info as a snapshot directory.
 
-The files are written in the kernel's own formats (proc/zoneinfo as zoneinfo_show_print,
-proc/buddyinfo as frag_show_print, proc/meminfo as meminfo_proc_show), holding only what the
-log printed, so every `--root DIR` command reads them with the ordinary parsers. The
-MANIFEST says the capture was rebuilt from a log (`edited`, `source`, `rebuilt_from_log`).
+The files are written in the kernel's own formats by outputs/kernel_text.py (proc/zoneinfo
+as zoneinfo_show_print, proc/buddyinfo as frag_show_print, proc/meminfo as
+meminfo_proc_show), holding only what the log printed, so every `--root DIR` command reads
+them with the ordinary parsers. The MANIFEST says the capture was rebuilt from a log
+(`edited`, `source`, `rebuilt_from_log`).
 """
 
 from __future__ import annotations
@@ -12,43 +13,10 @@ from typing import Any
 
 from memstall.analysis.log_state import NOT_IN_LOG
 from memstall.model.kernlog import MemInfoDump
-from memstall.model.meminfo import MemInfo
 from memstall.model.state import SystemState
-from memstall.model.zones import ZoneInfo
-from memstall.parsers.buddyinfo import format_buddyinfo
+from memstall.outputs.kernel_text import format_buddyinfo, format_meminfo, format_zoneinfo
 
 SNAPSHOT_FORMAT = "memstall.snapshot/1"
-
-
-def format_zoneinfo(info: ZoneInfo) -> str:
-    """The fields a Mem-Info gives, laid out like /proc/zoneinfo (6.x order)."""
-    out: list[str] = []
-    stats = {n.node: n.counters for n in info.nodes}
-    seen_nodes: set[int] = set()
-    for z in info.zones:
-        out.append(f"Node {z.node}, zone {z.zone:>8}")
-        if z.node not in seen_nodes and z.node in stats:
-            out.append("  per-node stats")
-            out.extend(f"      {k} {v}" for k, v in stats[z.node].items())
-        seen_nodes.add(z.node)
-        out.append(f"  pages free     {z.free_pages}")
-        if z.boost_pages is not None:
-            out.append(f"        boost    {z.boost_pages}")
-        out += [f"        min      {z.min_pages}", f"        low      {z.low_pages}",
-                f"        high     {z.high_pages}", f"        spanned  {z.spanned_pages}",
-                f"        present  {z.present_pages}"]
-        if z.managed_pages is not None:
-            out.append(f"        managed  {z.managed_pages}")
-        if z.protection_pages:
-            out.append(f"        protection: ({', '.join(str(p) for p in z.protection_pages)})")
-        out.extend(f"      {k:<12} {v}" for k, v in z.counters.items())
-    return "\n".join(out) + "\n"
-
-
-def format_meminfo(info: MemInfo) -> str:
-    lines = [f"{k + ':':<16}{v:>8} kB" for k, v in info.fields_kib.items()]
-    lines += [f"{k + ':':<16}{v:>8}" for k, v in info.counts.items()]
-    return "\n".join(lines) + "\n"
 
 
 def snapshot_files(state: SystemState, dump: MemInfoDump, host: str | None, when: str | None

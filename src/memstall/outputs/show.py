@@ -19,7 +19,7 @@ from memstall.model.state import SystemState
 from memstall.outputs.render.table import render_table
 from memstall.outputs.show_files import need
 from memstall.sources import specs
-from memstall.units import MIB, pages_to_bytes
+from memstall.units import MIB, pages_to_bytes, pages_to_kib, pages_to_mib
 
 Doc = dict[str, Any]
 
@@ -47,9 +47,8 @@ def frag_text(state: SystemState) -> str:
     for z in doc["zones"]:
         rows = []
         for order, count in enumerate(z["free_blocks"]):
-            block_kib = (state.page_size << order) // 1024
-            rows.append([order, f"{block_kib} KiB", count,
-                         round(pages_to_bytes(count << order, state.page_size) / MIB, 1),
+            rows.append([order, f"{pages_to_kib(1 << order, state.page_size)} KiB", count,
+                         pages_to_mib(count << order, state.page_size),
                          # as debugfs prints them (-1.000, 0.937, 0.-500; 0.200), right-aligned
                          z["fragmentation_index_text"][order].rjust(6),
                          format_unusable_milli(round(z["unusable_index"][order] * 1000)).rjust(6)])
@@ -96,14 +95,6 @@ def watermarks_doc(state: SystemState) -> Doc:
     }
 
 
-def _mib(pages: int | None, page_size: int) -> float | None:
-    """MiB to 0.1, or to 0.001 below 1 MiB so that a few pages (DMA's min) never show as 0."""
-    if pages is None:
-        return None
-    mib = pages_to_bytes(pages, page_size) / MIB
-    return round(mib, 1) if mib >= 1 else round(mib, 3)
-
-
 def watermarks_text(state: SystemState) -> str:
     doc = watermarks_doc(state)
     ps = state.page_size
@@ -112,11 +103,10 @@ def watermarks_text(state: SystemState) -> str:
         if not z["present_pages"]:
             continue
         match = {True: "yes", False: "stale", None: "-"}[z["computed_matches"]]
-        rows.append([f"node{z['node']}/{z['zone']}", _mib(z["free_pages"], ps),
-                     _mib(z["min_pages"], ps), _mib(z["low_pages"], ps), _mib(z["high_pages"], ps),
-                     _mib(z["promo_pages"], ps), _mib(z["boost_pages"], ps),
-                     _mib(z["managed_pages"], ps),
-                     _mib(z["high_pages"] - z["low_pages"], ps), match])
+        pages = [z[k] for k in ("free_pages", "min_pages", "low_pages", "high_pages", "promo_pages",
+                                "boost_pages", "managed_pages")] + [z["high_pages"] - z["low_pages"]]
+        rows.append([f"node{z['node']}/{z['zone']}",
+                     *(None if p is None else pages_to_mib(p, ps, keep_small=True) for p in pages), match])
     out = [render_table(["zone", "free", "min", "low", "high", "promo", "boost", "managed",
                          "band", "formula"], rows, title="Watermarks per zone (MiB)")]
     s = doc["sysctl"]

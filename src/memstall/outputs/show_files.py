@@ -23,7 +23,7 @@ from memstall.model.state import SystemState
 from memstall.model.vmstat import VmStat, is_gauge
 from memstall.outputs.render.table import render_table
 from memstall.sources import specs
-from memstall.units import MIB, pages_to_bytes
+from memstall.units import pages_to_mib
 
 Doc = dict[str, Any]
 
@@ -57,10 +57,6 @@ def _doc(schema: str, state: SystemState, **body: Any) -> Doc:
     return {"schema": f"memstall.{schema}/1", "notes": list(state.notes), **body}
 
 
-def _mib(pages: int, page_size: int) -> float:
-    return round(pages_to_bytes(pages, page_size) / MIB, 1)
-
-
 # -- buddyinfo -------------------------------------------------------------------------
 
 def buddyinfo_doc(state: SystemState) -> Doc:
@@ -73,8 +69,8 @@ def buddyinfo_doc(state: SystemState) -> Doc:
 def buddyinfo_text(state: SystemState) -> str:
     doc = buddyinfo_doc(state)
     orders = max((len(z["free_blocks"]) for z in doc["zones"]), default=0)
-    rows = [[f"node{z['node']}/{z['zone']}", *z["free_blocks"], _mib(z["free_pages"], state.page_size)]
-            for z in doc["zones"]]
+    rows = [[f"node{z['node']}/{z['zone']}", *z["free_blocks"],
+             pages_to_mib(z["free_pages"], state.page_size)] for z in doc["zones"]]
     headers = ["zone", *(str(k) for k in range(orders)), "free_MiB"]
     return render_table(headers, rows, title="Free blocks per order (proc/buddyinfo); "
                         f"order k = blocks of {state.page_size // 1024} KiB << k")

@@ -6,7 +6,7 @@ from typing import Any
 
 from memstall.analysis.whatif import Marks, WhatIf
 from memstall.outputs.render.table import render_table
-from memstall.units import MIB, human_bytes
+from memstall.units import human_bytes, pages_to_mib
 
 SCHEMA = "memstall.whatif/1"
 
@@ -30,10 +30,6 @@ def whatif_doc(w: WhatIf) -> dict[str, Any]:
     }
 
 
-def _mib(w: WhatIf, pages: int) -> float:
-    return round(w.bytes_of(pages) / MIB, 1)
-
-
 def _hugetlb_words(w: WhatIf) -> str:
     left = w.ram_pages - w.hugetlb_pages
     if w.hugetlb_pages <= 0 or left <= 0:
@@ -46,10 +42,10 @@ def whatif_text(w: WhatIf, title: str) -> str:
     rows = []
     for z in w.zones:
         b, a = z.before, z.after
-        rows.append([z.subject + (" *" if z.estimated else ""), _mib(w, z.managed_pages),
-                     _mib(w, b.min_pages), _mib(w, b.low_pages), _mib(w, b.high_pages),
-                     _mib(w, a.min_pages), _mib(w, a.low_pages), _mib(w, a.high_pages),
-                     _mib(w, b.high_pages - b.low_pages), _mib(w, a.high_pages - a.low_pages)])
+        pages = [z.managed_pages, b.min_pages, b.low_pages, b.high_pages, a.min_pages, a.low_pages,
+                 a.high_pages, b.high_pages - b.low_pages, a.high_pages - a.low_pages]
+        rows.append([z.subject + (" *" if z.estimated else ""),
+                     *(pages_to_mib(p, w.page_size) for p in pages)])
     out = [title, "", render_table(
         ["zone", "managed", "min", "low", "high", "min'", "low'", "high'", "band", "band'"], rows,
         title="Watermarks per zone in MiB (primed columns: after the change)").rstrip("\n")]

@@ -52,10 +52,3 @@ def parse_buddyinfo(text: str, path: str = "proc/buddyinfo") -> BuddyInfo:
         raise ParseError(path, 0, text[:40], _EXPECTED + " (the file is empty)")
     return BuddyInfo(zones=tuple(zones))
 
-
-def format_buddyinfo(info: BuddyInfo) -> str:
-    """The kernel's own layout (frag_show_print: '%-6lu ' after 'Node %d, zone %8s ')."""
-    out = []
-    for z in info.zones:
-        out.append(f"Node {z.node}, zone {z.zone:>8} " + "".join(f"{n:6d} " for n in z.free_blocks))
-    return "\n".join(out) + "\n"

@@ -25,7 +25,8 @@ Per-cpu pageset lines (2.6/3.x) are dropped before tokenising.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from memstall.model.kernlog import BuddyLine, HugepagesLine, MemInfoDump, MemInfoZone
 from memstall.parsers.kernlog.classify import PERCPU
@@ -61,6 +62,25 @@ def _int(tok: str) -> int | None:
     return int(tok) if len(tok) <= 18 and tok.isascii() and tok.isdigit() else None
 
 
+@dataclass
+class _ZoneAcc:
+    """One zone line as it is read; `reserve` is the lowmem_reserve line that followed it."""
+
+    node: int | None
+    zone: str
+    fields_kb: dict[str, int] = field(default_factory=dict)
+    fields: dict[str, int] = field(default_factory=dict)
+    unreclaimable: bool | None = None
+    reserve: tuple[int, ...] | None = None
+    complete: bool = True
+
+    def build(self) -> MemInfoZone:
+        return MemInfoZone(
+            node=self.node, zone=self.zone, fields_kb=self.fields_kb, fields=self.fields,
+            all_unreclaimable=self.unreclaimable, lowmem_reserve=self.reserve,
+            complete=self.complete and "free" in self.fields_kb and "high" in self.fields_kb)
+
+
 class _Walker:
     """One pass over the tokens; `i` is the cursor."""
 
@@ -70,7 +90,7 @@ class _Walker:
         self.i = 0
         self.summary: dict[str, int] = {}
         self.nodes: dict[int, dict[str, int]] = {}
-        self.zones: list[dict[str, object]] = []
+        self.zones: list[_ZoneAcc] = []
         self.buddy: list[BuddyLine] = []
         self.huge: list[HugepagesLine] = []
         self.reserves: list[tuple[int, ...]] = []
@@ -109,7 +129,7 @@ class _Walker:
                 self.loose()
                 continue
             self.seen_construct = True
-            getattr(self, "c_" + kind)(None)
+            _CONSTRUCTS[kind](self, None)
 
     def loose(self) -> None:
         tok = self.tok()
@@ -120,7 +140,7 @@ class _Walker:
             self.interleaved = True
         self.i += 1
 
-    def c_node(self, _: None) -> None:
+    def c_node(self, _: int | None) -> None:
         node = int(self.tok(1))
         self.i += 2
         kind = self.starts()
@@ -149,10 +169,8 @@ class _Walker:
             self.i += 1
 
     def c_zone(self, node: int | None) -> None:
-        zone: dict[str, object] = {"node": node, "zone": self.tok()}
-        kb: dict[str, int] = {}
-        plain: dict[str, int] = {}
-        complete = True
+        zone = _ZoneAcc(node, self.tok())
+        kb, plain = zone.fields_kb, zone.fields
         self.i += 1
         while self.i < self.n and self.starts() is None:
             tok = self.tok()
@@ -167,31 +185,28 @@ class _Walker:
                 kb.setdefault(k.group(1), int(v.group(1)))
                 self.i += 1
             elif tok == "all_unreclaimable?":
-                zone["unreclaimable"] = self.tok(1) == "yes"
+                zone.unreclaimable = self.tok(1) == "yes"
                 self.i += 1
             else:
                 p = _KV.match(tok)
                 if p and p.group(1).endswith("scanned"):
                     plain[p.group(1)] = int(p.group(2))
                 elif p:  # `managed:73` at the end of a cut excerpt: a kB field without its unit
-                    complete = False
+                    zone.complete = False
                 elif _FRAME_TOKEN.match(tok):
                     self.interleaved = True
             self.i += 1
-        zone.update(fields_kb=kb, fields=plain, complete=complete)
         self.zones.append(zone)
 
-    def c_reserve(self, _: None) -> None:
+    def c_reserve(self, _: int | None) -> None:
         self.i += 1
         values: list[int] = []
         while _int(self.tok()) is not None and self.i < self.n:
             values.append(int(self.tok()))
             self.i += 1
         self.reserves.append(tuple(values))
-        for zone in reversed(self.zones):
-            if "reserve" not in zone:
-                zone["reserve"] = tuple(values)
-            break
+        if self.zones and self.zones[-1].reserve is None:  # the zone line just before it
+            self.zones[-1].reserve = tuple(values)
 
     def c_buddy(self, node: int | None) -> None:
         name = self.tok()[:-1]
@@ -238,7 +253,7 @@ class _Walker:
             self.huge.append(HugepagesLine(node, vals["total"], vals["free"], vals.get("surp", 0),
                                            vals["size"]))
 
-    def c_swap(self, _: None) -> None:
+    def c_swap(self, _: int | None) -> None:
         key = "free_swap_kb" if self.tok() == "Free" else "total_swap_kb"
         j = 2 if self.tok(1) == "swap:" else 3  # `Free swap:  NkB` (2.6) / `Free swap  = NkB`
         v = _VAL_KB.match(self.tok(j))
@@ -248,7 +263,7 @@ class _Walker:
         else:
             self.i += 2
 
-    def c_tail(self, _: None) -> None:
+    def c_tail(self, _: int | None) -> None:
         value = int(self.tok())
         for words, key in _TAIL_PHRASES:
             if all(self.tok(k + 1) == w for k, w in enumerate(words)):
@@ -256,6 +271,13 @@ class _Walker:
                 self.i += len(words) + 1
                 return
         self.i += 2
+
+
+_CONSTRUCTS: dict[str, Callable[[_Walker, int | None], None]] = {
+    "node": _Walker.c_node, "zone": _Walker.c_zone, "buddy": _Walker.c_buddy,
+    "reserve": _Walker.c_reserve, "swap": _Walker.c_swap, "tail": _Walker.c_tail,
+}
+"""Construct kind (what `_Walker.starts` returns) -> its reader; the int is the `Node N` before it."""
 
 
 def _buddy_line(node: int | None, name: str, counts: list[int], sizes: list[int],
@@ -269,21 +291,6 @@ def _buddy_line(node: int | None, name: str, counts: list[int], sizes: list[int]
                      tuple(types), total, adds_up)
 
 
-def _zone(z: dict[str, object]) -> MemInfoZone:
-    node = z["node"]
-    reserve = z.get("reserve")
-    unrec = z.get("unreclaimable")
-    return MemInfoZone(
-        node=node if isinstance(node, int) else None, zone=str(z["zone"]),
-        fields_kb=z["fields_kb"],  # type: ignore[arg-type]
-        fields=z["fields"],  # type: ignore[arg-type]
-        all_unreclaimable=unrec if isinstance(unrec, bool) else None,
-        lowmem_reserve=reserve if isinstance(reserve, tuple) else None,
-        complete=bool(z["complete"]) and "free" in z["fields_kb"]  # type: ignore[operator]
-        and "high" in z["fields_kb"],  # type: ignore[operator]
-    )
-
-
 def parse_mem_info(lines: Sequence[str], source: str, line_no: int, complete: bool) -> MemInfoDump:
     """Parse the dump's lines (wrappers removed). `complete`: the dump was not cut short."""
     tokens: list[str] = []
@@ -293,7 +300,7 @@ def parse_mem_info(lines: Sequence[str], source: str, line_no: int, complete: bo
         tokens.extend(line.split())
     w = _Walker(tokens)
     w.run()
-    zones = tuple(_zone(z) for z in w.zones)
+    zones = tuple(z.build() for z in w.zones)
     tail = w.tail
     partial = (not complete or w.interleaved or not zones or not w.buddy
                or any(not z.complete for z in zones))
