@@ -28,7 +28,6 @@ FORBIDDEN = {
 PENDING = {
     "advice/tuning/persist.py": {"parsers"},  # advice/tuning becomes tune/ (the write edge)
     "advice/tuning/plan.py": {"parsers"},  # the same move
-    "outputs/logs_snapshot.py": {"parsers"},  # format_buddyinfo: one home for kernel-format writers
     "outputs/show.py": {"sources"},  # specs paths: the file registry
     "outputs/show_files.py": {"sources"},  # specs paths and missing-file hints: the file registry
 }
