@@ -16,18 +16,18 @@ import pytest
 
 from conftest import FIXTURES, run_cli
 from memstall.cli.show import VIEWS
+from memstall.collect.registry import sample_paths, snapshot_paths
 from memstall.sources import specs
 
 IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
 MANIFEST_KEYS = {"format", "kernel", "arch", "page_size", "numa_nodes", "captured", "source",
                  "hostname", "edited", "shows", "files", "unavailable", "samples",
-                 "interval_seconds", "extfrag_buddyinfo_stable"}
+                 "interval_seconds", "extfrag_buddyinfo_stable", "clock_ticks_per_second"}
 
 
 def _spec_patterns() -> list[str]:
-    singles = [*specs.SNAPSHOT_FILES, *specs.DEBUGFS_FILES, f"{specs.SYSCTL_VM_DIR}/*",
-               *specs.SNAPSHOT_GLOBS, "proc/[0-9]*/comm", "proc/[0-9]*/stat"]
-    return singles + [f"{specs.SAMPLES_DIR}/[0-9]*/{p}" for p in singles]
+    singles = snapshot_paths()
+    return singles + [f"{specs.SAMPLES_DIR}/[0-9]*/{p}" for p in sample_paths()]
 
 
 def _files(root: Path) -> set[str]:
