@@ -16,18 +16,18 @@ import pytest
 
 from conftest import FIXTURES, run_cli
 from memstall.cli.show import VIEWS
+from memstall.collect.registry import sample_paths, snapshot_paths
 from memstall.sources import specs
 
 IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
 MANIFEST_KEYS = {"format", "kernel", "arch", "page_size", "numa_nodes", "captured", "source",
                  "hostname", "edited", "shows", "files", "unavailable", "samples",
-                 "interval_seconds", "extfrag_buddyinfo_stable"}
+                 "interval_seconds", "extfrag_buddyinfo_stable", "clock_ticks_per_second"}
 
 
 def _spec_patterns() -> list[str]:
-    singles = [*specs.SNAPSHOT_FILES, *specs.DEBUGFS_FILES, f"{specs.SYSCTL_VM_DIR}/*",
-               *specs.SNAPSHOT_GLOBS, "proc/[0-9]*/comm", "proc/[0-9]*/stat"]
-    return singles + [f"{specs.SAMPLES_DIR}/[0-9]*/{p}" for p in singles]
+    singles = snapshot_paths()
+    return singles + [f"{specs.SAMPLES_DIR}/[0-9]*/{p}" for p in sample_paths()]
 
 
 def _files(root: Path) -> set[str]:
@@ -183,6 +183,7 @@ def test_snapshot_of_this_host_loads_back(tmp_path: Path) -> None:
     assert manifest["kernel"] == Path("/proc/sys/kernel/osrelease").read_text().strip()
     assert manifest["page_size"] == os.sysconf("SC_PAGE_SIZE")
     assert manifest["arch"] == os.uname().machine
+    assert manifest["clock_ticks_per_second"] == os.sysconf("SC_CLK_TCK")
     assert "proc/pagetypeinfo" in manifest["files"]  # root can read it
     for what in ("frag", "watermarks", "zones", "vmstat", "meminfo", "sysctl"):
         assert run_cli("--root", str(out), "show", what, "--format", "json").code == 0
@@ -210,3 +211,35 @@ def test_pagetypeinfo_unreadable_as_non_root_is_recorded_not_fatal() -> None:
         assert shown.code == 0  # frag does not need pagetypeinfo
     finally:
         shutil.rmtree(top)
+
+
+def test_both_producers_write_the_same_manifest_keys(tmp_path: Path) -> None:
+    """`snapshot` and `logs --as-snapshot` share one builder (memstall.manifest)."""
+    from test_kernlog_cli import SEED
+
+    assert run_cli("--root", str(IDLE), "snapshot", "-o", str(tmp_path / "a")).code == 0
+    assert run_cli("logs", str(SEED), "--as-snapshot", str(tmp_path / "b")).code == 0
+    a = json.loads((tmp_path / "a/MANIFEST.json").read_text())
+    b = json.loads((tmp_path / "b/MANIFEST.json").read_text())
+    assert set(b) - set(a) == {"rebuilt_from_log"} and set(a) <= set(b)
+    assert a["clock_ticks_per_second"] is None  # IDLE's own manifest predates the key
+    assert b["clock_ticks_per_second"] is None  # a log does not say
+
+
+def test_recapture_keeps_the_recorded_clock_ticks(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root)
+    manifest = json.loads((root / "MANIFEST.json").read_text())
+    (root / "MANIFEST.json").write_text(json.dumps({**manifest, "clock_ticks_per_second": 1024}))
+    assert run_cli("--root", str(root), "snapshot", "-o", str(tmp_path / "out")).code == 0
+    again = json.loads((tmp_path / "out/MANIFEST.json").read_text())
+    assert again["clock_ticks_per_second"] == 1024
+    doc = json.loads(run_cli("--root", str(tmp_path / "out"), "show", "kthreads",
+                             "--format", "json").out)
+    busy = next(t for t in doc["threads"] if t["comm"] == "kcompactd0")
+    assert doc["clock_ticks_per_second"] == 1024
+    assert busy["utime_ticks"] == 3 and busy["cpu_seconds"] == 3 / 1024  # 0.03 s at 100
+    text = run_cli("--root", str(tmp_path / "out"), "show", "kthreads").out
+    assert "not recorded" not in text
+    assert "Clock ticks per second not recorded in this capture: 100 assumed." in run_cli(
+        "--root", str(IDLE), "show", "kthreads").out

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from conftest import FIXTURES, run_cli
 from memstall.cli.show import VIEWS
 from memstall.collect import load_state
+from memstall.collect.registry import sample_paths
 from memstall.errors import SourceUnavailable
 from memstall.sources import open_root, specs
 from memstall.sources._paths import MAX_FILE_BYTES, clean_rel
@@ -123,7 +124,7 @@ def test_tar_members_escaping_the_root_are_ignored(tmp_path: Path) -> None:
 
 
 def test_sample_view_maps_only_changing_files() -> None:
-    view = SampleView(DirSource(str(IDLE)), 1)
+    view = SampleView(DirSource(str(IDLE)), 1, sampled=sample_paths())
     assert view.read_text("proc/vmstat") == (IDLE / "samples/1/proc/vmstat").read_text()
     assert view.read_text("proc/sys/vm/min_free_kbytes") == (
         IDLE / "proc/sys/vm/min_free_kbytes").read_text()

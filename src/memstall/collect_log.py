@@ -1,6 +1,6 @@
 """Read a kernel log into allocation reports: the I/O edge for sources.kernlog + parsers.kernlog.
 
-Apart from collect.py so that commands which never read a log do not import the scanner.
+Apart from collect/ so that commands which never read a log do not import the scanner.
 """
 
 from __future__ import annotations

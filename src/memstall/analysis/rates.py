@@ -24,9 +24,6 @@ from memstall.model.pressure import PressureLine
 from memstall.model.state import SystemState
 from memstall.model.vmstat import VmStat, is_gauge, zoned_names
 
-USER_HZ = 100
-"""Clock ticks per second of /proc/<pid>/stat utime/stime (fixed ABI value on Linux)."""
-
 # node_stat items printed without the nr_ prefix that are gauges, not counters.
 NON_NR_GAUGES = frozenset({"workingset_nodes"})
 
@@ -86,7 +83,7 @@ def _vmstat_rates(before: VmStat | None, after: VmStat | None,
 
 
 def _kthread_ratios(before: tuple[KThreadStat, ...], after: tuple[KThreadStat, ...],
-                    interval: float) -> dict[str, float]:
+                    interval: float, user_hz: int) -> dict[str, float]:
     old = {k.comm: k for k in before}
     out: dict[str, float] = {}
     for k in after:
@@ -96,7 +93,7 @@ def _kthread_ratios(before: tuple[KThreadStat, ...], after: tuple[KThreadStat, .
             continue
         ticks = k.cpu_ticks - prev.cpu_ticks
         if ticks >= 0:
-            out[k.comm] = ticks / USER_HZ / interval
+            out[k.comm] = ticks / user_hz / interval
     return out
 
 
@@ -116,7 +113,8 @@ def compute_rates(before: SystemState, after: SystemState) -> Rates:
         interval_seconds=interval,
         per_second=per_second,
         resets=resets,
-        kthread_cpu_ratio=_kthread_ratios(before.kthreads, after.kthreads, interval),
+        kthread_cpu_ratio=_kthread_ratios(before.kthreads, after.kthreads, interval,
+                                          after.user_hz),
         psi_some_ratio=_psi_ratio(pb.some if pb else None, pa.some if pa else None, interval),
         psi_full_ratio=_psi_ratio(pb.full if pb else None, pa.full if pa else None, interval),
     )

@@ -27,7 +27,7 @@ from memstall.outputs.diagnose import diagnosis_doc, diagnosis_text
 from memstall.outputs.render.jsonout import dumps
 from memstall.rules import Inputs, Severity, run_rules
 from memstall.sources import open_root
-from memstall.sources.snapshot import SampleView, sample_count
+from memstall.sources.snapshot import sample_count
 
 FAIL_ON = ("info", "warning", "critical", "never")
 
@@ -75,7 +75,7 @@ def inputs_from_root(root: str, interval: float) -> tuple[Inputs, str]:
         reason = ("this capture holds one sample, so there are no rates: capture with "
                   "`memstall snapshot --samples 2` (or run live)")
         return Inputs(first, rates_reason=reason), "capture, one sample"
-    samples = [first] + [load_state(SampleView(source, k)) for k in range(1, n)]
+    samples = [first] + [load_state(source, k) for k in range(1, n)]
     last = samples[-1]
     return (Inputs(last, rates=compute_rates(first, last), history=tuple(samples[:-1])),
             f"capture, rates from samples 0 and {n - 1}")

@@ -14,13 +14,14 @@ from typing import Any
 
 from memstall import __version__
 from memstall.collect import read_manifest
+from memstall.collect.registry import hint_for, sample_paths, snapshot_paths
 from memstall.outputs.render.jsonout import dumps
 from memstall.sources import open_root
 from memstall.sources.base import Source
 from memstall.sources.capture import (
     HostInfo,
-    build_manifest,
     capture,
+    capture_manifest,
     check_samples,
     check_target,
     write_capture,
@@ -52,16 +53,19 @@ def _host_info(source: Source, keep_hostname: bool) -> HostInfo:
     if source.is_live:
         uname = os.uname()
         return HostInfo(arch=uname.machine, page_size=os.sysconf("SC_PAGE_SIZE"),
-                        hostname=uname.nodename if keep_hostname else None, version=__version__)
+                        hostname=uname.nodename if keep_hostname else None, version=__version__,
+                        clock_ticks_per_second=os.sysconf("SC_CLK_TCK"))
     # Re-capturing a capture or a sosreport: keep what its own manifest knew.
     old = read_manifest(source) or {}
-    arch = old.get("arch")
-    page_size = old.get("page_size")
-    host = old.get("hostname")
-    return HostInfo(arch=arch if isinstance(arch, str) else None,
-                    page_size=page_size if isinstance(page_size, int) else None,
-                    hostname=host if keep_hostname and isinstance(host, str) else None,
-                    version=__version__)
+
+    def recorded(key: str, kind: type) -> Any:
+        value = old.get(key)
+        return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+    return HostInfo(arch=recorded("arch", str), page_size=recorded("page_size", int),
+                    hostname=recorded("hostname", str) if keep_hostname else None,
+                    version=__version__,
+                    clock_ticks_per_second=recorded("clock_ticks_per_second", int))
 
 
 def run(args: argparse.Namespace, io: Any) -> int:
@@ -71,9 +75,10 @@ def run(args: argparse.Namespace, io: Any) -> int:
     target = args.output or f"memstall-snapshot-{now.strftime('%Y%m%dT%H%M%SZ')}.tar.gz"
     check_target(target)  # before the samples: do not make the user wait for a refusal
     host = _host_info(source, args.keep_hostname)
-    cap = capture(source, samples=args.samples, interval_s=args.interval)
-    manifest = build_manifest(cap, host, now.isoformat().replace("+00:00", "Z"),
-                              args.samples, args.interval, args.shows)
+    cap = capture(source, snapshot_paths(), sample_paths(), samples=args.samples,
+                  interval_s=args.interval)
+    manifest = capture_manifest(cap, host, now.isoformat().replace("+00:00", "Z"),
+                                args.samples, args.interval, args.shows)
     write_capture(cap, manifest, target, mtime=time.time())
     if args.format == "json":
         io.stdout.write(dumps({"schema": "memstall.snapshot-result/1", "path": target,
@@ -82,5 +87,7 @@ def run(args: argparse.Namespace, io: Any) -> int:
     io.stdout.write(f"wrote {target}: {len(manifest['files'])} files, "
                     f"{len(manifest['unavailable'])} unavailable\n")
     for rel, why in manifest["unavailable"].items():
-        io.stderr.write(f"memstall: note: not captured: {rel}: {why}\n")
+        hint = hint_for(rel, why)
+        io.stderr.write(f"memstall: note: not captured: {rel}: {why}"
+                        + (f" ({hint})" if hint else "") + "\n")
     return 0

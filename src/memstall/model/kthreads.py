@@ -7,10 +7,14 @@ from dataclasses import dataclass
 
 _NODE_SUFFIX = re.compile(r"^(?:kswapd|kcompactd)(\d+)$")
 
+ASSUMED_USER_HZ = 100
+"""USER_HZ when a capture did not record it: 100 (include/asm-generic/param.h) on every
+architecture but alpha (1024, arch/alpha/include/asm/param.h) and ia64 (removed in 6.7)."""
+
 
 @dataclass(frozen=True)
 class KThreadStat:
-    """From /proc/<pid>/stat: utime and stime in clock ticks (USER_HZ, 100 on Linux)."""
+    """From /proc/<pid>/stat: times in clock ticks (USER_HZ: SystemState.user_hz)."""
 
     pid: int
     comm: str

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from memstall.model.buddy import BuddyInfo
 from memstall.model.extfrag import ExtfragIndexFile
 from memstall.model.kernel import KernelVersion
-from memstall.model.kthreads import KThreadStat
+from memstall.model.kthreads import ASSUMED_USER_HZ, KThreadStat
 from memstall.model.meminfo import MemInfo
 from memstall.model.pagetypeinfo import PageTypeInfo
 from memstall.model.pressure import Pressure
@@ -42,8 +42,19 @@ class SystemState:
     pagetypeinfo: PageTypeInfo | None = None
     """None also when not readable: mode 0400 (root only) since 5.6, see `unavailable`."""
     unavailable: Mapping[str, str] = field(default_factory=dict)
-    """relative path -> why it could not be read (missing, permission denied...)."""
+    """relative path -> why it could not be read (missing, permission denied, `malformed: ...`)."""
+    hints: Mapping[str, str] = field(default_factory=dict)
+    """relative path (a key of `unavailable`) -> what the user can do about it (the file
+    registry's hint: run as root, mount debugfs, a kernel with CONFIG_PSI...)."""
+    clock_ticks_per_second: int | None = None
+    """USER_HZ, the unit of /proc/<pid>/stat times: sysconf(_SC_CLK_TCK) live, or what the
+    capture's MANIFEST recorded; None for a capture that did not record it."""
     notes: tuple[str, ...] = ()
+
+    @property
+    def user_hz(self) -> int:
+        """clock_ticks_per_second, or 100 when not recorded (model.kthreads.ASSUMED_USER_HZ)."""
+        return self.clock_ticks_per_second or ASSUMED_USER_HZ
 
     @property
     def kernel(self) -> KernelVersion | None:

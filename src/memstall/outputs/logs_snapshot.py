@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from memstall.analysis.log_state import NOT_IN_LOG
+from memstall.manifest import build_manifest
 from memstall.model.kernlog import MemInfoDump
 from memstall.model.state import SystemState
 from memstall.outputs.kernel_text import format_buddyinfo, format_meminfo, format_zoneinfo
-
-SNAPSHOT_FORMAT = "memstall.snapshot/1"
 
 
 def snapshot_files(state: SystemState, dump: MemInfoDump, host: str | None, when: str | None
@@ -38,24 +37,14 @@ def snapshot_files(state: SystemState, dump: MemInfoDump, host: str | None, when
     nodes = {z.node for z in state.zoneinfo.zones} if state.zoneinfo else set()
     nodes |= {z.node for z in state.buddyinfo.zones} if state.buddyinfo else set()
     nodes |= set(state.node_meminfo)
-    manifest: dict[str, Any] = {
-        "format": SNAPSHOT_FORMAT,
-        "kernel": state.kernel_release,
-        "arch": None,
-        "page_size": state.page_size,
-        "numa_nodes": len(nodes) or None,
-        "captured": when,
-        "source": "memstall logs --as-snapshot",
-        "hostname": host,
-        "edited": [f"rebuilt from the kernel-log Mem-Info at {dump.source}:{dump.line_no}: the files "
-                   "hold only what the log printed (spanned = present; no vmstat, PSI or sysctls)",
-                   *state.notes],
-        "shows": "a kernel-log Mem-Info dump" + (" (partial)" if dump.partial else ""),
-        "samples": 1,
-        "interval_seconds": None,
-        "extfrag_buddyinfo_stable": None,
-        "files": sorted(files),
-        "unavailable": dict(sorted(unavailable.items())),
-        "rebuilt_from_log": {"file": dump.source, "line_no": dump.line_no, "partial": dump.partial},
-    }
+    manifest = build_manifest(
+        source="memstall logs --as-snapshot", kernel=state.kernel_release, arch=None,
+        page_size=state.page_size, clock_ticks_per_second=None, numa_nodes=len(nodes) or None,
+        captured=when, hostname=host,
+        edited=[f"rebuilt from the kernel-log Mem-Info at {dump.source}:{dump.line_no}: the files "
+                "hold only what the log printed (spanned = present; no vmstat, PSI or sysctls)",
+                *state.notes],
+        shows="a kernel-log Mem-Info dump" + (" (partial)" if dump.partial else ""),
+        files=files, unavailable=unavailable,
+        rebuilt_from_log={"file": dump.source, "line_no": dump.line_no, "partial": dump.partial})
     return files, manifest

@@ -27,29 +27,12 @@ from memstall.units import pages_to_mib
 
 Doc = dict[str, Any]
 
-# USER_HZ: /proc/<pid>/stat times are in clock ticks of 1/100 s on every architecture
-# Linux supports today (the kernel converts to USER_HZ, which is 100 except on alpha/ia64).
-USER_HZ = 100
-
-HINTS = {
-    specs.PSI_MEMORY: "PSI needs kernel >= 4.20 with CONFIG_PSI, or boot with psi=1",
-    specs.DEBUGFS_EXTFRAG_INDEX: ("mount debugfs (mount -t debugfs none /sys/kernel/debug) as root; "
-                                  "the files need CONFIG_DEBUG_FS and CONFIG_COMPACTION. "
-                                  "`memstall show frag` computes the same numbers from buddyinfo"),
-    specs.THP_ENABLED: "this kernel has no transparent hugepages (CONFIG_TRANSPARENT_HUGEPAGE)",
-    specs.SYSCTL_VM_DIR: "a capture without proc/sys/vm (sosreports keep sysctl -a instead)",
-    specs.ZONEINFO: "every kernel has /proc/zoneinfo; the capture is incomplete",
-    specs.BUDDYINFO: "every kernel has /proc/buddyinfo; the capture is incomplete",
-}
-
-
 def need(value: Any, rel: str, state: SystemState) -> Any:
-    """`value`, or SourceUnavailable naming `rel`, why it is missing, and a hint."""
+    """`value`, or SourceUnavailable naming `rel`, why it is missing, and what to do (the
+    file registry's hint, which the reader put in `state.hints`)."""
     if value is None:
-        reason = state.unavailable.get(rel, "not available")
-        hint = ("run as root (or read a capture made as root)" if reason == "permission denied"
-                else HINTS.get(rel))
-        raise SourceUnavailable(rel, reason, hint=hint)
+        raise SourceUnavailable(rel, state.unavailable.get(rel, "not available"),
+                                hint=state.hints.get(rel))
     return value
 
 
@@ -203,19 +186,20 @@ def thp_text(state: SystemState) -> str:
 
 def kthreads_doc(state: SystemState) -> Doc:
     if not state.kthreads:
-        raise SourceUnavailable("proc/<pid>/stat", "no kswapd or kcompactd thread found",
-                                hint="sosreports do not keep proc/<pid>/stat; capture with "
-                                     "`memstall snapshot`")
+        raise SourceUnavailable("proc/<pid>/stat", state.unavailable.get(
+            specs.KTHREAD_STAT, "no kswapd or kcompactd thread found"),
+            hint=state.hints.get(specs.KTHREAD_STAT))
+    hz = state.user_hz
     threads = []
     for t in state.kthreads:
-        cpu_s = t.cpu_ticks / USER_HZ
+        cpu_s = t.cpu_ticks / hz
         alive_s = None if state.uptime_seconds is None else (
-            state.uptime_seconds - t.starttime_ticks / USER_HZ)
+            state.uptime_seconds - t.starttime_ticks / hz)
         threads.append({
             "pid": t.pid, "comm": t.comm, "node": t.node, "state": t.state,
             "utime_ticks": t.utime_ticks, "stime_ticks": t.stime_ticks, "cpu_seconds": cpu_s,
             "cpu_share_since_start": (round(cpu_s / alive_s, 6) if alive_s and alive_s > 0 else None)})
-    return _doc("kthreads", state, clock_ticks_per_second=USER_HZ,
+    return _doc("kthreads", state, clock_ticks_per_second=hz,
                 uptime_seconds=state.uptime_seconds, threads=threads)
 
 
@@ -226,7 +210,9 @@ def kthreads_text(state: SystemState) -> str:
             for t in doc["threads"]]
     return render_table(["thread", "pid", "state", "cpu_s", "cpu_%_since_start"], rows,
                         title="Reclaim and compaction threads (proc/<pid>/stat)") + (
-        "Sample twice (memstall snapshot --samples 2) to see their current CPU use.\n")
+        "Sample twice (memstall snapshot --samples 2) to see their current CPU use.\n") + (
+        f"Clock ticks per second not recorded in this capture: {state.user_hz} assumed.\n"
+        if state.clock_ticks_per_second is None else "")
 
 
 def extfrag_doc(state: SystemState) -> Doc:

@@ -193,7 +193,9 @@ def missing(key: str, inputs: Inputs, what: str, rel: str | None = None,
         no_dump = inputs.state.unavailable.get("Mem-Info") if in_mem_info else None
         return Skipped(key, f"{what}: {no_dump}" if no_dump else f"a kernel log does not show {what}")
     reason = inputs.state.unavailable.get(rel) if rel else None
-    return Skipped(key, f"{what} unavailable" + (f" ({rel}: {reason})" if reason else ""))
+    hint = inputs.state.hints.get(rel) if rel else None  # the file registry's, via the reader
+    return Skipped(key, f"{what} unavailable" + (f" ({rel}: {reason})" if reason else "")
+                   + (f"; {hint}" if hint else ""))
 
 
 def human(pages: int, page_size: int) -> str:

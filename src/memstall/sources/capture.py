@@ -1,12 +1,12 @@
-"""`memstall snapshot`: copy exactly the files in specs.py, plus a MANIFEST.json.
+"""`memstall snapshot`: copy exactly the registry's files (collect/registry.py), plus a MANIFEST.json.
 
 Layout of a capture (a directory, or the same tree in a tarball under one top-level
 directory named after the file)::
 
     MANIFEST.json                      format "memstall.snapshot/1" (docs/json.md)
-    proc/buddyinfo proc/zoneinfo ...   sample 0: every file of specs.py, as read
+    proc/buddyinfo proc/zoneinfo ...   sample 0: every file of the registry, as read
     sys/kernel/debug/extfrag/*         only when debugfs is mounted and readable
-    samples/1/proc/vmstat ...          with --samples N: specs.SAMPLED_* again, k = 1..N-1
+    samples/1/proc/vmstat ...          with --samples N: the sampled files again, k = 1..N-1
 
 Writing is atomic: everything goes to a temporary file (or directory) in the target's
 own directory, is fsync'ed, then renamed into place; on any error the temporary is
@@ -17,24 +17,24 @@ created with mode 0600 (mkstemp), because they may hold a hostname.
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import shutil
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from memstall.durable import fsync_dir, replacing
 from memstall.errors import InputError, SourceUnavailable, UsageError
+from memstall.manifest import build_manifest, dump_manifest
 from memstall.sources import specs
 from memstall.sources.base import Source
+from memstall.sources.expand import discover_kthreads, expand, is_dir_pattern, is_pid_pattern
 
-SNAPSHOT_FORMAT = "memstall.snapshot/1"
 TAR_SUFFIXES = {".tar": "w", ".tar.gz": "w:gz", ".tgz": "w:gz", ".tar.xz": "w:xz",
                 ".tar.bz2": "w:bz2"}
 _NODE = re.compile(r"^node\d+$")
@@ -70,6 +70,8 @@ class HostInfo:
     page_size: int | None
     hostname: str | None
     version: str
+    clock_ticks_per_second: int | None = None
+    """USER_HZ, os.sysconf("SC_CLK_TCK") on the captured host."""
 
 
 def tar_mode(path: str) -> str | None:
@@ -80,43 +82,28 @@ def tar_mode(path: str) -> str | None:
     return None
 
 
-def _kthread_dirs(source: Source) -> list[str]:
-    out = []
-    for rel in source.glob("proc/[0-9]*/comm"):
-        try:
-            comm = source.read_text(rel).strip()
-        except SourceUnavailable:
-            continue  # the task exited between listing and reading
-        if comm.startswith(specs.KTHREAD_COMM_PREFIXES):
-            out.append(rel[: -len("/comm")])
-    return out
+def _take_all(cap: Capture, source: Source, patterns: Sequence[str], kthread_dirs: Sequence[str],
+              prefix: str = "") -> None:
+    """Copy what `patterns` stand for; in a sample (prefix samples/<k>/) only what exists."""
+    for pattern in patterns:
+        rels = expand(source, pattern, kthread_dirs)
+        if not rels and is_dir_pattern(pattern) and not prefix:
+            cap.unavailable[pattern[:-2]] = "no such directory"
+        for rel in rels:
+            if not prefix or is_pid_pattern(pattern) or source.exists(rel):
+                cap.take(source, rel, prefix + rel)
 
 
-def _sysctl_names(source: Source) -> list[str]:
-    return [n for n in source.list_dir(specs.SYSCTL_VM_DIR)
-            if n not in specs.SYSCTL_VM_WRITE_ONLY]
-
-
-def _take_sampled(cap: Capture, source: Source, prefix: str, kthreads: Iterable[str]) -> None:
-    for rel in specs.SAMPLED_FILES:
-        if source.exists(rel):
-            cap.take(source, rel, prefix + rel)
-    for pattern in specs.SAMPLED_GLOBS:
-        for rel in source.glob(pattern):
-            cap.take(source, rel, prefix + rel)
-    for d in kthreads:
-        for name in specs.KTHREAD_FILES:
-            cap.take(source, f"{d}/{name}", f"{prefix}{d}/{name}")
-
-
-def _take_debugfs(cap: Capture, source: Source) -> bool | None:
+def _take_debugfs(cap: Capture, source: Source, paths: Sequence[str]) -> bool | None:
     """Copy the debugfs extfrag files between two buddyinfo reads; did buddyinfo agree?"""
-    if not any(source.exists(rel) for rel in specs.DEBUGFS_FILES):
-        for rel in specs.DEBUGFS_FILES:
+    if not paths:
+        return None
+    if not any(source.exists(rel) for rel in paths):
+        for rel in paths:
             cap.unavailable[rel] = "debugfs not mounted (or no CONFIG_COMPACTION)"
         return None
     before = source.read_text(specs.BUDDYINFO) if source.exists(specs.BUDDYINFO) else None
-    for rel in specs.DEBUGFS_FILES:
+    for rel in paths:
         cap.take(source, rel)
     after = cap.take(source, specs.BUDDYINFO)
     if before is None or after is None:
@@ -124,32 +111,27 @@ def _take_debugfs(cap: Capture, source: Source) -> bool | None:
     return before.encode() == after
 
 
-def capture(source: Source, samples: int = 1, interval_s: float = 1.0,
-            sleep: Callable[[float], None] = time.sleep) -> Capture:
-    """Read every spec path from `source`; with samples > 1, the sampled files again."""
+def capture(source: Source, paths: Sequence[str], sampled: Sequence[str], samples: int = 1,
+            interval_s: float = 1.0, sleep: Callable[[float], None] = time.sleep) -> Capture:
+    """Copy `paths` (the file registry's patterns, in its order) from `source`; with
+    samples > 1, the `sampled` ones again under samples/<k>/.
+
+    debugfs files are copied last, between two reads of buddyinfo. The kswapd/kcompactd
+    pids are found once, in sample 0.
+    """
     cap = Capture()
-    for rel in specs.SNAPSHOT_FILES:
-        cap.take(source, rel)
-    names = _sysctl_names(source)
-    if not names:
-        cap.unavailable[specs.SYSCTL_VM_DIR] = "no such directory"
-    for name in names:
-        cap.take(source, f"{specs.SYSCTL_VM_DIR}/{name}")
-    for pattern in specs.SNAPSHOT_GLOBS:
-        for rel in source.glob(pattern):
-            cap.take(source, rel)
-    kthreads = _kthread_dirs(source)
-    for d in kthreads:
-        for name in specs.KTHREAD_FILES:
-            cap.take(source, f"{d}/{name}")
-    cap.extfrag_buddyinfo_stable = _take_debugfs(cap, source)
+    debugfs = [p for p in paths if p.startswith(specs.DEBUGFS_DIR + "/")]
+    kthread_dirs = [d for d, _ in discover_kthreads(source)]
+    _take_all(cap, source, [p for p in paths if p not in debugfs], kthread_dirs)
+    cap.extfrag_buddyinfo_stable = _take_debugfs(cap, source, debugfs)
     for k in range(1, samples):
         sleep(interval_s)
-        _take_sampled(cap, source, f"{specs.SAMPLES_DIR}/{k}/", kthreads)
+        _take_all(cap, source, [p for p in sampled if p not in debugfs], kthread_dirs,
+                  prefix=f"{specs.SAMPLES_DIR}/{k}/")
     return cap
 
 
-def _numa_nodes(cap: Capture) -> int | None:
+def numa_nodes(cap: Capture) -> int | None:
     nodes = {rel.split("/")[4] for rel in cap.files if rel.startswith(specs.NODE_DIR + "/")}
     nodes = {n for n in nodes if _NODE.match(n)}
     if nodes:
@@ -159,31 +141,21 @@ def _numa_nodes(cap: Capture) -> int | None:
     return len(found) or None
 
 
-def build_manifest(cap: Capture, host: HostInfo, captured_utc: str, samples: int,
-                   interval_s: float, shows: str = "") -> dict[str, Any]:
+def capture_manifest(cap: Capture, host: HostInfo, captured_utc: str, samples: int,
+                     interval_s: float, shows: str = "") -> dict[str, Any]:
+    """The MANIFEST of a `memstall snapshot` capture (memstall.manifest.build_manifest)."""
     release = cap.files.get(specs.OSRELEASE, b"").decode(errors="replace").strip() or None
-    return {
-        "format": SNAPSHOT_FORMAT,
-        "kernel": release,
-        "arch": host.arch,
-        "page_size": host.page_size,
-        "numa_nodes": _numa_nodes(cap),
-        "captured": captured_utc,
-        "source": f"memstall snapshot {host.version}",
-        "hostname": host.hostname,
-        "edited": [],
-        "shows": shows,
-        "samples": samples,
-        "interval_seconds": interval_s if samples > 1 else None,
-        "extfrag_buddyinfo_stable": cap.extfrag_buddyinfo_stable,
-        "files": sorted(cap.files),
-        "unavailable": dict(sorted(cap.unavailable.items())),
-    }
+    return build_manifest(
+        source=f"memstall snapshot {host.version}", kernel=release, arch=host.arch,
+        page_size=host.page_size, clock_ticks_per_second=host.clock_ticks_per_second,
+        numa_nodes=numa_nodes(cap), captured=captured_utc, hostname=host.hostname,
+        shows=shows, samples=samples, interval_seconds=interval_s,
+        extfrag_buddyinfo_stable=cap.extfrag_buddyinfo_stable, files=cap.files,
+        unavailable=cap.unavailable)
 
 
 def _entries(cap: Capture, manifest: dict[str, Any]) -> list[tuple[str, bytes]]:
-    body = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
-    return [(specs.MANIFEST, body), *sorted(cap.files.items())]
+    return [(specs.MANIFEST, dump_manifest(manifest)), *sorted(cap.files.items())]
 
 
 def _write_tar(entries: list[tuple[str, bytes]], target: Path, mode: str, mtime: float) -> None:

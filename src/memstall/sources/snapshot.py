@@ -13,6 +13,7 @@ import posixpath
 import re
 import tarfile
 import zlib
+from collections.abc import Sequence
 
 from memstall.errors import SourceUnavailable
 from memstall.sources import specs
@@ -162,13 +163,10 @@ class TarSource:
         return []
 
 
-def _is_sampled(rel: str) -> bool:
-    """Is `rel` (a path or one of the spec globs) stored again in every sample?"""
+def _is_sampled(rel: str, sampled: Sequence[str]) -> bool:
+    """Is `rel` (a path or one of the registry's patterns) stored again in every sample?"""
     rel = clean_rel(rel)
-    parts = rel.split("/")
-    kthread = len(parts) == 3 and parts[0] == "proc" and (parts[1].isdigit() or parts[1] == "[0-9]*")
-    return (kthread or rel in specs.SAMPLED_FILES or rel in specs.SAMPLED_GLOBS
-            or any(fnmatch.fnmatchcase(rel, g) for g in specs.SAMPLED_GLOBS))
+    return rel in sampled or any(fnmatch.fnmatchcase(rel, p) for p in sampled)
 
 
 def sample_count(source: Source) -> int:
@@ -180,13 +178,14 @@ def sample_count(source: Source) -> int:
 class SampleView:
     """Sample k (1..N-1) of a `memstall snapshot --samples N` capture, as a root.
 
-    The files that change over time (specs.SAMPLED_FILES, SAMPLED_GLOBS and the
-    kthread proc/<pid>/ files) come from samples/<k>/ and never fall back to sample 0;
-    everything else (sysctls, osrelease, THP settings, MANIFEST.json) is shared.
+    The files that change over time (`sampled`: the file registry's sample_paths(), as
+    collect.select_sample passes them) come from samples/<k>/ and never fall back to
+    sample 0; everything else (sysctls, osrelease, THP settings, MANIFEST.json) is shared.
     """
 
-    def __init__(self, inner: Source, k: int) -> None:
+    def __init__(self, inner: Source, k: int, *, sampled: Sequence[str]) -> None:
         self._inner = inner
+        self._sampled = tuple(sampled)
         self._prefix = f"{specs.SAMPLES_DIR}/{k}/"
         self._k = k
 
@@ -199,7 +198,7 @@ class SampleView:
         return False
 
     def _map(self, rel: str) -> str:
-        return self._prefix + clean_rel(rel) if _is_sampled(rel) else rel
+        return self._prefix + clean_rel(rel) if _is_sampled(rel, self._sampled) else rel
 
     def read_text(self, rel: str) -> str:
         return self._inner.read_text(self._map(rel))
@@ -211,7 +210,7 @@ class SampleView:
         return self._inner.list_dir(self._map(rel))
 
     def glob(self, pattern: str) -> list[str]:
-        if not _is_sampled(pattern):
+        if not _is_sampled(pattern, self._sampled):
             return self._inner.glob(pattern)
         n = len(self._prefix)
         return [rel[n:] for rel in self._inner.glob(self._prefix + clean_rel(pattern))]

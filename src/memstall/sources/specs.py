@@ -1,10 +1,15 @@
-"""The path registry: every file memstall reads, relative to the root.
+"""Paths of the kernel files memstall reads, relative to the root: plain constants.
 
-`memstall snapshot` copies exactly these paths, so a snapshot holds nothing we do not
-read (and nothing secret). Globs use fnmatch syntax and are expanded by the source.
+The file registry (collect/registry.py) says, for each of these, which parser reads it,
+which SystemState field it fills, whether it changes between samples and what to do when
+it is missing; `memstall snapshot` copies exactly the registry's paths. Patterns use
+fnmatch syntax: `node*` is every NUMA node, `[0-9]*` every kswapd/kcompactd pid, and a
+trailing `/*` every file of a directory.
 """
 
 from __future__ import annotations
+
+from memstall.manifest import MANIFEST
 
 BUDDYINFO = "proc/buddyinfo"
 ZONEINFO = "proc/zoneinfo"
@@ -24,10 +29,15 @@ NODE_VMSTAT = "sys/devices/system/node/node*/vmstat"
 NODE_MEMINFO = "sys/devices/system/node/node*/meminfo"
 DEBUGFS_EXTFRAG_INDEX = "sys/kernel/debug/extfrag/extfrag_index"
 DEBUGFS_UNUSABLE_INDEX = "sys/kernel/debug/extfrag/unusable_index"
-MANIFEST = "MANIFEST.json"
+SYSCTL_VM_FILES = "proc/sys/vm/*"
+DEBUGFS_DIR = "sys/kernel/debug"
 
-# Kernel threads whose CPU time tells whether reclaim/compaction is busy:
-# proc/<pid>/stat and proc/<pid>/comm for every pid whose comm matches.
+# Kernel threads whose CPU time tells whether reclaim/compaction is busy: found by their
+# proc/<pid>/comm, then read from proc/<pid>/stat (sources/expand.discover_kthreads).
+KTHREAD_PID_DIR = "proc/[0-9]*"
+KTHREAD_COMM = "proc/[0-9]*/comm"
+KTHREAD_STAT = "proc/[0-9]*/stat"
+
 KTHREAD_COMM_PREFIXES = ("kswapd", "kcompactd")
 
 # sysctl files under proc/sys/vm that must never be read: write-only triggers.
@@ -35,25 +45,13 @@ KTHREAD_COMM_PREFIXES = ("kswapd", "kcompactd")
 # schedule_on_each_cpu(refresh_vm_stats) on read as well as on write (mm/vmstat.c, 4.4+).
 SYSCTL_VM_WRITE_ONLY = frozenset({"compact_memory", "drop_caches", "stat_refresh"})
 
-# Single files a snapshot copies (when present and readable), in this order.
-SNAPSHOT_FILES = (
-    OSRELEASE, UPTIME, BUDDYINFO, ZONEINFO, PAGETYPEINFO, VMSTAT, MEMINFO, PSI_MEMORY,
-    THP_ENABLED, THP_DEFRAG, THP_KHUGEPAGED_DEFRAG,
-)
-# Globs a snapshot copies (every match).
-SNAPSHOT_GLOBS = (NODE_VMSTAT, NODE_MEMINFO)
-# debugfs files, copied between two reads of buddyinfo (see capture.py).
-DEBUGFS_FILES = (DEBUGFS_EXTFRAG_INDEX, DEBUGFS_UNUSABLE_INDEX)
-# Kernel thread files, for every proc/<pid> whose comm starts with KTHREAD_COMM_PREFIXES.
-KTHREAD_FILES = ("comm", "stat")
-
-# Files that change from moment to moment: `memstall snapshot --samples N` stores them
-# again under samples/<k>/ (k = 1..N-1; sample 0 is the tree at the top of the capture).
+# `memstall snapshot --samples N` stores the files that change again under samples/<k>/
+# (k = 1..N-1; sample 0 is the tree at the top of the capture).
 SAMPLES_DIR = "samples"
-SAMPLED_FILES = (UPTIME, BUDDYINFO, ZONEINFO, PAGETYPEINFO, VMSTAT, MEMINFO, PSI_MEMORY)
-SAMPLED_GLOBS = (NODE_VMSTAT, NODE_MEMINFO)
 
 # sosreport keeps `sysctl -a` output here when it did not copy proc/sys.
 SOS_SYSCTL_A = "sos_commands/kernel/sysctl_-a"
 SOS_MARKERS = ("sos_commands", "sos_reports", "sos_logs")
 SOS_UPTIME = "uptime"  # output of the `uptime` command, not proc/uptime
+
+__all__ = ["MANIFEST"]  # re-exported: the name belongs to memstall.manifest
