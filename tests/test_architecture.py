@@ -1,6 +1,9 @@
 """The dependency rule of STYLE.md, enforced by walking imports with ast.
 
-cli -> outputs/advice -> rules -> analysis -> model <- parsers <- sources
+cli -> outputs/tune -> advice -> rules -> analysis -> model <- parsers <- sources
+
+tune/ is the write edge, the mirror of sources/: only cli imports it (and
+outputs/tune.py, which renders its records).
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ import pytest
 PKG = Path(__file__).parent.parent / "src" / "memstall"
 
 # layer -> project packages it must never import
-_ALL = {"sources", "parsers", "analysis", "rules", "advice", "outputs", "cli", "collect", "collect_log"}
+_ALL = {"sources", "parsers", "analysis", "rules", "advice", "outputs", "cli", "collect", "collect_log",
+        "tune"}
 FORBIDDEN = {
     "model": _ALL,
     "parsers": _ALL - {"parsers"},
     "sources": (_ALL - {"sources"}) | {"model"},
     "analysis": _ALL - {"analysis"},
     "rules": _ALL - {"rules", "analysis"},
-    "advice": {"cli"},
+    "advice": {"cli", "tune"},
     "outputs": {"cli"},
+    "tune": {"cli", "outputs", "collect", "collect_log"},
 }
 
 
@@ -43,6 +48,17 @@ CASES = [(layer, p) for layer in FORBIDDEN for p in sorted((PKG / layer).rglob("
 def test_layer_imports_only_downwards(layer: str, path: Path) -> None:
     bad = _imports(path) & FORBIDDEN[layer]
     assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}, against the dependency rule"
+
+
+# The one module outside cli and tune that may import tune: it renders tune's records.
+TUNE_RENDERER = PKG / "outputs" / "tune.py"
+
+
+def test_only_cli_imports_tune() -> None:
+    top = {"cli", "tune"}
+    bad = [p.relative_to(PKG).as_posix() for p in sorted(PKG.rglob("*.py"))
+           if p.relative_to(PKG).parts[0] not in top and p != TUNE_RENDERER and "tune" in _imports(p)]
+    assert not bad, f"{bad} import memstall.tune: only cli may (tune is the write edge)"
 
 
 def test_core_uses_only_the_standard_library() -> None:

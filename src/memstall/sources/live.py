@@ -93,6 +93,12 @@ class DirSource:
     def is_dir(self, rel: str) -> bool:
         return self._path(rel).is_dir()
 
+    def readlink(self, rel: str) -> str | None:
+        try:
+            return str(self._path(rel).readlink())
+        except (OSError, ValueError):
+            return None  # not a link, missing, or a path that escapes the root
+
     def list_dir(self, rel: str) -> list[str]:
         try:
             return sorted(os.listdir(self._path(rel)))

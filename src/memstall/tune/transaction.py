@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from memstall.advice.tuning.fsio import atomic_write, read_optional, remove_durable
-from memstall.advice.tuning.persist import read_drop_in, render_drop_in, sha256, write_drop_in
-from memstall.advice.tuning.plan import Change, Plan
-from memstall.advice.tuning.procsys import ProcSys, same_value
-from memstall.advice.tuning.store import DROP_IN_BACKUP, Store, Tx, TxChange, TxPersist, new_id
 from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, PARTNERS
 from memstall.errors import ApplyError, MemstallError, UsageError
 from memstall.model.sysctl_conf import swap_separators
+from memstall.tune.fsio import atomic_write, read_optional, remove_durable
+from memstall.tune.persist import read_drop_in, render_drop_in, sha256, write_drop_in
+from memstall.tune.plan import Change, Plan
+from memstall.tune.procsys import ProcSys, same_value
+from memstall.tune.store import DROP_IN_BACKUP, Store, Tx, TxChange, TxPersist, new_id
 
 EDITED_DROP_IN = "edited-drop-in"
 

@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from memstall.advice.tuning.fsio import atomic_write, fsync_dir
 from memstall.errors import InputError, SourceUnavailable, UsageError
+from memstall.tune.fsio import atomic_write, fsync_dir
 
 TX_FORMAT = "memstall.tune.tx/1"
 DROP_IN_BACKUP = "drop-in"

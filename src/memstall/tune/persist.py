@@ -1,20 +1,19 @@
 """ROOT/etc/sysctl.d/90-memstall.conf: read the boot configuration, render and write our file.
 
 The effective order and the precedence warnings come from analysis/sysctl_origin; this
-module only reads the directories under --root and writes our one file atomically
+module reads the sysctl.d directories through a `Source` (so `tune plan --persist` works on
+a tarball or a sosreport as on a live root) and writes our one file atomically
 (temp file in the same directory, fsync, rename, mode 0644, never through a symlink).
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import posixpath
 from collections.abc import Mapping
 from pathlib import Path
 
 from memstall import __version__
-from memstall.advice.tuning.fsio import atomic_write, read_optional
 from memstall.analysis.sysctl_origin import (
     MEMSTALL_DROP_IN,
     SYSCTL_CONF,
@@ -23,45 +22,66 @@ from memstall.analysis.sysctl_origin import (
     PrecedenceNote,
     drop_in_report,
 )
+from memstall.errors import SourceUnavailable
 from memstall.model.sysctl_conf import SysctlConf, swap_separators
 from memstall.parsers.sysctl_conf import parse_sysctl_conf
+from memstall.sources import Source
+from memstall.tune.fsio import atomic_write, read_optional
+
+_MAX_LINK_HOPS = 8  # a link loop reads as an empty file, as systemd-sysctl skips it
 
 
-def _link_target(root: Path, rel: str) -> str | None:
-    path = root / rel
-    if not path.is_symlink():
+def _link_target(source: Source, rel: str) -> str | None:
+    target = source.readlink(rel)
+    if target is None:
         return None
-    target = str(path.readlink())
-    # An absolute link means the same path inside --root, not on this host.
+    # An absolute link means the same path inside the root, not on this host.
     joined = target.lstrip("/") if target.startswith("/") else posixpath.join(posixpath.dirname(rel), target)
     return posixpath.normpath(joined)
 
 
-def read_conf_file(root: Path, rel: str) -> ConfFile:
-    target = _link_target(root, rel)
+def _escapes(rel: str) -> bool:
+    return rel == ".." or rel.startswith("../")
+
+
+def _read_through_links(source: Source, target: str) -> str:
+    """The text at `target`, following further links inside the root ("" when unreadable)."""
+    for _ in range(_MAX_LINK_HOPS):
+        nxt = _link_target(source, target)
+        if nxt is None:
+            try:
+                return source.read_text(target)
+            except SourceUnavailable:  # a directory, a FIFO...: systemd-sysctl skips it too
+                return ""
+        if nxt == "dev/null" or _escapes(nxt):
+            return ""
+        target = nxt
+    return ""
+
+
+def read_conf_file(source: Source, rel: str) -> ConfFile:
+    target = _link_target(source, rel)
     if target == "dev/null":
         return ConfFile(rel, None, target)
-    escapes = target is not None and (target == ".." or target.startswith("../"))
-    try:
-        data = None if escapes else read_optional(root / (target or rel))
-    except OSError:  # a directory, a dangling link loop...: systemd-sysctl skips it too
-        data = None
-    text = data.decode("utf-8", errors="replace") if data is not None else ""
+    text = "" if target is not None and _escapes(target) else _read_through_links(source, target or rel)
     return ConfFile(rel, parse_sysctl_conf(text, rel), target)
 
 
-def read_conf_files(root: Path) -> list[ConfFile]:
-    """Every sysctl.d/*.conf and etc/sysctl.conf under the root (directories as they are now)."""
+def read_conf_files(source: Source) -> list[ConfFile]:
+    """Every sysctl.d/*.conf and etc/sysctl.conf of the root (live, a directory or a tarball)."""
     out: list[ConfFile] = []
     for d in SYSCTL_D_DIRS:
-        try:
-            names = sorted(os.listdir(root / d))
-        except OSError:
-            continue
-        out.extend(read_conf_file(root, f"{d}/{n}") for n in names if n.endswith(".conf"))
-    if (root / SYSCTL_CONF).exists():
-        out.append(read_conf_file(root, SYSCTL_CONF))
+        out.extend(read_conf_file(source, f"{d}/{n}") for n in source.list_dir(d) if n.endswith(".conf"))
+    if source.exists(SYSCTL_CONF):
+        out.append(read_conf_file(source, SYSCTL_CONF))
     return out
+
+
+def drop_in_values(source: Source) -> dict[str, str]:
+    """key -> value of our drop-in as the root holds it now ({} when there is none or it
+    cannot be read; strict: a line we did not write is a ParseError)."""
+    text = _read_through_links(source, MEMSTALL_DROP_IN)  # a link: apply refuses it, a plan reads it
+    return parse_sysctl_conf(text, MEMSTALL_DROP_IN, strict=True).values()
 
 
 def read_drop_in(root: Path) -> tuple[bytes | None, SysctlConf | None]:
@@ -94,5 +114,5 @@ def write_drop_in(root: Path, data: bytes, mode: int = 0o644) -> None:
     atomic_write(root / MEMSTALL_DROP_IN, data, mode, shown=MEMSTALL_DROP_IN)
 
 
-def precedence(root: Path, values: Mapping[str, str]) -> tuple[PrecedenceNote, ...]:
-    return drop_in_report(read_conf_files(root), values)
+def precedence(source: Source, values: Mapping[str, str]) -> tuple[PrecedenceNote, ...]:
+    return drop_in_report(read_conf_files(source), values)
