@@ -8,5 +8,6 @@ Modules: plan (what would change and why), safety (refusals), procsys (reads and
 ROOT/proc/sys), store (transactions and backups under --state-dir), transaction (apply,
 rollback, confirm), persist (ROOT/etc/sysctl.d/90-memstall.conf and precedence),
 revert (the --revert-after timer or watcher), verify (drift), export (sysctl, tuned,
-ansible), faults (test fault injection, handed in by cli). Only procsys, store and persist touch the filesystem.
+ansible), faults (test fault injection, handed in by cli). Only procsys, store and
+persist touch the filesystem.
 """
