@@ -164,14 +164,15 @@ def _fmt_kernel(k: KernelVersion) -> str:
 def as_int(value: int | str) -> int | None:
     """The integer a sysctl value holds, or None when it is not one integer.
 
-    >>> as_int(" 20\\n"), as_int("-1"), as_int("1 2"), as_int("6O")
-    (20, -1, None, None)
+    >>> as_int(" 20\\n"), as_int("-1"), as_int("1 2"), as_int("6O"), as_int("\\u0661\\u0660"), as_int("\\xb2")
+    (20, -1, None, None, None, None)
     """
     if isinstance(value, int):
         return value
-    text = value.strip()
+    text = value.strip(" \t\n")
     body = text[1:] if text.startswith("-") else text
-    return int(text) if body.isdigit() else None
+    # ASCII only: str.isdigit() is also true of '²' (int() refuses it) and '١٠' (int() reads 10).
+    return int(text) if body.isascii() and body.isdigit() else None
 
 
 def absent_reason(name: str, kernel: KernelVersion | None) -> str | None:

@@ -17,6 +17,12 @@ if it is a dot, dots and slashes are swapped.
 
 from __future__ import annotations
 
+import unicodedata
+
+# Characters that end a line for systemd's reader, Python's str.splitlines or a terminal,
+# and the rest of Unicode's control/format classes: none may reach a drop-in or /proc/sys.
+_BREAKING = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
 
 class SettingError(ValueError):
     """A --set argument that is not NAME=VALUE; the message says what it got."""
@@ -54,6 +60,31 @@ def sysctl_name(name: str) -> str:
     return swap_separators(sysctl_key(name))
 
 
+def text_problem(text: str) -> str | None:
+    """Why `text` cannot be a sysctl name or value (None: printable ASCII on one line).
+
+    The message names the character by code point, never by itself.
+
+    >>> text_problem("10\rkernel.modprobe = /x")
+    'control or line-separator character U+000D in it (a sysctl name or value is one line of printable ASCII)'
+    >>> text_problem("\u0661\u0660")
+    'non-ASCII digit U+0661 in it (numbers are written in ASCII digits 0-9)'
+    >>> text_problem("256 256 32") is None
+    True
+    """
+    for c in text:
+        if " " <= c <= "~":
+            continue
+        code = f"U+{ord(c):04X}"
+        if unicodedata.category(c) in _BREAKING:
+            return (f"control or line-separator character {code} in it (a sysctl name or value is one line "
+                    "of printable ASCII)")
+        if c.isdigit() or c.isnumeric():
+            return f"non-ASCII digit {code} in it (numbers are written in ASCII digits 0-9)"
+        return f"non-ASCII character {code} in it (a sysctl name or value is printable ASCII)"
+    return None
+
+
 def parse_setting(text: str) -> tuple[str, str]:
     """`NAME=VALUE` (either spelling, spaces around '=' allowed) -> (key, value).
 
@@ -64,10 +95,13 @@ def parse_setting(text: str) -> tuple[str, str]:
     ...
     memstall.model.sysctl_name.SettingError: --set takes KEY=VALUE, got 'vm.swappiness'
     """
+    problem = text_problem(text)
+    if problem is not None:
+        raise SettingError(f"--set {text!a}: {problem}")
     name, sep, value = text.partition("=")
     if not sep or not name.strip() or not value.strip():
         raise SettingError(f"--set takes KEY=VALUE, got {text!r}")
     return sysctl_key(name), value.strip()
 
 
-__all__ = ["SettingError", "parse_setting", "swap_separators", "sysctl_key", "sysctl_name"]
+__all__ = ["SettingError", "parse_setting", "swap_separators", "sysctl_key", "sysctl_name", "text_problem"]

@@ -61,7 +61,7 @@ class ProcSys:
     def probe(self, key: str) -> KnobFile:
         try:
             st = self.path(key).stat()
-        except OSError:
+        except (OSError, SourceUnavailable):
             return KnobFile(key, exists=False, regular=False, writable=False, readable=False)
         regular = stat.S_ISREG(st.st_mode)
         # /proc/sys enforces the table's mode even for root; a 0444 entry is read-only.

@@ -1,0 +1,61 @@
+"""Hostile inputs to `tune` (issue 9, Security), each built in the test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from test_tune_roots import fingerprint, make_root, vm
+
+DROP_IN = "etc/sysctl.d/90-memstall.conf"
+# Every character systemd's or Python's line splitting may treat as a line break, and the
+# rest of Cc: none may reach a drop-in, an export or /proc/sys.
+SEPARATORS = ["\r", "\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\t", "\x1b",
+              "\x7f", "\x01"]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return make_root(tmp_path)
+
+
+@pytest.mark.parametrize("sep", SEPARATORS, ids=[f"U+{ord(c):04X}" for c in SEPARATORS])
+@pytest.mark.parametrize("where", ["value", "name"])
+def test_control_and_line_separators_are_refused(root: Path, sep: str, where: str) -> None:
+    setting = (f"vm.swappiness=10{sep}kernel.modprobe = /tmp/payload" if where == "value"
+               else f"vm.swappiness{sep}kernel.modprobe=10")
+    before = fingerprint(root)
+    for args in (("apply", "--yes", "--persist", "--force"), ("export", "--format", "sysctl"),
+                 ("export", "--format", "tuned"), ("plan",)):
+        r = run_cli("--root", str(root), "tune", *args, "--set", setting)
+        assert r.code == 2, (args, r.out, r.err)
+        assert "control or line-separator character" in r.err and f"U+{ord(sep):04X}" in r.err
+        lines = r.err.split("\n")
+        assert len(lines) <= 3 and not any(sep in line for line in lines) and "payload" not in r.out
+    assert fingerprint(root) == before
+
+
+@pytest.mark.parametrize("value", ["١٠", "²", "1٠", "10\u00a0"])
+def test_numbers_in_ascii_digits_only(root: Path, value: str) -> None:
+    before = fingerprint(root)
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--force", "--set", f"vm.swappiness={value}")
+    assert r.code == 2 and "ASCII" in r.err and "internal error" not in r.err, r.err
+    assert fingerprint(root) == before and vm(root, "swappiness") == "60\n"
+    w = run_cli("--root", str(root), "whatif", "--set", f"vm.watermark_scale_factor={value}")
+    assert w.code == 2 and "internal error" not in w.err
+
+
+@pytest.mark.parametrize("setting", ["kernel.core_pattern=|/tmp/payload %p", "kernel.modprobe=/tmp/payload",
+                                     "net.ipv4.ip_forward=1", "vm.swappiness/../../kernel/modprobe=1"])
+def test_keys_outside_vm_are_refused_even_with_force(root: Path, setting: str) -> None:
+    kernel = root / "proc/sys/kernel"
+    kernel.mkdir(parents=True, exist_ok=True)
+    for name in ("core_pattern", "modprobe"):
+        (kernel / name).write_text("core\n")
+    before = fingerprint(root)
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--force", "--set", setting)
+    assert r.code == 2 and "tune changes only the kernel's memory-management settings (vm.*)" in r.err, r.err
+    assert "--force overrides" not in r.err
+    assert fingerprint(root) == before
