@@ -65,9 +65,9 @@ def text_problem(text: str) -> str | None:
 
     The message names the character by code point, never by itself.
 
-    >>> text_problem("10\rkernel.modprobe = /x")
+    >>> text_problem("10\\rkernel.modprobe = /x")
     'control or line-separator character U+000D in it (a sysctl name or value is one line of printable ASCII)'
-    >>> text_problem("\u0661\u0660")
+    >>> text_problem("\\u0661\\u0660")
     'non-ASCII digit U+0661 in it (numbers are written in ASCII digits 0-9)'
     >>> text_problem("256 256 32") is None
     True
