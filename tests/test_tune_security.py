@@ -59,3 +59,76 @@ def test_keys_outside_vm_are_refused_even_with_force(root: Path, setting: str) -
     assert r.code == 2 and "tune changes only the kernel's memory-management settings (vm.*)" in r.err, r.err
     assert "--force overrides" not in r.err
     assert fingerprint(root) == before
+
+
+# --- writes resolved inside --root (issue 9 security 1) -------------------------------------
+
+SECRET = "SECRET-CONTENT-OUTSIDE-THE-ROOT\n"
+
+
+@pytest.fixture(params=["openat2", "nofollow-walk"])
+def resolver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    from memstall import rootfd
+
+    if request.param == "openat2":
+        if not rootfd.openat2_available():
+            pytest.skip("this kernel has no openat2 (Linux < 5.6)")
+    else:
+        monkeypatch.setitem(rootfd._state, "openat2", False)  # force the O_NOFOLLOW walk
+    return str(request.param)
+
+
+def _outside(tmp_path: Path) -> Path:
+    out = tmp_path / "outside"
+    out.mkdir()
+    (out / "victim").write_text(SECRET)
+    return out
+
+
+def _assert_refused(root: Path, outside: Path, before: dict[str, tuple[bytes | str, int]],
+                    *args: str) -> None:
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", *args)
+    assert r.code == 4, (r.code, r.out, r.err)
+    assert "is a symbolic link or leads out of --root" in r.err and len(r.err.splitlines()) <= 2, r.err
+    assert SECRET.strip() not in r.out + r.err and "Traceback" not in r.err
+    assert sorted(p.name for p in outside.iterdir()) == ["victim"]
+    assert (outside / "victim").read_text() == SECRET
+    assert fingerprint(root) == before
+
+
+def test_a_sysctl_file_linked_out_of_the_root_is_not_written(tmp_path: Path, resolver: str) -> None:
+    root, outside = make_root(tmp_path), _outside(tmp_path)
+    (root / "proc/sys/vm/swappiness").unlink()
+    (root / "proc/sys/vm/swappiness").symlink_to(outside / "victim")
+    _assert_refused(root, outside, fingerprint(root), "--force", "--set", "vm.swappiness=10")
+
+
+def test_proc_linked_out_of_the_root_is_not_written(tmp_path: Path, resolver: str) -> None:
+    root, outside = make_root(tmp_path), _outside(tmp_path)
+    (outside / "sys/vm").mkdir(parents=True)
+    (outside / "sys/vm/swappiness").write_text(SECRET)
+    (root / "proc").rename(tmp_path / "proc.real")
+    (root / "proc").symlink_to(outside)
+    before = fingerprint(root)
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--force", "--set", "vm.swappiness=10")
+    assert r.code != 0 and SECRET.strip() not in r.out + r.err
+    assert (outside / "sys/vm/swappiness").read_text() == SECRET and fingerprint(root) == before
+
+
+def test_sysctl_d_linked_out_of_the_root_is_not_written(tmp_path: Path, resolver: str) -> None:
+    root, outside = make_root(tmp_path), _outside(tmp_path)
+    (root / "etc/sysctl.d").rmdir()
+    (root / "etc/sysctl.d").symlink_to(outside)
+    _assert_refused(root, outside, fingerprint(root), "--persist", "--set", "vm.swappiness=10")
+
+
+def test_state_dir_linked_out_of_the_root_is_not_written(tmp_path: Path, resolver: str) -> None:
+    root, outside = make_root(tmp_path), _outside(tmp_path)
+    (root / "var/lib").mkdir(parents=True)
+    (root / "var/lib/memstall").symlink_to(outside)
+    _assert_refused(root, outside, fingerprint(root), "--set", "vm.swappiness=10")
+    (root / "var/lib/memstall").unlink()
+    (root / "var").rename(tmp_path / "var.real")
+    (root / "var").symlink_to(outside)  # a link higher up the default state path
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--set", "vm.swappiness=10")
+    assert r.code == 4 and sorted(p.name for p in outside.iterdir()) == ["victim"]

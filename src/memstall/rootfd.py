@@ -115,6 +115,10 @@ def open_beneath(root_fd: int, rel: str, flags: int, mode: int = 0o644, fallback
         if err.errno in (errno.ELOOP, errno.ENOTDIR) and _has_link(root_fd, parts):
             raise EscapeError(errno.ELOOP, "a symbolic link (not followed)", rel) from None
         raise
+    # O_PATH|O_NOFOLLOW opens a final link itself instead of failing: refuse it too.
+    if stat.S_ISLNK(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise EscapeError(errno.ELOOP, "a symbolic link (not followed)", rel)
     if not _inside(root_fd, fd):
         os.close(fd)
         raise EscapeError(errno.EXDEV, "resolves outside the root", rel)

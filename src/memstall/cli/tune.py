@@ -17,7 +17,7 @@ from memstall.outputs import tune as out
 from memstall.outputs.render.jsonout import dumps
 from memstall.sources import Source, open_root, specs
 from memstall.tune import export as exporter
-from memstall.tune import persist, plan, revert, transaction
+from memstall.tune import persist, plan, revert, rootfs, transaction
 from memstall.tune.faults import active as active_faults
 from memstall.tune.procsys import ProcSys
 from memstall.tune.safety import KnobFacts
@@ -120,7 +120,11 @@ def _source(args: argparse.Namespace) -> Source:
 
 
 def _store(args: argparse.Namespace) -> Store:
-    return Store(Path(args.state_dir) if args.state_dir else Path(args.root) / DEFAULT_STATE)
+    if args.state_dir:
+        return Store(Path(args.state_dir))
+    if Path(args.root).is_dir():  # ROOT/var/lib/memstall: no link inside the root may lead out
+        rootfs.check_dir(Path(args.root), DEFAULT_STATE)
+    return Store(Path(args.root) / DEFAULT_STATE)
 
 
 def _facts(args: argparse.Namespace, state: SystemState, for_write: bool,

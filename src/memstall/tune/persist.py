@@ -26,7 +26,8 @@ from memstall.errors import SourceUnavailable
 from memstall.model.sysctl_conf import SysctlConf, swap_separators
 from memstall.parsers.sysctl_conf import parse_sysctl_conf
 from memstall.sources import Source
-from memstall.tune.fsio import atomic_write, read_optional
+from memstall.tune import rootfs
+from memstall.tune.fsio import refuse_link
 
 _MAX_LINK_HOPS = 8  # a link loop reads as an empty file, as systemd-sysctl skips it
 
@@ -86,7 +87,7 @@ def drop_in_values(source: Source) -> dict[str, str]:
 
 def read_drop_in(root: Path) -> tuple[bytes | None, SysctlConf | None]:
     """Our file's bytes and parse (strict: memstall wrote it, a broken line is an error)."""
-    data = read_optional(root / MEMSTALL_DROP_IN)
+    data = rootfs.read_bytes(root, MEMSTALL_DROP_IN)
     if data is None:
         return None, None
     return data, parse_sysctl_conf(data.decode("utf-8", errors="replace"), MEMSTALL_DROP_IN, strict=True)
@@ -111,7 +112,8 @@ def sha256(data: bytes) -> str:
 
 
 def write_drop_in(root: Path, data: bytes, mode: int = 0o644) -> None:
-    atomic_write(root / MEMSTALL_DROP_IN, data, mode, shown=MEMSTALL_DROP_IN)
+    refuse_link(root / MEMSTALL_DROP_IN, MEMSTALL_DROP_IN)
+    rootfs.atomic_write(root, MEMSTALL_DROP_IN, data, mode)
 
 
 def precedence(source: Source, values: Mapping[str, str]) -> tuple[PrecedenceNote, ...]:

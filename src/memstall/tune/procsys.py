@@ -12,12 +12,12 @@ as a `faults.Faults` value; see tune/faults.py.
 from __future__ import annotations
 
 import errno
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from memstall.errors import SourceUnavailable
+from memstall.tune import rootfs
 from memstall.tune.faults import NO_FAULTS, Faults, Hooks
 
 
@@ -60,7 +60,8 @@ class ProcSys:
 
     def probe(self, key: str) -> KnobFile:
         try:
-            st = self.path(key).stat()
+            self.path(key)
+            st = rootfs.stat(self.root, self.rel(key))
         except (OSError, SourceUnavailable):
             return KnobFile(key, exists=False, regular=False, writable=False, readable=False)
         regular = stat.S_ISREG(st.st_mode)
@@ -68,10 +69,14 @@ class ProcSys:
         return KnobFile(key, True, regular, bool(st.st_mode & 0o222), bool(st.st_mode & 0o444))
 
     def read(self, key: str) -> bytes:
+        self.path(key)
         try:
-            return self.path(key).read_bytes()
+            data = rootfs.read_bytes(self.root, self.rel(key))
         except OSError as err:
             raise SourceUnavailable(self.rel(key), err.strerror or str(err)) from None
+        if data is None:
+            raise SourceUnavailable(self.rel(key), "No such file or directory")
+        return data
 
     def write(self, key: str, value: str) -> None:
         """One write(2) of `value` + newline; raises OSError as the kernel reports it."""
@@ -82,10 +87,7 @@ class ProcSys:
         self.hooks.step("after-write")
 
     def write_raw(self, key: str, data: bytes) -> None:
-        fd = os.open(self.path(key), os.O_WRONLY | os.O_TRUNC)
-        try:
-            written = os.write(fd, data)
-        finally:
-            os.close(fd)
+        self.path(key)
+        written = rootfs.write_in_place(self.root, self.rel(key), data)
         if written != len(data):
             raise OSError(errno.EIO, f"short write ({written} of {len(data)} bytes)")

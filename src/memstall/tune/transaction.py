@@ -22,7 +22,8 @@ from pathlib import Path
 from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, PARTNERS
 from memstall.errors import ApplyError, MemstallError, UsageError
 from memstall.model.sysctl_conf import swap_separators
-from memstall.tune.fsio import atomic_write, read_optional, remove_durable
+from memstall.tune import rootfs
+from memstall.tune.fsio import atomic_write
 from memstall.tune.persist import read_drop_in, render_drop_in, sha256, write_drop_in
 from memstall.tune.plan import Change, Plan
 from memstall.tune.procsys import ProcSys, same_value
@@ -62,8 +63,9 @@ def _start(plan: Plan, procsys: ProcSys, store: Store, persist: bool) -> tuple[T
     tx_persist = None
     if persist:
         old_drop_in, _ = read_drop_in(procsys.root)  # strict parse: a broken file stops here
-        path = procsys.root / MEMSTALL_DROP_IN
-        mode = path.stat().st_mode & 0o7777 if old_drop_in is not None else None
+        mode = None
+        if old_drop_in is not None:
+            mode = rootfs.stat(procsys.root, MEMSTALL_DROP_IN).st_mode & 0o7777
         tx_persist = TxPersist(MEMSTALL_DROP_IN, old_drop_in is not None, mode)
     now = time.time()
     tx = Tx(new_id(now), now, plan.root, plan.kernel_release, "applying",
@@ -102,19 +104,19 @@ def restore_drop_in(tx: Tx, store: Store, root: Path) -> str | None:
     if tx.persist is None:
         return None
     old = store.backup(tx.id, DROP_IN_BACKUP)
-    path = root / tx.persist.path
-    kept = _keep_edited(tx, store, path)
+    rel = MEMSTALL_DROP_IN  # the only file tune persists to, whatever a record says
+    kept = _keep_edited(tx, store, root)
     if old is None:
-        done = f"removed {tx.persist.path}" if remove_durable(path) else f"{tx.persist.path} stays absent"
+        done = f"removed {rel}" if rootfs.remove(root, rel) else f"{rel} stays absent"
         return done + kept
-    atomic_write(path, old, tx.persist.mode or 0o644, shown=tx.persist.path)
+    rootfs.atomic_write(root, rel, old, (tx.persist.mode or 0o644) & 0o777)
     return f"restored the previous {tx.persist.path}{kept}"
 
 
-def _keep_edited(tx: Tx, store: Store, path: Path) -> str:
+def _keep_edited(tx: Tx, store: Store, root: Path) -> str:
     """Someone edited the drop-in after this transaction wrote it: keep their version."""
     written = tx.persist.written_sha256 if tx.persist else None
-    current = read_optional(path)
+    current = rootfs.read_bytes(root, MEMSTALL_DROP_IN)
     if written is None or current is None or sha256(current) == written:
         return ""
     saved = store.path(tx.id) / EDITED_DROP_IN
