@@ -132,3 +132,73 @@ def test_state_dir_linked_out_of_the_root_is_not_written(tmp_path: Path, resolve
     (root / "var").symlink_to(outside)  # a link higher up the default state path
     r = run_cli("--root", str(root), "tune", "apply", "--yes", "--set", "vm.swappiness=10")
     assert r.code == 4 and sorted(p.name for p in outside.iterdir()) == ["victim"]
+
+
+# --- the state directory and what a rollback may write (issue 9 security 2) ------------------
+
+def _state_tx(root: Path) -> Path:
+    return next((root / "var/lib/memstall/tx").iterdir())
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o757])
+def test_a_state_dir_others_can_write_is_refused(root: Path, tmp_path: Path, mode: int) -> None:
+    state = tmp_path / "shared-state"
+    state.mkdir()
+    state.chmod(mode)
+    before = fingerprint(root)
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--state-dir", str(state),
+                "--set", "vm.swappiness=10")
+    assert r.code == 2 and f"state directory {state} is writable by group or others" in r.err, r.err
+    assert fingerprint(root) == before and list(state.iterdir()) == []
+    r = run_cli("--root", str(root), "tune", "rollback", "--state-dir", str(state))
+    assert r.code == 2 and "refusing to trust the transactions in it" in r.err
+
+
+def test_a_state_file_others_can_write_is_refused(root: Path) -> None:
+    assert run_cli("--root", str(root), "tune", "apply", "--yes", "--set", "vm.swappiness=10").code == 0
+    record = _state_tx(root) / "tx.json"
+    record.chmod(0o666)
+    r = run_cli("--root", str(root), "tune", "rollback")
+    assert r.code == 2 and f"state file {record} is writable by group or others" in r.err
+    assert vm(root, "swappiness") == "10\n"
+
+
+def test_a_state_dir_owned_by_another_user_is_refused(root: Path, tmp_path: Path) -> None:
+    import os
+
+    state = tmp_path / "theirs"
+    state.mkdir(mode=0o700)
+    try:
+        os.chown(state, 65534, 65534)
+    except PermissionError:
+        pytest.skip("needs root to give a directory to another user")
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--state-dir", str(state),
+                "--set", "vm.swappiness=10")
+    assert r.code == 2 and "is owned by uid 65534, not by this user" in r.err
+    assert vm(root, "swappiness") == "60\n"
+
+
+def test_rollback_restores_only_keys_this_transaction_wrote(root: Path) -> None:
+    """A rewritten tx.json (as another user could, given a writable state dir) lists
+    kernel.core_pattern and a vm key the transaction never wrote: rollback writes neither."""
+    import json
+
+    kernel = root / "proc/sys/kernel"
+    kernel.mkdir(parents=True, exist_ok=True)
+    (kernel / "core_pattern").write_text("core\n")
+    assert run_cli("--root", str(root), "tune", "apply", "--yes", "--set", "vm.swappiness=10").code == 0
+    tx = _state_tx(root)
+    doc = json.loads((tx / "tx.json").read_text())
+    doc["changes"] += [
+        {"key": "kernel/core_pattern", "after": "core", "backup": "7", "before_text": "|/tmp/payload %p"},
+        {"key": "vm/extfrag_threshold", "after": "500", "backup": "8", "before_text": "1"}]
+    (tx / "tx.json").write_text(json.dumps(doc))
+    (tx / "before/7").write_text("|/tmp/payload %p\n")
+    (tx / "before/8").write_text("1\n")
+    for f in (tx / "tx.json", tx / "before/7", tx / "before/8"):
+        f.chmod(0o600)
+    r = run_cli("--root", str(root), "tune", "rollback")
+    assert (kernel / "core_pattern").read_text() == "core\n"
+    assert vm(root, "extfrag_threshold") == "500\n"
+    assert vm(root, "swappiness") == "60\n", r.err
+    assert "payload" not in r.out

@@ -27,6 +27,7 @@ from memstall.tune.fsio import atomic_write
 from memstall.tune.persist import read_drop_in, render_drop_in, sha256, write_drop_in
 from memstall.tune.plan import Change, Plan
 from memstall.tune.procsys import ProcSys, same_value
+from memstall.tune.safety import TUNABLE_KEY
 from memstall.tune.store import DROP_IN_BACKUP, Store, Tx, TxChange, TxPersist, new_id
 
 EDITED_DROP_IN = "edited-drop-in"
@@ -85,11 +86,24 @@ def _restore_order(tx: Tx, store: Store) -> list[tuple[TxChange, bytes]]:
     return sorted(present, key=lambda cb: cb[0].key in PARTNERS and cb[1].split() == [b"0"])
 
 
+def _ours(tx: Tx, store: Store) -> frozenset[str]:
+    """Keys this transaction may restore: the ones it logged before writing them, and the
+    partners the kernel changes with them; only ever keys tune may write (vm.*)."""
+    logged = store.written_keys(tx.id) & {c.key for c in tx.written}
+    keys = logged | {PARTNERS[k] for k in logged if k in PARTNERS}
+    return frozenset(k for k in keys if TUNABLE_KEY.fullmatch(k))
+
+
 def restore_values(tx: Tx, store: Store, procsys: ProcSys) -> tuple[list[str], list[str]]:
     restored, failed = [], []
+    ours = _ours(tx, store)
     for change, data in _restore_order(tx, store):
         label = f"{swap_separators(change.key)} = {change.before_text}"
         try:
+            if change.key not in ours:  # never written by this transaction: only say if it is back
+                if TUNABLE_KEY.fullmatch(change.key) and same_value(procsys.read(change.key), data):
+                    restored.append(label)
+                continue
             if procsys.read(change.key) != data:
                 procsys.write_raw(change.key, data)
             if procsys.read(change.key) != data and not same_value(procsys.read(change.key), data):
@@ -138,7 +152,8 @@ def _fail(tx: Tx, store: Store, procsys: ProcSys, what: str) -> ApplyError:
     return ApplyError(msg, hint=None if not failed else f"backups are in {store.path(tx.id)}/before")
 
 
-def _write_one(procsys: ProcSys, change: Change) -> None:
+def _write_one(procsys: ProcSys, store: Store, tx: Tx, change: Change) -> None:
+    store.log_write(tx.id, change.key)
     procsys.write(change.key, change.proposed)
     got = procsys.read(change.key)
     if not same_value(got, change.proposed):
@@ -178,7 +193,7 @@ def apply(plan: Plan, procsys: ProcSys, store: Store, persist: bool, force: bool
                          "nothing was changed") from None
     for change in plan.to_write():
         try:
-            _write_one(procsys, change)
+            _write_one(procsys, store, tx, change)
         except (OSError, _Mismatch) as err:
             reason, code = str(err), ""
             if isinstance(err, OSError):
