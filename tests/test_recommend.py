@@ -161,7 +161,7 @@ def test_watermark_boost_factor_off_when_boosted_zones_meet_reclaim_trouble() ->
 
 
 def test_proactiveness_uses_each_era_s_start_mark() -> None:
-    from memstall.analysis import sizing
+    from memstall.advice import sizing
     # 5.9-6.15: the low mark never goes under 5, so the start mark never under 15.
     assert sizing.proactive_marks(99, KernelVersion(6, 1)) == (5, 15)
     assert sizing.compaction_proactiveness(12, 20, KernelVersion(6, 1)) is None

@@ -302,7 +302,8 @@ def advice_problems(source: str, namespace: Mapping[str, object]) -> list[str]:
         if isinstance(node, ast.Attribute) and node.attr == "evidence" and id(node) not in accessor:
             problems.append(f"line {node.lineno}: {ast.unparse(node)} read directly; use ctx.found")
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            for word in set(_KEYISH.findall(node.value)) - KERNEL_WORDS:
+            # A module's own constants (HEADROOM_TARGET_SECONDS in a docstring) are not rule keys.
+            for word in set(_KEYISH.findall(node.value)) - KERNEL_WORDS - set(namespace):
                 what = "a rule key: use <rule module>.KEY" if word in BY_KEY else "not a rule key"
                 problems.append(f"line {node.lineno}: {word!r} is {what}")
         if isinstance(node, ast.Attribute) and node.attr == "KEY":

@@ -208,3 +208,47 @@ def test_an_oversized_file_is_refused_not_read_into_memory(tmp_path: Path) -> No
         t.add(root / "proc/vmstat", arcname="proc/vmstat")
     with pytest.raises(SourceUnavailable, match="larger than 64 MiB"):
         open_root(str(tar)).read_text("proc/vmstat")
+
+
+def test_a_capture_read_cannot_be_redirected_by_a_link_swapped_in(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The old read checked the path (realpath, stat) and then opened it again by name, so a
+    link swapped in between was followed out of the capture (issue 9 security 5). Simulated
+    deterministically: the file becomes a link to outside right after any realpath() of it.
+    The read must return the capture's bytes or refuse, never the outside file."""
+    from memstall.sources.live import DirSource
+
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root)
+    secret = tmp_path / "secret"
+    secret.write_text("outside the capture\n")
+    vmstat = root / "proc/vmstat"
+    real_realpath = os.path.realpath
+
+    def swap_after_check(path: str, *args: object, **kwargs: object) -> str:
+        result = real_realpath(path, *args, **kwargs)  # type: ignore[arg-type]
+        if str(path) == str(vmstat) and not vmstat.is_symlink():
+            vmstat.unlink()
+            vmstat.symlink_to(secret)
+        return result
+
+    src = DirSource(str(root))
+    monkeypatch.setattr(os.path, "realpath", swap_after_check)
+    try:
+        text = src.read_text("proc/vmstat")
+    except SourceUnavailable as err:
+        text = str(err)
+    monkeypatch.undo()
+    assert "outside the capture" not in text
+    if not vmstat.is_symlink():  # the race was closed before it could start: make the link now
+        vmstat.unlink()
+        vmstat.symlink_to(secret)
+    with pytest.raises(SourceUnavailable, match="out of the capture"):
+        src.read_text("proc/vmstat")
+    # A directory component that is a link to outside: refused, not followed.
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "meminfo").write_text("MemTotal: 1 kB\n")
+    shutil.rmtree(root / "sys")
+    (root / "sys").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(SourceUnavailable, match="out of the capture"):
+        src.read_text("sys/meminfo")

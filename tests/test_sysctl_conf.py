@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from memstall.errors import ParseError
 from memstall.model.sysctl_conf import SysctlAssignment, SysctlConf
-from memstall.parsers.sysctl_conf import format_sysctl_conf, normalize_key, parse_sysctl_conf
+from memstall.model.sysctl_name import sysctl_key
+from memstall.parsers.sysctl_conf import format_sysctl_conf, parse_sysctl_conf
 
 SAMPLES = Path(__file__).parent / "fixtures" / "samples" / "sysctl_conf"
 VALID = sorted((SAMPLES / "valid").glob("*.conf"))
@@ -67,8 +68,8 @@ def test_syntax_forms() -> None:
 
 
 def test_slash_first_names_keep_their_dots() -> None:
-    assert normalize_key("net/ipv4/conf/enp3s0.200/forwarding") == "net/ipv4/conf/enp3s0.200/forwarding"
-    assert normalize_key("vm.swappiness") == "vm/swappiness"
+    assert sysctl_key("net/ipv4/conf/enp3s0.200/forwarding") == "net/ipv4/conf/enp3s0.200/forwarding"
+    assert sysctl_key("vm.swappiness") == "vm/swappiness"
 
 
 def test_later_line_wins_in_values() -> None:

@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from memstall.analysis.sysctl_limits import RISKS, known_names, limits_for, normalize_name, validate
+from memstall.advice.risks import RISKS
+from memstall.analysis.sysctl_limits import known_names, limits_for, validate
 from memstall.model.kernel import KernelVersion
+from memstall.model.sysctl_name import sysctl_name
 
 K = KernelVersion
 
@@ -76,7 +78,7 @@ def test_text_values_and_names() -> None:
     assert validate("vm.swappiness", "6O", None) == "vm.swappiness takes one integer (got '6O')"
     assert limits_for("vm.no_such_knob", None) is None
     assert validate("vm.no_such_knob", 1, None) is None
-    assert normalize_name("vm/dirty_ratio") == "vm.dirty_ratio"
+    assert sysctl_name("vm/dirty_ratio") == "vm.dirty_ratio"
 
 
 def test_required_knobs_are_covered() -> None:

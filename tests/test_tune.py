@@ -330,8 +330,8 @@ def test_unusable_state_dir_is_an_error_not_a_crash(root: Path, tmp_path: Path) 
 
 
 def test_drop_in_comment_stays_one_line_whatever_the_rationale() -> None:
-    from memstall.advice.tuning.persist import render_drop_in
     from memstall.parsers.sysctl_conf import parse_sysctl_conf
+    from memstall.tune.persist import render_drop_in
 
     data = render_drop_in({"vm/swappiness": "10"}, {"vm/swappiness": "first line\nsecond\r\n  third"}, "T1")
     conf = parse_sysctl_conf(data.decode(), "etc/sysctl.d/90-memstall.conf", strict=True)
@@ -354,7 +354,7 @@ def test_thp_defrag_advice_is_a_note_not_a_refused_sysctl(tmp_path: Path) -> Non
     assert all(not c["name"].startswith("sys.") for c in doc["changes"])
     assert any(n.startswith(f"diagnose also recommends /{THP_DEFRAG} = madvise (") for n in doc["notes"])
     from memstall.advice.recommendation import Recommendation
-    from memstall.advice.tuning.plan import from_recommendations
+    from memstall.tune.plan import from_recommendations
 
     rec = Recommendation(THP_DEFRAG, "always", "madvise", "why", "fx", "r")
     requests, notes = from_recommendations([rec])
@@ -391,3 +391,29 @@ def test_rollback_keeps_a_copy_of_a_drop_in_edited_since(root: Path) -> None:
             "the edited copy is ") in out
     assert (tx / "edited-drop-in").read_bytes() == edited
     assert fingerprint(root) == before
+
+
+def test_plan_persist_on_a_tarball_reads_its_sysctl_d(root: Path, tmp_path: Path) -> None:
+    """Boot precedence comes from the capture itself, through the tarball Source: the
+    99-sysctl.conf link (absolute, so inside the root), a mask to /dev/null, our drop-in."""
+    import tarfile
+
+    (root / "etc/sysctl.conf").write_text("vm.watermark_scale_factor = 50\n")
+    (root / "etc/sysctl.d/99-sysctl.conf").symlink_to("/etc/sysctl.conf")
+    (root / "usr/lib/sysctl.d").mkdir(parents=True)
+    (root / "usr/lib/sysctl.d/60-vendor.conf").write_text("vm.swappiness = 30\n")
+    (root / "etc/sysctl.d/60-vendor.conf").symlink_to("/dev/null")
+    (root / "etc/sysctl.d/90-memstall.conf").write_text("vm.extfrag_threshold = 600\n")
+    tar = tmp_path / "capture.tar.gz"
+    with tarfile.open(tar, "w:gz") as t:
+        t.add(root, arcname="memstall-snapshot-host")
+    args = ("plan", "--persist", "--set", "vm.watermark_scale_factor=20", "--set", "vm.swappiness=10")
+    from_dir, from_tar = tune(root, *args), tune(tar, *args)
+    assert from_tar[0] == 0, from_tar[2]
+    assert from_tar[1].replace(str(tar), "R") == from_dir[1].replace(str(root), "R")
+    assert ("etc/sysctl.d/99-sysctl.conf:1 overrides vm.watermark_scale_factor = 50 at boot "
+            "(applied after 90-memstall.conf; memstall sets 20)") in from_tar[1]
+    assert "vm.swappiness = 30" not in from_tar[1]  # the vendor file is masked
+    code, out, err = tune(tar, "export", "--format", "tuned", "--set", "vm.watermark_scale_factor=20")
+    assert (code, err) == (0, "")
+    assert "# warning: etc/sysctl.d/99-sysctl.conf:1 sets vm.watermark_scale_factor = 50" in out

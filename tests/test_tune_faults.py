@@ -6,8 +6,8 @@ or by `tune rollback` from the fsync'ed backups after a kill.
 
 from __future__ import annotations
 
+import errno
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,22 +19,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import run_cli
-from memstall.advice.tuning.procsys import FAIL_WRITE_ENV, KILL_AT_ENV, STORE_INSTEAD_ENV
+from memstall.tune.faults import Faults, injected
 from test_tune_roots import STATE, fingerprint, make_root, vm
 
+DRIVER = str(Path(__file__).parent / "tune_driver.py")
 SETS = ("--set", "vm.watermark_scale_factor=150", "--set", "vm.swappiness=10",
         "--set", "vm.extfrag_threshold=700")
 
 
 @pytest.mark.parametrize("errno_name", ["EINVAL", "EROFS", "EACCES"])
 @pytest.mark.parametrize("nth", [1, 2, 3])
-def test_nth_write_fails_everything_restored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             nth: int, errno_name: str) -> None:
+def test_nth_write_fails_everything_restored(tmp_path: Path, nth: int, errno_name: str) -> None:
     root = make_root(tmp_path)
     (root / "etc/sysctl.d/90-memstall.conf").write_text("vm.min_free_kbytes = 67584\n")
     before = fingerprint(root)
-    monkeypatch.setenv(FAIL_WRITE_ENV, f"{nth}:{errno_name}")
-    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--persist", *SETS)
+    with injected(Faults(fail_write={nth: getattr(errno, errno_name)})):
+        r = run_cli("--root", str(root), "tune", "apply", "--yes", "--persist", *SETS)
     assert r.code == 4, r.err
     names = ["vm.watermark_scale_factor = 150", "vm.swappiness = 10", "vm.extfrag_threshold = 700"]
     assert f"writing {names[nth - 1]} failed: " in r.err and f"[{errno_name}]" in r.err
@@ -48,11 +48,10 @@ def test_nth_write_fails_everything_restored(tmp_path: Path, monkeypatch: pytest
     assert tx["status"] == "failed"
 
 
-def test_failed_write_after_earlier_successes_restores_them(tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_after_earlier_successes_restores_them(tmp_path: Path) -> None:
     root = make_root(tmp_path)
-    monkeypatch.setenv(FAIL_WRITE_ENV, "3:EINVAL")
-    r = run_cli("--root", str(root), "tune", "apply", "--yes", *SETS)
+    with injected(Faults(fail_write={3: errno.EINVAL})):
+        r = run_cli("--root", str(root), "tune", "apply", "--yes", *SETS)
     assert r.code == 4
     assert (vm(root, "watermark_scale_factor"), vm(root, "swappiness")) == ("10\n", "60\n")
     assert "undone: restored vm.watermark_scale_factor = 10, vm.swappiness = 60, vm.extfrag_threshold = 500" \
@@ -68,9 +67,8 @@ def test_sigkill_at_each_step_then_rollback(tmp_path: Path, step: str) -> None:
     root = make_root(tmp_path)
     (root / "etc/sysctl.d/90-memstall.conf").write_bytes(b"# admin's old copy\nvm.swappiness=42\n")
     before = fingerprint(root)
-    env = {**os.environ, KILL_AT_ENV: step}
-    proc = subprocess.run([sys.executable, "-m", "memstall", "--root", str(root), "tune", "apply",
-                           "--yes", "--persist", *SETS], env=env, capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, DRIVER, "--kill-at", step, "--", "--root", str(root), "tune",
+                           "apply", "--yes", "--persist", *SETS], capture_output=True, text=True,
                           check=False, timeout=60)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     verify = run_cli("--root", str(root), "tune", "verify")
@@ -87,11 +85,11 @@ def test_kill_before_the_record_exists_leaves_nothing_to_undo(tmp_path: Path) ->
     # Killed at the first backup write: the transaction directory is still a temp dir.
     proc = subprocess.run([sys.executable, "-c",
                            "import os, signal, sys\n"
-                           "from memstall.advice.tuning import fsio\n"
+                           "from memstall.tune import fsio\n"
                            "real = fsio.atomic_write\n"
                            "def dying(*a, **k):\n"
                            "    os.kill(os.getpid(), signal.SIGKILL)\n"
-                           "import memstall.advice.tuning.store as store\n"
+                           "import memstall.tune.store as store\n"
                            "store.atomic_write = dying\n"
                            "from memstall.cli import main\n"
                            "sys.exit(main(sys.argv[1:]))\n",
@@ -125,15 +123,8 @@ def test_any_failing_write_restores_everything(case: tuple[list[str], list[int],
             real_writes += vm(root, name).strip() != str(new)
             sets += ["--set", f"vm.{name}={new}"]
         before = fingerprint(root)
-        old = os.environ.get(FAIL_WRITE_ENV)
-        os.environ[FAIL_WRITE_ENV] = f"{nth}:{errno_name}"
-        try:
+        with injected(Faults(fail_write={nth: getattr(errno, errno_name)})):
             r = run_cli("--root", str(root), "tune", "apply", "--yes", "--force", *sets)
-        finally:
-            if old is None:
-                del os.environ[FAIL_WRITE_ENV]
-            else:
-                os.environ[FAIL_WRITE_ENV] = old
         if real_writes == 0:
             assert r.code == 2 and "nothing to apply" in r.err
         elif nth > real_writes:
@@ -157,11 +148,11 @@ def test_dirty_bytes_backs_up_and_restores_dirty_ratio(tmp_path: Path) -> None:
     assert fingerprint(root) == before
 
 
-def test_read_back_mismatch_restores_everything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_back_mismatch_restores_everything(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     before = fingerprint(root)
-    monkeypatch.setenv(STORE_INSTEAD_ENV, "2:42")  # the "kernel" keeps 42 instead of 10
-    r = run_cli("--root", str(root), "tune", "apply", "--yes", *SETS)
+    with injected(Faults(store_instead={2: "42"})):  # the "kernel" keeps 42 instead of 10
+        r = run_cli("--root", str(root), "tune", "apply", "--yes", *SETS)
     assert r.code == 4
     assert r.err.startswith(
         "memstall: error: writing vm.swappiness = 10 failed: read back '42'; transaction ")
@@ -169,10 +160,24 @@ def test_read_back_mismatch_restores_everything(tmp_path: Path, monkeypatch: pyt
 
 
 def test_a_second_tune_command_waits_for_the_lock(tmp_path: Path) -> None:
-    from memstall.advice.tuning.store import Store
+    from memstall.tune.store import Store
 
     root = make_root(tmp_path)
     with Store(root / STATE).lock():
         r = run_cli("--root", str(root), "tune", "apply", "--yes", "--set", "vm.swappiness=10")
     assert r.code == 2 and "is locked by another memstall tune command" in r.err
     assert vm(root, "swappiness") == "60\n"
+
+
+def test_production_code_never_reads_test_hooks_from_the_environment() -> None:
+    src = Path(__file__).parent.parent / "src" / "memstall"
+    readers = [p.name for p in src.rglob("*.py") if "MEMSTALL_TEST" in p.read_text()]
+    assert readers == []
+
+
+def test_injected_faults_end_with_the_block(tmp_path: Path) -> None:
+    root = make_root(tmp_path)
+    with injected(Faults(fail_write={1: errno.EROFS})):
+        assert run_cli("--root", str(root), "tune", "apply", "--yes", "--set", "vm.swappiness=10").code == 4
+    r = run_cli("--root", str(root), "tune", "apply", "--yes", "--set", "vm.swappiness=10")
+    assert (r.code, r.err) == (0, "") and vm(root, "swappiness") == "10\n"

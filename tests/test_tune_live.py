@@ -108,19 +108,20 @@ def test_revert_after_restores_the_live_value(tmp_path: Path) -> None:
             WSF.write_bytes(original)
 
 
-def test_failed_live_write_restores_earlier_values(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_live_write_restores_earlier_values(tmp_path: Path) -> None:
     """The second write fails (injected EINVAL): the first, real, write must be undone."""
-    from memstall.advice.tuning.procsys import FAIL_WRITE_ENV
+    import errno
+
+    from memstall.tune.faults import Faults, injected
 
     original = WSF.read_bytes()
     extfrag = Path("/proc/sys/vm/extfrag_threshold")
     extfrag_original = extfrag.read_bytes()
     try:
-        monkeypatch.setenv(FAIL_WRITE_ENV, "2:EINVAL")
-        r = run_cli("tune", "apply", "--yes", "--state-dir", str(tmp_path / "s"),
-                    "--set", f"vm.watermark_scale_factor={_target(original)}",
-                    "--set", "vm.extfrag_threshold=600")
+        with injected(Faults(fail_write={2: errno.EINVAL})):
+            r = run_cli("tune", "apply", "--yes", "--state-dir", str(tmp_path / "s"),
+                        "--set", f"vm.watermark_scale_factor={_target(original)}",
+                        "--set", "vm.extfrag_threshold=600")
         assert r.code == 4 and "undone: restored vm.watermark_scale_factor = " in r.err
         assert WSF.read_bytes() == original and extfrag.read_bytes() == extfrag_original
     finally:

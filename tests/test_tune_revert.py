@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
-from memstall.advice.tuning.procsys import KILL_AT_ENV
 from test_tune_roots import STATE, fingerprint, make_root, vm
 
 
@@ -67,10 +66,10 @@ def test_confirmed_change_stays(tmp_path: Path) -> None:
 def test_watcher_survives_memstall_being_killed(tmp_path: Path) -> None:
     root = make_root(tmp_path)
     before = fingerprint(root)
-    env = {**os.environ, KILL_AT_ENV: "after-schedule:1"}
-    proc = subprocess.run([sys.executable, "-m", "memstall", "--root", str(root), "tune", "apply", "--yes",
-                           "--revert-after", "2", "--set", "vm.swappiness=10"],
-                          env=env, capture_output=True, text=True, check=False, timeout=60)
+    driver = str(Path(__file__).parent / "tune_driver.py")
+    proc = subprocess.run([sys.executable, driver, "--kill-at", "after-schedule:1", "--", "--root", str(root),
+                           "tune", "apply", "--yes", "--revert-after", "2", "--set", "vm.swappiness=10"],
+                          capture_output=True, text=True, check=False, timeout=60)
     assert proc.returncode == -signal.SIGKILL
     assert vm(root, "swappiness") == "10\n"
     assert _wait_for(lambda: _tx(root)["status"] == "rolled-back")

@@ -1,4 +1,4 @@
-"""Durable writes shared by `snapshot` (sources/capture.py) and `tune` (advice/tuning/).
+"""Durable writes shared by `snapshot` (sources/capture.py) and `tune` (tune/).
 
 A file is written to a temporary name in its own directory, flushed and fsync'ed, renamed
 over the target, and the directory is fsync'ed: a crash leaves the old file or the new

@@ -1,6 +1,6 @@
 """Findings -> recommended settings, each value derived from the measured numbers.
 
-Every proposed value is computed (analysis/sizing.py), clamped to what this kernel
+Every proposed value is computed (advice/sizing.py), clamped to what this kernel
 version accepts (analysis/sysctl_limits.py), and says what the knob really does on this
 kernel. Popular knobs that would not help get a note saying why, instead of a value.
 
@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from memstall.advice import sizing
 from memstall.advice.recommendation import Recommendation
-from memstall.analysis import sizing
 from memstall.analysis.headroom import pgalloc_per_second
 from memstall.analysis.memory_use import MemoryUse, memory_use
 from memstall.analysis.sysctl_limits import limits_for

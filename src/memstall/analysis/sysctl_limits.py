@@ -3,8 +3,9 @@
 One table, per kernel era, of what a write to /proc/sys/vm/<name> accepts (values outside
 fail with EINVAL), the default and the release that added the knob. `diagnose` uses it to
 keep recommendations in range; `tune` uses it to refuse a value before writing it.
-Safety limits that are judgement calls (min_free_kbytes as a share of RAM...) are not
-here: they live in advice/tuning, where --force can override them.
+Judgement is not here: the safety limits (min_free_kbytes as a share of RAM...) are in
+tune/safety.py, where --force can override them, and the risk of each change in
+advice/risks.py.
 
 Sources: FACTS.md section 3 and Documentation/admin-guide/sysctl/vm.rst; the commit or
 release beside each entry.
@@ -24,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memstall.model.kernel import KernelVersion
+from memstall.model.sysctl_name import sysctl_name
 
 # Assumed when the kernel version is unknown: the newest ranges (as analysis/watermarks).
 NEWEST = KernelVersion(6, 18, 0)
@@ -129,80 +131,9 @@ _TABLE: tuple[SysctlLimit, ...] = (
                 "min(3% of the process size, 128 MiB)."),
 )
 
-# What can go wrong when each knob changes, and what to watch: `tune plan` shows it for a
-# --set change (diagnose's recommendations carry their own, sized to the host).
-RISKS: dict[str, str] = {
-    "vm.min_free_kbytes":
-        "Memory nobody else may use: far too high OOMs the host at once, below 1024 kB the kernel "
-        "is 'subtly broken'. Once written, the kernel no longer recomputes it on memory hotplug.",
-    "vm.watermark_scale_factor":
-        "Less memory for page cache: the low and high watermarks rise and kswapd reclaims more on "
-        "each wake-up. Watch workingset_refault and pgscan_kswapd.",
-    "vm.watermark_boost_factor":
-        "0: no extra reclaim after fragmenting fallbacks, so free pageblocks recover more slowly; "
-        "higher: bursts of page-cache reclaim.",
-    "vm.extfrag_threshold":
-        "Lower: more compaction (CPU, page migration) where reclaim would do; higher: costly-order "
-        "allocations reclaim instead. Watch compact_stall and compact_fail.",
-    "vm.vfs_cache_pressure":
-        "Higher: dentries and inodes are re-read from disk; lower: slab grows (0 never reclaims it: "
-        "OOM).",
-    "vm.vfs_cache_pressure_denom":
-        "Rescales vm.vfs_cache_pressure: change the two together or the pressure changes by the "
-        "same factor.",
-    "vm.compaction_proactiveness":
-        "kcompactd CPU time and page migration in the background; 0 disables proactive compaction.",
-    "vm.dirty_ratio":
-        "Lower: writers are throttled sooner; higher: more dirty page cache that reclaim cannot "
-        "free. Writing it zeroes vm.dirty_bytes.",
-    "vm.dirty_background_ratio":
-        "Lower: more, smaller writeback; higher: dirty data piles up before writeback starts. "
-        "Writing it zeroes vm.dirty_background_bytes.",
-    "vm.dirty_bytes":
-        "Writers are throttled once this much is dirty; too low slows every writer. Writing it "
-        "zeroes vm.dirty_ratio.",
-    "vm.dirty_background_bytes":
-        "Background writeback starts at this much dirty data; too low means constant small writes. "
-        "Writing it zeroes vm.dirty_background_ratio.",
-    "vm.dirty_expire_centisecs":
-        "Lower: more write IO; higher: more dirty data lost in a crash and kept from reclaim.",
-    "vm.dirty_writeback_centisecs":
-        "Lower: flusher threads wake more often; 0 disables periodic writeback.",
-    "vm.swappiness":
-        "Higher: anonymous memory is swapped out sooner (latency when it is touched again); lower: "
-        "page cache is dropped first (more file re-reads).",
-    "vm.zone_reclaim_mode":
-        "Non-zero: allocations reclaim on their own node before using free memory on others: stalls "
-        "on NUMA hosts.",
-    "vm.defrag_mode":
-        "1: allocations reclaim and compact rather than fragment pageblocks, so more kswapd and "
-        "kcompactd work; meant to be set right after boot.",
-    "vm.percpu_pagelist_high_fraction":
-        "Larger per-CPU lists: less zone lock contention, more free memory held on per-CPU lists.",
-    "vm.overcommit_memory":
-        "2: allocations fail beyond CommitLimit (programs that reserve large address spaces break); "
-        "1: no check at all, the OOM killer decides.",
-    "vm.overcommit_ratio":
-        "Only with overcommit_memory = 2: too low fails allocations while RAM is free.",
-    "vm.admin_reserve_kbytes":
-        "Only with overcommit_memory = 2: too low leaves root no memory to recover a runaway host.",
-    "vm.user_reserve_kbytes":
-        "Only with overcommit_memory = 2: too low lets one process take the last committable "
-        "memory.",
-}
-
 _BY_NAME: dict[str, tuple[SysctlLimit, ...]] = {}
 for _entry in _TABLE:
     _BY_NAME[_entry.name] = (*_BY_NAME.get(_entry.name, ()), _entry)
-
-
-def normalize_name(name: str) -> str:
-    """'vm/watermark_scale_factor' -> 'vm.watermark_scale_factor' (sysctl(8) accepts both).
-
-    >>> normalize_name("/vm/swappiness")
-    'vm.swappiness'
-    """
-    return name.strip().strip("/").replace("/", ".")
 
 
 def known_names() -> tuple[str, ...]:
@@ -215,7 +146,7 @@ def limits_for(name: str, kernel: KernelVersion | None) -> SysctlLimit | None:
 
     The entry is returned even if `kernel` predates the knob: compare `introduced`.
     """
-    eras = _BY_NAME.get(normalize_name(name))
+    eras = _BY_NAME.get(sysctl_name(name))
     if not eras:
         return None
     k = kernel or NEWEST
@@ -233,14 +164,15 @@ def _fmt_kernel(k: KernelVersion) -> str:
 def as_int(value: int | str) -> int | None:
     """The integer a sysctl value holds, or None when it is not one integer.
 
-    >>> as_int(" 20\\n"), as_int("-1"), as_int("1 2"), as_int("6O")
-    (20, -1, None, None)
+    >>> as_int(" 20\\n"), as_int("-1"), as_int("1 2"), as_int("6O"), as_int("\\u0661\\u0660"), as_int("\\xb2")
+    (20, -1, None, None, None, None)
     """
     if isinstance(value, int):
         return value
-    text = value.strip()
+    text = value.strip(" \t\n")
     body = text[1:] if text.startswith("-") else text
-    return int(text) if body.isdigit() else None
+    # ASCII only: str.isdigit() is also true of '²' (int() refuses it) and '١٠' (int() reads 10).
+    return int(text) if body.isascii() and body.isdigit() else None
 
 
 def absent_reason(name: str, kernel: KernelVersion | None) -> str | None:
@@ -285,5 +217,4 @@ def validate(name: str, value: int | str, kernel: KernelVersion | None) -> str |
     return None
 
 
-__all__ = ["NEWEST", "RISKS", "SysctlLimit", "absent_reason", "as_int", "known_names", "limits_for",
-           "normalize_name", "validate"]
+__all__ = ["NEWEST", "SysctlLimit", "absent_reason", "as_int", "known_names", "limits_for", "validate"]

@@ -18,7 +18,7 @@ precedence"):
   same order and then etc/sysctl.conf last. We follow procps for a sysctl.conf that no
   sysctl.d symlink points at, and say so.
 
-Pure: callers read the files (advice/tuning does, under --root) and pass `ConfFile`s.
+Pure: callers read the files (tune/ does, under --root) and pass `ConfFile`s.
 
 >>> from memstall.parsers.sysctl_conf import parse_sysctl_conf as p
 >>> order = boot_order([ConfFile("usr/lib/sysctl.d/50-default.conf", p("vm.swappiness = 30")),

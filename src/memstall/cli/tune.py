@@ -7,12 +7,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
-from memstall.advice.tuning import export as exporter
-from memstall.advice.tuning import persist, plan, revert, transaction
-from memstall.advice.tuning.procsys import ProcSys
-from memstall.advice.tuning.safety import KnobFacts
-from memstall.advice.tuning.store import Store
-from memstall.advice.tuning.verify import verify
 from memstall.analysis.sysctl_limits import absent_reason, limits_for
 from memstall.analysis.sysctl_origin import PrecedenceNote
 from memstall.collect import load_state
@@ -21,7 +15,14 @@ from memstall.model.state import SystemState
 from memstall.model.sysctl_conf import swap_separators
 from memstall.outputs import tune as out
 from memstall.outputs.render.jsonout import dumps
-from memstall.sources import open_root, specs
+from memstall.sources import Source, open_root, specs
+from memstall.tune import export as exporter
+from memstall.tune import persist, plan, revert, rootfs, transaction
+from memstall.tune.faults import active as active_faults
+from memstall.tune.procsys import ProcSys
+from memstall.tune.safety import KnobFacts
+from memstall.tune.store import Store
+from memstall.tune.verify import verify
 
 DEFAULT_STATE = "var/lib/memstall"
 
@@ -105,8 +106,25 @@ def _writable_root(args: argparse.Namespace) -> Path:
     return root
 
 
+def _procsys(args: argparse.Namespace) -> ProcSys:
+    """ROOT/proc/sys for writing, with the faults a test injected (none in production)."""
+    return ProcSys(_writable_root(args), active_faults())
+
+
+def _source(args: argparse.Namespace) -> Source:
+    """The root as a read-only Source (live, directory, tarball or sosreport), opened once."""
+    if getattr(args, "opened_source", None) is None:
+        args.opened_source = open_root(args.root)
+    source: Source = args.opened_source
+    return source
+
+
 def _store(args: argparse.Namespace) -> Store:
-    return Store(Path(args.state_dir) if args.state_dir else Path(args.root) / DEFAULT_STATE)
+    if args.state_dir:
+        return Store(Path(args.state_dir))
+    if Path(args.root).is_dir():  # ROOT/var/lib/memstall: no link inside the root may lead out
+        rootfs.check_dir(Path(args.root), DEFAULT_STATE)
+    return Store(Path(args.root) / DEFAULT_STATE)
 
 
 def _facts(args: argparse.Namespace, state: SystemState, for_write: bool,
@@ -155,7 +173,7 @@ def _diagnosed(args: argparse.Namespace) -> tuple[SystemState, list[plan.Request
 def _build(args: argparse.Namespace, for_write: bool = False) -> plan.Plan:
     notes: list[str] = []
     if args.set:
-        state = load_state(open_root(args.root))
+        state = load_state(_source(args))
         requests = [plan.parse_assignment(s) for s in args.set]
     else:
         state, requests, notes = _diagnosed(args)
@@ -165,13 +183,13 @@ def _build(args: argparse.Namespace, for_write: bool = False) -> plan.Plan:
 
 
 def _precedence(args: argparse.Namespace, p: plan.Plan) -> tuple[PrecedenceNote, ...]:
-    root = Path(args.root)
-    if not args.persist or not root.is_dir():
+    """--persist: what boot would apply, read through the root's Source (a tarball too)."""
+    if not args.persist:
         return ()
-    _, conf = persist.read_drop_in(root)
-    values = dict(conf.values()) if conf else {}
+    source = _source(args)
+    values = persist.drop_in_values(source)
     values.update({c.key: c.proposed for c in p.changes})
-    return persist.precedence(root, values)
+    return persist.precedence(source, values)
 
 
 def _show_plan(args: argparse.Namespace, io: Any, p: plan.Plan, notes: Any) -> None:
@@ -197,9 +215,9 @@ def run_apply(args: argparse.Namespace, io: Any) -> int:
         return int(ExitCode.WARNING) if p.blocking(args.force) else 0
     if args.revert_after is not None and args.revert_after < 1:
         raise UsageError("--revert-after takes a number of seconds >= 1")
-    root = _writable_root(args)
     store = _store(args)
-    procsys = ProcSys(root)
+    procsys = _procsys(args)
+    root = procsys.root
     mechanism = revert.choose(args.revert_with, root) if args.revert_after else ""
     with store.lock():
         tx = transaction.apply(p, procsys, store, args.persist, args.force)
@@ -224,7 +242,7 @@ def run_confirm(args: argparse.Namespace, io: Any) -> int:
 def run_rollback(args: argparse.Namespace, io: Any) -> int:
     store = _store(args)
     with store.lock():
-        tx, result = transaction.rollback(store, ProcSys(_writable_root(args)), args.id, args.force,
+        tx, result = transaction.rollback(store, _procsys(args), args.id, args.force,
                                           "tune rollback")
     if tx.revert and not tx.revert.confirmed:
         revert.cancel(tx.revert, tx.id)
@@ -240,7 +258,7 @@ def run_history(args: argparse.Namespace, io: Any) -> int:
 
 
 def run_verify(args: argparse.Namespace, io: Any) -> int:
-    report = verify(_store(args), ProcSys(_writable_root(args)))
+    report = verify(_store(args), _procsys(args), _source(args))
     io.stdout.write(dumps(out.verify_doc(report)) if args.format == "json" else out.verify_text(report))
     return int(ExitCode.WARNING) if report.drifted else 0
 
@@ -250,7 +268,7 @@ def run_export(args: argparse.Namespace, io: Any) -> int:
     blocking = p.blocking(args.force)
     if blocking:
         raise UsageError("refused: " + "; ".join(str(r) for r in blocking))
-    io.stdout.write(exporter.export(p.changes, args.export_format, Path(args.root)))
+    io.stdout.write(exporter.export(p.changes, args.export_format, _source(args)))
     return 0
 
 
@@ -258,5 +276,5 @@ def run_revert_due(args: argparse.Namespace, io: Any) -> int:
     revert.wait_until(args.wait_until)
     store = _store(args)
     with store.lock(wait_seconds=120):
-        io.stdout.write(revert.revert_due(store, ProcSys(_writable_root(args)), args.id) + "\n")
+        io.stdout.write(revert.revert_due(store, _procsys(args), args.id) + "\n")
     return 0

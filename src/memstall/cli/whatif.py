@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from memstall.analysis.sysctl_limits import normalize_name, validate
+from memstall.analysis.sysctl_limits import as_int, validate
 from memstall.analysis.whatif import SETTINGS, WhatIfUnavailable, what_if
 from memstall.cli.diagnose import inputs_from_log, one_source
 from memstall.collect import load_state
 from memstall.errors import InputError, UsageError
+from memstall.model.sysctl_name import SettingError, parse_setting, sysctl_name
 from memstall.outputs.render.jsonout import dumps
 from memstall.outputs.whatif import whatif_doc, whatif_text
 from memstall.sources import open_root
@@ -31,18 +32,27 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def parse_settings(items: list[str]) -> dict[str, int]:
+    """`vm.watermark_scale_factor=500` (the `vm.` may be left out) -> {full name: value}.
+
+    One parser for every --set (model/sysctl_name.parse_setting); values in ASCII digits.
+
+    >>> parse_settings(["watermark_scale_factor=500", "vm/min_free_kbytes = 90112"])
+    {'vm.watermark_scale_factor': 500, 'vm.min_free_kbytes': 90112}
+    """
     out: dict[str, int] = {}
+    expected = f"expected NAME=VALUE with NAME one of {', '.join(SETTINGS)}"
     for item in items:
-        name, sep, value = item.partition("=")
-        full = normalize_name(name)
-        if not full.startswith("vm."):
-            full = "vm." + full
-        if not sep or full not in SETTINGS:
-            raise UsageError(f"--set {item!r}: expected NAME=VALUE with NAME one of {', '.join(SETTINGS)}")
         try:
-            out[full] = int(value.strip())
-        except ValueError:
-            raise UsageError(f"--set {item!r}: {full} takes one integer") from None
+            key, value = parse_setting(item)
+        except SettingError:
+            raise UsageError(f"--set {item!r}: {expected}") from None
+        full = sysctl_name(key if key.startswith("vm/") else "vm/" + key)
+        if full not in SETTINGS:
+            raise UsageError(f"--set {item!r}: {expected}")
+        number = as_int(value)
+        if number is None:
+            raise UsageError(f"--set {item!r}: {full} takes one integer")
+        out[full] = number
     return out
 
 

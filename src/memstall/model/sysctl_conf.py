@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memstall.model.sysctl_name import swap_separators
+
 
 @dataclass(frozen=True)
 class SysctlAssignment:
@@ -56,10 +58,4 @@ class SysctlConf:
         return out
 
 
-def swap_separators(name: str) -> str:
-    """'.' <-> '/' in one pass: 'vm.swappiness' <-> 'vm/swappiness'.
-
-    >>> swap_separators("net.ipv4.conf.enp3s0/200.forwarding")
-    'net/ipv4/conf/enp3s0.200/forwarding'
-    """
-    return name.translate(str.maketrans("./", "/."))
+__all__ = ["IgnoredLine", "SysctlAssignment", "SysctlConf", "swap_separators"]

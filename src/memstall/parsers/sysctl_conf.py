@@ -9,9 +9,9 @@ The format read by systemd-sysctl (sysctl.d(5)) and procps `sysctl -p/--system`:
     net.ipv4.conf.*.rp_filter = 2     # glob(7) pattern: every matching key
     -net.ipv4.conf.lo.rp_filter       # '-' and no '=': exclude this key from the globs
 
-Names are normalised as systemd does (sysctl_normalize): if the first separator is a
-slash the name is already a path; if it is a dot, dots and slashes are swapped, so
-`net.ipv4.conf.enp3s0/200.forwarding` is `net/ipv4/conf/enp3s0.200/forwarding`.
+Names are normalised as systemd does (model/sysctl_name.sysctl_key): if the first
+separator is a slash the name is already a path; if it is a dot, dots and slashes are
+swapped, so `net.ipv4.conf.enp3s0/200.forwarding` is `net/ipv4/conf/enp3s0.200/forwarding`.
 The value is the rest of the line after '=', stripped; there are no inline comments
 (`vm.swappiness = 10 # low` writes "10 # low", which the kernel rejects).
 
@@ -27,21 +27,11 @@ file memstall writes itself).
 from __future__ import annotations
 
 from memstall.errors import ParseError
-from memstall.model.sysctl_conf import IgnoredLine, SysctlAssignment, SysctlConf, swap_separators
+from memstall.model.sysctl_conf import IgnoredLine, SysctlAssignment, SysctlConf
+from memstall.model.sysctl_name import sysctl_key, sysctl_name
 
 _COMMENT = ("#", ";")
 _EXPECTED = "'key = value', '-key = value' or '-key'"
-
-
-def normalize_key(name: str) -> str:
-    """The /proc/sys relative path of a sysctl name, as systemd's sysctl_normalize().
-
-    >>> normalize_key("vm.min_free_kbytes"), normalize_key("/vm/min_free_kbytes")
-    ('vm/min_free_kbytes', 'vm/min_free_kbytes')
-    """
-    name = name.strip().lstrip("/")
-    first = next((c for c in name if c in "./"), "/")
-    return swap_separators(name) if first == "." else name
 
 
 def _problem(key: str) -> str | None:
@@ -67,11 +57,11 @@ def _line(no: int, raw: str) -> SysctlAssignment | IgnoredLine | None:
             return IgnoredLine(no, raw, "not an assignment (no '=')")
         # '-key' alone: exclude the key from glob assignments (systemd 24x+).
         reason = _problem(key)
-        return IgnoredLine(no, raw, reason) if reason else SysctlAssignment(no, normalize_key(key), None)
+        return IgnoredLine(no, raw, reason) if reason else SysctlAssignment(no, sysctl_key(key), None)
     reason = _problem(key)
     if reason:
         return IgnoredLine(no, raw, reason)
-    return SysctlAssignment(no, normalize_key(key), value.strip(), ignore_failure=ignore)
+    return SysctlAssignment(no, sysctl_key(key), value.strip(), ignore_failure=ignore)
 
 
 def parse_sysctl_conf(text: str, path: str = "etc/sysctl.conf", strict: bool = False) -> SysctlConf:
@@ -94,8 +84,8 @@ def format_sysctl_conf(values: dict[str, str] | list[tuple[str, str]], header: s
     """`name = value` lines (dotted names), after an optional '# ' comment header."""
     items = list(values.items()) if isinstance(values, dict) else list(values)
     out = [f"# {h}".rstrip() for h in header.splitlines()] if header else []
-    out += [f"{swap_separators(normalize_key(k))} = {v}" for k, v in items]
+    out += [f"{sysctl_name(k)} = {v}" for k, v in items]
     return "\n".join(out) + "\n"
 
 
-__all__ = ["format_sysctl_conf", "normalize_key", "parse_sysctl_conf"]
+__all__ = ["format_sysctl_conf", "parse_sysctl_conf"]

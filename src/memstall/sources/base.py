@@ -21,6 +21,10 @@ class Source(Protocol):
 
     def exists(self, rel: str) -> bool: ...
 
+    def readlink(self, rel: str) -> str | None:
+        """The target of the symbolic link at `rel` as stored (not followed); None when `rel`
+        is not a link. sysctl.d precedence needs it: a link to /dev/null masks a file."""
+
     def list_dir(self, rel: str) -> list[str]:
         """Sorted names in a directory; [] when it does not exist."""
 

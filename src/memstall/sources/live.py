@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import errno
 import os
-import stat
 from pathlib import Path
+from typing import BinaryIO
 
+from memstall import rootfd
 from memstall.errors import SourceUnavailable
 from memstall.sources._paths import MAX_FILE_BYTES, TOO_LARGE, clean_rel, glob_over
 
@@ -15,17 +16,21 @@ from memstall.sources._paths import MAX_FILE_BYTES, TOO_LARGE, clean_rel, glob_o
 _CHUNK = 256 * 1024
 
 
-def _read_bounded(path: Path) -> bytes:
+def _read_bounded_from(fh: BinaryIO) -> bytes:
     parts: list[bytes] = []
     size = 0
-    with open(path, "rb", buffering=0) as fh:
-        while size <= MAX_FILE_BYTES:
-            chunk = fh.read(_CHUNK)
-            if not chunk:
-                break
-            parts.append(chunk)
-            size += len(chunk)
+    while size <= MAX_FILE_BYTES:
+        chunk = fh.read(_CHUNK)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
     return b"".join(parts)
+
+
+def _read_bounded(path: Path) -> bytes:
+    with open(path, "rb", buffering=0) as fh:
+        return _read_bounded_from(fh)
 
 
 class DirSource:
@@ -51,33 +56,37 @@ class DirSource:
     def _path(self, rel: str) -> Path:
         return self._root / clean_rel(rel)
 
-    def _check_capture_file(self, rel: str, path: Path) -> None:
+    def _read_capture_file(self, rel: str) -> bytes:
         """A capture (not the live root) is read only inside itself, and only regular files:
         an absolute symlink in an unpacked sosreport would read this machine's files, a
-        FIFO would block forever, /dev/zero would never end."""
-        real = Path(os.path.realpath(path))
-        top = os.path.realpath(self._root)
-        if os.path.commonpath([real, top]) != top:
-            raise SourceUnavailable(rel, f"a symbolic link out of the capture (to {real}): not read")
+        FIFO would block forever, /dev/zero would never end. Resolved component by
+        component with O_NOFOLLOW and checked with fstat on the fd that is read, so a link
+        swapped in after a check cannot redirect the read (rootfd.open_regular_inside)."""
         try:
-            mode = real.stat().st_mode
-        except OSError:
-            mode = 0  # missing or unreadable: the read below says which
-        if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a directory: said below
-            raise SourceUnavailable(rel, "not a regular file: not read")
+            root_fd = rootfd.open_root(str(self._root))
+        except OSError as err:
+            raise SourceUnavailable(self._label, err.strerror or str(err)) from None
+        try:
+            fd = rootfd.open_regular_inside(root_fd, clean_rel(rel))
+        except rootfd.EscapeError as err:
+            raise SourceUnavailable(rel, f"{err.strerror}: not read") from None
+        except rootfd.NotRegularError:
+            raise SourceUnavailable(rel, "not a regular file: not read") from None
+        finally:
+            os.close(root_fd)
+        with os.fdopen(fd, "rb", buffering=0) as fh:
+            return _read_bounded_from(fh)
 
     def read_text(self, rel: str) -> str:
-        path = self._path(rel)
-        if not self._live:
-            self._check_capture_file(rel, path)
         try:
-            data = _read_bounded(path)
+            data = self._read_capture_file(rel) if not self._live else _read_bounded(self._path(rel))
         except FileNotFoundError:
             raise SourceUnavailable(rel, "no such file") from None
         except PermissionError:
             raise SourceUnavailable(rel, "permission denied", hint="run as root") from None
-        except IsADirectoryError:
-            raise SourceUnavailable(rel, "is a directory, expected a file") from None
+        except (IsADirectoryError, NotADirectoryError) as err:
+            what = "is a directory, expected a file" if isinstance(err, IsADirectoryError) else "no such file"
+            raise SourceUnavailable(rel, what) from None
         except OSError as err:
             if err.errno in (errno.EINVAL, errno.EIO, errno.ENODEV):
                 raise SourceUnavailable(rel, f"cannot be read ({err.strerror})") from None
@@ -92,6 +101,12 @@ class DirSource:
 
     def is_dir(self, rel: str) -> bool:
         return self._path(rel).is_dir()
+
+    def readlink(self, rel: str) -> str | None:
+        try:
+            return str(self._path(rel).readlink())
+        except (OSError, ValueError):
+            return None  # not a link, missing, or a path that escapes the root
 
     def list_dir(self, rel: str) -> list[str]:
         try:

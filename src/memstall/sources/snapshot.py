@@ -30,6 +30,9 @@ _WANTED = (
     "sys/devices/system/node/*", "sys/devices/system/node/node*/*",
     "sys/kernel/debug/extfrag/*", "log/*",
     specs.SOS_SYSCTL_A, "sos_commands/*", "uname", "hostname",
+    # boot configuration, for `tune plan --persist` and `tune export` on a capture
+    "etc/sysctl.conf", "etc/sysctl.d/*", "run/sysctl.d/*", "usr/local/lib/sysctl.d/*",
+    "usr/lib/sysctl.d/*", "lib/sysctl.d/*", "etc/tuned/active_profile",
 )
 
 
@@ -68,14 +71,18 @@ class TarSource:
     def __init__(self, path: str) -> None:
         self._label = path
         self._files: dict[str, bytes | None] = {}
+        self._links: dict[str, str] = {}
         self._dirs: set[str] = {""}
-        members = self._load(path)
+        members, links = self._load(path)
         prefix = self._common_prefix(members)
-        for name, data in members.items():
+        for name, data in [*members.items(), *links.items()]:
             rel = name[len(prefix):] if prefix else name
             if not rel or not _wanted(rel):
                 continue
-            self._files[rel] = data
+            if isinstance(data, str):
+                self._links[rel] = data
+            else:
+                self._files[rel] = data
             parent = posixpath.dirname(rel)
             while parent and parent not in self._dirs:
                 self._dirs.add(parent)
@@ -86,12 +93,13 @@ class TarSource:
                 hint="make one with `memstall snapshot -o FILE.tar.gz`")
 
     @staticmethod
-    def _load(path: str) -> dict[str, bytes | None]:
+    def _load(path: str) -> tuple[dict[str, bytes | None], dict[str, str]]:
         out: dict[str, bytes | None] = {}
+        links: dict[str, str] = {}
         try:
             with tarfile.open(path, "r:*") as tar:
                 for member in tar:
-                    if not member.isfile():
+                    if not (member.isfile() or member.issym()):
                         continue
                     try:
                         name = clean_rel(member.name)
@@ -99,6 +107,9 @@ class TarSource:
                         continue  # a member that escapes the root is never read
                     stripped = name.split("/", 1)[1] if "/" in name else name
                     if not (_wanted(name) or _wanted(stripped)):
+                        continue
+                    if member.issym():
+                        links[name] = member.linkname
                         continue
                     if member.size > MAX_FILE_BYTES:
                         out[name] = None  # refused on read, never held in memory
@@ -112,7 +123,7 @@ class TarSource:
             raise SourceUnavailable(
                 path, f"cannot read as a tarball: {detail}",
                 hint="--root takes /, a directory, a snapshot tarball or a sosreport") from None
-        return out
+        return out, links
 
     @staticmethod
     def _common_prefix(members: dict[str, bytes | None]) -> str:
@@ -142,7 +153,11 @@ class TarSource:
 
     def exists(self, rel: str) -> bool:
         key = clean_rel(rel)
-        return key in self._files or key in self._dirs
+        return key in self._files or key in self._dirs or key in self._links
+
+    def readlink(self, rel: str) -> str | None:
+        """Symbolic links are kept as links (tune resolves them inside the root), never followed."""
+        return self._links.get(clean_rel(rel))
 
     def is_dir(self, rel: str) -> bool:
         return clean_rel(rel) in self._dirs
@@ -151,7 +166,7 @@ class TarSource:
         key = clean_rel(rel)
         names = {
             p[len(key) + 1 if key else 0:].split("/", 1)[0]
-            for p in (*self._files, *self._dirs)
+            for p in (*self._files, *self._dirs, *self._links)
             if p and (p.startswith(key + "/") if key else True)
         }
         return sorted(n for n in names if n)
@@ -208,6 +223,9 @@ class SampleView:
 
     def list_dir(self, rel: str) -> list[str]:
         return self._inner.list_dir(self._map(rel))
+
+    def readlink(self, rel: str) -> str | None:
+        return self._inner.readlink(self._map(rel))
 
     def glob(self, pattern: str) -> list[str]:
         if not _is_sampled(pattern, self._sampled):

@@ -77,6 +77,9 @@ class SosSource:
             return True
         return any(p.startswith(key + "/") for p in self._sysctl_a())
 
+    def readlink(self, rel: str) -> str | None:
+        return self._inner.readlink(rel)
+
     def list_dir(self, rel: str) -> list[str]:
         key = clean_rel(rel)
         names = set(self._inner.list_dir(key))

@@ -1,6 +1,8 @@
 """Refusals: what `tune` will not write, and which of those --force may override.
 
-Hard refusals (never overridable): the knob does not exist on this kernel, is a trigger
+Hard refusals (never overridable): a key outside vm.* (tune is for memory-management
+settings; kernel.core_pattern or kernel.modprobe would run code as root), a value that is
+not one line of printable ASCII, the knob does not exist on this kernel, is a trigger
 or read-only, or the value is outside the kernel's range (it would fail with EINVAL
 anyway), or min_free_kbytes above a quarter of RAM (the high watermark would then sit
 above ~37 % of memory: reclaim storms or an instant OOM, FACTS.md 3.4).
@@ -13,12 +15,17 @@ has no range for.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from memstall.analysis.sysctl_limits import absent_reason, as_int, limits_for, validate
 from memstall.model.kernel import KernelVersion
 from memstall.model.sysctl_conf import swap_separators
+from memstall.model.sysctl_name import text_problem
 
+# What tune may write at all: one file directly under proc/sys/vm. Anything else
+# (kernel.core_pattern, kernel.modprobe: code execution as root) is refused outright.
+TUNABLE_KEY = re.compile(r"vm/[A-Za-z0-9_-]+")
 # Write-only triggers: writing them acts once, there is no value to restore.
 TRIGGERS = frozenset({"vm/compact_memory", "vm/drop_caches", "vm/stat_refresh"})
 MIN_FREE_JUDGEMENT_SHARE = 0.05
@@ -49,6 +56,10 @@ class KnobFacts:
 
 def _hard(facts: KnobFacts, value: str, kernel: KernelVersion | None) -> str | None:
     name = swap_separators(facts.key)
+    if not TUNABLE_KEY.fullmatch(facts.key):
+        return (f"{ascii(name)[1:-1]}: tune changes only the kernel's memory-management settings (vm.*), the "
+                "knobs behind page-allocation stalls and fragmentation; it will not write anything else, "
+                "not even with --force (use sysctl(8) for other settings)")
     if facts.key in TRIGGERS:
         return f"{name} is a one-shot trigger, not a setting: there is nothing to restore"
     if not facts.exists:
@@ -59,8 +70,9 @@ def _hard(facts: KnobFacts, value: str, kernel: KernelVersion | None) -> str | N
         return f"{name}: proc/sys/{facts.key} is not a file"
     if not facts.writable:
         return f"{name} is read-only (proc/sys/{facts.key} has no write permission)"
-    if not value or "\n" in value:
-        return f"{name}: the value must be one line of text (got {value!r})"
+    problem = text_problem(value) if value else "empty"
+    if problem is not None:
+        return f"{name}: the value {value!a} cannot be written: {problem}"
     return validate(name, value, kernel)
 
 

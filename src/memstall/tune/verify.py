@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from memstall.advice.tuning.persist import read_conf_files, read_drop_in, sha256
-from memstall.advice.tuning.procsys import ProcSys, same_value
-from memstall.advice.tuning.store import Store, Tx
 from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, PARTNERS, boot_order, key_origin, zeroed_by
 from memstall.errors import SourceUnavailable
 from memstall.model.sysctl_conf import swap_separators
+from memstall.sources import Source
+from memstall.tune.persist import read_conf_files, read_drop_in, sha256
+from memstall.tune.procsys import ProcSys, same_value
+from memstall.tune.store import Store, Tx
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,8 @@ def _revert_overdue(tx: Tx) -> str | None:
             f"ago and did not run: `memstall tune rollback {tx.id}` or `memstall tune confirm {tx.id}`")
 
 
-def verify(store: Store, procsys: ProcSys) -> VerifyReport:
+def verify(store: Store, procsys: ProcSys, source: Source) -> VerifyReport:
+    """`source` is the same root as `procsys`, read for the boot configuration."""
     txs = store.all()
     applied = _applied(txs)
     problems = [f"transaction {t.id} was interrupted while applying: run `memstall tune rollback {t.id}`"
@@ -95,7 +97,7 @@ def verify(store: Store, procsys: ProcSys) -> VerifyReport:
     if data is not None and last_persist is not None and sha256(data) != last_persist.written_sha256:
         problems.append(f"{MEMSTALL_DROP_IN} was edited since memstall wrote it")
     keys = list(applied) + [k for k in (conf.values() if conf else {}) if k not in applied]
-    order = boot_order(read_conf_files(procsys.root))
+    order = boot_order(read_conf_files(source))
     rows = []
     for key in keys:
         value, tx = applied.get(key, (None, None))

@@ -21,17 +21,40 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from memstall.advice.tuning.fsio import atomic_write, fsync_dir
 from memstall.errors import InputError, SourceUnavailable, UsageError
+from memstall.tune.fsio import atomic_write, fsync_dir
 
 TX_FORMAT = "memstall.tune.tx/1"
 DROP_IN_BACKUP = "drop-in"
+WRITE_LOG = "written"
+"""tx/<id>/written: each key, appended and fsync'ed just before memstall writes it."""
+
+
+def check_private(path: Path, is_dir: bool) -> None:
+    """Refuse a state directory or file another user could have written: root's rollback
+    would otherwise write whatever key and value a rewritten tx.json lists."""
+    try:
+        st = path.stat() if is_dir else path.lstat()
+    except OSError:  # absent, or not reachable: creating or reading it reports why
+        return
+    what = "directory" if is_dir else "file"
+    if not is_dir and not stat.S_ISREG(st.st_mode):
+        problem = "is not a regular file"
+    elif st.st_uid != os.geteuid():
+        problem = f"is owned by uid {st.st_uid}, not by this user (uid {os.geteuid()})"
+    elif st.st_mode & 0o022:
+        problem = f"is writable by group or others (mode {stat.S_IMODE(st.st_mode):04o})"
+    else:
+        return
+    raise UsageError(f"state {what} {path} {problem}: refusing to trust the transactions in it",
+                     hint="chown it to this user and chmod go-w it, or use another --state-dir")
 
 
 @dataclass(frozen=True)
@@ -123,6 +146,8 @@ class Store:
     @contextlib.contextmanager
     def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
         """Exclusive lock of the state directory; waits up to `wait_seconds` for it."""
+        check_private(self.dir, is_dir=True)
+        check_private(self.tx_dir, is_dir=True)
         try:
             self.tx_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -169,8 +194,30 @@ class Store:
     def save(self, tx: Tx) -> None:
         atomic_write(self.path(tx.id) / "tx.json", tx.to_json().encode(), 0o600)
 
+    def log_write(self, tx_id: str, key: str) -> None:
+        """Record, durably and before the write, that this transaction writes `key`."""
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW
+        fd = os.open(self.path(tx_id) / WRITE_LOG, flags, 0o600)
+        try:
+            os.write(fd, key.encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def written_keys(self, tx_id: str) -> frozenset[str]:
+        """The keys this transaction logged as written (see log_write)."""
+        path = self.path(tx_id) / WRITE_LOG
+        check_private(path, is_dir=False)
+        try:
+            return frozenset(path.read_text().split())
+        except FileNotFoundError:
+            return frozenset()
+
     def load(self, tx_id: str) -> Tx:
         path = self.path(tx_id) / "tx.json"
+        check_private(self.dir, is_dir=True)
+        check_private(self.path(tx_id), is_dir=True)
+        check_private(path, is_dir=False)
         try:
             text = path.read_text()
         except FileNotFoundError:
@@ -179,6 +226,7 @@ class Store:
         return Tx.from_json(text, str(path))
 
     def backup(self, tx_id: str, name: str) -> bytes | None:
+        check_private(self.path(tx_id) / "before" / name, is_dir=False)
         try:
             return (self.path(tx_id) / "before" / name).read_bytes()
         except FileNotFoundError:

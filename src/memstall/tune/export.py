@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import posixpath
 from collections.abc import Sequence
-from pathlib import Path
 
 from memstall import __version__
-from memstall.advice.tuning.persist import read_conf_files
-from memstall.advice.tuning.plan import Change
 from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, SYSCTL_CONF, boot_order, key_origin
+from memstall.errors import SourceUnavailable
+from memstall.sources import Source
+from memstall.tune.persist import read_conf_files
+from memstall.tune.plan import Change
 
 FORMATS = ("sysctl", "tuned", "ansible")
 TUNED_ACTIVE = "etc/tuned/active_profile"
@@ -33,21 +34,21 @@ def as_sysctl(changes: Sequence[Change]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def active_tuned_profile(root: Path) -> str | None:
+def active_tuned_profile(source: Source) -> str | None:
     """The `include=` value for the active profile(s): tuned keeps several active profiles
     space-separated in active_profile and splits include= on ',' (tuned/profiles/loader.py)."""
     try:
-        names = (root / TUNED_ACTIVE).read_text().split()
-    except OSError:
+        names = source.read_text(TUNED_ACTIVE).split()
+    except SourceUnavailable:
         return None
     return ",".join(names) if names else None
 
 
-def tuned_overrides(root: Path, changes: Sequence[Change]) -> list[str]:
+def tuned_overrides(source: Source, changes: Sequence[Change]) -> list[str]:
     """Keys the root's sysctl.d/sysctl.conf also set: with reapply_sysctl = 1 (the default in
     tuned-main.conf) tuned re-applies run/sysctl.d, etc/sysctl.d and etc/sysctl.conf after
     its [sysctl] section (plugin_sysctl._apply_system_sysctl), so those values win."""
-    reapplied = [f for f in read_conf_files(root)
+    reapplied = [f for f in read_conf_files(source)
                  if f.path == SYSCTL_CONF or posixpath.dirname(f.path) in ("etc/sysctl.d", "run/sysctl.d")]
     order = boot_order(reapplied)
     out = []
@@ -89,9 +90,9 @@ def as_ansible(changes: Sequence[Change]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export(changes: Sequence[Change], fmt: str, root: Path) -> str:
+def export(changes: Sequence[Change], fmt: str, source: Source) -> str:
     if fmt == "tuned":
-        return as_tuned(changes, active_tuned_profile(root), tuned_overrides(root, changes))
+        return as_tuned(changes, active_tuned_profile(source), tuned_overrides(source, changes))
     if fmt == "ansible":
         return as_ansible(changes)
     return as_sysctl(changes)

@@ -19,14 +19,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from memstall.advice.tuning.fsio import atomic_write, read_optional, remove_durable
-from memstall.advice.tuning.persist import read_drop_in, render_drop_in, sha256, write_drop_in
-from memstall.advice.tuning.plan import Change, Plan
-from memstall.advice.tuning.procsys import ProcSys, same_value
-from memstall.advice.tuning.store import DROP_IN_BACKUP, Store, Tx, TxChange, TxPersist, new_id
 from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, PARTNERS
 from memstall.errors import ApplyError, MemstallError, UsageError
 from memstall.model.sysctl_conf import swap_separators
+from memstall.tune import rootfs
+from memstall.tune.fsio import atomic_write
+from memstall.tune.persist import read_drop_in, render_drop_in, sha256, write_drop_in
+from memstall.tune.plan import Change, Plan
+from memstall.tune.procsys import ProcSys, same_value
+from memstall.tune.safety import TUNABLE_KEY
+from memstall.tune.store import DROP_IN_BACKUP, Store, Tx, TxChange, TxPersist, new_id
 
 EDITED_DROP_IN = "edited-drop-in"
 
@@ -62,8 +64,9 @@ def _start(plan: Plan, procsys: ProcSys, store: Store, persist: bool) -> tuple[T
     tx_persist = None
     if persist:
         old_drop_in, _ = read_drop_in(procsys.root)  # strict parse: a broken file stops here
-        path = procsys.root / MEMSTALL_DROP_IN
-        mode = path.stat().st_mode & 0o7777 if old_drop_in is not None else None
+        mode = None
+        if old_drop_in is not None:
+            mode = rootfs.stat(procsys.root, MEMSTALL_DROP_IN).st_mode & 0o7777
         tx_persist = TxPersist(MEMSTALL_DROP_IN, old_drop_in is not None, mode)
     now = time.time()
     tx = Tx(new_id(now), now, plan.root, plan.kernel_release, "applying",
@@ -83,11 +86,24 @@ def _restore_order(tx: Tx, store: Store) -> list[tuple[TxChange, bytes]]:
     return sorted(present, key=lambda cb: cb[0].key in PARTNERS and cb[1].split() == [b"0"])
 
 
+def _ours(tx: Tx, store: Store) -> frozenset[str]:
+    """Keys this transaction may restore: the ones it logged before writing them, and the
+    partners the kernel changes with them; only ever keys tune may write (vm.*)."""
+    logged = store.written_keys(tx.id) & {c.key for c in tx.written}
+    keys = logged | {PARTNERS[k] for k in logged if k in PARTNERS}
+    return frozenset(k for k in keys if TUNABLE_KEY.fullmatch(k))
+
+
 def restore_values(tx: Tx, store: Store, procsys: ProcSys) -> tuple[list[str], list[str]]:
     restored, failed = [], []
+    ours = _ours(tx, store)
     for change, data in _restore_order(tx, store):
         label = f"{swap_separators(change.key)} = {change.before_text}"
         try:
+            if change.key not in ours:  # never written by this transaction: only say if it is back
+                if TUNABLE_KEY.fullmatch(change.key) and same_value(procsys.read(change.key), data):
+                    restored.append(label)
+                continue
             if procsys.read(change.key) != data:
                 procsys.write_raw(change.key, data)
             if procsys.read(change.key) != data and not same_value(procsys.read(change.key), data):
@@ -102,19 +118,19 @@ def restore_drop_in(tx: Tx, store: Store, root: Path) -> str | None:
     if tx.persist is None:
         return None
     old = store.backup(tx.id, DROP_IN_BACKUP)
-    path = root / tx.persist.path
-    kept = _keep_edited(tx, store, path)
+    rel = MEMSTALL_DROP_IN  # the only file tune persists to, whatever a record says
+    kept = _keep_edited(tx, store, root)
     if old is None:
-        done = f"removed {tx.persist.path}" if remove_durable(path) else f"{tx.persist.path} stays absent"
+        done = f"removed {rel}" if rootfs.remove(root, rel) else f"{rel} stays absent"
         return done + kept
-    atomic_write(path, old, tx.persist.mode or 0o644, shown=tx.persist.path)
+    rootfs.atomic_write(root, rel, old, (tx.persist.mode or 0o644) & 0o777)
     return f"restored the previous {tx.persist.path}{kept}"
 
 
-def _keep_edited(tx: Tx, store: Store, path: Path) -> str:
+def _keep_edited(tx: Tx, store: Store, root: Path) -> str:
     """Someone edited the drop-in after this transaction wrote it: keep their version."""
     written = tx.persist.written_sha256 if tx.persist else None
-    current = read_optional(path)
+    current = rootfs.read_bytes(root, MEMSTALL_DROP_IN)
     if written is None or current is None or sha256(current) == written:
         return ""
     saved = store.path(tx.id) / EDITED_DROP_IN
@@ -136,7 +152,8 @@ def _fail(tx: Tx, store: Store, procsys: ProcSys, what: str) -> ApplyError:
     return ApplyError(msg, hint=None if not failed else f"backups are in {store.path(tx.id)}/before")
 
 
-def _write_one(procsys: ProcSys, change: Change) -> None:
+def _write_one(procsys: ProcSys, store: Store, tx: Tx, change: Change) -> None:
+    store.log_write(tx.id, change.key)
     procsys.write(change.key, change.proposed)
     got = procsys.read(change.key)
     if not same_value(got, change.proposed):
@@ -176,7 +193,7 @@ def apply(plan: Plan, procsys: ProcSys, store: Store, persist: bool, force: bool
                          "nothing was changed") from None
     for change in plan.to_write():
         try:
-            _write_one(procsys, change)
+            _write_one(procsys, store, tx, change)
         except (OSError, _Mismatch) as err:
             reason, code = str(err), ""
             if isinstance(err, OSError):

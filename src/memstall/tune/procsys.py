@@ -1,60 +1,24 @@
-"""Reads and writes of ROOT/proc/sys, with read-back, and the fault-injection test hooks.
+"""Reads and writes of ROOT/proc/sys, with read-back and the injected test faults.
 
 A sysctl is written with one write(2) of the value plus a newline, the way sysctl(8)
 does; /proc/sys ignores O_TRUNC, a regular file in a test root needs it. Read-back
 compares whitespace-separated tokens, since the kernel re-formats what it stores
 (`lowmem_reserve_ratio` comes back tab-separated, `020` comes back `20`).
 
-Test hooks (environment variables, read at each step; never set them outside tests):
-- MEMSTALL_TEST_FAIL_WRITE="N:ERRNO": the Nth write of this process fails with ERRNO
-  (EINVAL, EROFS, EACCES...) before touching the file, as the kernel would.
-- MEMSTALL_TEST_STORE_INSTEAD="N:TEXT": the Nth write stores TEXT instead, as a kernel
-  that clamps or ignores a value would (the read-back check must catch it).
-- MEMSTALL_TEST_KILL_AT="<step>:N": SIGKILL this process at the Nth `step`
-  ("before-write", "after-write", "after-backup", "before-persist", "after-persist").
+Faults for the tests (a failing Nth write, a clamping kernel, SIGKILL at a step) come in
+as a `faults.Faults` value; see tune/faults.py.
 """
 
 from __future__ import annotations
 
 import errno
-import os
-import signal
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from memstall.errors import SourceUnavailable
-
-FAIL_WRITE_ENV = "MEMSTALL_TEST_FAIL_WRITE"
-KILL_AT_ENV = "MEMSTALL_TEST_KILL_AT"
-STORE_INSTEAD_ENV = "MEMSTALL_TEST_STORE_INSTEAD"
-
-
-class Hooks:
-    """Counts steps and applies the test hooks; a no-op unless the variables are set."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def step(self, name: str) -> int:
-        self.counts[name] = self.counts.get(name, 0) + 1
-        n = self.counts[name]
-        if os.environ.get(KILL_AT_ENV) == f"{name}:{n}":
-            os.kill(os.getpid(), signal.SIGKILL)
-        return n
-
-    def maybe_fail_write(self, n: int) -> None:
-        spec = os.environ.get(FAIL_WRITE_ENV)
-        if not spec:
-            return
-        which, _, name = spec.partition(":")
-        if which == str(n):
-            code = getattr(errno, name or "EINVAL", errno.EINVAL)
-            raise OSError(code, os.strerror(code))
-
-    def stored_instead(self, n: int, value: str) -> str:
-        which, _, text = os.environ.get(STORE_INSTEAD_ENV, "").partition(":")
-        return text if which == str(n) else value
+from memstall.tune import rootfs
+from memstall.tune.faults import NO_FAULTS, Faults, Hooks
 
 
 @dataclass(frozen=True)
@@ -81,10 +45,10 @@ def same_value(a: bytes | str, b: bytes | str) -> bool:
 class ProcSys:
     """ROOT/proc/sys as files."""
 
-    def __init__(self, root: Path, hooks: Hooks | None = None) -> None:
+    def __init__(self, root: Path, faults: Faults = NO_FAULTS) -> None:
         self.root = Path(root)
         self.base = self.root / "proc" / "sys"
-        self.hooks = hooks or Hooks()
+        self.hooks = Hooks(faults)
 
     def rel(self, key: str) -> str:
         return f"proc/sys/{key}"
@@ -96,18 +60,23 @@ class ProcSys:
 
     def probe(self, key: str) -> KnobFile:
         try:
-            st = self.path(key).stat()
-        except OSError:
+            self.path(key)
+            st = rootfs.stat(self.root, self.rel(key))
+        except (OSError, SourceUnavailable):
             return KnobFile(key, exists=False, regular=False, writable=False, readable=False)
         regular = stat.S_ISREG(st.st_mode)
         # /proc/sys enforces the table's mode even for root; a 0444 entry is read-only.
         return KnobFile(key, True, regular, bool(st.st_mode & 0o222), bool(st.st_mode & 0o444))
 
     def read(self, key: str) -> bytes:
+        self.path(key)
         try:
-            return self.path(key).read_bytes()
+            data = rootfs.read_bytes(self.root, self.rel(key))
         except OSError as err:
             raise SourceUnavailable(self.rel(key), err.strerror or str(err)) from None
+        if data is None:
+            raise SourceUnavailable(self.rel(key), "No such file or directory")
+        return data
 
     def write(self, key: str, value: str) -> None:
         """One write(2) of `value` + newline; raises OSError as the kernel reports it."""
@@ -118,10 +87,7 @@ class ProcSys:
         self.hooks.step("after-write")
 
     def write_raw(self, key: str, data: bytes) -> None:
-        fd = os.open(self.path(key), os.O_WRONLY | os.O_TRUNC)
-        try:
-            written = os.write(fd, data)
-        finally:
-            os.close(fd)
+        self.path(key)
+        written = rootfs.write_in_place(self.root, self.rel(key), data)
         if written != len(data):
             raise OSError(errno.EIO, f"short write ({written} of {len(data)} bytes)")

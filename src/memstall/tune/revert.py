@@ -28,10 +28,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from memstall.advice.tuning.procsys import FAIL_WRITE_ENV, KILL_AT_ENV, STORE_INSTEAD_ENV, ProcSys
-from memstall.advice.tuning.store import Store, Tx, TxRevert
-from memstall.advice.tuning.transaction import rollback
 from memstall.errors import ApplyError, UsageError
+from memstall.tune.procsys import ProcSys
+from memstall.tune.store import Store, Tx, TxRevert
+from memstall.tune.transaction import rollback
 
 SYSTEMD = "systemd-run timer"
 WATCHER = "detached watcher"
@@ -68,10 +68,6 @@ def _command(tx: Tx, store: Store, root: Path) -> list[str]:
             tx.id, "--state-dir", str(store.dir.resolve())]
 
 
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in (FAIL_WRITE_ENV, KILL_AT_ENV, STORE_INSTEAD_ENV)}
-
-
 def schedule(tx: Tx, store: Store, root: Path, seconds: int, mechanism: str) -> TxRevert:
     cmd = _command(tx, store, root)
     deadline = time.time() + seconds
@@ -80,12 +76,12 @@ def schedule(tx: Tx, store: Store, root: Path, seconds: int, mechanism: str) -> 
         r = subprocess.run(["systemd-run", f"--unit={unit}", f"--on-active={seconds}s",
                             "--timer-property=AccuracySec=1s",
                             f"--description=memstall: roll back {tx.id} unless confirmed", "--", *cmd],
-                           capture_output=True, text=True, check=False, env=_clean_env())
+                           capture_output=True, text=True, check=False)
         if r.returncode != 0:
             raise ApplyError(f"systemd-run failed: {r.stderr.strip() or r.returncode}")
         return TxRevert(seconds, deadline, SYSTEMD, unit)
     r = subprocess.run([sys.executable, "-c", _LAUNCH, *cmd, "--wait-until", f"{deadline:.3f}"],
-                       capture_output=True, text=True, check=False, env=_clean_env())
+                       capture_output=True, text=True, check=False)
     if r.returncode != 0 or not r.stdout.strip().isdigit():
         raise ApplyError(f"could not start the revert watcher: {r.stderr.strip() or r.returncode}")
     return TxRevert(seconds, deadline, WATCHER, r.stdout.strip())

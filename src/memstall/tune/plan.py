@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from memstall.advice.recommendation import Recommendation
-from memstall.advice.tuning.safety import KnobFacts, Refusal, refusals
-from memstall.analysis.sysctl_limits import RISKS
+from memstall.advice.risks import RISKS
 from memstall.analysis.whatif import WhatIfUnavailable, ZoneChange, what_if
 from memstall.errors import UsageError
 from memstall.model.state import SystemState
-from memstall.model.sysctl_conf import swap_separators
-from memstall.parsers.sysctl_conf import normalize_key
+from memstall.model.sysctl_name import SettingError, parse_setting, swap_separators, sysctl_key
+from memstall.tune.safety import KnobFacts, Refusal, refusals
 
 WATERMARK_KEYS = frozenset({"vm/min_free_kbytes", "vm/watermark_scale_factor"})
 
@@ -70,16 +69,16 @@ class Plan:
 
 
 def parse_assignment(text: str) -> Request:
-    """'vm.watermark_scale_factor=20' (or 'vm/x = 20') -> Request.
+    """A --set argument (model/sysctl_name.parse_setting) as a Request.
 
     >>> parse_assignment("vm.watermark_scale_factor = 20").key
     'vm/watermark_scale_factor'
     """
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip() or not value.strip():
-        raise UsageError(f"--set takes KEY=VALUE, got {text!r}",
-                         hint="e.g. --set vm.watermark_scale_factor=20")
-    return Request(normalize_key(key), value.strip())
+    try:
+        key, value = parse_setting(text)
+    except SettingError as err:
+        raise UsageError(str(err), hint="e.g. --set vm.watermark_scale_factor=20") from None
+    return Request(key, value)
 
 
 def from_recommendations(recs: Sequence[Recommendation]) -> tuple[list[Request], list[str]]:
@@ -92,7 +91,7 @@ def from_recommendations(recs: Sequence[Recommendation]) -> tuple[list[Request],
                          f"sysfs file, not a sysctl, so tune leaves it out: echo {r.proposed} > "
                          f"/{r.setting}, and set it at boot with your tuned profile or boot scripts")
         else:
-            requests.append(Request(normalize_key(r.setting), r.proposed.strip(), r.rationale, r.effect,
+            requests.append(Request(sysctl_key(r.setting), r.proposed.strip(), r.rationale, r.effect,
                                     r.risk))
     return requests, notes
 
