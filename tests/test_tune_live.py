@@ -1,7 +1,8 @@
-"""Live: change vm.watermark_scale_factor on this kernel, check /proc/zoneinfo against the
-plan's whatif prediction, roll back, check the originals. The host is always restored in
-`finally`, whatever happens. The value (100) is safe: it keeps 1 % of each zone between
-watermarks, about 0.4 GiB more free memory on a 24 GiB machine.
+"""Live, writing (`live_write`: runs only with --live): change vm.watermark_scale_factor on
+this kernel, check /proc/zoneinfo against the plan's whatif prediction, roll back, check the
+originals. The host is always restored in `finally`, whatever happens. The value (100) is
+safe: it keeps 1 % of each zone between watermarks, about 0.4 GiB more free memory on a
+24 GiB machine.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ WSF = Path("/proc/sys/vm/watermark_scale_factor")
 # Several test runs share this host: one run must not take another's changed value for the
 # original (it would then "restore" it). Every test here holds this host-wide lock.
 HOST_LOCK = Path("/run/lock/memstall-live-sysctl-tests.lock")
-pytestmark = [pytest.mark.live, pytest.mark.usefixtures("host_lock")]
+pytestmark = [pytest.mark.live_write, pytest.mark.usefixtures("host_lock")]
 
 
 @pytest.fixture
