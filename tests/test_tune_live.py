@@ -1,8 +1,7 @@
-"""Live, writing (`live_write`: runs only with --live): change vm.watermark_scale_factor on
-this kernel, check /proc/zoneinfo against the plan's whatif prediction, roll back, check the
-originals. The host is always restored in `finally`, whatever happens. The value (100) is
-safe: it keeps 1 % of each zone between watermarks, about 0.4 GiB more free memory on a
-24 GiB machine.
+"""Live: change vm.watermark_scale_factor on this kernel, check /proc/zoneinfo against the
+plan's whatif prediction, roll back, check the originals. The host is always restored in
+`finally`, whatever happens. The value (100) is safe: it keeps 1 % of each zone between
+watermarks, about 0.4 GiB more free memory on a 24 GiB machine.
 """
 
 from __future__ import annotations
