@@ -1,4 +1,4 @@
-"""Shared test setup: the `live` marker, Hypothesis profiles, fixture paths, CLI runner."""
+"""Shared test setup: opt-in live tests (--live), Hypothesis profiles, fixture paths, CLI runner."""
 
 from __future__ import annotations
 
@@ -23,9 +23,16 @@ settings.register_profile("ci", max_examples=400, deadline=None, derandomize=Tru
 settings.load_profile("ci" if os.environ.get("CI") else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+LIVE_MARKERS = ("live", "live_write")
+OPT_IN = "opt in with `python -m pytest --live`"
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="rewrite golden files (expected/*) instead of comparing")
+    parser.addoption("--live", action="store_true",
+                     help="run the tests marked live (read the running kernel) and live_write "
+                          "(change it: sysctls, debugfs mounts); they need Linux and root")
 
 
 @pytest.fixture
@@ -33,21 +40,38 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
-def live_skip_reason() -> str | None:
-    if not sys.platform.startswith("linux"):
-        return "needs Linux: reads the running kernel"
-    if os.geteuid() != 0:
-        return "needs root: writes sysctls / reads debugfs and pagetypeinfo"
+def live_skip_reason(marker: str, opted_in: bool, platform: str, euid: int) -> str | None:
+    """Why a test marked `marker` (live or live_write) does not run here, or None if it does.
+
+    Live tests are opt-in: `python -m pytest` as root on someone's production box must not
+    write /proc/sys or mount debugfs. Pure, so each branch is tested without changing user.
+    """
+    if not opted_in:
+        if marker == "live":
+            return f"live test, reads the running kernel: {OPT_IN} (as root on Linux)"
+        return (f"live_write test, changes the running kernel (sysctls, debugfs mounts): {OPT_IN} "
+                "(as root, on a machine whose kernel you may change)")
+    if not platform.startswith("linux"):
+        return f"{marker} test needs Linux: it reads the running kernel"
+    if euid != 0:
+        why = ("reads pagetypeinfo, debugfs and /dev/kmsg" if marker == "live"
+               else "writes sysctls, mounts debugfs")
+        return f"{marker} test needs root: it {why}"
     return None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    reason = live_skip_reason()
-    if reason is None:
-        return
+    opted_in = bool(config.getoption("--live"))
+    euid = os.geteuid() if hasattr(os, "geteuid") else -1
     for item in items:
-        if "live" in item.keywords:
-            item.add_marker(pytest.mark.skip(reason=reason))
+        marks = [m for m in LIVE_MARKERS if item.get_closest_marker(m) is not None]
+        if len(marks) > 1:
+            raise pytest.UsageError(f"{item.nodeid}: marked both live and live_write; a test that "
+                                    "changes the kernel is live_write only")
+        if marks:
+            reason = live_skip_reason(marks[0], opted_in, sys.platform, euid)
+            if reason is not None:
+                item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @dataclass

@@ -1,10 +1,11 @@
-"""The running kernel vs memstall, digit for digit (root on Linux only: marked `live`).
+"""The running kernel vs memstall, digit for digit (opt-in with --live; root on Linux only).
 
 - debugfs extfrag_index / unusable_index vs the indices recomputed from /proc/buddyinfo,
   compared only when buddyinfo read before and after the debugfs files is identical;
 - every zone of /proc/zoneinfo vs the watermark calculator (boost subtracted, promo too);
 - every file memstall reads parses on this host; MemTotal/MemFree agree with `free -b`.
-debugfs is mounted if needed and unmounted only if this test mounted it.
+debugfs is mounted if needed and unmounted only if this test mounted it: that test is
+`live_write`, the others only read (`live`).
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ from memstall.parsers.meminfo import parse_meminfo
 from memstall.parsers.vmstat import parse_vmstat
 from memstall.parsers.zoneinfo import parse_zoneinfo
 from memstall.sources import open_root
-
-pytestmark = pytest.mark.live
 
 DEBUGFS = Path("/sys/kernel/debug")
 EXTFRAG = DEBUGFS / "extfrag"
@@ -85,6 +84,7 @@ def _compare(buddy_text: str, extfrag: str, unusable: str) -> int:
     return compared
 
 
+@pytest.mark.live_write  # may mount debugfs
 def test_extfrag_and_unusable_index_equal_debugfs(debugfs: Path) -> None:
     stable = compared = 0
     for _ in range(TRIALS):
@@ -116,6 +116,7 @@ def _int_file(path: str) -> int:
     return int(Path(path).read_text().split()[0])
 
 
+@pytest.mark.live
 def test_watermark_calculator_equals_every_zone_of_zoneinfo() -> None:
     zoneinfo = parse_zoneinfo(Path("/proc/zoneinfo").read_text())
     mfk = _int_file("/proc/sys/vm/min_free_kbytes")
@@ -137,6 +138,7 @@ def test_watermark_calculator_equals_every_zone_of_zoneinfo() -> None:
     assert all(r.matches for r in rows), [r.zone.subject for r in rows if not r.matches]
 
 
+@pytest.mark.live
 def test_every_file_memstall_reads_parses_on_this_host() -> None:
     state = load_state(open_root("/"))
     for name in ("buddyinfo", "zoneinfo", "vmstat", "meminfo", "sysctl_vm", "uptime_seconds",
@@ -166,6 +168,7 @@ def _free_b() -> tuple[int, int]:
     return int(mem[1]), int(mem[3])
 
 
+@pytest.mark.live
 def test_meminfo_agrees_with_free() -> None:
     before = parse_meminfo(Path("/proc/meminfo").read_text())
     total_b, free_b = _free_b()

@@ -77,3 +77,23 @@ def test_no_psi_and_zoneinfo_without_boost_on_4_9() -> None:
         assert not Path(SNAP / fixture / "proc/pressure").exists()
         r = run_cli("--root", str(SNAP / fixture), "show", "psi")
         assert r.code == 3 and "4.20" in r.err
+
+
+@pytest.mark.parametrize(("fixture", "log"), CASES)
+def test_zone_sizes_and_free_pages_are_the_logs(fixture: str, log: str) -> None:
+    """The zones golden against the log's zone lines (kB printed by the kernel, / 4 KiB pages).
+    A managed size that differs from the log's must be a hand edit listed in the MANIFEST
+    with both numbers (the boot-time size the watermarks were computed from)."""
+    text = _log_text(log)
+    lines = re.findall(r"Node (\d) (\w+) free:(\d+)kB .*?present:(\d+)kB managed:(\d+)kB", text)
+    assert lines
+    golden = json.loads((SNAP / fixture / "expected" / "zones.json").read_text())
+    by_zone = {(z["node"], z["zone"]): z for z in golden["zones"]}
+    edits = [e for e in json.loads((SNAP / fixture / "MANIFEST.json").read_text())["edited"]
+             if e.startswith("zoneinfo managed:")]
+    for node, zone, free, present, managed in lines:
+        z = by_zone[(int(node), zone)]
+        assert (z["free_pages"], z["present_pages"]) == (int(free) // 4, int(present) // 4)
+        if z["managed_pages"] != int(managed) // 4:
+            assert any(f"{zone} {z['managed_pages']} " in e and f"({int(managed) // 4})" in e
+                       for e in edits), (zone, z["managed_pages"], edits)

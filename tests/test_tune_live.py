@@ -22,7 +22,7 @@ WSF = Path("/proc/sys/vm/watermark_scale_factor")
 # Several test runs share this host: one run must not take another's changed value for the
 # original (it would then "restore" it). Every test here holds this host-wide lock.
 HOST_LOCK = Path("/run/lock/memstall-live-sysctl-tests.lock")
-pytestmark = [pytest.mark.live, pytest.mark.usefixtures("host_lock")]
+pytestmark = [pytest.mark.live_write, pytest.mark.usefixtures("host_lock")]
 
 
 @pytest.fixture
