@@ -212,3 +212,11 @@ def load_state(source: Source, sample: int | None = None) -> SystemState:
 
 
 __all__ = ["load_state", "read_manifest", "sample_count", "select_sample"]
+
+
+class StateReader:
+    """Reads one root repeatedly (replaced by the caching reader of the registry branch)."""
+    def __init__(self, source: Source, *, strict: bool = True) -> None:
+        self.source, self.strict = source, strict
+    def read(self, *, refresh_static: bool = True) -> SystemState:
+        return load_state(self.source)
