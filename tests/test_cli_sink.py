@@ -56,14 +56,14 @@ def _closed() -> io.StringIO:
 
 def test_an_internal_error_exits_70_with_one_line() -> None:
     r = _run(SHOW, _closed())
-    assert r.code == ExitCode.INTERNAL == 70
+    assert r.code == 70 and ExitCode.INTERNAL.value == 70
     assert r.err == ("memstall: internal error: ValueError: I/O operation on closed file "
                      "(re-run with --debug and report it)\n")
 
 
 def test_an_internal_error_of_diagnose_is_unknown() -> None:
     r = _run(DIAGNOSE, _closed())
-    assert r.code == PluginStatus.UNKNOWN == 3
+    assert r.code == 3 and PluginStatus.UNKNOWN.value == 3
     assert r.err.count("\n") == 1 and r.err.startswith("memstall: internal error: ValueError: ")
 
 

@@ -132,3 +132,7 @@ class Sampler:
             yield self.sample()
             done += 1
             due += interval_seconds
+
+
+__all__ = ["FIRST_TICK", "HISTORY_MAX_STATES", "HISTORY_SECONDS", "SYSTEM_CLOCK", "Clock", "Sampler",
+           "SystemClock", "Tick"]
