@@ -118,9 +118,10 @@ def test_text_report_sections() -> None:
     assert "\nSkipped (" in r.out and "\nPassed: " in r.out
 
 
-def test_negative_interval_is_a_usage_error() -> None:
+def test_negative_interval_is_a_usage_error_and_unknown() -> None:
     r = run_cli("diagnose", "--interval", "-1")
-    assert (r.code, r.err) == (2, "memstall: error: --interval must be 0 or more seconds, got -1.0\n")
+    # was exit 2 (usage), which a monitoring system reads as CRITICAL: UNKNOWN (3) now
+    assert (r.code, r.err) == (3, "memstall: error: --interval must be 0 or more seconds, got -1.0\n")
 
 
 def test_missing_log_is_one_line_error() -> None:
@@ -138,11 +139,12 @@ def test_live_diagnose_samples_twice() -> None:
     assert "DIRECT_RECLAIM" not in skipped  # rates from the two live samples
 
 
-@pytest.mark.parametrize("command", [["diagnose"], ["whatif", "--set", "vm.watermark_scale_factor=100"]])
-def test_log_and_root_together_are_refused_not_one_ignored(command: list[str]) -> None:
+@pytest.mark.parametrize(("command", "code"), [(["diagnose"], 3),  # UNKNOWN: diagnose is a check
+                                                (["whatif", "--set", "vm.watermark_scale_factor=100"], 2)])
+def test_log_and_root_together_are_refused_not_one_ignored(command: list[str], code: int) -> None:
     log = LOGS[0]
     r = run_cli("--root", str(IDLE), *command, "--log", str(log))
-    assert r.code == 2 and r.out == ""
+    assert r.code == code and r.out == ""
     assert r.err == (f"memstall: error: --log {log} and --root {IDLE}: give one source, not both "
                      "(--log reads the Mem-Info of the log, --root a host or capture)\n")
 

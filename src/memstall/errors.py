@@ -2,7 +2,8 @@
 
 Every error a user can cause is a `MemstallError`; the CLI prints it as one line
 (`memstall: error: <message>`, then `hint: <hint>` when there is one) and exits with
-`exit_code`. Anything else is a bug in memstall and is reported as such.
+`exit_code`. Anything else is a bug in memstall and is reported as such. `diagnose` maps
+every failure to UNKNOWN (3) instead, see `PluginStatus`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,22 @@ class ExitCode(enum.IntEnum):
     INPUT = 3  # the user's input or system is the problem
     APPLY = 4  # a sysctl write failed (what was rolled back is said)
     INTERNAL = 70  # EX_SOFTWARE: a bug in memstall
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`memstall logs | head`)
+
+
+class PluginStatus(enum.IntEnum):
+    """`diagnose`'s exit codes: the monitoring-plugins convention (Nagios, Icinga, Naemon...).
+
+    A command that declares `EXIT_ON_FAILURE = PluginStatus.UNKNOWN` in its cli module exits
+    with it for every failure (bad flags, bad input, internal error, Ctrl-C, closed stdout),
+    so a monitoring system never reads a failure as CRITICAL (2, argparse's usage code).
+    """
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3  # the check could not run
 
 
 class MemstallError(Exception):

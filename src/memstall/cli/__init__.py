@@ -9,6 +9,7 @@ through the `Io` it is given (so tests need no subprocess).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,35 +87,73 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _failure_code(command: str | None, code: int) -> int:
+    """The exit code of a failure: the command's EXIT_ON_FAILURE when it declares one
+    (diagnose: UNKNOWN, the monitoring-plugins convention), else the failure's own `code`."""
+    module = sys.modules.get(f"{__name__}.{command}") if command else None
+    own = getattr(module, "EXIT_ON_FAILURE", None)
+    return int(code if own is None else own)
+
+
+def _silence(stream: TextIO) -> None:
+    """Point a broken stdout at /dev/null: Python flushes sys.stdout at exit, and a second
+    BrokenPipeError there would print 'Exception ignored ...' and exit 120."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (StringIO), or closed
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+def _run(args_list: list[str], command: str | None, io: Io) -> int:
+    parser = build_parser(command)
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exit_:  # argparse already printed its usage message (or --help)
+        code = int(exit_.code or 0)
+        return _failure_code(command, code) if code else 0
+    handler: Handler = args.handler
+    code = handler(args, io)
+    io.stdout.flush()  # a closed pipe shows here, inside the sink, not at interpreter exit
+    return code
+
+
 def main(argv: Sequence[str] | None = None, io: Io | None = None) -> int:
+    """Run one command; the one place that turns exceptions into messages and exit codes.
+
+    Exit codes (errors.ExitCode): the handler's own (0, or 1 for `tune verify` drift...),
+    2 usage, 3 input, 4 apply, 70 internal error (a bug), 130 Ctrl-C, 141 stdout closed by
+    its reader (quiet: 128 + SIGPIPE, what the shell reports for `cat` or `grep` killed by
+    SIGPIPE; 0 would claim the whole output was delivered). A command module may declare
+    EXIT_ON_FAILURE to replace every failure code by its own (diagnose: 3, UNKNOWN).
+    """
     io = io or Io()
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
+    command = chosen_command(args_list)
     try:
-        parser = build_parser(chosen_command(args_list))
-        try:
-            args = parser.parse_args(args_list)
-        except SystemExit as exit_:  # argparse already printed its usage message
-            return int(exit_.code or 0)
-        handler: Handler = args.handler
-        return handler(args, io)
+        return _run(args_list, command, io)
     except MemstallError as err:
         if debug:
             raise
         io.stderr.write(f"memstall: error: {err.message}\n")
         if err.hint:
             io.stderr.write(f"hint: {err.hint}\n")
-        return int(err.exit_code)
+        return _failure_code(command, err.exit_code)
     except KeyboardInterrupt:
         if debug:
             raise
-        return int(ExitCode.INTERRUPTED)
-    except BrokenPipeError:
-        # `memstall ... | head`: the reader went away; not an error.
-        return int(ExitCode.OK)
+        return _failure_code(command, ExitCode.INTERRUPTED)
+    except BrokenPipeError:  # `memstall ... | head`: the reader went away; nothing to say
+        _silence(io.stdout)
+        return _failure_code(command, ExitCode.BROKEN_PIPE)
     except Exception as err:  # the one catch-all: a bug in memstall, reported as such
         if debug:
             raise
         io.stderr.write(f"memstall: internal error: {type(err).__name__}: {err} "
                         "(re-run with --debug and report it)\n")
-        return int(ExitCode.INTERNAL)
+        return _failure_code(command, ExitCode.INTERNAL)

@@ -11,12 +11,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import shutil
 import tempfile
 import time
-from datetime import datetime
-from typing import IO, Any, Union
+from typing import IO, Any
 
 from memstall.analysis.log_state import state_from_mem_info
 from memstall.analysis.log_summary import GfpView, SummaryBuilder, gfp_view
@@ -28,9 +26,8 @@ from memstall.outputs import logs as out
 from memstall.outputs.logs_snapshot import snapshot_files
 from memstall.outputs.render.jsonout import dumps
 from memstall.parsers.kernlog import LogScanner
+from memstall.pipeline.log_filter import EventFilter, parse_bound
 from memstall.sources.kernlog import STDIN, LogReader
-
-Bound = Union[float, datetime]
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -59,60 +56,6 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run)
 
 
-def _bound(text: str | None, flag: str) -> Bound | None:
-    if text is None:
-        return None
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        if math.isfinite(seconds):  # nan would let every event through, inf none
-            return seconds
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"{flag} {text!r}: expected uptime seconds or an ISO date/time "
-                         "such as 2017-08-11T16:51") from None
-
-
-def _wall(event: AllocEvent, year: int) -> datetime | None:
-    t = event.time
-    if t is None:
-        return None
-    words = " ".join(t.split())
-    for text, fmt in ((words, "%a %b %d %H:%M:%S %Y"),  # dmesg -T
-                      (f"{year} {words}", "%Y %b %d %H:%M:%S")):  # syslog: no year printed
-        try:
-            return datetime.strptime(text, fmt)
-        except ValueError:
-            pass
-    iso = t.replace(",", ".")
-    if len(iso) > 5 and iso[-5] in "+-" and iso[-3] != ":":  # journalctl short-iso +0300
-        iso = iso[:-2] + ":" + iso[-2:]
-    try:
-        return datetime.fromisoformat(iso)
-    except ValueError:
-        return None
-
-
-def _in_range(event: AllocEvent, since: Bound | None, until: Bound | None) -> bool:
-    for given, after in ((since, True), (until, False)):
-        if given is None:
-            continue
-        bound: Any = given
-        if isinstance(given, float):
-            value: Any = event.uptime_s
-        else:
-            value = _wall(event, given.year)
-            if value is not None and (value.tzinfo is None) != (given.tzinfo is None):
-                # a stamp without a zone (syslog, dmesg -T) against one with: wall clock both
-                value, bound = value.replace(tzinfo=None), given.replace(tzinfo=None)
-        if value is None or (value < bound if after else value > bound):
-            return False
-    return True
-
-
 class _Run:
     def __init__(self, args: argparse.Namespace, io: Any) -> None:
         self.args, self.io = args, io
@@ -121,8 +64,10 @@ class _Run:
         if args.kernel is not None and kernel is None:
             raise UsageError(f"--kernel {args.kernel!r}: expected a release such as 4.9.0 or 3.10")
         self.kernel = kernel
-        self.since = _bound(args.since, "--since")
-        self.until = _bound(args.until, "--until")
+        self.filter = EventFilter(
+            hosts=frozenset(args.host or ()), kinds=frozenset(args.kind or ()),
+            since=None if args.since is None else parse_bound(args.since, "--since"),
+            until=None if args.until is None else parse_bound(args.until, "--until"))
         self.summary = SummaryBuilder(kernel)
         self.events_written = 0
         self.spool: IO[str] | None = None  # --format json: the events, until the document is whole
@@ -131,16 +76,8 @@ class _Run:
         self.cut_lines = 0
         self.last_dump: tuple[MemInfoDump, AllocEvent | None] | None = None
 
-    def wanted(self, e: AllocEvent) -> bool:
-        a = self.args
-        if a.host and e.host not in a.host:
-            return False
-        if a.kind and e.kind not in a.kind:
-            return False
-        return _in_range(e, self.since, self.until)
-
     def event(self, e: AllocEvent) -> None:
-        if not self.wanted(e):
+        if not self.filter.wants(e):
             return
         view: GfpView = gfp_view(e, self.kernel)
         self.summary.add(e, view)
@@ -156,7 +93,7 @@ class _Run:
             self.io.stdout.write(out.event_line(e, view))
 
     def dump(self, d: MemInfoDump) -> None:
-        if self.args.host or self.args.kind or self.since is not None or self.until is not None:
+        if self.filter.active:
             return  # a dump without a report has no host/kind/time to filter on
         self.summary.add_dump(d)
         self.last_dump = (d, None)

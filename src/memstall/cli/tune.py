@@ -156,7 +156,7 @@ def _facts(args: argparse.Namespace, state: SystemState, for_write: bool,
 def _diagnosed(args: argparse.Namespace) -> tuple[SystemState, list[plan.Request], list[str]]:
     """diagnose's recommendations for this root, as plan requests."""
     from memstall.advice.recommend import recommend
-    from memstall.cli.diagnose import inputs_from_root
+    from memstall.pipeline.root_inputs import inputs_from_root
     from memstall.rules import run_rules
 
     inputs, _ = inputs_from_root(args.root, args.interval)

@@ -7,12 +7,13 @@ from typing import Any
 
 from memstall.analysis.sysctl_limits import as_int, validate
 from memstall.analysis.whatif import SETTINGS, WhatIfUnavailable, what_if
-from memstall.cli.diagnose import inputs_from_log, one_source
 from memstall.collect import load_state
 from memstall.errors import InputError, UsageError
 from memstall.model.sysctl_name import SettingError, parse_setting, sysctl_name
 from memstall.outputs.render.jsonout import dumps
 from memstall.outputs.whatif import whatif_doc, whatif_text
+from memstall.pipeline.log_inputs import inputs_from_log
+from memstall.pipeline.root_inputs import one_source
 from memstall.sources import open_root
 
 
@@ -57,7 +58,7 @@ def parse_settings(items: list[str]) -> dict[str, int]:
 
 
 def run(args: argparse.Namespace, io: Any) -> int:
-    one_source(args)
+    one_source(args.log, args.root)
     changes = parse_settings(args.settings)
     managed_total: int | None = None
     if args.log:
