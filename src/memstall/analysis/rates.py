@@ -7,7 +7,7 @@ missing from either sample (it exists on one kernel and not the other, or the fi
 unreadable) has no rate; a counter that went backwards (reboot, or a snapshot pair taken
 from two boots) has no rate either and is listed in `resets`. Rates are never negative.
 
-Names drift between kernels (FACTS.md 7.1): `allocstall` was split per zone in 4.8
+Names drift between kernels (docs/kernel.md#vmstat-counters): `allocstall` was split per zone in 4.8
 (`allocstall_normal`...), and before 4.8 `pgscan_*`/`pgsteal_*` were per zone
 (`pgscan_direct_normal`...). The helpers below sum every form, so one number comes out
 on every kernel.
@@ -25,7 +25,7 @@ from memstall.model.state import SystemState
 from memstall.model.vmstat import VmStat, is_gauge, zoned_names
 
 USER_HZ = 100
-"""Clock ticks per second of /proc/<pid>/stat utime/stime (fixed ABI value on Linux)."""
+"""Clock ticks per second of /proc/<pid>/stat utime/stime (docs/kernel.md#clock-ticks)."""
 
 # node_stat items printed without the nr_ prefix that are gauges, not counters.
 NON_NR_GAUGES = frozenset({"workingset_nodes"})

@@ -6,7 +6,7 @@ keep recommendations in range; `tune` uses it to refuse a value before writing i
 Safety limits that are judgement calls (min_free_kbytes as a share of RAM...) are not
 here: they live in advice/tuning, where --force can override them.
 
-Sources: FACTS.md section 3 and Documentation/admin-guide/sysctl/vm.rst; the commit or
+Sources: docs/kernel.md#vm-sysctl-ranges and Documentation/admin-guide/sysctl/vm.rst; the commit or
 release beside each entry.
 
 >>> limits_for("vm.watermark_scale_factor", KernelVersion(5, 15)).max_value

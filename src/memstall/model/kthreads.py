@@ -10,7 +10,7 @@ _NODE_SUFFIX = re.compile(r"^(?:kswapd|kcompactd)(\d+)$")
 
 @dataclass(frozen=True)
 class KThreadStat:
-    """From /proc/<pid>/stat: utime and stime in clock ticks (USER_HZ, 100 on Linux)."""
+    """From /proc/<pid>/stat: utime and stime in clock ticks (USER_HZ: docs/kernel.md#clock-ticks)."""
 
     pid: int
     comm: str

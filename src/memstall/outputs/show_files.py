@@ -28,7 +28,7 @@ from memstall.units import MIB, pages_to_bytes
 Doc = dict[str, Any]
 
 # USER_HZ: /proc/<pid>/stat times are in clock ticks of 1/100 s on every architecture
-# Linux supports today (the kernel converts to USER_HZ, which is 100 except on alpha/ia64).
+# Linux supports today (USER_HZ is 100 except on alpha/ia64: docs/kernel.md#clock-ticks).
 USER_HZ = 100
 
 HINTS = {
@@ -257,7 +257,7 @@ def extfrag_text(state: SystemState) -> str:
     out = []
     for z in doc["zones"]:
         unusable = z["unusable_index"]
-        # As the kernel prints them (C "%2d.%03d" / "%d.%03d", FACTS.md 1.5).
+        # As the kernel prints them (C "%2d.%03d" / "%d.%03d", docs/kernel.md#debugfs-extfrag-files).
         rows = [[k, format_extfrag_milli(round(v * 1000)).strip(),
                  format_unusable_milli(round(unusable[k] * 1000)) if k < len(unusable) else None]
                 for k, v in enumerate(z["extfrag_index"])]

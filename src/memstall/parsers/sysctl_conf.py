@@ -9,8 +9,8 @@ The format read by systemd-sysctl (sysctl.d(5)) and procps `sysctl -p/--system`:
     net.ipv4.conf.*.rp_filter = 2     # glob(7) pattern: every matching key
     -net.ipv4.conf.lo.rp_filter       # '-' and no '=': exclude this key from the globs
 
-Names are normalised as systemd does (sysctl_normalize): if the first separator is a
-slash the name is already a path; if it is a dot, dots and slashes are swapped, so
+Names are normalised as systemd's sysctl_normalize (docs/kernel.md#sysctl-files-at-boot): if the
+first separator is a slash the name is already a path; if it is a dot, dots and slashes are swapped, so
 `net.ipv4.conf.enp3s0/200.forwarding` is `net/ipv4/conf/enp3s0.200/forwarding`.
 The value is the rest of the line after '=', stripped; there are no inline comments
 (`vm.swappiness = 10 # low` writes "10 # low", which the kernel rejects).
