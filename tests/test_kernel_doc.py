@@ -15,7 +15,8 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 KERNEL_MD = ROOT / "docs" / "kernel.md"
-CITATION = re.compile(r"docs/kernel\.md#([A-Za-z0-9_-]+)")
+# A citation in code or text, or a Markdown link from another page of docs/.
+CITATION = re.compile(r"(?:docs/|\]\()kernel\.md#([A-Za-z0-9_-]+)")
 # In-page links of kernel.md itself: [text](#anchor).
 LOCAL_LINK = re.compile(r"\]\(#([A-Za-z0-9_-]+)\)")
 HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -97,6 +98,7 @@ def test_nothing_cites_a_file_outside_the_repository(tree: str, pattern: re.Patt
 def test_the_checker_sees_a_broken_citation() -> None:
     known = set(anchors("# Top\n\n## Watermarks\n\n```\n## not a heading\n```\n"))
     assert known == {"top", "watermarks"}
-    text = "see docs/kernel.md#watermarks and docs/kernel.md#not-a-heading"
+    text = "see docs/kernel.md#watermarks, [w](kernel.md#watermarks) and docs/kernel.md#not-a-heading"
     assert [a for a in CITATION.findall(text) if a not in known] == ["not-a-heading"]
+    assert CITATION.findall("[docs/kernel.md#psi](kernel.md#psl)") == ["psi", "psl"]
     assert OUTSIDE.search("(FACTS.md 2.1)") and OUTSIDE.search("../shared/kernel/x")
