@@ -1,6 +1,6 @@
 """analysis/fragmentation.py: the kernel's indices, computed branch included, digit for digit.
 
-Cases from FACTS.md 1.2/1.3/1.5 and real buddyinfo + debugfs pairs captured from a
+Cases from docs/kernel.md#fragmentation-index and real buddyinfo + debugfs pairs captured from a
 fragmented QEMU guest (tests/fixtures/samples/extfrag/<name>/: buddyinfo_before,
 extfrag_index, unusable_index, buddyinfo_after; compared only when before == after).
 """
@@ -30,14 +30,14 @@ PAIRS = sorted(p for p in (Path(__file__).parent / "fixtures" / "samples" / "ext
 
 
 def test_facts_many_small_blocks_give_1000() -> None:
-    # FACTS 1.2: 50000 free order-0 pages, order 10 -> 1000 (would fail from fragmentation).
+    # docs/kernel.md#fragmentation-index: 50000 free order-0 pages, order 10 -> 1000 (fragmentation).
     blocks = [50000] + [0] * 10
     assert fragmentation_index_milli(blocks, 10) == 1000
     assert format_extfrag_milli(1000) == " 1.000"
 
 
 def test_facts_one_order9_block_gives_minus_500() -> None:
-    # FACTS 1.2: one free order-9 block, order 10 -> 1000 - (1000 + 500) // 1 = -500.
+    # docs/kernel.md#fragmentation-index: one free order-9 block, order 10 -> 1000 - (1000 + 500) // 1 = -500.
     blocks = [0] * 9 + [1, 0]
     assert fragmentation_index_milli(blocks, 10) == -500
     assert format_extfrag_milli(-500) == " 0.-500"

@@ -1,4 +1,4 @@
-"""GFP decoding per kernel era (analysis/gfp.py) against real logs and FACTS.md §5."""
+"""GFP decoding per kernel era (analysis/gfp.py) against real logs and docs/kernel.md#gfp-flags."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_corpus_has_events_of_every_kind_of_era() -> None:
     assert {"4.5-4.9", "4.10-4.17", "5.1-5.12", "5.18-6.2", "6.3+"} <= eras
 
 
-# FACTS.md §5.3 composite values, typed from the table (x86-64, no LOCKDEP).
+# docs/kernel.md#gfp-composite-values, typed from the table (x86-64, no LOCKDEP).
 COMPOSITES = {
     (3, 10): {"GFP_KERNEL": 0xD0, "GFP_NOFS": 0x50, "GFP_NOIO": 0x10, "GFP_ATOMIC": 0x20,
               "GFP_HIGHUSER_MOVABLE": 0x200DA, "GFP_TRANSHUGE": 0x4352DA},
@@ -110,7 +110,7 @@ COMPOSITES = {
     (6, 6): {"GFP_KERNEL": 0xCC0, "GFP_NOFS": 0xC40, "GFP_NOIO": 0xC00, "GFP_ATOMIC": 0x820,
              "GFP_HIGHUSER_MOVABLE": 0x100CCA, "GFP_KERNEL_ACCOUNT": 0x400CC0,
              "GFP_TRANSHUGE": 0x1C24CA, "GFP_TRANSHUGE_LIGHT": 0x1C20CA},
-    (6, 18): {"GFP_NOWAIT": 0x2800, "GFP_KERNEL": 0xCC0},  # 0x2800 seen on 6.18 [FACTS mach]
+    (6, 18): {"GFP_NOWAIT": 0x2800, "GFP_KERNEL": 0xCC0},  # 0x2800 seen on 6.18
 }
 
 
@@ -122,7 +122,7 @@ def test_composite_values_match_facts(version: tuple[int, int]) -> None:
         assert decode_gfp(value, kv).names == (name,), name
 
 
-# FACTS.md §5.3 cross-checks against real logs (kernel version known from the log).
+# docs/kernel.md#gfp-composite-values cross-checks against real logs (kernel version known from the log).
 CROSS_CHECKS = [
     ((3, 10), 0x3000D0, ("GFP_KERNEL", "__GFP_KMEMCG", "__GFP_NOTRACK")),
     ((3, 18), 0x204010, ("GFP_NOIO", "__GFP_COMP", "__GFP_NOTRACK")),
@@ -132,7 +132,7 @@ CROSS_CHECKS = [
     ((5, 4), 0x100CCA, ("GFP_HIGHUSER_MOVABLE",)),
     ((6, 1), 0xCD0, ("GFP_KERNEL", "__GFP_RECLAIMABLE")),
     ((6, 6), 0x140CCA, ("GFP_HIGHUSER_MOVABLE", "__GFP_COMP")),
-    ((4, 9), 0x2400000, ("GFP_NOIO",)),  # FACTS 4.1: the 4.9-rc typo message's mode
+    ((4, 9), 0x2400000, ("GFP_NOIO",)),  # docs/kernel.md#allocation-stall-message: the 4.9-rc typo's mode
 ]
 
 

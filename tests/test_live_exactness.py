@@ -93,7 +93,7 @@ def test_extfrag_and_unusable_index_equal_debugfs(debugfs: Path) -> None:
         unusable = (debugfs / "unusable_index").read_text()
         after = Path("/proc/buddyinfo").read_text()
         if before != after:
-            continue  # not atomic with debugfs (FACTS.md 1.6): discard the sample
+            continue  # not atomic with debugfs (docs/kernel.md#debugfs-extfrag-files): discard the sample
         stable += 1
         compared += _compare(before, extfrag, unusable)
         if stable >= MIN_STABLE:

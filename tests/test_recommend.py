@@ -174,7 +174,7 @@ def test_proactiveness_uses_each_era_s_start_mark() -> None:
     assert sizing.compaction_proactiveness(12, 20, KernelVersion(6, 18)) is None
     # The current value already starts compaction at this score: nothing to raise.
     assert sizing.compaction_proactiveness(95, 20, KernelVersion(6, 18)) is None
-    # Defaults agree in both eras (FACTS.md 3.2: low 80, high 90).
+    # Defaults agree in both eras (docs/kernel.md#proactive-compaction: low 80, high 90).
     assert sizing.proactive_marks(20, KernelVersion(6, 1)) == sizing.proactive_marks(20, None) == (80, 90)
 
 

@@ -1,7 +1,7 @@
 """analysis/watermarks.py per kernel era, against real zoneinfo samples and the seed log.
 
-Every expected number below was printed by a kernel (a sample file, FACTS.md 2.6 or the
-seed log); none is computed by the code under test.
+Every expected number below was printed by a kernel (a sample file, the 6.18 host of
+docs/kernel.md#watermarks-checked-on-a-live-kernel or the seed log); none is computed by the code under test.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def _sizes_of(sample: str) -> tuple[list[ZoneSize], list[tuple[str, int, int, in
 
 def test_era_up_to_4_5_real_3_10_zoneinfo_with_thp_min_free_kbytes() -> None:
     # <= 4.5: low = min + tmp/4, high = min + tmp/2. min_free_kbytes is khugepaged's value
-    # for 2 populated zones (FACTS 2.3): 512*2*2 + 512*2*9 pages = 45056 kB.
+    # for 2 populated zones (docs/kernel.md#thp-min-free-kbytes): 512*2*2 + 512*2*9 pages = 45056 kB.
     sizes, printed = _sizes_of("x86_64-3.10-el7-protection-after-counters.txt")
     free_buffer = nr_free_buffer_pages((z, m, h) for (z, _, _, h), s in zip(printed, sizes)
                                        for m in [s.managed_pages])
@@ -68,7 +68,7 @@ def test_era_4_6_to_5_17_real_4_11_ppc64_64k_pages_two_nodes() -> None:
     assert (later[1].min_pages, later[0].min_pages) == (64, 127)
 
 
-# FACTS.md 2.6, both states read from /proc/zoneinfo of 6.18 (min_free_kbytes 67584, wsf 10).
+# docs/kernel.md#watermarks-checked-on-a-live-kernel: /proc/zoneinfo of 6.18 (min_free_kbytes 67584, wsf 10).
 STATE_A = [("DMA", 3840, (71, 88, 105, 122)), ("DMA32", 772915, (14385, 17981, 21577, 25173)),
            ("Normal", 131072, (2439, 3048, 3657, 4266))]
 STATE_B = [("DMA", 3840, (40, 50, 60, 70)), ("DMA32", 772915, (8182, 10227, 12272, 14317)),
@@ -102,7 +102,7 @@ def test_default_min_free_kbytes_cap_per_era_and_this_vm() -> None:
     assert default_min_free_kbytes(huge, 4096, KernelVersion(5, 6, 0)) == 65536
     assert default_min_free_kbytes(huge, 4096, KernelVersion(5, 7, 0)) == 262144
     assert default_min_free_kbytes(0, 4096, KernelVersion(6, 1, 0)) == 128
-    # FACTS 2.6 state B: the sqrt default would be 10025 kB; the THP value 67584 wins.
+    # docs/kernel.md#watermarks-checked-on-a-live-kernel, state B: sqrt default 10025 kB; THP's 67584 wins.
     free_buffer = nr_free_buffer_pages([("DMA", 3840, 60), ("DMA32", 772915, 12272),
                                         ("Normal", 819200, 13008), ("Movable", 0, 32)])
     assert default_min_free_kbytes(free_buffer, 4096, KernelVersion(6, 18, 0)) == 10025

@@ -82,7 +82,7 @@ def node_fragmentation_score(zone_blocks: list[tuple[int, tuple[int, ...]]], ord
 
 
 def proactive_marks(proactiveness: int, kernel: KernelVersion | None) -> tuple[int, int]:
-    """(low, high) fragmentation-score marks of proactive compaction (FACTS.md 3.2).
+    """(low, high) fragmentation-score marks of proactive compaction (docs/kernel.md#proactive-compaction).
 
     kcompactd starts compacting a node whose score is above high and stops below low.
     5.9-6.15: low = max(100 - p, 5), high = min(low + 10, 100). 6.16+ (no floor of 5, a

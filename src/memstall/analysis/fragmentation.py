@@ -1,7 +1,7 @@
 """The kernel's fragmentation index and unusable free space index, exactly.
 
 Formulas from mm/vmstat.c (fill_contig_page_info, __fragmentation_index,
-unusable_free_index, extfrag_for_order), unchanged since 2.6.35 (Mel Gorman,
+unusable_free_index, extfrag_for_order: docs/kernel.md#fragmentation-index), since 2.6.35 (Mel Gorman,
 f1a5ab121057 / d7a5752c0c19); checked digit for digit against debugfs on 6.18
 (tests/test_live_exactness.py). All arithmetic is unsigned 64-bit integer division in
 the kernel; every value here is non-negative before the division, so Python's `//`

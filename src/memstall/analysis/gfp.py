@@ -4,7 +4,7 @@ The kernel prints `mode:%#x(%pGg)` from 4.6 on: `format_flags()` (lib/vsprintf.c
 `gfpflag_names` (include/trace/events/mmflags.h) in order, prints every entry whose whole
 mask is set, clears those bits, and prints what is left as one hex number:
 `GFP_KERNEL|__GFP_COMP|0x1000000`. The bit values and the list changed many times
-(FACTS.md §5); `gfp_tables.py` holds them per era. Before 4.6 the kernel printed hex only;
+(docs/kernel.md#gfp-flags); `gfp_tables.py` holds them per era. Before 4.6 the kernel printed hex only;
 decoding such a mask needs the kernel version, and when the log does not give it the era is
 inferred from the bit pattern and the result is marked `guessed`.
 

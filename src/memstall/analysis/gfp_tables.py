@@ -1,8 +1,8 @@
 """GFP bit layouts and %pGg name tables per kernel era (data for `analysis/gfp.py`).
 
-Sources (FACTS.md §5 and the kernel files read for this module):
+Sources (docs/kernel.md#gfp-flags, docs/gfp.md and the kernel files read for this module):
 
-* bit values: FACTS.md §5.2 columns (include/linux/gfp.h, gfp_types.h per era); the
+* bit values: include/linux/gfp.h (gfp_types.h from 6.1) of each era, as listed in docs/gfp.md; the
   2.6.24-2.6.30 layout (`__GFP_MOVABLE` 0x100000 before Christoph Lameter's 2009 "GFP_MOVABLE
   as zone modifier" moved it to 0x08 for 2.6.31) from 2.6.2x gfp.h copies;
 * name order: include/trace/events/mmflags.h `__def_gfpflag_names` — 4.6 (first %pGg list),

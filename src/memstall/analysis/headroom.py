@@ -2,7 +2,7 @@
 
 kswapd wakes when a zone's free pages fall to `low` and reclaims until `high`;
 allocators enter direct reclaim at `min`. Since 4.6 both distances (min->low and
-low->high) are the same `d` (FACTS.md 2.1), so `d` is the time kswapd gets, in pages,
+low->high) are the same `d` (docs/kernel.md#watermarks), so `d` is the time kswapd gets, in pages,
 between being woken and allocators stalling. Dividing by the page allocation rate
 (Σ pgalloc_* per second: 2**order pages per allocation) gives seconds of headroom.
 """

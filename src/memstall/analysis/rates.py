@@ -7,7 +7,7 @@ missing from either sample (it exists on one kernel and not the other, or the fi
 unreadable) has no rate; a counter that went backwards (reboot, or a snapshot pair taken
 from two boots) has no rate either and is listed in `resets`. Rates are never negative.
 
-Names drift between kernels (FACTS.md 7.1): `allocstall` was split per zone in 4.8
+Names drift between kernels (docs/kernel.md#vmstat-counters): `allocstall` was split per zone in 4.8
 (`allocstall_normal`...), and before 4.8 `pgscan_*`/`pgsteal_*` were per zone
 (`pgscan_direct_normal`...). The helpers below sum every form, so one number comes out
 on every kernel.

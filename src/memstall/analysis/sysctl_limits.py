@@ -7,7 +7,7 @@ Judgement is not here: the safety limits (min_free_kbytes as a share of RAM...) 
 tune/safety.py, where --force can override them, and the risk of each change in
 advice/risks.py.
 
-Sources: FACTS.md section 3 and Documentation/admin-guide/sysctl/vm.rst; the commit or
+Sources: docs/kernel.md#vm-sysctl-ranges and Documentation/admin-guide/sysctl/vm.rst; the commit or
 release beside each entry.
 
 >>> limits_for("vm.watermark_scale_factor", KernelVersion(5, 15)).max_value

@@ -1,7 +1,7 @@
 """sysctl_origin — which configuration file sets a sysctl at boot, and who overrides whom.
 
 The order systemd-sysctl applies files in (sysctl.d(5), "Configuration directories and
-precedence"):
+precedence"; docs/kernel.md#sysctl-files-at-boot):
 
 - Files `*.conf` are collected from etc/sysctl.d, run/sysctl.d, usr/local/lib/sysctl.d,
   usr/lib/sysctl.d and lib/sysctl.d (split-usr systems). A file in a directory earlier in
@@ -41,7 +41,7 @@ SYSCTL_D_DIRS = ("etc/sysctl.d", "run/sysctl.d", "usr/local/lib/sysctl.d", "usr/
                  "lib/sysctl.d")
 SYSCTL_CONF = "etc/sysctl.conf"
 MEMSTALL_DROP_IN = "etc/sysctl.d/90-memstall.conf"
-# Writing one member of a pair zeroes the other (mm/page-writeback.c, dirty_*_handler):
+# Writing one member of a pair zeroes the other (docs/kernel.md#dirty-limits):
 # dirty_bytes/dirty_ratio only when the written value changes the knob, the background
 # pair on every successful write.
 PARTNERS = {"vm/dirty_bytes": "vm/dirty_ratio", "vm/dirty_ratio": "vm/dirty_bytes",

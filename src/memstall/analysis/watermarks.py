@@ -1,7 +1,7 @@
 """Zone watermarks, the default min_free_kbytes and the THP-raised value, per kernel era.
 
 Mirrors mm/page_alloc.c __setup_per_zone_wmarks(), calculate_min_free_kbytes() and
-mm/khugepaged.c set_recommended_min_free_kbytes(); see FACTS.md section 2. Checked to
+mm/khugepaged.c set_recommended_min_free_kbytes(); see docs/kernel.md#watermarks. Checked to
 the page against /proc/zoneinfo of 6.18 (tests/test_live_exactness.py) and against the
 4.9 seed log's Mem-Info (tests/test_watermarks.py).
 

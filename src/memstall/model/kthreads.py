@@ -14,7 +14,7 @@ architecture but alpha (1024, arch/alpha/include/asm/param.h) and ia64 (removed 
 
 @dataclass(frozen=True)
 class KThreadStat:
-    """From /proc/<pid>/stat: times in clock ticks (USER_HZ: SystemState.user_hz)."""
+    """From /proc/<pid>/stat: times in clock ticks (SystemState.user_hz; docs/kernel.md#clock-ticks)."""
 
     pid: int
     comm: str

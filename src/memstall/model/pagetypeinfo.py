@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 class MigrateFreeAreas:
     """Free blocks per order of one migrate type in one zone.
 
-    Since 5.5 ("mm, vmstat: reduce zone->lock holding time by /proc/pagetypeinfo") the
+    Since 5.4 ("mm, vmstat: reduce zone->lock holding time by /proc/pagetypeinfo") the
     kernel stops counting at 100000 blocks and prints `>100000`; those orders are listed
-    in `capped_orders` and their count is a lower bound.
+    in `capped_orders` and their count is a lower bound (docs/kernel.md#pagetypeinfo).
     """
 
     node: int

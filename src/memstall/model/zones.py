@@ -14,8 +14,8 @@ MOVABLE_ZONES = frozenset({"Movable"})
 class Zone:
     """One `Node N, zone NAME` block. Watermarks as printed: they include `boost_pages`.
 
-    `None` means the kernel did not print the field (boost: < 5.0; promo: < 6.12;
-    managed: < 3.8; cma: without CONFIG_CMA).
+    `None` means the kernel did not print the field (boost: < 5.16; promo: < 6.12;
+    managed: < 3.8; cma: without CONFIG_CMA; docs/kernel.md#zoneinfo).
     """
 
     node: int

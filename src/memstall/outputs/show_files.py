@@ -239,7 +239,7 @@ def extfrag_text(state: SystemState) -> str:
     out = []
     for z in doc["zones"]:
         unusable = z["unusable_index"]
-        # As the kernel prints them (C "%2d.%03d" / "%d.%03d", FACTS.md 1.5).
+        # As the kernel prints them (C "%2d.%03d" / "%d.%03d", docs/kernel.md#debugfs-extfrag-files).
         rows = [[k, format_extfrag_milli(round(v * 1000)).strip(),
                  format_unusable_milli(round(unusable[k] * 1000)) if k < len(unusable) else None]
                 for k, v in enumerate(z["extfrag_index"])]

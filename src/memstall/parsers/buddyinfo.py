@@ -9,7 +9,7 @@ Column k (from 0) is the number of free blocks of 2**k pages. x86-64 with 4 KiB 
 11 orders (0..10); other configurations print another count (CONFIG_ARCH_FORCE_MAX_ORDER,
 64 KiB-page arm64/ppc64 kernels print 14 or 9 columns...). All lines of one file have the
 same number of columns. Every kernel since 2.6 prints this format (mm/vmstat.c
-frag_show_print).
+frag_show_print; docs/kernel.md#buddyinfo).
 
 >>> info = parse_buddyinfo("Node 0, zone   Normal      3      2      1\\n")
 >>> info.zones[0].free_blocks, info.zones[0].free_pages

@@ -2,7 +2,7 @@
 
 One line per zone; values in thousandths printed as C "%2d.%03d" (extfrag_index) or
 "%d.%03d" (unusable_index) with truncating division, so -1000 prints `-1.000` and -500
-prints ` 0.-500` and -7 prints ` 0.-07` (FACTS.md 1.5)::
+prints ` 0.-500` and -7 prints ` 0.-07` (docs/kernel.md#debugfs-extfrag-files)::
 
     Node 0, zone   Normal -1.000 -1.000  0.937  0.-500
 

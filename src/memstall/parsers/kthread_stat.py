@@ -1,7 +1,7 @@
 """kthread_stat — /proc/<pid>/stat of kswapdN and kcompactdN
 
 `pid (comm) state ppid ... utime stime ...`: utime and stime are fields 14 and 15 (1-based),
-starttime field 22, in clock ticks. comm may contain spaces and parentheses, so split at
+starttime field 22, in clock ticks (docs/kernel.md#clock-ticks). comm may hold spaces and ')', so split at
 the last ')'.
 
 >>> s = parse_kthread_stat("93 (kswapd0) S 2 0 0 0 -1 10488384 0 0 0 0 5 312 0 0 20 0 1 0 40 0 0\\n")

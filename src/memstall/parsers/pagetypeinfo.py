@@ -1,7 +1,7 @@
 """pagetypeinfo — /proc/pagetypeinfo
 
 Free blocks per order split by migrate type, and how many pageblocks of each migrate
-type every zone has (mm/vmstat.c pagetypeinfo_show)::
+type every zone has (mm/vmstat.c pagetypeinfo_show; docs/kernel.md#pagetypeinfo)::
 
     Page block order: 9
     Pages per block:  512
@@ -14,10 +14,10 @@ type every zone has (mm/vmstat.c pagetypeinfo_show)::
     Node 0, zone   Normal           71         1425           40            0            0
 
 Counts are blocks (free lines) and pageblocks (block lines). Kernel differences:
-- the file is mode 0400 (root only) since 5.6 and in the 4.14.y/5.3.y stable releases of
+- the file is mode 0400 (root only) since 5.4 and in the 4.14.y/5.3.y stable releases of
   2019-11 ("mm, vmstat: hide /proc/pagetypeinfo from normal users"); a reader that gets
   EACCES records the file as unavailable, it is not an error;
-- 5.5+ stops counting a free list at 100000 and prints `>100000` (a lower bound);
+- 5.4+ stops counting a free list at 100000 and prints `>100000` (a lower bound);
 - migrate types: `Reserve` before 4.4, `HighAtomic` since 4.4, `CMA` with CONFIG_CMA,
   `Isolate` with CONFIG_MEMORY_ISOLATION;
 - `Number of mixed blocks` is printed only with CONFIG_PAGE_OWNER and page_owner=on.

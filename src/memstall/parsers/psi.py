@@ -1,4 +1,4 @@
-"""psi — /proc/pressure/memory (PSI, 4.20+ with CONFIG_PSI)
+"""psi — /proc/pressure/memory (PSI, 4.20+ with CONFIG_PSI; docs/kernel.md#psi)
 
     some avg10=0.00 avg60=0.00 avg300=0.00 total=0
     full avg10=0.00 avg60=0.00 avg300=0.00 total=0

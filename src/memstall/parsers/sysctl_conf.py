@@ -9,7 +9,8 @@ The format read by systemd-sysctl (sysctl.d(5)) and procps `sysctl -p/--system`:
     net.ipv4.conf.*.rp_filter = 2     # glob(7) pattern: every matching key
     -net.ipv4.conf.lo.rp_filter       # '-' and no '=': exclude this key from the globs
 
-Names are normalised as systemd does (model/sysctl_name.sysctl_key): if the first
+Names are normalised as systemd's sysctl_normalize does (model/sysctl_name.sysctl_key;
+docs/kernel.md#sysctl-files-at-boot): if the first
 separator is a slash the name is already a path; if it is a dot, dots and slashes are
 swapped, so `net.ipv4.conf.enp3s0/200.forwarding` is `net/ipv4/conf/enp3s0.200/forwarding`.
 The value is the rest of the line after '=', stripped; there are no inline comments

@@ -2,7 +2,7 @@
 
 One `<name> <value>` pair per line. Names starting with `nr_` are gauges, all others are
 event counters (monotonic until reboot). The set of names changes with every kernel
-(allocstall became allocstall_<zone> in 4.8, ...); all are kept.
+(allocstall became allocstall_<zone> in 4.8, ...: docs/kernel.md#vmstat-counters); all are kept.
 
 >>> parse_vmstat("nr_free_pages 24566\\nallocstall_normal 3\\n").counters["allocstall_normal"]
 3

@@ -1,7 +1,7 @@
 """zoneinfo — /proc/zoneinfo
 
-One block per zone (mm/vmstat.c zoneinfo_show_print). Since 4.8 the first zone of each
-node also carries the node's `per-node stats`. A 6.x block::
+One block per zone (mm/vmstat.c zoneinfo_show_print, docs/kernel.md#zoneinfo). Since 4.8 the first
+zone of each node also carries the node's `per-node stats`. A 6.x block::
 
     Node 0, zone   Normal
       pages free     24566

@@ -1,9 +1,9 @@
 """Words for the compaction knobs a given kernel really has (used by rule fixes).
 
-Versions: memory compaction, /proc/sys/vm/compact_memory and vm.extfrag_threshold 2.6.35
-(FACTS.md 3.1); transparent hugepages 2.6.38; kcompactd, the background compaction thread
-woken by kswapd, and THP defrag `defer` 4.6 (FACTS.md 3.2); THP defrag `defer+madvise`
-4.11; vm.compaction_proactiveness 5.9 (FACTS.md 3.2). None (unknown kernel): the newest.
+Versions: compaction, /proc/sys/vm/compact_memory, vm.extfrag_threshold 2.6.35; THP 2.6.38;
+kcompactd (woken by kswapd) and THP defrag `defer` 4.6; `defer+madvise` 4.11; proactiveness 5.9
+(docs/kernel.md#extfrag-threshold, docs/kernel.md#kswapd-and-kcompactd, docs/kernel.md#proactive-compaction,
+docs/kernel.md#transparent-hugepage-defrag). None (unknown kernel): the newest.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ Remediation:
 
 References:
     mm/page_alloc.c __alloc_pages_direct_compact (COMPACTSTALL/COMPACTFAIL/COMPACTSUCCESS);
-    FACTS.md 3.2, 7.1.
+    docs/kernel.md#compaction-triggers, docs/kernel.md#vmstat-counters.
 """
 
 from __future__ import annotations

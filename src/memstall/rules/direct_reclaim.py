@@ -19,7 +19,7 @@ Remediation:
     dirty page cache with vm.dirty_background_bytes, shrink slab).
 
 References:
-    mm/vmscan.c do_try_to_free_pages (__count_zid_vm_events(ALLOCSTALL, ...)); FACTS.md 7.1;
+    mm/vmscan.c do_try_to_free_pages (__count_zid_vm_events(ALLOCSTALL, ...)); docs/kernel.md#vmstat-counters;
     Documentation/admin-guide/sysctl/vm.rst (watermark_scale_factor).
 """
 

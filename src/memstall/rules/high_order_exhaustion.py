@@ -29,8 +29,8 @@ Remediation:
     extfrag_threshold only for orders > 3). `lack_of_memory`: free memory.
 
 References:
-    mm/vmstat.c __fragmentation_index, unusable_free_index; mm/compaction.c
-    compaction_suitable; FACTS.md 1.2, 1.3, 3.1, 3.2.
+    mm/vmstat.c __fragmentation_index, unusable_free_index; mm/compaction.c compaction_suitable;
+    docs/kernel.md#fragmentation-index, docs/kernel.md#extfrag-threshold.
 """
 
 from __future__ import annotations

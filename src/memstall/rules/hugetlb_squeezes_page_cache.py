@@ -19,8 +19,8 @@ Remediation:
     account for the smaller remainder when sizing watermarks and dirty limits.
 
 References:
-    Documentation/admin-guide/mm/hugetlbpage.rst; FACTS.md 2.1 (watermarks scale with
-    managed pages).
+    Documentation/admin-guide/mm/hugetlbpage.rst; docs/kernel.md#watermarks (watermarks scale
+    with managed pages).
 """
 
 from __future__ import annotations

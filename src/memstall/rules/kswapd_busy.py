@@ -18,7 +18,7 @@ Remediation:
     cheaper (dirty limits, vfs_cache_pressure), and look at what refaults.
 
 References:
-    mm/vmscan.c kswapd / balance_pgdat; /proc/<pid>/stat fields 14-15 (proc(5)).
+    mm/vmscan.c kswapd / balance_pgdat; /proc/<pid>/stat fields 14-15 (proc(5), docs/kernel.md#clock-ticks).
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ Remediation:
 
 References:
     mm/vmscan.c kswapd_try_to_sleep; Documentation/admin-guide/sysctl/vm.rst
-    (watermark_scale_factor); FACTS.md 7.1, 3.3.
+    (watermark_scale_factor); docs/kernel.md#kswapd-and-kcompactd, docs/kernel.md#vm-sysctl-ranges.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ Remediation:
     points at watermarks/reclaim, an exhausted one at compaction.
 
 References:
-    mm/page_alloc.c warn_alloc; mm/oom_kill.c dump_header; FACTS.md 4.1-4.3.
+    mm/page_alloc.c warn_alloc; mm/oom_kill.c dump_header; docs/kernel.md#allocation-stall-message,
+    docs/kernel.md#allocation-failure-message, docs/kernel.md#oom-report.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ Remediation:
 
 References:
     mm/page_alloc.c calculate_min_free_kbytes; mm/khugepaged.c
-    set_recommended_min_free_kbytes; Documentation/admin-guide/sysctl/vm.rst; FACTS.md 2.2, 2.3.
+    set_recommended_min_free_kbytes; Documentation/admin-guide/sysctl/vm.rst;
+    docs/kernel.md#default-min-free-kbytes, docs/kernel.md#thp-min-free-kbytes.
 """
 
 from __future__ import annotations

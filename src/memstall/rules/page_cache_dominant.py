@@ -22,7 +22,7 @@ Remediation:
 
 References:
     mm/vmscan.c shrink_folio_list (dirty/writeback handling);
-    Documentation/admin-guide/sysctl/vm.rst (dirty_*); FACTS.md 7.1.
+    Documentation/admin-guide/sysctl/vm.rst (dirty_*); docs/kernel.md#vmstat-counters.
 """
 
 from __future__ import annotations

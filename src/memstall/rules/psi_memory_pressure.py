@@ -19,7 +19,7 @@ Remediation:
     compaction, or simply not enough memory for the working set.
 
 References:
-    Documentation/accounting/psi.rst; kernel/sched/psi.c; FACTS.md 7.2.
+    Documentation/accounting/psi.rst; kernel/sched/psi.c; docs/kernel.md#psi.
 """
 
 from __future__ import annotations

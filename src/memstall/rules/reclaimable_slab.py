@@ -18,7 +18,7 @@ Remediation:
     eagerly (6.16+: vm.vfs_cache_pressure_denom allows finer steps).
 
 References:
-    Documentation/admin-guide/sysctl/vm.rst (vfs_cache_pressure); fs/dcache.c; FACTS.md 3.5.
+    Documentation/admin-guide/sysctl/vm.rst (vfs_cache_pressure); docs/kernel.md#vfs-cache-pressure.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ Remediation:
 
 References:
     Documentation/admin-guide/mm/transhuge.rst (defrag); 444eb2a449ef "mm: thp: set THP
-    defrag by default to madvise and add a stall-free defrag option" (4.6, [mem]).
+    defrag by default to madvise and add a stall-free defrag option" (4.6);
+    docs/kernel.md#transparent-hugepage-defrag.
 """
 
 from __future__ import annotations

@@ -19,8 +19,8 @@ Remediation:
     allocation rate (the recommendation does the arithmetic, within the kernel's limit).
 
 References:
-    Documentation/admin-guide/sysctl/vm.rst (watermark_scale_factor); FACTS.md 2.1, 3.3;
-    analysis/headroom.py.
+    Documentation/admin-guide/sysctl/vm.rst (watermark_scale_factor); docs/kernel.md#watermarks,
+    docs/kernel.md#vm-sysctl-ranges; analysis/headroom.py.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ Remediation:
 References:
     mm/page_alloc.c zone_watermark_ok / __zone_watermark_ok;
     Documentation/admin-guide/sysctl/vm.rst (min_free_kbytes, watermark_scale_factor);
-    FACTS.md 2.1.
+    docs/kernel.md#watermarks.
 """
 
 from __future__ import annotations

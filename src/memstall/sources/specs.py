@@ -42,7 +42,7 @@ KTHREAD_COMM_PREFIXES = ("kswapd", "kcompactd")
 
 # sysctl files under proc/sys/vm that must never be read: write-only triggers.
 # stat_refresh is mode 0600 and reading it is not harmless: vmstat_refresh() runs
-# schedule_on_each_cpu(refresh_vm_stats) on read as well as on write (mm/vmstat.c, 4.4+).
+# schedule_on_each_cpu(refresh_vm_stats) on read as well as on write (docs/kernel.md#vm-sysctl-ranges).
 SYSCTL_VM_WRITE_ONLY = frozenset({"compact_memory", "drop_caches", "stat_refresh"})
 
 # `memstall snapshot --samples N` stores the files that change again under samples/<k>/

@@ -5,7 +5,7 @@ settings; kernel.core_pattern or kernel.modprobe would run code as root), a valu
 not one line of printable ASCII, the knob does not exist on this kernel, is a trigger
 or read-only, or the value is outside the kernel's range (it would fail with EINVAL
 anyway), or min_free_kbytes above a quarter of RAM (the high watermark would then sit
-above ~37 % of memory: reclaim storms or an instant OOM, FACTS.md 3.4).
+above ~37 % of memory: reclaim storms or an instant OOM, docs/kernel.md#min-free-kbytes-risks).
 
 Judgement calls (--force overrides): min_free_kbytes above 5 % of RAM or below 1024 kB,
 vfs_cache_pressure 0, watermark_scale_factor above 1000 (10 % of each zone between

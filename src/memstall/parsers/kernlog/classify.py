@@ -1,6 +1,6 @@
 """What one line of kernel text is: a report header, the task line, a trace frame, Mem-Info...
 
-Header formats by era (FACTS.md §4.1-4.3):
+Header formats by era (docs/kernel.md#allocation-stall-message, #allocation-failure-message, #oom-report):
 
 * stall, 4.9: `%s: page allocation stalls for %ums, order:%u, mode:%#x(%pGg)`; 4.10-4.14 add
   `, nodemask=%*pbl` and print `%s cpuset=%s mems_allowed=%*pbl` on the next line. Removed in
