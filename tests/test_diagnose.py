@@ -57,7 +57,8 @@ def test_golden_diagnosis_of_every_corpus_log(log: Path, update_golden: bool) ->
 def test_json_schema_is_exactly_memstall_diagnosis_1() -> None:
     r = run_cli("--root", str(FRAGMENTED), "--format", "json", "diagnose")
     doc = json.loads(r.out)
-    assert set(doc) == {"schema", "findings", "recommendations", "notes", "skipped", "passed"}
+    assert set(doc) == {"schema", "findings", "recommendations", "notes", "skipped", "passed",
+                        "input_notes"}
     assert doc["schema"] == "memstall.diagnosis/1"
     assert doc["findings"]
     assert all(set(f) == {"key", "severity", "subject", "evidence", "summary", "explanation", "fix"}

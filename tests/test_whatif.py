@@ -84,7 +84,7 @@ def test_cli_whatif_json_schema_on_a_snapshot() -> None:
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     assert doc["schema"] == "memstall.whatif/1"
-    assert set(doc) == {"schema", "zones", "total"}
+    assert set(doc) == {"schema", "zones", "total", "notes"}
     zone = doc["zones"][0]
     assert set(zone) == {"node", "zone", "managed_pages", "before", "after", "estimated"}
     assert set(zone["before"]) == {"min_pages", "low_pages", "high_pages"}

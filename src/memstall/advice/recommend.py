@@ -60,6 +60,9 @@ class Advice:
     recommendations: tuple[Recommendation, ...]
     notes: tuple[str, ...]
     """Knobs that will not help here, and recommendations that could not be sized."""
+    input_notes: tuple[str, ...] = ()
+    """What the input lacked or memstall assumed about it (SystemState.notes): page size,
+    kernel version, lines left out, files summed or read in another form."""
 
 
 @dataclass(frozen=True)
@@ -378,5 +381,5 @@ def recommend(report: Report, inputs: Inputs, managed_total_pages: int | None = 
         r, n = step(ctx)
         recs.extend(r)
         notes.extend(n)
-    return Advice(tuple(recs), tuple(notes))
+    return Advice(tuple(recs), tuple(notes), tuple(dict.fromkeys(inputs.state.notes)))
 
