@@ -119,7 +119,6 @@ def test_a_bad_value_of_a_used_field_is_still_an_error(tmp_path: Path) -> None:
 
 def test_show_sysctl_runs_on_a_malformed_zoneinfo_and_show_zones_names_the_line(tmp_path: Path) -> None:
     # Hostile (handmade): a zoneinfo whose min line is garbage, in a copy of a real capture.
-
     root = tmp_path / "root"
     shutil.copytree(REAL / "el9-5.14-droplet", root)
     zi = root / "proc/zoneinfo"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
 
+from memstall.collect.fallbacks import kthreads_from_ps, release_elsewhere, summed_from_nodes
 from memstall.collect.registry import FILES, KernelFile, hint_for, record_for, sample_paths
 from memstall.errors import ParseError, SourceUnavailable
 from memstall.manifest import parse_manifest, recorded_clock_ticks, recorded_page_size
@@ -179,6 +180,11 @@ def _read_static(source: Source, strict: bool) -> _Static:
     notes = list(source.notes()) + read.notes
     if page_note:
         notes.append(page_note)
+    elsewhere = release_elsewhere(source) if release is None else None
+    if elsewhere is not None:
+        release, said = elsewhere
+        fields["kernel_release"] = release
+        notes.append(said)
     if release is None or KernelVersion.parse(release) is None:
         # Every era-dependent formula (watermarks, min_free_kbytes cap) then takes the newest.
         shown = "not recorded" if release is None else f"{release!r} has no version number"
@@ -223,6 +229,10 @@ class StateReader:
         read = _Read(self.source, self.strict)
         values = {**static.fields, **_fields(read, sampled=True)}
         values["kthreads"] = self._kthreads_or_why(read)
+        if not values["kthreads"]:
+            values["kthreads_ps"], said = kthreads_from_ps(self.source)
+            read.notes += [said] if said else []
+        read.notes += summed_from_nodes(values, {**static.unavailable, **read.unavailable})
         unavailable = _with_manifest_reasons({**static.unavailable, **read.unavailable},
                                              static.manifest)
         hints = {rel: hint for rel, why in unavailable.items()

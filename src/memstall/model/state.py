@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from memstall.model.buddy import BuddyInfo
 from memstall.model.extfrag import ExtfragIndexFile
 from memstall.model.kernel import KernelVersion
-from memstall.model.kthreads import ASSUMED_USER_HZ, KThreadStat
+from memstall.model.kthreads import ASSUMED_USER_HZ, KThreadPs, KThreadStat
 from memstall.model.meminfo import MemInfo
 from memstall.model.pagetypeinfo import PageTypeInfo
 from memstall.model.pressure import Pressure
@@ -37,6 +37,8 @@ class SystemState:
     node_vmstat: Mapping[int, VmStat] = field(default_factory=dict)
     node_meminfo: Mapping[int, MemInfo] = field(default_factory=dict)
     kthreads: tuple[KThreadStat, ...] = ()
+    kthreads_ps: tuple[KThreadPs, ...] = ()
+    """The same threads from a sosreport's `ps` output, when proc/<pid>/stat is absent."""
     extfrag_index: ExtfragIndexFile | None = None
     unusable_index: ExtfragIndexFile | None = None
     pagetypeinfo: PageTypeInfo | None = None
