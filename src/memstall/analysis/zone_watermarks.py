@@ -46,6 +46,10 @@ class MinFreeOrigin:
     """None when THP is off (never) or absent: khugepaged does not raise it then."""
     origin: str
     """'kernel default', 'THP recommendation' or 'set by an administrator'."""
+    thp_enabled: bool | None = None
+    """None: the THP settings were not captured, so whether khugepaged raised it is unknown."""
+    thp_if_enabled_kbytes: int | None = None
+    """What khugepaged would raise it to with THP enabled (also when that is unknown)."""
 
 
 def zone_sizes(zoneinfo: ZoneInfo) -> list[ZoneSize]:
@@ -81,12 +85,19 @@ def min_free_origin(state: SystemState) -> MinFreeOrigin | None:
         (z.zone, size.managed_pages, z.watermarks_without_boost()[2])
         for z, size in zip(zones, zone_sizes(state.zoneinfo)))
     default = default_min_free_kbytes(free_buffer, state.page_size, state.kernel)
-    thp_on = state.thp is not None and state.thp.enabled in ("always", "madvise")
-    thp = (thp_recommended_min_free_kbytes([z.zone for z in zones if z.populated], free_buffer,
-                                           state.page_size) if thp_on else None)
+    # Absent is not off: without the THP files, THP may well be on (most distributions).
+    thp_enabled: bool | None = False
+    if state.thp is not None and state.thp.enabled is not None:
+        thp_enabled = state.thp.enabled in ("always", "madvise")
+    elif not state.absence_is_known:
+        thp_enabled = None
+    if_enabled = thp_recommended_min_free_kbytes([z.zone for z in zones if z.populated], free_buffer,
+                                                 state.page_size)
+    thp = if_enabled if thp_enabled else None
     expected = max(default, thp or 0)
-    if current == thp and thp is not None and thp >= default:
-        origin = "THP recommendation"
+    if current == if_enabled and thp_enabled is not False and if_enabled >= default:
+        origin = "THP recommendation" + ("" if thp_enabled else
+                                         " (THP assumed enabled: its settings were not captured)")
     elif current in (default, expected):
         origin = "kernel default"
     else:
@@ -94,4 +105,4 @@ def min_free_origin(state: SystemState) -> MinFreeOrigin | None:
         # is the same value computed at another moment (memory onlined since boot).
         origin = ("kernel default" if abs(current - default) * 100 <= default
                   else "set by an administrator")
-    return MinFreeOrigin(current, default, thp, origin)
+    return MinFreeOrigin(current, default, thp, origin, thp_enabled, if_enabled)

@@ -241,7 +241,9 @@ class StateReader:
         left_out = [f"{rel} left out: {err}" for rel, err in self.errors.items()]
         return SystemState(source=self.source.label, page_size=static.page_size,
                            clock_ticks_per_second=static.clock_ticks, unavailable=unavailable,
-                           hints=hints, notes=(*static.notes, *read.notes, *left_out), **values)
+                           hints=hints, notes=(*static.notes, *read.notes, *left_out),
+                           absence_is_known=self.source.is_live or static.manifest is not None,
+                           **values)
 
     def _kthreads(self, read: _Read) -> tuple[KThreadStat, ...]:
         if self._kthread_dirs is not None:

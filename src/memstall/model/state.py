@@ -52,6 +52,10 @@ class SystemState:
     """USER_HZ, the unit of /proc/<pid>/stat times: sysconf(_SC_CLK_TCK) live, or what the
     capture's MANIFEST recorded; None for a capture that did not record it."""
     notes: tuple[str, ...] = ()
+    absence_is_known: bool = True
+    """True when a missing file is one the kernel lacks: read live, or from a memstall
+    capture (its MANIFEST says why each file is missing). False for a sosreport or a copied
+    tree: absent there says nothing about the kernel (THP unknown, not off)."""
 
     @property
     def user_hz(self) -> int:

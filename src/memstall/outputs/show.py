@@ -14,6 +14,7 @@ from memstall.analysis.fragmentation import (
     fragmentation_indices,
     unusable_indices,
 )
+from memstall.analysis.sysctl_limits import absent_reason
 from memstall.analysis.zone_watermarks import min_free_origin, watermark_rows
 from memstall.model.state import SystemState
 from memstall.outputs.render.table import render_table
@@ -91,8 +92,19 @@ def watermarks_doc(state: SystemState) -> Doc:
                    for k in ("min_free_kbytes", "watermark_scale_factor", "watermark_boost_factor")},
         "min_free_kbytes_origin": None if origin is None else {
             "current_kbytes": origin.current_kbytes, "default_kbytes": origin.default_kbytes,
-            "thp_recommended_kbytes": origin.thp_recommended_kbytes, "origin": origin.origin},
+            "thp_recommended_kbytes": origin.thp_recommended_kbytes, "origin": origin.origin,
+            "thp_enabled": origin.thp_enabled, "thp_if_enabled_kbytes": origin.thp_if_enabled_kbytes},
     }
+
+
+def _sysctl_shown(state: SystemState, name: str, value: int | None) -> str:
+    """The value; '-' when this kernel has no such sysctl (watermark_scale_factor < 4.6,
+    watermark_boost_factor < 5.0); 'not captured' when it may have one that was not read:
+    absent from a capture is not absent from the kernel."""
+    if value is not None:
+        return str(value)
+    known = state.absence_is_known and state.sysctl_vm is not None
+    return "-" if known or absent_reason(f"vm.{name}", state.kernel) else "not captured"
 
 
 def watermarks_text(state: SystemState) -> str:
@@ -109,13 +121,13 @@ def watermarks_text(state: SystemState) -> str:
                      *(None if p is None else pages_to_mib(p, ps, keep_small=True) for p in pages), match])
     out = [render_table(["zone", "free", "min", "low", "high", "promo", "boost", "managed",
                          "band", "formula"], rows, title="Watermarks per zone (MiB)")]
-    s = doc["sysctl"]
-    # '-' = the kernel has no such sysctl (watermark_scale_factor < 4.6, boost < 5.0).
-    out.append("  ".join(f"vm.{k}={'-' if v is None else v}" for k, v in s.items()) + "\n")
+    out.append("  ".join(f"vm.{k}={_sysctl_shown(state, k, v)}" for k, v in doc["sysctl"].items())
+               + "\n")
     o = doc["min_free_kbytes_origin"]
     if o:
         thp = (f"{o['thp_recommended_kbytes']} kB" if o["thp_recommended_kbytes"] is not None
-               else "n/a (THP off)")
+               else f"{o['thp_if_enabled_kbytes']} kB if THP is enabled (its settings were not captured)"
+               if o["thp_enabled"] is None else "n/a (THP off)")
         out.append(f"min_free_kbytes: {o['current_kbytes']} kB = {o['origin']} "
                    f"(kernel default {o['default_kbytes']} kB, THP recommendation {thp})\n")
     out.append("band = high - low: the free memory kswapd restores once woken. "
