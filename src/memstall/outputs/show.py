@@ -79,6 +79,7 @@ def watermarks_doc(state: SystemState) -> Doc:
                 "min_pages": c.min_pages, "low_pages": c.low_pages, "high_pages": c.high_pages,
                 "promo_pages": c.promo_pages},
             "computed_matches": row.matches,
+            "inferred_boost_pages": row.inferred_boost_pages,
             "band_bytes": pages_to_bytes(z.high_pages - z.low_pages, state.page_size),
         })
     origin = min_free_origin(state)
@@ -115,6 +116,8 @@ def watermarks_text(state: SystemState) -> str:
         if not z["present_pages"]:
             continue
         match = {True: "yes", False: "stale", None: "-"}[z["computed_matches"]]
+        if z["inferred_boost_pages"]:
+            match = f"boosted by {z['inferred_boost_pages']} pages (inferred)"
         pages = [z[k] for k in ("free_pages", "min_pages", "low_pages", "high_pages", "promo_pages",
                                 "boost_pages", "managed_pages")] + [z["high_pages"] - z["low_pages"]]
         rows.append([f"node{z['node']}/{z['zone']}",
@@ -134,6 +137,8 @@ def watermarks_text(state: SystemState) -> str:
                "formula: memstall's own calculation equals the kernel's.\n")
     if any(z["computed_matches"] is False for z in doc["zones"] if z["present_pages"]):
         out.append(_STALE_NOTE)
+    if any(z["inferred_boost_pages"] for z in doc["zones"]):
+        out.append(_INFERRED_BOOST_NOTE)
     return "\n".join(out)
 
 
@@ -143,6 +148,10 @@ def watermarks_text(state: SystemState) -> str:
 # initrd and __init sections are freed into the zones afterwards, so `managed` grows
 # while the watermarks stay. memstall computes from today's managed pages, which is what
 # the kernel will use at its next recompute (and what `whatif`/`tune` predict).
+_INFERRED_BOOST_NOTE = (
+    "boosted (inferred): this kernel's zoneinfo prints no `boost` line, but min, low and high\n"
+    "all exceed the formula by the same number of pages, within what watermark_boost_factor\n"
+    "allows: a boost after a fragmentation event, which kswapd reclaims and then drops.\n")
 _STALE_NOTE = (
     "stale: the kernel computed this zone's watermarks when it had fewer managed pages (memory\n"
     "freed or onlined since, e.g. the initrd and init sections after boot). The kernel will use\n"
