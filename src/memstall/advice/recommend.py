@@ -22,7 +22,7 @@ from typing import TypeVar
 from memstall.advice.recommendation import Recommendation
 from memstall.analysis import sizing
 from memstall.analysis.headroom import pgalloc_per_second
-from memstall.analysis.memory_use import MemoryUse, memory_use
+from memstall.analysis.memory_use import MemoryUse, hugetlb_assumption, memory_use
 from memstall.analysis.sysctl_limits import limits_for
 from memstall.analysis.watermarks import pageblock_pages
 from memstall.analysis.whatif import WhatIf, WhatIfUnavailable, what_if
@@ -381,5 +381,7 @@ def recommend(report: Report, inputs: Inputs, managed_total_pages: int | None = 
         r, n = step(ctx)
         recs.extend(r)
         notes.extend(n)
-    return Advice(tuple(recs), tuple(notes), tuple(dict.fromkeys(inputs.state.notes)))
+    assumed = hugetlb_assumption(inputs.state.meminfo)
+    input_notes = (*inputs.state.notes, *([assumed] if assumed else []))
+    return Advice(tuple(recs), tuple(notes), tuple(dict.fromkeys(input_notes)))
 

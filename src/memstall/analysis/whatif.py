@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from memstall.analysis.memory_use import memory_use
+from memstall.analysis.memory_use import hugetlb_assumption, memory_use
 from memstall.analysis.watermarks import compute_watermarks
 from memstall.analysis.zone_estimate import Settings, current_settings, sizes, zone_entries
 from memstall.model.kernel import KernelVersion
@@ -54,6 +54,8 @@ class WhatIf:
     """Σ managed pages (estimates included): what 'share of RAM' is relative to."""
     hugetlb_pages: int = 0
     """Pages reserved for hugetlb (meminfo): the page cache can only use the rest."""
+    notes: tuple[str, ...] = ()
+    """What the prediction assumed (hugetlb reservations unknown...)."""
 
     def total(self, which: str) -> Marks:
         marks = [getattr(z, which) for z in self.zones]
@@ -105,6 +107,8 @@ def what_if(state: SystemState, changes: Mapping[str, int], kernel: KernelVersio
                                 Marks(after.min_pages, after.low_pages, after.high_pages),
                                 entry.estimated))
     use = memory_use(state.meminfo, state.page_size)
+    assumed = hugetlb_assumption(state.meminfo)
     return WhatIf(tuple(zones), current, proposed, state.page_size,
-                  sum(e.managed_pages for e in entries), use.hugetlb_pages if use else 0)
+                  sum(e.managed_pages for e in entries), use.hugetlb_pages if use else 0,
+                  (assumed,) if assumed else ())
 

@@ -89,3 +89,24 @@ def kthreads_from_ps(source: Source) -> tuple[tuple[Any, ...], str | None]:
         return (), None
     return rows, (f"kswapd/kcompactd CPU time read from {SOS_PS} (no proc/<pid>/stat): whole "
                   "seconds, and ps's %CPU is the share since each thread started")
+
+
+# Buddy orders -> page size, for a capture that did not record its page size. With 4 KiB
+# pages every architecture but a custom build has 11 orders (MAX_ORDER 11, 0..10). arm64
+# needs an order as large as a PMD huge page: FORCE_MAX_ZONEORDER defaults to 14 with 64
+# KiB pages (arch/arm64/Kconfig, 4.x; ARCH_FORCE_MAX_ORDER 13, inclusive, since 6.4), so
+# 14 orders are 64 KiB pages (a 512 MiB huge page is order 13).
+_ORDERS_PAGE_SIZE = {14: 65536}
+
+
+def page_size_from_orders(buddyinfo: Any) -> tuple[int, str] | None:
+    """(page size, note) inferred from buddyinfo's order count, or None (4 KiB stays)."""
+    if buddyinfo is None or not buddyinfo.zones:
+        return None
+    orders = {len(z.free_blocks) for z in buddyinfo.zones}
+    size = _ORDERS_PAGE_SIZE.get(orders.pop()) if len(orders) == 1 else None
+    if size is None:
+        return None
+    return size, (f"page size not recorded in this capture: {size} bytes inferred from the "
+                  f"{len(buddyinfo.zones[0].free_blocks)} buddy orders of {specs.BUDDYINFO} "
+                  f"(arm64 with {size // 1024} KiB pages; 4 KiB pages have 11)")

@@ -17,7 +17,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
 
-from memstall.collect.fallbacks import kthreads_from_ps, release_elsewhere, summed_from_nodes
+from memstall.collect.fallbacks import (
+    kthreads_from_ps,
+    page_size_from_orders,
+    release_elsewhere,
+    summed_from_nodes,
+)
 from memstall.collect.registry import FILES, KernelFile, hint_for, record_for, sample_paths
 from memstall.errors import ParseError, SourceUnavailable
 from memstall.manifest import parse_manifest, recorded_clock_ticks, recorded_page_size
@@ -167,6 +172,8 @@ class _Static:
     clock_ticks: int | None
     notes: list[str] = field(default_factory=list)
     errors: dict[str, ParseError] = field(default_factory=dict)
+    page_note: str | None = None
+    """The 'assumed 4096 bytes' note, when the page size was neither recorded nor live."""
 
 
 def _read_static(source: Source, strict: bool) -> _Static:
@@ -190,7 +197,7 @@ def _read_static(source: Source, strict: bool) -> _Static:
         shown = "not recorded" if release is None else f"{release!r} has no version number"
         notes.append(f"kernel release {shown}: the newest kernel's formulas are assumed")
     return _Static(fields, read.unavailable, manifest, page_size,
-                   _clock_ticks(source, manifest), notes, read.errors)
+                   _clock_ticks(source, manifest), notes, read.errors, page_note)
 
 
 def _with_manifest_reasons(unavailable: dict[str, str],
@@ -239,9 +246,14 @@ class StateReader:
                  if (hint := hint_for(rel, why)) is not None}
         self.errors = {**static.errors, **read.errors}
         left_out = [f"{rel} left out: {err}" for rel, err in self.errors.items()]
-        return SystemState(source=self.source.label, page_size=static.page_size,
+        page_size, notes = static.page_size, list(static.notes)
+        inferred = page_size_from_orders(values["buddyinfo"]) if static.page_note else None
+        if inferred is not None:
+            page_size = inferred[0]
+            notes = [inferred[1] if n == static.page_note else n for n in notes]
+        return SystemState(source=self.source.label, page_size=page_size,
                            clock_ticks_per_second=static.clock_ticks, unavailable=unavailable,
-                           hints=hints, notes=(*static.notes, *read.notes, *left_out),
+                           hints=hints, notes=(*notes, *read.notes, *left_out),
                            absence_is_known=self.source.is_live or static.manifest is not None,
                            **values)
 

@@ -29,7 +29,7 @@ def whatif_doc(w: WhatIf, notes: Sequence[str] = ()) -> dict[str, Any]:
                    "before": _pages(z.before), "after": _pages(z.after), "estimated": z.estimated}
                   for z in w.zones],
         "total": {"before": _bytes(w, w.total("before")), "after": _bytes(w, w.total("after"))},
-        "notes": list(dict.fromkeys(notes)),
+        "notes": list(dict.fromkeys((*notes, *w.notes))),
     }
 
 
@@ -75,5 +75,5 @@ def whatif_text(w: WhatIf, title: str, notes: Sequence[str] = ()) -> str:
         out.append(f"Current {', '.join(w.current.inferred)} inferred from the printed watermarks: "
                    f"min_free_kbytes={w.current.min_free_kbytes}, "
                    f"watermark_scale_factor={w.current.watermark_scale_factor}.")
-    out += [f"note: {n}" for n in dict.fromkeys(notes)]
+    out += [f"note: {n}" for n in dict.fromkeys((*notes, *w.notes))]
     return "\n".join(out) + "\n"
