@@ -38,6 +38,8 @@ class ZoneChange:
     before: Marks
     after: Marks
     estimated: bool
+    populated: bool = True
+    """False for an empty zone: shown as the kernel prints it, left out of the host totals."""
 
     @property
     def subject(self) -> str:
@@ -58,7 +60,8 @@ class WhatIf:
     """What the prediction assumed (hugetlb reservations unknown...)."""
 
     def total(self, which: str) -> Marks:
-        marks = [getattr(z, which) for z in self.zones]
+        """Σ over the zones that hold memory (an empty zone's watermarks guard nothing)."""
+        marks = [getattr(z, which) for z in self.zones if z.populated]
         return Marks(sum(m.min_pages for m in marks), sum(m.low_pages for m in marks),
                      sum(m.high_pages for m in marks))
 
@@ -103,9 +106,14 @@ def what_if(state: SystemState, changes: Mapping[str, int], kernel: KernelVersio
     for entry, cur, after in zip(entries, now, new):
         before = (Marks(*entry.reported) if entry.reported is not None
                   else Marks(cur.min_pages, cur.low_pages, cur.high_pages))
+        predicted = Marks(after.min_pages, after.low_pages, after.high_pages)
+        if entry.managed_pages == 0 and entry.reported is not None:
+            # No managed pages: min_free_kbytes and watermark_scale_factor scale nothing, so
+            # the kernel keeps what it prints (0/0/0, or clamp(0, SWAP_CLUSTER_MAX, 128) =
+            # 32/32/32 for HighMem, and Movable where it is treated alike).
+            predicted = before
         zones.append(ZoneChange(entry.node, entry.zone, entry.managed_pages, entry.free_pages, before,
-                                Marks(after.min_pages, after.low_pages, after.high_pages),
-                                entry.estimated))
+                                predicted, entry.estimated, entry.populated))
     use = memory_use(state.meminfo, state.page_size)
     assumed = hugetlb_assumption(state.meminfo)
     return WhatIf(tuple(zones), current, proposed, state.page_size,

@@ -26,7 +26,8 @@ def whatif_doc(w: WhatIf, notes: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "zones": [{"node": z.node, "zone": z.zone, "managed_pages": z.managed_pages,
-                   "before": _pages(z.before), "after": _pages(z.after), "estimated": z.estimated}
+                   "before": _pages(z.before), "after": _pages(z.after), "estimated": z.estimated,
+                   "populated": z.populated}
                   for z in w.zones],
         "total": {"before": _bytes(w, w.total("before")), "after": _bytes(w, w.total("after"))},
         "notes": list(dict.fromkeys((*notes, *w.notes))),
@@ -47,7 +48,7 @@ def whatif_text(w: WhatIf, title: str, notes: Sequence[str] = ()) -> str:
         b, a = z.before, z.after
         pages = [z.managed_pages, b.min_pages, b.low_pages, b.high_pages, a.min_pages, a.low_pages,
                  a.high_pages, b.high_pages - b.low_pages, a.high_pages - a.low_pages]
-        rows.append([z.subject + (" *" if z.estimated else ""),
+        rows.append([z.subject + (" *" if z.estimated else "") + ("" if z.populated else " (empty)"),
                      *(pages_to_mib(p, w.page_size) for p in pages)])
     out = [title, "", render_table(
         ["zone", "managed", "min", "low", "high", "min'", "low'", "high'", "band", "band'"], rows,
