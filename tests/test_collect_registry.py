@@ -32,7 +32,7 @@ IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
 # kthreads_ps: not a registry file but what stands in for one (collect/fallbacks.py, a
 # sosreport's ps output when proc/<pid>/stat is absent).
 _NOT_FILES = {"source", "page_size", "clock_ticks_per_second", "unavailable", "hints", "notes",
-              "kthreads_ps", "absence_is_known"}
+              "kthreads_ps", "absence_is_known", "container_meminfo"}
 
 
 def test_every_state_field_is_filled_by_a_record_and_every_record_fills_one() -> None:

@@ -110,3 +110,26 @@ def page_size_from_orders(buddyinfo: Any) -> tuple[int, str] | None:
     return size, (f"page size not recorded in this capture: {size} bytes inferred from the "
                   f"{len(buddyinfo.zones[0].free_blocks)} buddy orders of {specs.BUDDYINFO} "
                   f"(arm64 with {size // 1024} KiB pages; 4 KiB pages have 11)")
+
+
+# MemTotal is totalram_pages, the sum of every zone's managed pages: on the host they agree
+# to the page. lxcfs (LXD, some Docker set-ups) serves a container its cgroup limit as
+# MemTotal instead, while zoneinfo/buddyinfo stay the host's.
+CONTAINER_RATIO = 0.9
+CONTAINER_REASON = "a container's view, not the host's (see the notes)"
+
+
+def container_view(values: dict[str, Any], page_size: int) -> str | None:
+    """Why proc/meminfo is not the host's (its MemTotal well below the zones'), or None."""
+    meminfo, zoneinfo = values.get("meminfo"), values.get("zoneinfo")
+    total_kib = meminfo.kib("MemTotal") if meminfo is not None else None
+    if total_kib is None or zoneinfo is None:
+        return None
+    zones_kib = sum(z.managed_pages if z.managed_pages is not None else z.present_pages
+                    for z in zoneinfo.zones) * page_size // 1024
+    if total_kib >= CONTAINER_RATIO * zones_kib:
+        return None
+    return (f"{specs.MEMINFO} is a container's view (lxcfs, a cgroup limit) or another "
+            f"machine's: MemTotal {total_kib} kB, but the zones of {specs.ZONEINFO} manage "
+            f"{zones_kib} kB; left out of the analysis so that the two are not mixed "
+            "(`show meminfo` still shows it)")

@@ -18,6 +18,8 @@ from functools import partial
 from typing import Any, Callable
 
 from memstall.collect.fallbacks import (
+    CONTAINER_REASON,
+    container_view,
     kthreads_from_ps,
     page_size_from_orders,
     release_elsewhere,
@@ -240,6 +242,11 @@ class StateReader:
             values["kthreads_ps"], said = kthreads_from_ps(self.source)
             read.notes += [said] if said else []
         read.notes += summed_from_nodes(values, {**static.unavailable, **read.unavailable})
+        container = container_view(values, static.page_size)
+        if container is not None:
+            values["container_meminfo"], values["meminfo"] = values["meminfo"], None
+            read.unavailable[specs.MEMINFO] = CONTAINER_REASON
+            read.notes.append(container)
         unavailable = _with_manifest_reasons({**static.unavailable, **read.unavailable},
                                              static.manifest)
         hints = {rel: hint for rel, why in unavailable.items()

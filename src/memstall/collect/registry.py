@@ -162,7 +162,7 @@ def hint_for(rel: str, reason: str) -> str | None:
     A file a sosreport lacks was not collected: the record's hint about the kernel (PSI
     needs 4.20...) would be a guess, so it is replaced unless it speaks of sosreports.
     """
-    if reason.startswith("malformed:"):
+    if reason.startswith(("malformed:", "a container's view")):
         return None
     if "permission denied" in reason:
         return ROOT_HINT

@@ -34,6 +34,9 @@ class SystemState:
     psi_memory: Pressure | None = None
     sysctl_vm: SysctlVm | None = None
     thp: ThpSettings | None = None
+    container_meminfo: MemInfo | None = None
+    """proc/meminfo when it is a container's view (lxcfs) beside the host's zoneinfo: kept
+    for `show meminfo`, and out of `meminfo` so that no analysis mixes the two."""
     node_vmstat: Mapping[int, VmStat] = field(default_factory=dict)
     node_meminfo: Mapping[int, MemInfo] = field(default_factory=dict)
     kthreads: tuple[KThreadStat, ...] = ()

@@ -122,7 +122,7 @@ def _meminfo_entry(m: MemInfo) -> Doc:
 
 
 def meminfo_doc(state: SystemState) -> Doc:
-    mi: MemInfo = need(state.meminfo, specs.MEMINFO, state)
+    mi: MemInfo = need(state.meminfo or state.container_meminfo, specs.MEMINFO, state)
     nodes = [{"node": n, **_meminfo_entry(m)} for n, m in sorted(state.node_meminfo.items())]
     return _doc("meminfo", state, nodes=nodes, **_meminfo_entry(mi))
 
