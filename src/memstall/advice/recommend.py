@@ -248,10 +248,20 @@ def _extfrag_threshold(ctx: _Ctx) -> _Out:
     return recs, sorted(set(notes))
 
 
+def _slab_words(ctx: _Ctx, use: MemoryUse) -> str:
+    """What raising vm.vfs_cache_pressure could reclaim here, against what it competes with."""
+    slab = use.slab_reclaimable_pages or 0
+    share = slab / use.outside_hugetlb_pages if use.outside_hugetlb_pages else 0.0
+    return (f"reclaimable slab (dentries and inodes, the only caches it weights) holds "
+            f"{ctx.human(slab)}, {share * 100:.1f}% of usable memory, against {ctx.human(use.file_pages)} "
+            "of page cache")
+
+
 def _vfs_cache_pressure(ctx: _Ctx) -> _Out:
     out = []
+    current = ctx.sysctl("vfs_cache_pressure")
+    use = ctx.use()
     for f, ev in ctx.found(reclaimable_slab.Evidence):
-        current = ctx.sysctl("vfs_cache_pressure")
         share = ev.slab_ratio
         proposed = sizing.vfs_cache_pressure(current or 100, share, ctx.kernel)
         if current is not None and proposed <= current:
@@ -260,11 +270,32 @@ def _vfs_cache_pressure(ctx: _Ctx) -> _Out:
             "vm.vfs_cache_pressure", None if current is None else str(current), str(proposed),
             f"Reclaimable slab is {share * 100:.0f}% of usable memory; scaling the pressure by "
             f"{share / sizing.SLAB_TARGET_RATIO:.1f} aims at {sizing.SLAB_TARGET_RATIO * 100:.0f}%. "
-            f"{ctx.on()} it weights how many dentries/inodes the shrinkers scan per page-cache scan.",
+            f"{ctx.on()} it weights how many dentries/inodes the shrinkers scan per page-cache scan"
+            + (f"; {_slab_words(ctx, use)}." if use else "."),
             "dentry and inode caches shrink faster under memory pressure",
             "Metadata-heavy workloads re-read inodes from disk; 0 would never reclaim them (OOM).",
             (f.key,)))
-    return out, []
+    return out, _vfs_will_not_help(ctx, current, use)
+
+
+def _vfs_will_not_help(ctx: _Ctx, current: int | None, use: MemoryUse | None) -> list[str]:
+    """vm.vfs_cache_pressure cannot free more than the reclaimable slab: say so when reclaim
+    is in trouble (or the knob was raised) while that slab is small."""
+    if use is None or use.slab_reclaimable_pages is None:
+        return []
+    for _, ev in ctx.found(reclaimable_slab.Evidence):
+        if ev.slab_ratio > 0:
+            return []  # slab is large: the recommendation above says what it would reclaim
+    trouble = _reclaim_trouble(ctx)
+    raised = current is not None and current > 100
+    if not trouble and not raised:
+        return []
+    why = f" ({', '.join(trouble)})" if trouble else ""
+    now = f"; it is {current}, above the default 100, already" if raised else ""
+    return [f"vm.vfs_cache_pressure will not help{why}: it only makes the shrinkers free dentries "
+            f"and inodes faster relative to the page cache, and {_slab_words(ctx, use)}{now}. "
+            "Raising it cannot free more than that slab; reclaim here has to come from the page "
+            "cache and anonymous memory, which it does not touch."]
 
 
 def _compaction_proactiveness(ctx: _Ctx) -> _Out:
