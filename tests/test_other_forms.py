@@ -148,3 +148,12 @@ def test_kernel_release_from_a_sosreport_uname(tmp_path: Path) -> None:
     assert state.kernel_release == "5.4.0-97-generic"
     assert any(n.startswith("kernel release 5.4.0-97-generic read from sos_commands/kernel/uname_-a")
                for n in state.notes)
+
+
+@given(st.from_regex(r"[2-6]\.[0-9]{1,2}(\.[0-9]{1,3})?(-[a-z0-9._]{1,20})?", fullmatch=True),
+       st.from_regex(r"[a-z][a-z0-9-]{0,15}", fullmatch=True))
+def test_release_from_proc_version_and_uname_a(release: str, host: str) -> None:
+    from memstall.parsers.version import parse_proc_version, parse_uname_a
+
+    assert parse_proc_version(f"Linux version {release} (b@h) (gcc 9) #1 SMP Mon Jan 1\n") == release
+    assert parse_uname_a(f"Linux {host} {release} #1 SMP Mon Jan 1 x86_64 GNU/Linux\n") == release

@@ -131,13 +131,8 @@ def parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
             mode = "zone"
             _set_field(cur, "free", int(pm.group(1)), path, no, line)
             continue
-        prot = _PROTECTION.match(line)
-        if stripped.startswith("protection:") and not prot:
-            raise ParseError(path, no, line, "'protection: (<int>, ...)'")
-        if prot:
-            parts = [p.strip() for p in prot.group(1).split(",") if p.strip()]
-            cur.protection = tuple(to_int(p, path, no, line, "protection: (<int>, ...)")
-                                   for p in parts)
+        if stripped.startswith("protection:"):
+            cur.protection = _protection(line, path, no)
             continue
         try:
             _take_value(cur, nodes, mode, no, line, path)
@@ -151,6 +146,14 @@ def parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
     return ZoneInfo(zones=tuple(zones),
                     nodes=tuple(NodeStats(n, c) for n, c in sorted(nodes.items())),
                     skipped=tuple(skipped))
+
+
+def _protection(line: str, path: str, no: int) -> tuple[int, ...]:
+    prot = _PROTECTION.match(line)
+    if not prot:
+        raise ParseError(path, no, line, "'protection: (<int>, ...)'")
+    parts = [p.strip() for p in prot.group(1).split(",") if p.strip()]
+    return tuple(to_int(p, path, no, line, "protection: (<int>, ...)") for p in parts)
 
 
 def _used(line: str) -> bool:
