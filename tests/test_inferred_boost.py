@@ -65,3 +65,18 @@ def test_a_difference_no_boost_explains_stays_stale(tmp_path: Path, raise_by: tu
                                                     factor: int | None, why: str) -> None:
     z = _normal(_root(tmp_path, raise_by, factor))
     assert (z["computed_matches"], z["inferred_boost_pages"]) == (False, None), why
+
+
+def test_whatif_removes_an_inferred_boost_from_before(tmp_path: Path) -> None:
+    clean = json.loads(run_cli("--root", str(IDLE), "--format", "json", "whatif", "--set",
+                               "vm.watermark_scale_factor=200").out)
+    doc = json.loads(run_cli("--root", str(_root(tmp_path, (512, 512, 512))), "--format", "json",
+                             "whatif", "--set", "vm.watermark_scale_factor=200").out)
+
+    def normal(d: dict[str, object]) -> dict[str, object]:
+        return next(z for z in d["zones"] if z["zone"] == "Normal")  # type: ignore[attr-defined]
+
+    assert normal(doc)["before"] == normal(clean)["before"]  # the boost is not a setting
+    assert normal(doc)["after"] == normal(clean)["after"]
+    assert ("node0/Normal: watermarks boosted by 512 pages (inferred: zoneinfo prints no boost "
+            "line); 'before' has the boost removed") in doc["notes"]
