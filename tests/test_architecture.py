@@ -29,7 +29,7 @@ FORBIDDEN = {
     "analysis": _ALL - {"analysis"},
     "rules": _ALL - {"rules", "analysis"},
     "advice": _UPPER | _READERS | {"sources", "parsers"},
-    "collect": _UPPER | {"advice", "rules", "analysis", "collect_log"},
+    "collect": _UPPER | {"advice", "rules", "collect_log"},  # analysis: pure sums of per-node files
     "collect_log": _UPPER | {"advice", "rules", "analysis", "collect"},
     "pipeline": {"cli", "outputs", "tune", "store"},
     "outputs": {"cli", "sources", "parsers"} | _READERS,

@@ -29,7 +29,10 @@ from memstall.sources.snapshot import _wanted
 
 IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
 # Not read from a kernel file: where the state came from, and what the reader adds.
-_NOT_FILES = {"source", "page_size", "clock_ticks_per_second", "unavailable", "hints", "notes"}
+# kthreads_ps: not a registry file but what stands in for one (collect/fallbacks.py, a
+# sosreport's ps output when proc/<pid>/stat is absent).
+_NOT_FILES = {"source", "page_size", "clock_ticks_per_second", "unavailable", "hints", "notes",
+              "kthreads_ps", "absence_is_known", "container_meminfo"}
 
 
 def test_every_state_field_is_filled_by_a_record_and_every_record_fills_one() -> None:

@@ -57,7 +57,8 @@ def test_golden_diagnosis_of_every_corpus_log(log: Path, update_golden: bool) ->
 def test_json_schema_is_exactly_memstall_diagnosis_1() -> None:
     r = run_cli("--root", str(FRAGMENTED), "--format", "json", "diagnose")
     doc = json.loads(r.out)
-    assert set(doc) == {"schema", "findings", "recommendations", "notes", "skipped", "passed"}
+    assert set(doc) == {"schema", "findings", "recommendations", "notes", "skipped", "passed",
+                        "input_notes"}
     assert doc["schema"] == "memstall.diagnosis/1"
     assert doc["findings"]
     assert all(set(f) == {"key", "severity", "subject", "evidence", "summary", "explanation", "fix"}
@@ -163,3 +164,24 @@ def test_text_title_counts_reports_in_words() -> None:
     assert "(kernel log: 1 allocation report, no Mem-Info;" in run_cli("diagnose", "--log", str(one)).out
     out = run_cli("diagnose", "--log", str(five)).out
     assert "(kernel log: 5 allocation reports, Mem-Info at line" in out
+
+
+def test_a_malformed_file_in_a_capture_degrades_instead_of_stopping_the_check(tmp_path: Path) -> None:
+    """Issue 16's real case: a `#` comment line in proc/meminfo stopped diagnose with exit 3.
+    Now the file is left out with its file:line reason, the rules that need it are skipped
+    with that reason, and every other rule still runs."""
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(FIXTURES / "snapshots" / "x86_64-6.18-idle", root)
+    for meminfo in [root / "proc" / "meminfo", *root.glob("samples/*/proc/meminfo")]:
+        meminfo.write_text("# captured by a tool that adds comments\n" + meminfo.read_text())
+    r = run_cli("--root", str(root), "diagnose", "--format", "json", "--fail-on", "never")
+    assert (r.code, r.err) == (0, "")
+    doc = json.loads(r.out)
+    reasons = " ".join(s["reason"] for s in doc["skipped"])
+    assert "proc/meminfo:1" in reasons
+    assert doc["passed"], "the rules that do not need meminfo still ran"
+    clean = json.loads(run_cli("--root", str(FIXTURES / "snapshots" / "x86_64-6.18-idle"), "diagnose",
+                               "--format", "json", "--fail-on", "never").out)
+    assert {f["key"] for f in doc["findings"]} <= {f["key"] for f in clean["findings"]}

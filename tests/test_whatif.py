@@ -15,6 +15,7 @@ from memstall.analysis.whatif import what_if
 from memstall.model.buddy import BuddyInfo, ZoneFreeAreas
 from memstall.model.kernel import KernelVersion
 from memstall.model.meminfo import MemInfo
+from memstall.parsers.zoneinfo import parse_zoneinfo
 
 KERNELS = [KernelVersion(4, 4), KernelVersion(4, 9), KernelVersion(5, 10), KernelVersion(5, 17),
            KernelVersion(6, 1), KernelVersion(6, 18)]
@@ -84,9 +85,9 @@ def test_cli_whatif_json_schema_on_a_snapshot() -> None:
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     assert doc["schema"] == "memstall.whatif/1"
-    assert set(doc) == {"schema", "zones", "total"}
+    assert set(doc) == {"schema", "zones", "total", "notes"}
     zone = doc["zones"][0]
-    assert set(zone) == {"node", "zone", "managed_pages", "before", "after", "estimated"}
+    assert set(zone) == {"node", "zone", "managed_pages", "before", "after", "estimated", "populated"}
     assert set(zone["before"]) == {"min_pages", "low_pages", "high_pages"}
     assert set(doc["total"]["after"]) == {"min_bytes", "low_bytes", "high_bytes"}
     assert doc["total"]["after"]["high_bytes"] > doc["total"]["before"]["high_bytes"]
@@ -113,3 +114,22 @@ def test_live_whatif_with_current_values_reproduces_proc_zoneinfo() -> None:
                for name in ("vm.min_free_kbytes", "vm.watermark_scale_factor")}
     result = what_if(s, current)
     assert [z.before for z in result.zones] == [z.after for z in result.zones]
+
+
+def test_whatif_predicts_every_zone_the_kernel_prints_empty_ones_included() -> None:
+    # Real capture (the 6.18 VM): zoneinfo prints Movable (present 0) with 32/32/32, which is
+    # clamp(0 / 1024, SWAP_CLUSTER_MAX, 128), and Device with 0/0/0 (issue 9). No setting
+    # moves them: a zone without managed pages keeps what the kernel prints.
+    root = FIXTURES / "snapshots" / "x86_64-6.18-idle"
+    printed = parse_zoneinfo((root / "proc/zoneinfo").read_text()).zones
+    for change in ("vm.watermark_scale_factor=500", "vm.min_free_kbytes=200000"):
+        doc = json.loads(run_cli("--root", str(root), "--format", "json", "whatif", "--set", change).out)
+        assert [(z["node"], z["zone"]) for z in doc["zones"]] == [(z.node, z.zone) for z in printed]
+        movable = next(z for z in doc["zones"] if z["zone"] == "Movable")
+        assert movable["before"] == movable["after"] == {"min_pages": 32, "low_pages": 32, "high_pages": 32}
+        assert movable["populated"] is False
+        device = next(z for z in doc["zones"] if z["zone"] == "Device")
+        assert device["after"] == {"min_pages": 0, "low_pages": 0, "high_pages": 0}
+        # The host totals count only the zones that hold memory.
+        populated = [z for z in doc["zones"] if z["populated"]]
+        assert doc["total"]["before"]["min_bytes"] == 4096 * sum(z["before"]["min_pages"] for z in populated)

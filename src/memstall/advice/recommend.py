@@ -22,7 +22,7 @@ from typing import TypeVar
 from memstall.advice import sizing
 from memstall.advice.recommendation import Recommendation
 from memstall.analysis.headroom import pgalloc_per_second
-from memstall.analysis.memory_use import MemoryUse, memory_use
+from memstall.analysis.memory_use import MemoryUse, hugetlb_assumption, memory_use
 from memstall.analysis.sysctl_limits import limits_for
 from memstall.analysis.watermarks import pageblock_pages
 from memstall.analysis.whatif import WhatIf, WhatIfUnavailable, what_if
@@ -60,6 +60,9 @@ class Advice:
     recommendations: tuple[Recommendation, ...]
     notes: tuple[str, ...]
     """Knobs that will not help here, and recommendations that could not be sized."""
+    input_notes: tuple[str, ...] = ()
+    """What the input lacked or memstall assumed about it (SystemState.notes): page size,
+    kernel version, lines left out, files summed or read in another form."""
 
 
 @dataclass(frozen=True)
@@ -245,10 +248,20 @@ def _extfrag_threshold(ctx: _Ctx) -> _Out:
     return recs, sorted(set(notes))
 
 
+def _slab_words(ctx: _Ctx, use: MemoryUse) -> str:
+    """What raising vm.vfs_cache_pressure could reclaim here, against what it competes with."""
+    slab = use.slab_reclaimable_pages or 0
+    share = slab / use.outside_hugetlb_pages if use.outside_hugetlb_pages else 0.0
+    return (f"reclaimable slab (dentries and inodes, the only caches it weights) holds "
+            f"{ctx.human(slab)}, {share * 100:.1f}% of usable memory, against {ctx.human(use.file_pages)} "
+            "of page cache")
+
+
 def _vfs_cache_pressure(ctx: _Ctx) -> _Out:
     out = []
+    current = ctx.sysctl("vfs_cache_pressure")
+    use = ctx.use()
     for f, ev in ctx.found(reclaimable_slab.Evidence):
-        current = ctx.sysctl("vfs_cache_pressure")
         share = ev.slab_ratio
         proposed = sizing.vfs_cache_pressure(current or 100, share, ctx.kernel)
         if current is not None and proposed <= current:
@@ -257,11 +270,32 @@ def _vfs_cache_pressure(ctx: _Ctx) -> _Out:
             "vm.vfs_cache_pressure", None if current is None else str(current), str(proposed),
             f"Reclaimable slab is {share * 100:.0f}% of usable memory; scaling the pressure by "
             f"{share / sizing.SLAB_TARGET_RATIO:.1f} aims at {sizing.SLAB_TARGET_RATIO * 100:.0f}%. "
-            f"{ctx.on()} it weights how many dentries/inodes the shrinkers scan per page-cache scan.",
+            f"{ctx.on()} it weights how many dentries/inodes the shrinkers scan per page-cache scan"
+            + (f"; {_slab_words(ctx, use)}." if use else "."),
             "dentry and inode caches shrink faster under memory pressure",
             "Metadata-heavy workloads re-read inodes from disk; 0 would never reclaim them (OOM).",
             (f.key,)))
-    return out, []
+    return out, _vfs_will_not_help(ctx, current, use)
+
+
+def _vfs_will_not_help(ctx: _Ctx, current: int | None, use: MemoryUse | None) -> list[str]:
+    """vm.vfs_cache_pressure cannot free more than the reclaimable slab: say so when reclaim
+    is in trouble (or the knob was raised) while that slab is small."""
+    if use is None or use.slab_reclaimable_pages is None:
+        return []
+    for _, ev in ctx.found(reclaimable_slab.Evidence):
+        if ev.slab_ratio > 0:
+            return []  # slab is large: the recommendation above says what it would reclaim
+    trouble = _reclaim_trouble(ctx)
+    raised = current is not None and current > 100
+    if not trouble and not raised:
+        return []
+    why = f" ({', '.join(trouble)})" if trouble else ""
+    now = f"; it is {current}, above the default 100, already" if raised else ""
+    return [f"vm.vfs_cache_pressure will not help{why}: it only makes the shrinkers free dentries "
+            f"and inodes faster relative to the page cache, and {_slab_words(ctx, use)}{now}. "
+            "Raising it cannot free more than that slab; reclaim here has to come from the page "
+            "cache and anonymous memory, which it does not touch."]
 
 
 def _compaction_proactiveness(ctx: _Ctx) -> _Out:
@@ -378,5 +412,7 @@ def recommend(report: Report, inputs: Inputs, managed_total_pages: int | None = 
         r, n = step(ctx)
         recs.extend(r)
         notes.extend(n)
-    return Advice(tuple(recs), tuple(notes))
+    assumed = hugetlb_assumption(inputs.state.meminfo)
+    input_notes = (*inputs.state.notes, *([assumed] if assumed else []))
+    return Advice(tuple(recs), tuple(notes), tuple(dict.fromkeys(input_notes)))
 

@@ -47,6 +47,25 @@ def _hugetlb(m: MemInfo, page_size: int) -> tuple[int, int]:
     return total_pages, kib_to_pages(free * size_kib, page_size)
 
 
+def hugetlb_assumption(m: MemInfo | None) -> str | None:
+    """The note when hugetlb reservations cannot be read and none are assumed.
+
+    >>> hugetlb_assumption(MemInfo({"MemTotal": 1}, {"HugePages_Total": 4}))
+    'hugetlb reservations unknown (meminfo has HugePages_Total but no Hugepagesize or Hugetlb): none assumed'
+    """
+    if m is None:
+        return "hugetlb reservations unknown (no meminfo): none assumed"
+    if m.kib("Hugetlb") is not None or (m.kib("Hugepagesize") is not None
+                                         and m.count("HugePages_Total") is not None):
+        return None
+    if m.count("HugePages_Total"):
+        return ("hugetlb reservations unknown (meminfo has HugePages_Total but no Hugepagesize "
+                "or Hugetlb): none assumed")
+    if m.count("HugePages_Total") is None:
+        return "hugetlb reservations unknown (meminfo has no HugePages lines): none assumed"
+    return None
+
+
 def memory_use(m: MemInfo | None, page_size: int) -> MemoryUse | None:
     """None when meminfo is missing or lacks MemTotal."""
     if m is None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from memstall.analysis.memory_use import memory_use
-from memstall.analysis.watermarks import compute_watermarks
-from memstall.analysis.zone_estimate import Settings, current_settings, sizes, zone_entries
+from memstall.analysis.memory_use import hugetlb_assumption, memory_use
+from memstall.analysis.watermarks import ZoneWatermarks, compute_watermarks
+from memstall.analysis.zone_estimate import Settings, ZoneEntry, current_settings, sizes, zone_entries
+from memstall.analysis.zone_watermarks import infer_boost_pages
 from memstall.model.kernel import KernelVersion
 from memstall.model.state import SystemState
 from memstall.units import pages_to_bytes
@@ -38,6 +39,8 @@ class ZoneChange:
     before: Marks
     after: Marks
     estimated: bool
+    populated: bool = True
+    """False for an empty zone: shown as the kernel prints it, left out of the host totals."""
 
     @property
     def subject(self) -> str:
@@ -54,9 +57,12 @@ class WhatIf:
     """Σ managed pages (estimates included): what 'share of RAM' is relative to."""
     hugetlb_pages: int = 0
     """Pages reserved for hugetlb (meminfo): the page cache can only use the rest."""
+    notes: tuple[str, ...] = ()
+    """What the prediction assumed (hugetlb reservations unknown...)."""
 
     def total(self, which: str) -> Marks:
-        marks = [getattr(z, which) for z in self.zones]
+        """Σ over the zones that hold memory (an empty zone's watermarks guard nothing)."""
+        marks = [getattr(z, which) for z in self.zones if z.populated]
         return Marks(sum(m.min_pages for m in marks), sum(m.low_pages for m in marks),
                      sum(m.high_pages for m in marks))
 
@@ -97,14 +103,40 @@ def what_if(state: SystemState, changes: Mapping[str, int], kernel: KernelVersio
                              state.page_size, kernel)
     new = compute_watermarks(sizes(entries), proposed.min_free_kbytes,
                              proposed.watermark_scale_factor, state.page_size, kernel)
-    zones = []
-    for entry, cur, after in zip(entries, now, new):
-        before = (Marks(*entry.reported) if entry.reported is not None
-                  else Marks(cur.min_pages, cur.low_pages, cur.high_pages))
-        zones.append(ZoneChange(entry.node, entry.zone, entry.managed_pages, entry.free_pages, before,
-                                Marks(after.min_pages, after.low_pages, after.high_pages),
-                                entry.estimated))
+    per_zone = [_zone_change(state, entry, cur, after, kernel)
+                for entry, cur, after in zip(entries, now, new)]
+    zones = [z for z, _ in per_zone]
+    boosted = [note for _, note in per_zone if note]
     use = memory_use(state.meminfo, state.page_size)
+    assumed = hugetlb_assumption(state.meminfo)
     return WhatIf(tuple(zones), current, proposed, state.page_size,
-                  sum(e.managed_pages for e in entries), use.hugetlb_pages if use else 0)
+                  sum(e.managed_pages for e in entries), use.hugetlb_pages if use else 0,
+                  (*boosted, *([assumed] if assumed else [])))
+
+
+def _zone_change(state: SystemState, entry: ZoneEntry, cur: ZoneWatermarks, after: ZoneWatermarks,
+                 kernel: KernelVersion | None) -> tuple[ZoneChange, str | None]:
+    """One zone before (as reported, boost removed, even a boost zoneinfo did not print)
+    and after; with the note when a boost was inferred."""
+    before = (Marks(*entry.reported) if entry.reported is not None
+              else Marks(cur.min_pages, cur.low_pages, cur.high_pages))
+    predicted = Marks(after.min_pages, after.low_pages, after.high_pages)
+    note = None
+    if entry.managed_pages == 0 and entry.reported is not None:
+        # No managed pages: min_free_kbytes and watermark_scale_factor scale nothing, so
+        # the kernel keeps what it prints (0/0/0, or clamp(0, SWAP_CLUSTER_MAX, 128) =
+        # 32/32/32 for HighMem, and Movable where it is treated alike).
+        predicted = before
+    zone = state.zoneinfo.zone(entry.node, entry.zone) if state.zoneinfo else None
+    sysctl = state.sysctl_vm
+    boost = (infer_boost_pages(zone, cur, sysctl.int_value("watermark_boost_factor") if sysctl else None,
+                               state.page_size, kernel)
+             if zone is not None and entry.reported is not None and entry.managed_pages else None)
+    if boost:
+        before = Marks(before.min_pages - boost, before.low_pages - boost, before.high_pages - boost)
+        note = (f"node{entry.node}/{entry.zone}: watermarks boosted by {boost} pages (inferred: "
+                "zoneinfo prints no boost line); 'before' has the boost removed")
+    change = ZoneChange(entry.node, entry.zone, entry.managed_pages, entry.free_pages, before,
+                        predicted, entry.estimated, entry.populated)
+    return change, note
 

@@ -37,6 +37,9 @@ class ZoneEntry:
     reported: tuple[int, int, int] | None
     """min/low/high as reported, boost removed; None for an estimated zone."""
     estimated: bool
+    populated: bool = True
+    """False for a zone with no present pages (an empty Movable zone): the kernel prints
+    and computes its watermarks, but it holds no memory and kswapd never balances it."""
 
 
 @dataclass(frozen=True)
@@ -54,16 +57,18 @@ def _lowmem(name: str) -> bool:
 def _known(zone: Zone) -> ZoneEntry:
     wmin, low, high, _ = zone.watermarks_without_boost()
     managed = zone.managed_pages if zone.managed_pages is not None else zone.present_pages
-    return ZoneEntry(zone.node, zone.zone, managed, zone.free_pages, (wmin, low, high), False)
+    return ZoneEntry(zone.node, zone.zone, managed, zone.free_pages, (wmin, low, high), False,
+                     zone.populated)
 
 
 def zone_entries(state: SystemState, managed_total_pages: int | None = None) -> tuple[ZoneEntry, ...]:
-    """The populated zones of the state plus estimates for zones only the buddy lines show.
+    """Every zone the state prints plus estimates for zones only the buddy lines show.
 
+    Empty zones (no present pages) are kept: the kernel prints watermarks for them too.
     `managed_total_pages` defaults to MemTotal (which is Σ managed).
     """
     zoneinfo = state.zoneinfo
-    known = [_known(z) for z in (zoneinfo.zones if zoneinfo else ()) if z.populated]
+    known = [_known(z) for z in (zoneinfo.zones if zoneinfo else ())]
     seen = {(e.node, e.zone) for e in known}
     missing = [z for z in (state.buddyinfo.zones if state.buddyinfo else ())
                if (z.node, z.zone) not in seen]

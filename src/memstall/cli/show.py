@@ -37,6 +37,16 @@ VIEWS: dict[str, tuple[DocFn, TextFn, str]] = {
                 "debugfs extfrag_index/unusable_index, checked against buddyinfo"),
 }
 
+# what -> the SystemState fields it shows: a malformed file behind one of them is an error
+# naming its file and line; any other malformed file is left out with a note.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "buddyinfo": ("buddyinfo",), "zones": ("zoneinfo",), "frag": ("buddyinfo",),
+    "watermarks": ("zoneinfo", "sysctl_vm"), "vmstat": ("vmstat", "node_vmstat"),
+    "meminfo": ("meminfo", "node_meminfo"), "psi": ("psi_memory",), "sysctl": ("sysctl_vm",),
+    "thp": ("thp",), "kthreads": ("kthreads", "uptime_seconds"),
+    "extfrag": ("extfrag_index", "unusable_index", "buddyinfo"),
+}
+
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
@@ -53,7 +63,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, io: Any) -> int:
-    state = load_state(open_root(args.root), sample=args.sample)
+    state = load_state(open_root(args.root), sample=args.sample, needs=NEEDS[args.what])
     doc_fn, text_fn, _ = VIEWS[args.what]
     if args.format == "json":
         io.stdout.write(dumps(doc_fn(state)))

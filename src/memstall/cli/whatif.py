@@ -66,7 +66,7 @@ def run(args: argparse.Namespace, io: Any) -> int:
         state, label = inputs.state, args.log
         kernel = inputs.kernel or state.kernel
     else:
-        state = load_state(open_root(args.root))
+        state = load_state(open_root(args.root), needs=("zoneinfo",))
         label, kernel = state.source, state.kernel
     for name, value in changes.items():
         problem = validate(name, value, kernel)
@@ -77,9 +77,9 @@ def run(args: argparse.Namespace, io: Any) -> int:
     except WhatIfUnavailable as err:
         raise InputError(f"{label}: {err}") from None
     if args.format == "json":
-        io.stdout.write(dumps(whatif_doc(result)))
+        io.stdout.write(dumps(whatif_doc(result, state.notes)))
     else:
         sets = " ".join(f"{k}={v}" for k, v in changes.items())
         title = f"memstall whatif {sets}: {label} (kernel {kernel or 'unknown'})"
-        io.stdout.write(whatif_text(result, title))
+        io.stdout.write(whatif_text(result, title, state.notes))
     return 0

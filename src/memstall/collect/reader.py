@@ -12,12 +12,20 @@ cost a long-running command the rest of the state.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
 
-from memstall.collect.registry import FILES, KernelFile, hint_for, sample_paths
+from memstall.collect.fallbacks import (
+    CONTAINER_REASON,
+    container_view,
+    kthreads_from_ps,
+    page_size_from_orders,
+    release_elsewhere,
+    summed_from_nodes,
+)
+from memstall.collect.registry import FILES, KernelFile, hint_for, record_for, sample_paths
 from memstall.errors import ParseError, SourceUnavailable
 from memstall.manifest import parse_manifest, recorded_clock_ticks, recorded_page_size
 from memstall.model.kernel import KernelVersion
@@ -36,6 +44,8 @@ class _Read:
         self.source = source
         self.strict = strict
         self.unavailable: dict[str, str] = {}
+        self.errors: dict[str, ParseError] = {}
+        self.notes: list[str] = []
 
     def text(self, rel: str) -> str | None:
         try:
@@ -54,11 +64,16 @@ class _Read:
             if self.strict:
                 raise named from None
             self.unavailable[rel] = f"malformed: {named}"
+            self.errors[rel] = named
             return None
 
     def parsed(self, rel: str, parse: Callable[[str, str], Any]) -> Any:
         text = self.text(rel)
-        return None if text is None else self.parse(rel, lambda: parse(text, rel))
+        value = None if text is None else self.parse(rel, lambda: parse(text, rel))
+        note = skipped_note(rel, getattr(value, "skipped", ()))
+        if note:
+            self.notes.append(note)
+        return value
 
     def file(self, f: KernelFile) -> Any:
         """The value of one registry record (not per-pid: see StateReader._kthreads)."""
@@ -81,6 +96,23 @@ class _Read:
             parse = f.parse
             return self.parse(directory, lambda: parse(files, directory))
         return self.parsed(f.path, f.parse)
+
+
+_SHOWN_SKIPPED = 3
+
+
+def skipped_note(rel: str, skipped: tuple[tuple[int, str], ...]) -> str | None:
+    """The note for lines a tolerant parser left out of `rel` (file:line and the text).
+
+    >>> skipped_note("proc/zoneinfo", ((30, "                   537792"),))
+    "proc/zoneinfo: left out 1 line of a shape memstall does not read: proc/zoneinfo:30 '537792'"
+    """
+    if not skipped:
+        return None
+    shown = ", ".join(f"{rel}:{no} {' '.join(line.split())!r}" for no, line in skipped[:_SHOWN_SKIPPED])
+    more = len(skipped) - _SHOWN_SKIPPED
+    return (f"{rel}: left out {len(skipped)} line{'' if len(skipped) == 1 else 's'} of a shape "
+            f"memstall does not read: {shown}" + (f" and {more} more" if more > 0 else ""))
 
 
 def _thp(parts: Mapping[str, Any]) -> ThpSettings | None:
@@ -141,6 +173,9 @@ class _Static:
     page_size: int
     clock_ticks: int | None
     notes: list[str] = field(default_factory=list)
+    errors: dict[str, ParseError] = field(default_factory=dict)
+    page_note: str | None = None
+    """The 'assumed 4096 bytes' note, when the page size was neither recorded nor live."""
 
 
 def _read_static(source: Source, strict: bool) -> _Static:
@@ -151,15 +186,20 @@ def _read_static(source: Source, strict: bool) -> _Static:
     release = fields["kernel_release"]
     if release is None and manifest is not None and isinstance(manifest.get("kernel"), str):
         fields["kernel_release"] = release = str(manifest["kernel"]).strip() or None
-    notes = list(source.notes())
+    notes = list(source.notes()) + read.notes
     if page_note:
         notes.append(page_note)
+    elsewhere = release_elsewhere(source) if release is None else None
+    if elsewhere is not None:
+        release, said = elsewhere
+        fields["kernel_release"] = release
+        notes.append(said)
     if release is None or KernelVersion.parse(release) is None:
         # Every era-dependent formula (watermarks, min_free_kbytes cap) then takes the newest.
         shown = "not recorded" if release is None else f"{release!r} has no version number"
         notes.append(f"kernel release {shown}: the newest kernel's formulas are assumed")
     return _Static(fields, read.unavailable, manifest, page_size,
-                   _clock_ticks(source, manifest), notes)
+                   _clock_ticks(source, manifest), notes, read.errors, page_note)
 
 
 def _with_manifest_reasons(unavailable: dict[str, str],
@@ -187,6 +227,8 @@ class StateReader:
         self.strict = strict
         self._static: _Static | None = None
         self._kthread_dirs: list[tuple[str, str]] | None = None
+        self.errors: dict[str, ParseError] = {}
+        """strict=False: the files the last read() left out as malformed, with the error."""
 
     def read(self, *, refresh_static: bool = True) -> SystemState:
         if refresh_static or self._static is None:
@@ -196,13 +238,31 @@ class StateReader:
         read = _Read(self.source, self.strict)
         values = {**static.fields, **_fields(read, sampled=True)}
         values["kthreads"] = self._kthreads_or_why(read)
+        if not values["kthreads"]:
+            values["kthreads_ps"], said = kthreads_from_ps(self.source)
+            read.notes += [said] if said else []
+        read.notes += summed_from_nodes(values, {**static.unavailable, **read.unavailable})
+        container = container_view(values, static.page_size)
+        if container is not None:
+            values["container_meminfo"], values["meminfo"] = values["meminfo"], None
+            read.unavailable[specs.MEMINFO] = CONTAINER_REASON
+            read.notes.append(container)
         unavailable = _with_manifest_reasons({**static.unavailable, **read.unavailable},
                                              static.manifest)
         hints = {rel: hint for rel, why in unavailable.items()
                  if (hint := hint_for(rel, why)) is not None}
-        return SystemState(source=self.source.label, page_size=static.page_size,
+        self.errors = {**static.errors, **read.errors}
+        left_out = [f"{rel} left out: {err}" for rel, err in self.errors.items()]
+        page_size, notes = static.page_size, list(static.notes)
+        inferred = page_size_from_orders(values["buddyinfo"]) if static.page_note else None
+        if inferred is not None:
+            page_size = inferred[0]
+            notes = [inferred[1] if n == static.page_note else n for n in notes]
+        return SystemState(source=self.source.label, page_size=page_size,
                            clock_ticks_per_second=static.clock_ticks, unavailable=unavailable,
-                           hints=hints, notes=tuple(static.notes), **values)
+                           hints=hints, notes=(*notes, *read.notes, *left_out),
+                           absence_is_known=self.source.is_live or static.manifest is not None,
+                           **values)
 
     def _kthreads(self, read: _Read) -> tuple[KThreadStat, ...]:
         if self._kthread_dirs is not None:
@@ -210,6 +270,7 @@ class StateReader:
             found = self._stats(again, check=True)
             if found is not None:
                 read.unavailable.update(again.unavailable)
+                read.errors.update(again.errors)
                 return found
         self._kthread_dirs = discover_kthreads(self.source)
         found = self._stats(read, check=False)
@@ -253,7 +314,20 @@ def select_sample(source: Source, sample: int | None) -> Source:
     return SampleView(source, sample, sampled=sample_paths())
 
 
-def load_state(source: Source, sample: int | None = None) -> SystemState:
-    """Read and parse everything memstall uses from one root (or one sample of a capture)."""
-    return StateReader(select_sample(source, sample)).read()
+def load_state(source: Source, sample: int | None = None, *,
+               needs: Collection[str] | None = None) -> SystemState:
+    """Read and parse everything memstall uses from one root (or one sample of a capture).
+
+    `needs`: the SystemState fields the caller cannot do without (`show zones` needs
+    "zoneinfo"). A malformed file that fills one of them is a ParseError; any other
+    malformed file is left out with a note, so that a zoneinfo oddity does not stop
+    `show sysctl`. None (the default): every file is needed, the first malformed one raises.
+    """
+    reader = StateReader(select_sample(source, sample), strict=needs is None)
+    state = reader.read()
+    for rel, err in reader.errors.items():
+        record = record_for(rel)
+        if record is None or record.field in (needs or ()):
+            raise err
+    return state
 

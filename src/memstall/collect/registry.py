@@ -152,11 +152,22 @@ def record_for(rel: str) -> KernelFile | None:
     return next((f for f in FILES if f.matches(rel)), None)
 
 
+NOT_CAPTURED = ("not captured: this sosreport did not collect it, which says nothing about "
+                "the kernel; capture with `memstall snapshot` to read it")
+
+
 def hint_for(rel: str, reason: str) -> str | None:
-    """What the user can do about `rel` being unavailable for `reason`."""
-    if reason.startswith("malformed:"):
+    """What the user can do about `rel` being unavailable for `reason`.
+
+    A file a sosreport lacks was not collected: the record's hint about the kernel (PSI
+    needs 4.20...) would be a guess, so it is replaced unless it speaks of sosreports.
+    """
+    if reason.startswith(("malformed:", "a container's view")):
         return None
     if "permission denied" in reason:
         return ROOT_HINT
     record = record_for(rel)
-    return record.hint if record is not None else None
+    hint = record.hint if record is not None else None
+    if reason == "not in this sosreport" and "sosreport" not in (hint or ""):
+        return NOT_CAPTURED
+    return hint

@@ -32,3 +32,21 @@ class KThreadStat:
         """kswapd0 -> 0, kcompactd1 -> 1."""
         m = _NODE_SUFFIX.search(self.comm)
         return int(m.group(1)) if m else None
+
+
+@dataclass(frozen=True)
+class KThreadPs:
+    """A kswapd/kcompactd row of `ps` output (sosreports keep it, not proc/<pid>/stat)."""
+
+    pid: int
+    comm: str
+    state: str
+    cpu_seconds: int
+    """utime + stime in whole seconds (ps rounds down)."""
+    cpu_percent: float
+    """ps %CPU: CPU time over the time since the thread started, in percent."""
+
+    @property
+    def node(self) -> int | None:
+        m = _NODE_SUFFIX.search(self.comm.split(":")[0])
+        return int(m.group(1)) if m else None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from memstall.model.buddy import BuddyInfo
 from memstall.model.extfrag import ExtfragIndexFile
 from memstall.model.kernel import KernelVersion
-from memstall.model.kthreads import ASSUMED_USER_HZ, KThreadStat
+from memstall.model.kthreads import ASSUMED_USER_HZ, KThreadPs, KThreadStat
 from memstall.model.meminfo import MemInfo
 from memstall.model.pagetypeinfo import PageTypeInfo
 from memstall.model.pressure import Pressure
@@ -34,9 +34,14 @@ class SystemState:
     psi_memory: Pressure | None = None
     sysctl_vm: SysctlVm | None = None
     thp: ThpSettings | None = None
+    container_meminfo: MemInfo | None = None
+    """proc/meminfo when it is a container's view (lxcfs) beside the host's zoneinfo: kept
+    for `show meminfo`, and out of `meminfo` so that no analysis mixes the two."""
     node_vmstat: Mapping[int, VmStat] = field(default_factory=dict)
     node_meminfo: Mapping[int, MemInfo] = field(default_factory=dict)
     kthreads: tuple[KThreadStat, ...] = ()
+    kthreads_ps: tuple[KThreadPs, ...] = ()
+    """The same threads from a sosreport's `ps` output, when proc/<pid>/stat is absent."""
     extfrag_index: ExtfragIndexFile | None = None
     unusable_index: ExtfragIndexFile | None = None
     pagetypeinfo: PageTypeInfo | None = None
@@ -50,6 +55,10 @@ class SystemState:
     """USER_HZ, the unit of /proc/<pid>/stat times: sysconf(_SC_CLK_TCK) live, or what the
     capture's MANIFEST recorded; None for a capture that did not record it."""
     notes: tuple[str, ...] = ()
+    absence_is_known: bool = True
+    """True when a missing file is one the kernel lacks: read live, or from a memstall
+    capture (its MANIFEST says why each file is missing). False for a sosreport or a copied
+    tree: absent there says nothing about the kernel (THP unknown, not off)."""
 
     @property
     def user_hz(self) -> int:

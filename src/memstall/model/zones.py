@@ -63,6 +63,8 @@ class NodeStats:
 class ZoneInfo:
     zones: tuple[Zone, ...]
     nodes: tuple[NodeStats, ...] = ()
+    skipped: tuple[tuple[int, str], ...] = ()
+    """(line number, line) of the lines of a shape the parser does not know, left out."""
 
     def zone(self, node: int, name: str) -> Zone | None:
         return next((z for z in self.zones if z.node == node and z.zone == name), None)

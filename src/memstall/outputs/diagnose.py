@@ -3,8 +3,9 @@
 The JSON schema is fixed (docs/diagnose.md): a field is never renamed or removed within
 schema version 1. It holds everything the text shows: each finding's fix, the notes on
 knobs that will not help, the skipped rules and the rules that passed. Text groups
-findings by severity, then the recommended settings, the knobs that will not help, and
-the rules skipped with their reasons.
+findings by severity, then the recommended settings, the knobs that will not help, the
+rules skipped with their reasons, the rules that passed, and the notes on the input (what
+memstall assumed, summed or left out).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def diagnosis_doc(report: Report, advice: Advice) -> dict[str, Any]:
                              "rationale": r.rationale, "effect": r.effect, "risk": r.risk}
                             for r in advice.recommendations],
         "notes": list(advice.notes),
+        "input_notes": list(advice.input_notes),
         "skipped": [{"key": s.key, "reason": s.reason} for s in report.skipped],
         "passed": list(report.passed),
     }
@@ -90,4 +92,9 @@ def diagnosis_text(report: Report, advice: Advice, title: str) -> str:
         out.append("")
     if report.passed:
         out += _wrap("Passed: " + ", ".join(report.passed), "")
+        out.append("")
+    if advice.input_notes:
+        out.append("Notes on the input")
+        for note in advice.input_notes:
+            out += _wrap(note, "  - ", "    ")
     return "\n".join(out).rstrip("\n") + "\n"

@@ -14,6 +14,7 @@ from memstall.analysis.fragmentation import (
     fragmentation_indices,
     unusable_indices,
 )
+from memstall.analysis.sysctl_limits import absent_reason
 from memstall.analysis.zone_watermarks import min_free_origin, watermark_rows
 from memstall.model.state import SystemState
 from memstall.outputs.render.table import render_table
@@ -78,6 +79,7 @@ def watermarks_doc(state: SystemState) -> Doc:
                 "min_pages": c.min_pages, "low_pages": c.low_pages, "high_pages": c.high_pages,
                 "promo_pages": c.promo_pages},
             "computed_matches": row.matches,
+            "inferred_boost_pages": row.inferred_boost_pages,
             "band_bytes": pages_to_bytes(z.high_pages - z.low_pages, state.page_size),
         })
     origin = min_free_origin(state)
@@ -91,8 +93,19 @@ def watermarks_doc(state: SystemState) -> Doc:
                    for k in ("min_free_kbytes", "watermark_scale_factor", "watermark_boost_factor")},
         "min_free_kbytes_origin": None if origin is None else {
             "current_kbytes": origin.current_kbytes, "default_kbytes": origin.default_kbytes,
-            "thp_recommended_kbytes": origin.thp_recommended_kbytes, "origin": origin.origin},
+            "thp_recommended_kbytes": origin.thp_recommended_kbytes, "origin": origin.origin,
+            "thp_enabled": origin.thp_enabled, "thp_if_enabled_kbytes": origin.thp_if_enabled_kbytes},
     }
+
+
+def _sysctl_shown(state: SystemState, name: str, value: int | None) -> str:
+    """The value; '-' when this kernel has no such sysctl (watermark_scale_factor < 4.6,
+    watermark_boost_factor < 5.0); 'not captured' when it may have one that was not read:
+    absent from a capture is not absent from the kernel."""
+    if value is not None:
+        return str(value)
+    known = state.absence_is_known and state.sysctl_vm is not None
+    return "-" if known or absent_reason(f"vm.{name}", state.kernel) else "not captured"
 
 
 def watermarks_text(state: SystemState) -> str:
@@ -103,25 +116,29 @@ def watermarks_text(state: SystemState) -> str:
         if not z["present_pages"]:
             continue
         match = {True: "yes", False: "stale", None: "-"}[z["computed_matches"]]
+        if z["inferred_boost_pages"]:
+            match = f"boosted by {z['inferred_boost_pages']} pages (inferred)"
         pages = [z[k] for k in ("free_pages", "min_pages", "low_pages", "high_pages", "promo_pages",
                                 "boost_pages", "managed_pages")] + [z["high_pages"] - z["low_pages"]]
         rows.append([f"node{z['node']}/{z['zone']}",
                      *(None if p is None else pages_to_mib(p, ps, keep_small=True) for p in pages), match])
     out = [render_table(["zone", "free", "min", "low", "high", "promo", "boost", "managed",
                          "band", "formula"], rows, title="Watermarks per zone (MiB)")]
-    s = doc["sysctl"]
-    # '-' = the kernel has no such sysctl (watermark_scale_factor < 4.6, boost < 5.0).
-    out.append("  ".join(f"vm.{k}={'-' if v is None else v}" for k, v in s.items()) + "\n")
+    out.append("  ".join(f"vm.{k}={_sysctl_shown(state, k, v)}" for k, v in doc["sysctl"].items())
+               + "\n")
     o = doc["min_free_kbytes_origin"]
     if o:
         thp = (f"{o['thp_recommended_kbytes']} kB" if o["thp_recommended_kbytes"] is not None
-               else "n/a (THP off)")
+               else f"{o['thp_if_enabled_kbytes']} kB if THP is enabled (its settings were not captured)"
+               if o["thp_enabled"] is None else "n/a (THP off)")
         out.append(f"min_free_kbytes: {o['current_kbytes']} kB = {o['origin']} "
                    f"(kernel default {o['default_kbytes']} kB, THP recommendation {thp})\n")
     out.append("band = high - low: the free memory kswapd restores once woken. "
                "formula: memstall's own calculation equals the kernel's.\n")
     if any(z["computed_matches"] is False for z in doc["zones"] if z["present_pages"]):
         out.append(_STALE_NOTE)
+    if any(z["inferred_boost_pages"] for z in doc["zones"]):
+        out.append(_INFERRED_BOOST_NOTE)
     return "\n".join(out)
 
 
@@ -131,6 +148,10 @@ def watermarks_text(state: SystemState) -> str:
 # initrd and __init sections are freed into the zones afterwards, so `managed` grows
 # while the watermarks stay. memstall computes from today's managed pages, which is what
 # the kernel will use at its next recompute (and what `whatif`/`tune` predict).
+_INFERRED_BOOST_NOTE = (
+    "boosted (inferred): this kernel's zoneinfo prints no `boost` line, but min, low and high\n"
+    "all exceed the formula by the same number of pages, within what watermark_boost_factor\n"
+    "allows: a boost after a fragmentation event, which kswapd reclaims and then drops.\n")
 _STALE_NOTE = (
     "stale: the kernel computed this zone's watermarks when it had fewer managed pages (memory\n"
     "freed or onlined since, e.g. the initrd and init sections after boot). The kernel will use\n"

@@ -122,7 +122,7 @@ def _meminfo_entry(m: MemInfo) -> Doc:
 
 
 def meminfo_doc(state: SystemState) -> Doc:
-    mi: MemInfo = need(state.meminfo, specs.MEMINFO, state)
+    mi: MemInfo = need(state.meminfo or state.container_meminfo, specs.MEMINFO, state)
     nodes = [{"node": n, **_meminfo_entry(m)} for n, m in sorted(state.node_meminfo.items())]
     return _doc("meminfo", state, nodes=nodes, **_meminfo_entry(mi))
 
@@ -185,6 +185,8 @@ def thp_text(state: SystemState) -> str:
 # -- kthreads / extfrag ----------------------------------------------------------------
 
 def kthreads_doc(state: SystemState) -> Doc:
+    if not state.kthreads and state.kthreads_ps:
+        return _kthreads_ps_doc(state)
     if not state.kthreads:
         raise SourceUnavailable("proc/<pid>/stat", state.unavailable.get(
             specs.KTHREAD_STAT, "no kswapd or kcompactd thread found"),
@@ -203,35 +205,63 @@ def kthreads_doc(state: SystemState) -> Doc:
                 uptime_seconds=state.uptime_seconds, threads=threads)
 
 
+
+def _kthreads_ps_doc(state: SystemState) -> Doc:
+    """From a sosreport's `ps` output: whole CPU seconds and ps's %CPU, no tick split."""
+    threads = [{"pid": t.pid, "comm": t.comm, "node": t.node, "state": t.state,
+                "utime_ticks": None, "stime_ticks": None, "cpu_seconds": t.cpu_seconds,
+                "cpu_share_since_start": round(t.cpu_percent / 100, 6)} for t in state.kthreads_ps]
+    return _doc("kthreads", state, clock_ticks_per_second=state.clock_ticks_per_second,
+                uptime_seconds=state.uptime_seconds, threads=threads)
+
+
 def kthreads_text(state: SystemState) -> str:
     doc = kthreads_doc(state)
     rows = [[t["comm"], t["pid"], t["state"], t["cpu_seconds"],
              None if t["cpu_share_since_start"] is None else round(100 * t["cpu_share_since_start"], 2)]
             for t in doc["threads"]]
     return render_table(["thread", "pid", "state", "cpu_s", "cpu_%_since_start"], rows,
-                        title="Reclaim and compaction threads (proc/<pid>/stat)") + (
+                        title="Reclaim and compaction threads (" + (
+                            "proc/<pid>/stat)" if state.kthreads else "ps output)")) + (
         "Sample twice (memstall snapshot --samples 2) to see their current CPU use.\n") + (
         f"Clock ticks per second not recorded in this capture: {state.user_hz} assumed.\n"
-        if state.clock_ticks_per_second is None else "")
+        if state.clock_ticks_per_second is None and state.kthreads else "")
 
 
 def extfrag_doc(state: SystemState) -> Doc:
-    ext = need(state.extfrag_index, specs.DEBUGFS_EXTFRAG_INDEX, state)
-    unu = need(state.unusable_index, specs.DEBUGFS_UNUSABLE_INDEX, state)
-    unusable = {(z.node, z.zone): z.values_milli for z in unu.zones}
+    """Both debugfs files; when one is absent (a capture posted only unusable_index), its
+    values are computed from buddyinfo with the kernel's formula (mm/vmstat.c computes both
+    from the same free-block counts) and a note says so."""
+    ext_file, unu_file = state.extfrag_index, state.unusable_index
+    if ext_file is None and unu_file is None:
+        need(None, specs.DEBUGFS_EXTFRAG_INDEX, state)
+    read = {name: {(z.node, z.zone): z.values_milli for z in f.zones}
+            for name, f in (("extfrag_index", ext_file), ("unusable_index", unu_file)) if f is not None}
+    notes = list(state.notes)
+    if len(read) == 1:
+        absent, rel = (("unusable_index", specs.DEBUGFS_UNUSABLE_INDEX) if ext_file is not None
+                       else ("extfrag_index", specs.DEBUGFS_EXTFRAG_INDEX))
+        formula = unusable_indices if absent == "unusable_index" else fragmentation_indices
+        if state.buddyinfo is not None:
+            read[absent] = {(z.node, z.zone): formula(z.free_blocks) for z in state.buddyinfo.zones}
+            notes.append(f"{rel} is absent: its values are computed from {specs.BUDDYINFO} with "
+                         "the kernel's formula (matches_buddyinfo checks the captured file only)")
+        else:
+            notes.append(f"{rel} is absent, and so is {specs.BUDDYINFO} to compute it from")
+    keys = list(dict.fromkeys(k for table in read.values() for k in table))
     zones = []
-    for z in ext.zones:
-        entry: Doc = {"node": z.node, "zone": z.zone,
-                      "extfrag_index": [v / 1000 for v in z.values_milli],
-                      "unusable_index": [v / 1000 for v in unusable.get((z.node, z.zone), ())],
-                      "matches_buddyinfo": None}
-        buddy = state.buddyinfo.zone(z.node, z.zone) if state.buddyinfo else None
+    for node, zone in keys:
+        ext = read.get("extfrag_index", {}).get((node, zone), ())
+        unu = read.get("unusable_index", {}).get((node, zone), ())
+        entry: Doc = {"node": node, "zone": zone, "extfrag_index": [v / 1000 for v in ext],
+                      "unusable_index": [v / 1000 for v in unu], "matches_buddyinfo": None}
+        buddy = state.buddyinfo.zone(node, zone) if state.buddyinfo else None
         if buddy is not None:
             entry["matches_buddyinfo"] = (
-                fragmentation_indices(buddy.free_blocks) == z.values_milli
-                and unusable_indices(buddy.free_blocks) == unusable.get((z.node, z.zone)))
+                (ext_file is None or fragmentation_indices(buddy.free_blocks) == ext)
+                and (unu_file is None or unusable_indices(buddy.free_blocks) == unu))
         zones.append(entry)
-    return _doc("extfrag", state, zones=zones)
+    return {**_doc("extfrag", state, zones=zones), "notes": notes}
 
 
 def extfrag_text(state: SystemState) -> str:
@@ -240,11 +270,13 @@ def extfrag_text(state: SystemState) -> str:
     for z in doc["zones"]:
         unusable = z["unusable_index"]
         # As the kernel prints them (C "%2d.%03d" / "%d.%03d", docs/kernel.md#debugfs-extfrag-files).
-        rows = [[k, format_extfrag_milli(round(v * 1000)).strip(),
+        frag = z["extfrag_index"]
+        rows = [[k, format_extfrag_milli(round(frag[k] * 1000)).strip() if k < len(frag) else None,
                  format_unusable_milli(round(unusable[k] * 1000)) if k < len(unusable) else None]
-                for k, v in enumerate(z["extfrag_index"])]
+                for k in range(max(len(frag), len(unusable)))]
         match = {True: "yes", False: "NO (buddyinfo changed between reads?)", None: "-"}
         out.append(render_table(["order", "extfrag_index", "unusable_index"], rows,
                                 title=f"node{z['node']}/{z['zone']} (debugfs); same as computed "
                                       f"from buddyinfo: {match[z['matches_buddyinfo']]}"))
+    out += [f"note: {n}\n" for n in doc["notes"] if n not in state.notes]
     return "\n".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from memstall.analysis.whatif import Marks, WhatIf
@@ -20,13 +21,16 @@ def _bytes(w: WhatIf, m: Marks) -> dict[str, int]:
             "high_bytes": w.bytes_of(m.high_pages)}
 
 
-def whatif_doc(w: WhatIf) -> dict[str, Any]:
+def whatif_doc(w: WhatIf, notes: Sequence[str] = ()) -> dict[str, Any]:
+    """`notes`: what the input lacked or memstall assumed (SystemState.notes)."""
     return {
         "schema": SCHEMA,
         "zones": [{"node": z.node, "zone": z.zone, "managed_pages": z.managed_pages,
-                   "before": _pages(z.before), "after": _pages(z.after), "estimated": z.estimated}
+                   "before": _pages(z.before), "after": _pages(z.after), "estimated": z.estimated,
+                   "populated": z.populated}
                   for z in w.zones],
         "total": {"before": _bytes(w, w.total("before")), "after": _bytes(w, w.total("after"))},
+        "notes": list(dict.fromkeys((*notes, *w.notes))),
     }
 
 
@@ -38,13 +42,13 @@ def _hugetlb_words(w: WhatIf) -> str:
             f"{human_bytes(w.bytes_of(left))} hugetlb leaves")
 
 
-def whatif_text(w: WhatIf, title: str) -> str:
+def whatif_text(w: WhatIf, title: str, notes: Sequence[str] = ()) -> str:
     rows = []
     for z in w.zones:
         b, a = z.before, z.after
         pages = [z.managed_pages, b.min_pages, b.low_pages, b.high_pages, a.min_pages, a.low_pages,
                  a.high_pages, b.high_pages - b.low_pages, a.high_pages - a.low_pages]
-        rows.append([z.subject + (" *" if z.estimated else ""),
+        rows.append([z.subject + (" *" if z.estimated else "") + ("" if z.populated else " (empty)"),
                      *(pages_to_mib(p, w.page_size) for p in pages)])
     out = [title, "", render_table(
         ["zone", "managed", "min", "low", "high", "min'", "low'", "high'", "band", "band'"], rows,
@@ -72,4 +76,5 @@ def whatif_text(w: WhatIf, title: str) -> str:
         out.append(f"Current {', '.join(w.current.inferred)} inferred from the printed watermarks: "
                    f"min_free_kbytes={w.current.min_free_kbytes}, "
                    f"watermark_scale_factor={w.current.watermark_scale_factor}.")
+    out += [f"note: {n}" for n in dict.fromkeys((*notes, *w.notes))]
     return "\n".join(out) + "\n"

@@ -29,7 +29,12 @@ Fields are pages. `min/low/high/promo` include `boost` (5.0+). `promo` is printe
 6.12, `boost` since 5.0, `managed` since 3.8, `cma` with CONFIG_CMA; older kernels put
 `protection` after the counters and print `scanned`/`node_scanned`. Unknown `<key> <int>`
 lines are kept in `counters`, unknown trailer lines in `extra`, so a new kernel never
-breaks the parser; a line of another shape is a ParseError.
+breaks the parser. A line of another shape is skipped and listed in `ZoneInfo.skipped`
+(line number and text), for the reader to say so: RHEL 8.0 (4.18.0-80) prints one
+per-node counter with no name (`                   537792`, after nr_written), 2.6
+kernels print `scanned  0 (a: 0 i: 0)` and `cpu: 0 pcp: 0`. A field memstall uses
+(`pages free`, min/low/high/promo/boost, spanned/present/managed/cma, protection) with a
+value of another shape is a ParseError: never half a watermark.
 
 >>> zi = parse_zoneinfo('''Node 0, zone      DMA
 ...   pages free     3840
@@ -65,6 +70,10 @@ _REQUIRED = ("free", "min", "low", "high", "spanned", "present")
 _PAGESET_KEYS = {"cpu", "count", "high", "batch", "high_min", "high_max", "vm stats threshold"}
 
 
+# The first word of a line that carries a field memstall reads: such a line must parse.
+_USED_WORDS = _ZONE_FIELDS | {"pages", "protection:", "protection"}
+
+
 class _ZoneBuilder:
     def __init__(self, node: int, name: str, line_no: int, line: str) -> None:
         self.node, self.name, self.line_no, self.line = node, name, line_no, line
@@ -93,6 +102,7 @@ class _ZoneBuilder:
 def parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
     zones: list[Zone] = []
     nodes: dict[int, dict[str, int]] = {}
+    skipped: list[tuple[int, str]] = []
     cur: _ZoneBuilder | None = None
     mode = "zone"
     for no, line in numbered(text):
@@ -121,20 +131,35 @@ def parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
             mode = "zone"
             _set_field(cur, "free", int(pm.group(1)), path, no, line)
             continue
-        prot = _PROTECTION.match(line)
-        if stripped.startswith("protection:") and not prot:
-            raise ParseError(path, no, line, "'protection: (<int>, ...)'")
-        if prot:
-            parts = [p.strip() for p in prot.group(1).split(",") if p.strip()]
-            cur.protection = tuple(to_int(p, path, no, line, "protection: (<int>, ...)")
-                                   for p in parts)
+        if stripped.startswith("protection:"):
+            cur.protection = _protection(line, path, no)
             continue
-        _take_value(cur, nodes, mode, no, line, path)
+        try:
+            _take_value(cur, nodes, mode, no, line, path)
+        except ParseError:
+            if _used(line):
+                raise
+            skipped.append((no, line))
     if cur is None:
         raise ParseError(path, 0, text[:40], "at least one 'Node <n>, zone <name>' block")
     zones.append(cur.build(path))
     return ZoneInfo(zones=tuple(zones),
-                    nodes=tuple(NodeStats(n, c) for n, c in sorted(nodes.items())))
+                    nodes=tuple(NodeStats(n, c) for n, c in sorted(nodes.items())),
+                    skipped=tuple(skipped))
+
+
+def _protection(line: str, path: str, no: int) -> tuple[int, ...]:
+    prot = _PROTECTION.match(line)
+    if not prot:
+        raise ParseError(path, no, line, "'protection: (<int>, ...)'")
+    parts = [p.strip() for p in prot.group(1).split(",") if p.strip()]
+    return tuple(to_int(p, path, no, line, "protection: (<int>, ...)") for p in parts)
+
+
+def _used(line: str) -> bool:
+    """Whether `line` names a field memstall reads (then a bad value is an error)."""
+    words = line.split()
+    return bool(words) and words[0] in _USED_WORDS
 
 
 def _take_value(cur: _ZoneBuilder, nodes: dict[int, dict[str, int]], mode: str,

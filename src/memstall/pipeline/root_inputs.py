@@ -33,11 +33,13 @@ def _live_inputs(source: Source, interval_seconds: float, clock: Clock) -> Input
 
 
 def _capture_inputs(source: Source) -> tuple[Inputs, str]:
-    first = load_state(source)
+    # needs=(): a malformed file is left out with a note and the rules that need it say
+    # so as skipped, as on a live host (the Sampler reads leniently too).
+    first = load_state(source, needs=())
     n = sample_count(source)
     if n < 2:
         return Inputs(first, rates_reason=ONE_SAMPLE_CAPTURE), "capture, one sample"
-    samples = [first] + [load_state(source, k) for k in range(1, n)]
+    samples = [first] + [load_state(source, k, needs=()) for k in range(1, n)]
     last = samples[-1]
     return (Inputs(last, rates=compute_rates(first, last), history=tuple(samples[:-1])),
             f"capture, rates from samples 0 and {n - 1}")

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from memstall.rules._base import Inputs, Result, Rule, RuleEvidence, Severity, Skipped, Text
+from memstall.rules._base import Inputs, Result, Rule, RuleEvidence, Severity, Skipped, Text, missing
 
 KEY = "PSI_MEMORY_PRESSURE"
 SOME_WARNING = 0.10
@@ -43,7 +43,14 @@ TEXT = Text(
     fix="""Follow the other findings to the cause (watermarks, dirty page cache, compaction) or,
     if none applies, the working set does not fit in memory.""",
 )
+PSI_FILE = "proc/pressure/memory"
 PSI_MISSING = "PSI unavailable: needs kernel >= 4.20 with CONFIG_PSI, or boot with psi=1"
+
+
+def _not_the_kernel(reason: str) -> bool:
+    """Not collected (a sosreport), refused or malformed: no sign of a kernel without PSI."""
+    return (reason == "not in this sosreport" or reason.startswith("malformed:")
+            or "permission denied" in reason)
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ def check(inputs: Inputs) -> Result:
         window, words = "avg10", "Over the kernel's last 10 s average"
     elif inputs.from_log:
         return Skipped(KEY, "a kernel log does not show PSI")
+    elif _not_the_kernel(inputs.state.unavailable.get(PSI_FILE, "")):
+        return missing(KEY, inputs, "PSI", PSI_FILE, in_mem_info=False)
     else:
         return Skipped(KEY, PSI_MISSING)
     if some < SOME_INFO and full < FULL_INFO:

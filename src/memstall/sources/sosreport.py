@@ -102,8 +102,8 @@ class SosSource:
             if not self._inner.exists(rel):
                 notes.append(f"sosreport: lacks {rel}")
         missing = [what for rel, what in _ALWAYS_LACKING if not self._inner.exists(rel)]
-        if not self._inner.glob("proc/[0-9]*/stat"):
-            missing.append("kswapd/kcompactd CPU time (proc/<pid>/stat)")
+        if not self._inner.glob("proc/[0-9]*/stat") and not self._inner.exists(specs.SOS_PS):
+            missing.append("kswapd/kcompactd CPU time (proc/<pid>/stat, or ps output)")
         if missing:
             notes.append("sosreport: sos does not collect " + "; ".join(missing))
         return notes

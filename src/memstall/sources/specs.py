@@ -53,5 +53,10 @@ SAMPLES_DIR = "samples"
 SOS_SYSCTL_A = "sos_commands/kernel/sysctl_-a"
 SOS_MARKERS = ("sos_commands", "sos_reports", "sos_logs")
 SOS_UPTIME = "uptime"  # output of the `uptime` command, not proc/uptime
+# Read when a root lacks what they stand in for (collect/fallbacks.py): `ps auxwww` for
+# kswapd/kcompactd CPU time, `uname -a` for the kernel release.
+SOS_PS = "sos_commands/process/ps_auxwww"
+SOS_UNAME_A = "sos_commands/kernel/uname_-a"
+PROC_VERSION = "proc/version"
 
 __all__ = ["MANIFEST"]  # re-exported: the name belongs to memstall.manifest
