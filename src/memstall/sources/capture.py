@@ -56,7 +56,8 @@ class Capture:
         try:
             data = source.read_text(rel).encode("utf-8", errors="surrogateescape")
         except SourceUnavailable as err:
-            self.unavailable[dest or rel] = err.reason
+            denied = err.reason.startswith("permission denied")
+            self.unavailable[dest or rel] = denied_reason() if denied else err.reason
             return None
         self.files[dest or rel] = data
         return data
@@ -94,11 +95,25 @@ def _take_all(cap: Capture, source: Source, patterns: Sequence[str], kthread_dir
                 cap.take(source, rel, prefix + rel)
 
 
+def denied_reason() -> str:
+    """Why a file the kernel keeps for root (debugfs 0700, pagetypeinfo 0400) is missing."""
+    uid = os.geteuid()
+    if uid != 0:
+        return f"permission denied: root only, and memstall snapshot ran as uid {uid}"
+    return "permission denied (even to root: a locked-down kernel or a security module)"
+
+
 def _take_debugfs(cap: Capture, source: Source, paths: Sequence[str]) -> bool | None:
     """Copy the debugfs extfrag files between two buddyinfo reads; did buddyinfo agree?"""
     if not paths:
         return None
-    if not any(source.exists(rel) for rel in paths):
+    try:
+        present = any(source.exists(rel) for rel in paths)
+    except PermissionError:  # /sys/kernel/debug is 0700 root: a user's capture goes on without it
+        for rel in paths:
+            cap.unavailable[rel] = denied_reason()
+        return None
+    if not present:
         for rel in paths:
             cap.unavailable[rel] = "debugfs not mounted (or no CONFIG_COMPACTION)"
         return None
