@@ -56,8 +56,7 @@ class Capture:
         try:
             data = source.read_text(rel).encode("utf-8", errors="surrogateescape")
         except SourceUnavailable as err:
-            denied = err.reason.startswith("permission denied")
-            self.unavailable[dest or rel] = denied_reason() if denied else err.reason
+            self.unavailable[dest or rel] = err.reason
             return None
         self.files[dest or rel] = data
         return data
@@ -95,11 +94,11 @@ def _take_all(cap: Capture, source: Source, patterns: Sequence[str], kthread_dir
                 cap.take(source, rel, prefix + rel)
 
 
-def denied_reason() -> str:
-    """Why a file the kernel keeps for root (debugfs 0700, pagetypeinfo 0400) is missing."""
+def _debugfs_denied() -> str:
+    """Why the debugfs files are missing when /sys/kernel/debug cannot be entered."""
     uid = os.geteuid()
     if uid != 0:
-        return f"permission denied: root only, and memstall snapshot ran as uid {uid}"
+        return f"permission denied: debugfs is root's (mode 0700) and memstall snapshot ran as uid {uid}"
     return "permission denied (even to root: a locked-down kernel or a security module)"
 
 
@@ -111,7 +110,7 @@ def _take_debugfs(cap: Capture, source: Source, paths: Sequence[str]) -> bool | 
         present = any(source.exists(rel) for rel in paths)
     except PermissionError:  # /sys/kernel/debug is 0700 root: a user's capture goes on without it
         for rel in paths:
-            cap.unavailable[rel] = denied_reason()
+            cap.unavailable[rel] = _debugfs_denied()
         return None
     if not present:
         for rel in paths:
