@@ -2,7 +2,7 @@
 
 The tarball is read once, sequentially, keeping only the members memstall reads, so a
 multi-GB sosreport costs one pass and little memory: of a sosreport's sos_commands/ only
-`sysctl -a` is kept, and the names of its top directories (the sos markers). What is kept
+`sysctl -a` is kept, and the names of the sos marker directories. What is kept
 has a total budget as well as the per-file one. A single top-level directory
 (`sosreport-host-2024.../`, `memstall-snapshot-.../`) is stripped.
 
@@ -88,7 +88,7 @@ class _Loaded:
     files: dict[str, bytes | None] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     dirs: set[str] = field(default_factory=set)
-    """The first two directory levels of every member: sos_commands/ is found, not kept."""
+    """sos marker directories (sos_commands/...) at the first two levels: found, not kept."""
     ignored: list[str] = field(default_factory=list)
     kept_bytes: int = 0
 
@@ -100,7 +100,8 @@ def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, loaded: _Loaded, path: 
         return
     name = clean_rel(member.name)
     parts = name.split("/")
-    loaded.dirs.update("/".join(parts[:i]) for i in (1, 2) if len(parts) > i or member.isdir())
+    last = len(parts) if member.isdir() else len(parts) - 1  # directory levels in the name
+    loaded.dirs.update("/".join(parts[:i]) for i in (1, 2) if i <= last and parts[i - 1] in specs.SOS_MARKERS)
     stripped = name.split("/", 1)[1] if "/" in name else name
     if member.isdir() or not (_wanted(name) or _wanted(stripped)):
         return
