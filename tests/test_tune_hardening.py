@@ -153,3 +153,8 @@ def test_apply_with_stdout_closed_applies_and_exits_0(tmp_path: Path) -> None:
     assert tx["status"] == "applied" and vm(root, "swappiness") == "10\n"
     assert p.stderr == f"memstall: note: stdout is closed; transaction {tx['id']} applied " \
                        "(`memstall tune history` shows it)\n"
+    cmd = [sys.executable, "-m", "memstall", "--root", str(root), "tune", "rollback"]
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       preexec_fn=lambda: os.close(1), check=False)
+    assert p.returncode == 0 and "rolled back" in p.stderr, p.stderr
+    assert vm(root, "swappiness") == "60\n" and tx_records(root / STATE)[0]["status"] == "rolled-back"

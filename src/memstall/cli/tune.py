@@ -228,7 +228,7 @@ def run_apply(args: argparse.Namespace, io: Any) -> int:
         text = dumps({**out.tx_doc(tx), "precedence": [n.message for n in notes]})
     else:
         text = out.applied_text(tx, notes)
-    _write_applied(io, text, tx.id)
+    _write_done(io, text, f"transaction {tx.id} applied")
     return 0
 
 
@@ -237,7 +237,7 @@ def _drop_in_lock(root: Path, needed: bool, create: bool = False) -> contextlib.
     return rootfs.locked(root, create=create) if needed else contextlib.nullcontext()
 
 
-def _write_applied(io: Any, text: str, tx_id: str) -> None:
+def _write_done(io: Any, text: str, done: str) -> None:
     """The values are written and the transaction recorded: that is what counts. A closed
     stdout loses only this report (the record keeps all of it), so say so and exit 0."""
     try:
@@ -247,7 +247,7 @@ def _write_applied(io: Any, text: str, tx_id: str) -> None:
         io.stdout.flush()
     except (OSError, ValueError):
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            io.stderr.write(f"memstall: note: stdout is closed; transaction {tx_id} applied "
+            io.stderr.write(f"memstall: note: stdout is closed; {done} "
                             "(`memstall tune history` shows it)\n")
 
 
@@ -255,8 +255,8 @@ def run_confirm(args: argparse.Namespace, io: Any) -> int:
     store = _store(args)
     with store.lock():
         tx, how = revert.confirm(store, args.id)
-    io.stdout.write(dumps({**out.tx_doc(tx), "confirmed": how}) if args.format == "json"
-                    else f"confirmed {tx.id}: it stays applied ({how})\n")
+    _write_done(io, dumps({**out.tx_doc(tx), "confirmed": how}) if args.format == "json"
+                else f"confirmed {tx.id}: it stays applied ({how})\n", f"transaction {tx.id} confirmed")
     return 0
 
 
@@ -267,8 +267,9 @@ def run_rollback(args: argparse.Namespace, io: Any) -> int:
                                           "tune rollback")
     if tx.revert and not tx.revert.confirmed:
         revert.cancel(tx.revert, tx.id)
-    io.stdout.write(dumps(out.tx_doc(tx)) if args.format == "json"
-                    else out.rollback_text(tx, result.restored, result.drop_in))
+    text = (dumps(out.tx_doc(tx)) if args.format == "json"
+            else out.rollback_text(tx, result.restored, result.drop_in))
+    _write_done(io, text, f"transaction {tx.id} rolled back")
     return 0
 
 
