@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, run_cli
+from memstall.cli import COMMAND_MODULES
+from memstall.cli.show import VIEWS
 from memstall.outputs.render.safe import safe_text
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"
@@ -55,8 +57,8 @@ def hostile(tmp_path: Path) -> dict[str, Path]:
     return {"root": root, "log": log, "out": base / f"out{HOSTILE}", "broken": broken}
 
 
-TABLES = ["buddyinfo", "zones", "frag", "watermarks", "vmstat", "meminfo", "psi", "sysctl", "thp",
-          "kthreads", "extfrag"]
+TABLES = sorted(VIEWS)
+TUNE_ACTIONS = {"plan", "apply", "confirm", "rollback", "history", "verify", "export", "revert-due"}
 
 
 def commands(h: dict[str, Path]) -> list[list[str]]:
@@ -81,8 +83,19 @@ def commands(h: dict[str, Path]) -> list[list[str]]:
         ["--root", root, "tune", "history"],
         ["--root", root, "tune", "verify"],
         ["--root", root, "tune", "rollback"],
+        ["--root", root, "tune", "confirm", "20261126T043012.123456Z-3f9a"],
+        ["--root", root, "tune", "revert-due", "20261126T043012.123456Z-3f9a"],
         ["--root", root + "-typo", "tune", "history"],
+        ["logs", "--format", "jsonl", log],
     ]
+
+
+def test_every_command_is_in_the_sweep(hostile: dict[str, Path]) -> None:
+    """A new command or tune action must join the sweep above."""
+    argvs = commands(hostile)
+    assert {next(a for a in argv if a in COMMAND_MODULES) for argv in argvs} == set(COMMAND_MODULES)
+    assert {argv[argv.index("tune") + 1] for argv in argvs if "tune" in argv} == TUNE_ACTIONS
+    assert {argv[argv.index("show") + 1] for argv in argvs if "show" in argv} == set(VIEWS)
 
 
 def test_no_command_writes_a_raw_terminal_control(hostile: dict[str, Path]) -> None:
