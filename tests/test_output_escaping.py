@@ -140,3 +140,13 @@ def test_safe_text_escapes(ch: str) -> None:
 def test_safe_text_keeps_printable_text() -> None:
     text = "Node 0, zone Normal: free ≥ min – 4 KiB µs ü 中\n\tnext \\ line"
     assert safe_text(text) == text
+
+
+def test_a_stream_started_closed_fails_writes_and_flushes_quietly() -> None:
+    from memstall.outputs.render.safe import escaping
+
+    closed = escaping(None)
+    closed.flush()
+    with pytest.raises(OSError, match="closed"):
+        closed.write("x")
+    assert escaping(closed) is closed

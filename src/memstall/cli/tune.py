@@ -241,12 +241,10 @@ def _write_done(io: Any, text: str, done: str) -> None:
     """The values are written and the transaction recorded: that is what counts. A closed
     stdout loses only this report (the record keeps all of it), so say so and exit 0."""
     try:
-        if io.stdout is None:
-            raise ValueError("stdout is closed")
         io.stdout.write(text)
         io.stdout.flush()
-    except (OSError, ValueError):
-        with contextlib.suppress(OSError, ValueError, AttributeError):
+    except (OSError, ValueError):  # started closed (EBADF, see render/safe.py), or closed since
+        with contextlib.suppress(OSError, ValueError):
             io.stderr.write(f"memstall: note: stdout is closed; {done} "
                             "(`memstall tune history` shows it)\n")
 

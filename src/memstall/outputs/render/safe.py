@@ -17,6 +17,7 @@ again in a JSON string, so JSON output stays valid and decodes to the original d
 
 from __future__ import annotations
 
+import errno
 import re
 import unicodedata
 from typing import Any, TextIO, cast
@@ -69,8 +70,27 @@ class _EscapingWriter:
         return getattr(self._stream, name)
 
 
-def escaping(stream: TextIO) -> TextIO:
-    """`stream`, escaping what is written to it (None, a closed stdout, stays None)."""
-    if stream is None or isinstance(stream, _EscapingWriter):
+class _ClosedStream:
+    """What Python gives a process started with stdout (or stderr) closed: sys.stdout is
+    None. Writing fails as writing to a closed descriptor does; flushing has nothing to do."""
+
+    closed = True
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "the stream is closed (the process was started with it closed)")
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def escaping(stream: TextIO | None) -> TextIO:
+    """`stream`, escaping what is written to it; None (started closed) becomes a stream
+    whose writes fail with EBADF, so a command that already did its work can say so."""
+    if stream is None:
+        return cast(TextIO, _ClosedStream())
+    if isinstance(stream, (_EscapingWriter, _ClosedStream)):
         return stream
     return cast(TextIO, _EscapingWriter(stream))
