@@ -163,7 +163,7 @@ def test_a_second_tune_command_waits_for_the_lock(tmp_path: Path) -> None:
     from memstall.tune.store import Store
 
     root = make_root(tmp_path)
-    with Store(root / STATE).lock():
+    with Store(root / STATE).lock(create=True):
         r = run_cli("--root", str(root), "tune", "apply", "--yes", "--set", "vm.swappiness=10")
     assert r.code == 2 and "is locked by another memstall tune command" in r.err
     assert vm(root, "swappiness") == "60\n"

@@ -17,6 +17,7 @@ from typing import Callable, TextIO
 
 from memstall import __version__
 from memstall.errors import ExitCode, MemstallError
+from memstall.outputs.render.safe import escaping
 
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES = ("show", "snapshot", "diagnose", "whatif", "tune", "logs")
@@ -132,6 +133,7 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None) -> int:
     EXIT_ON_FAILURE to replace every failure code by its own (diagnose: 3, UNKNOWN).
     """
     io = io or Io()
+    io = Io(escaping(io.stdout), escaping(io.stderr))  # no raw terminal controls (safe.py)
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     command = chosen_command(args_list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -10,7 +11,7 @@ from typing import Any, Callable
 from memstall.analysis.sysctl_limits import absent_reason, limits_for
 from memstall.analysis.sysctl_origin import PrecedenceNote
 from memstall.collect import load_state
-from memstall.errors import ExitCode, UsageError
+from memstall.errors import ExitCode, MemstallError, UsageError
 from memstall.model.state import SystemState
 from memstall.model.sysctl_conf import swap_separators
 from memstall.outputs import tune as out
@@ -219,35 +220,54 @@ def run_apply(args: argparse.Namespace, io: Any) -> int:
     procsys = _procsys(args)
     root = procsys.root
     mechanism = revert.choose(args.revert_with, root) if args.revert_after else ""
-    with store.lock():
+    with store.lock(create=True), _drop_in_lock(root, args.persist, create=True):
         tx = transaction.apply(p, procsys, store, args.persist, args.force)
         if args.revert_after:
             tx = revert.arm(tx, store, procsys, args.revert_after, mechanism)
     if args.format == "json":
-        io.stdout.write(dumps({**out.tx_doc(tx), "precedence": [n.message for n in notes]}))
+        text = dumps({**out.tx_doc(tx), "precedence": [n.message for n in notes]})
     else:
-        io.stdout.write(out.applied_text(tx, notes))
+        text = out.applied_text(tx, notes)
+    _write_done(io, text, f"transaction {tx.id} applied")
     return 0
+
+
+def _drop_in_lock(root: Path, needed: bool, create: bool = False) -> contextlib.AbstractContextManager[None]:
+    """ROOT/etc/sysctl.d locked for a command that may rewrite our drop-in (see rootfs.locked)."""
+    return rootfs.locked(root, create=create) if needed else contextlib.nullcontext()
+
+
+def _write_done(io: Any, text: str, done: str) -> None:
+    """The values are written and the transaction recorded: that is what counts. A closed
+    stdout loses only this report (the record keeps all of it), so say so and exit 0."""
+    try:
+        io.stdout.write(text)
+        io.stdout.flush()
+    except (OSError, ValueError):  # started closed (EBADF, see render/safe.py), or closed since
+        with contextlib.suppress(OSError, ValueError):
+            io.stderr.write(f"memstall: note: stdout is closed; {done} "
+                            "(`memstall tune history` shows it)\n")
 
 
 def run_confirm(args: argparse.Namespace, io: Any) -> int:
     store = _store(args)
     with store.lock():
         tx, how = revert.confirm(store, args.id)
-    io.stdout.write(dumps({**out.tx_doc(tx), "confirmed": how}) if args.format == "json"
-                    else f"confirmed {tx.id}: it stays applied ({how})\n")
+    _write_done(io, dumps({**out.tx_doc(tx), "confirmed": how}) if args.format == "json"
+                else f"confirmed {tx.id}: it stays applied ({how})\n", f"transaction {tx.id} confirmed")
     return 0
 
 
 def run_rollback(args: argparse.Namespace, io: Any) -> int:
     store = _store(args)
-    with store.lock():
+    with store.lock(), _drop_in_lock(_writable_root(args), True):
         tx, result = transaction.rollback(store, _procsys(args), args.id, args.force,
                                           "tune rollback")
     if tx.revert and not tx.revert.confirmed:
         revert.cancel(tx.revert, tx.id)
-    io.stdout.write(dumps(out.tx_doc(tx)) if args.format == "json"
-                    else out.rollback_text(tx, result.restored, result.drop_in))
+    text = (dumps(out.tx_doc(tx)) if args.format == "json"
+            else out.rollback_text(tx, result.restored, result.drop_in))
+    _write_done(io, text, f"transaction {tx.id} rolled back")
     return 0
 
 
@@ -273,8 +293,16 @@ def run_export(args: argparse.Namespace, io: Any) -> int:
 
 
 def run_revert_due(args: argparse.Namespace, io: Any) -> int:
+    """Run by the timer or the detached watcher, whose output nobody reads: a problem is
+    also sent to syslog, and a missing state dir stops it without creating anything."""
     revert.wait_until(args.wait_until)
-    store = _store(args)
-    with store.lock(wait_seconds=120):
-        io.stdout.write(revert.revert_due(store, _procsys(args), args.id) + "\n")
+    try:
+        store = _store(args)
+        with store.lock(wait_seconds=120), _drop_in_lock(_writable_root(args), True):
+            done = revert.revert_due(store, _procsys(args), args.id)
+    except MemstallError as err:
+        revert.log(f"tune revert-due {args.id}: {err.message}")
+        raise
+    revert.log(done)
+    io.stdout.write(done + "\n")
     return 0

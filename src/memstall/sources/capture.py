@@ -94,11 +94,25 @@ def _take_all(cap: Capture, source: Source, patterns: Sequence[str], kthread_dir
                 cap.take(source, rel, prefix + rel)
 
 
+def _debugfs_denied() -> str:
+    """Why the debugfs files are missing when /sys/kernel/debug cannot be entered."""
+    uid = os.geteuid()
+    if uid != 0:
+        return f"permission denied: debugfs is root's (mode 0700) and memstall snapshot ran as uid {uid}"
+    return "permission denied (even to root: a locked-down kernel or a security module)"
+
+
 def _take_debugfs(cap: Capture, source: Source, paths: Sequence[str]) -> bool | None:
     """Copy the debugfs extfrag files between two buddyinfo reads; did buddyinfo agree?"""
     if not paths:
         return None
-    if not any(source.exists(rel) for rel in paths):
+    try:
+        present = any(source.exists(rel) for rel in paths)
+    except PermissionError:  # /sys/kernel/debug is 0700 root: a user's capture goes on without it
+        for rel in paths:
+            cap.unavailable[rel] = _debugfs_denied()
+        return None
+    if not present:
         for rel in paths:
             cap.unavailable[rel] = "debugfs not mounted (or no CONFIG_COMPACTION)"
         return None

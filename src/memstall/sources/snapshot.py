@@ -1,8 +1,14 @@
 """Tarball sources: `memstall snapshot` output and sosreport tarballs.
 
 The tarball is read once, sequentially, keeping only the members memstall reads, so a
-multi-GB sosreport costs one pass and little memory. A single top-level directory
+multi-GB sosreport costs one pass and little memory: of a sosreport's sos_commands/ only
+`sysctl -a` is kept, and the names of the sos marker directories. What is kept
+has a total budget as well as the per-file one. A single top-level directory
 (`sosreport-host-2024.../`, `memstall-snapshot-.../`) is stripped.
+
+A member named with an absolute path (`/proc/buddyinfo`) or a `..` component would, once
+normalised, replace a file of the capture (and, at the top level, make the whole
+prefixed capture invisible) or point outside it: it is ignored, and `notes()` says so.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import re
 import tarfile
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from memstall.errors import SourceUnavailable
 from memstall.sources import specs
@@ -29,7 +36,7 @@ _WANTED = (
     "sys/kernel/mm/transparent_hugepage/*", "sys/kernel/mm/transparent_hugepage/khugepaged/*",
     "sys/devices/system/node/*", "sys/devices/system/node/node*/*",
     "sys/kernel/debug/extfrag/*", "log/*",
-    specs.SOS_SYSCTL_A, "sos_commands/*", "uname", "hostname",
+    specs.SOS_SYSCTL_A, "uname", "hostname",  # of sos_commands/, only what memstall reads
     # boot configuration, for `tune plan --persist` and `tune export` on a capture
     "etc/sysctl.conf", "etc/sysctl.d/*", "run/sysctl.d/*", "usr/local/lib/sysctl.d/*",
     "usr/lib/sysctl.d/*", "lib/sysctl.d/*", "etc/tuned/active_profile",
@@ -65,6 +72,56 @@ def _tar_error(err: BaseException) -> str:
     return " ".join(text.split()) or type(err).__name__
 
 
+MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
+"""Total of the members kept from one archive (each also costs a 512-byte header), on top
+of MAX_FILE_BYTES per file: a capture memstall made or a sosreport keeps a few MiB."""
+_SHOWN_IGNORED = 5
+
+
+def _hostile(name: str) -> bool:
+    """An absolute member name or one with a '..' component (see the module docstring)."""
+    return name.startswith("/") or ".." in name.split("/")
+
+
+@dataclass
+class _Loaded:
+    files: dict[str, bytes | None] = field(default_factory=dict)
+    links: dict[str, str] = field(default_factory=dict)
+    dirs: set[str] = field(default_factory=set)
+    """sos marker directories (sos_commands/...) at the first two levels: found, not kept."""
+    ignored: list[str] = field(default_factory=list)
+    kept_bytes: int = 0
+
+
+def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, loaded: _Loaded, path: str) -> None:
+    """Keep `member` in `loaded` if memstall reads it; note it if its name is hostile."""
+    if _hostile(member.name):
+        loaded.ignored.append(member.name)
+        return
+    name = clean_rel(member.name)
+    parts = name.split("/")
+    last = len(parts) if member.isdir() else len(parts) - 1  # directory levels in the name
+    loaded.dirs.update("/".join(parts[:i]) for i in (1, 2) if i <= last and parts[i - 1] in specs.SOS_MARKERS)
+    stripped = name.split("/", 1)[1] if "/" in name else name
+    if member.isdir() or not (_wanted(name) or _wanted(stripped)):
+        return
+    if member.issym():
+        loaded.links[name] = member.linkname
+        return
+    if member.size > MAX_FILE_BYTES:
+        loaded.files[name] = None  # refused on read, never held in memory
+        return
+    loaded.kept_bytes += member.size + tarfile.BLOCKSIZE
+    if loaded.kept_bytes > MAX_ARCHIVE_BYTES:
+        raise SourceUnavailable(
+            path, f"the files memstall reads in this archive add up to more than "
+                  f"{MAX_ARCHIVE_BYTES // (1024 * 1024)} MiB: not a capture memstall or sos made",
+            hint="extract the archive and pass the directory to --root")
+    handle = tar.extractfile(member)
+    if handle is not None:
+        loaded.files[name] = handle.read()
+
+
 class TarSource:
     """A root filesystem inside a .tar, .tar.gz, .tar.xz or .tar.bz2 file."""
 
@@ -73,9 +130,10 @@ class TarSource:
         self._files: dict[str, bytes | None] = {}
         self._links: dict[str, str] = {}
         self._dirs: set[str] = {""}
-        members, links = self._load(path)
-        prefix = self._common_prefix(members)
-        for name, data in [*members.items(), *links.items()]:
+        loaded = self._load(path)
+        self._ignored = loaded.ignored
+        prefix = self._common_prefix(loaded.files)
+        for name, data in [*loaded.files.items(), *loaded.links.items()]:
             rel = name[len(prefix):] if prefix else name
             if not rel or not _wanted(rel):
                 continue
@@ -83,47 +141,34 @@ class TarSource:
                 self._links[rel] = data
             else:
                 self._files[rel] = data
-            parent = posixpath.dirname(rel)
-            while parent and parent not in self._dirs:
-                self._dirs.add(parent)
-                parent = posixpath.dirname(parent)
+            self._add_parents(rel)
+        self._dirs.update(d[len(prefix):] for d in loaded.dirs if d.startswith(prefix) and d != prefix)
         if not self._files:
             raise SourceUnavailable(
                 path, "the tarball holds no file memstall reads (no proc/, no MANIFEST.json)",
                 hint="make one with `memstall snapshot -o FILE.tar.gz`")
 
+    def _add_parents(self, rel: str) -> None:
+        parent = posixpath.dirname(rel)
+        while parent and parent not in self._dirs:
+            self._dirs.add(parent)
+            parent = posixpath.dirname(parent)
+
     @staticmethod
-    def _load(path: str) -> tuple[dict[str, bytes | None], dict[str, str]]:
-        out: dict[str, bytes | None] = {}
-        links: dict[str, str] = {}
+    def _load(path: str) -> _Loaded:
+        loaded = _Loaded()
         try:
             with tarfile.open(path, "r:*") as tar:
                 for member in tar:
-                    if not (member.isfile() or member.issym()):
-                        continue
-                    try:
-                        name = clean_rel(member.name)
-                    except ValueError:
-                        continue  # a member that escapes the root is never read
-                    stripped = name.split("/", 1)[1] if "/" in name else name
-                    if not (_wanted(name) or _wanted(stripped)):
-                        continue
-                    if member.issym():
-                        links[name] = member.linkname
-                        continue
-                    if member.size > MAX_FILE_BYTES:
-                        out[name] = None  # refused on read, never held in memory
-                        continue
-                    handle = tar.extractfile(member)
-                    if handle is not None:
-                        out[name] = handle.read()
+                    if member.isfile() or member.issym() or member.isdir():
+                        _take(tar, member, loaded, path)
                 _check_end(tar)
         except (tarfile.ReadError, EOFError, zlib.error, lzma.LZMAError, OSError) as err:
             detail = _tar_error(err)
             raise SourceUnavailable(
                 path, f"cannot read as a tarball: {detail}",
                 hint="--root takes /, a directory, a snapshot tarball or a sosreport") from None
-        return out, links
+        return loaded
 
     @staticmethod
     def _common_prefix(members: dict[str, bytes | None]) -> str:
@@ -175,7 +220,12 @@ class TarSource:
         return glob_over(pattern, self.list_dir, self.is_dir)
 
     def notes(self) -> list[str]:
-        return []
+        if not self._ignored:
+            return []
+        shown = ", ".join(repr(n) for n in self._ignored[:_SHOWN_IGNORED])
+        more = len(self._ignored) - _SHOWN_IGNORED
+        return [f"ignored tarball member {shown}{f' and {more} more' if more > 0 else ''}: "
+                "an absolute path or '..' could replace or escape the capture"]
 
 
 def _is_sampled(rel: str, sampled: Sequence[str]) -> bool:

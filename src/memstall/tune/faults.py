@@ -6,6 +6,11 @@ the environment by production code.
     Faults(store_instead={2: "42"})        the 2nd write stores "42" instead, as a kernel
                                            that clamps or ignores a value (read-back catches it)
     Faults(kill_at=("after-backup:1",))    SIGKILL this process at the 1st "after-backup"
+    Faults(sleep_at={"before-persist:1": 2})  sleep 2 s at the 1st "before-persist" (races)
+    Faults(fail_dir={"etc/sysctl.d": errno.EROFS})
+                                           every file created, replaced or removed in
+                                           ROOT/etc/sysctl.d fails (EROFS: a read-only
+                                           filesystem; ENOSPC: a full one, removing works)
 
 Steps: "after-backup", "before-write", "after-write", "before-persist", "after-persist",
 "after-schedule". In-process tests wrap a CLI call in `injected(faults)`; the SIGKILL tests
@@ -17,8 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import os
 import signal
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -31,6 +38,10 @@ class Faults:
     """Nth write -> the text stored instead of the value."""
     kill_at: tuple[str, ...] = ()
     """'<step>:<N>': SIGKILL at the Nth time the step is reached."""
+    sleep_at: Mapping[str, float] = field(default_factory=dict)
+    """'<step>:<N>' -> seconds to sleep there (to open a race window)."""
+    fail_dir: Mapping[str, int] = field(default_factory=dict)
+    """Root-relative directory -> errno of every write in it (see tune/rootfs.py)."""
 
 
 NO_FAULTS = Faults()
@@ -64,6 +75,7 @@ class Hooks:
         n = self.counts[name]
         if f"{name}:{n}" in self.faults.kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(self.faults.sleep_at.get(f"{name}:{n}", 0))
         return n
 
     def maybe_fail_write(self, n: int) -> None:
@@ -73,4 +85,11 @@ class Hooks:
 
     def stored_instead(self, n: int, value: str) -> str:
         return self.faults.store_instead.get(n, value)
+
+
+def fail_dir_write(rel_dir: str, removing: bool = False) -> None:
+    """Raise the errno a test gave ROOT/rel_dir (a full or read-only filesystem there)."""
+    code = active().fail_dir.get(rel_dir.strip("/"))
+    if code is not None and not (removing and code == errno.ENOSPC):
+        raise OSError(code, os.strerror(code))
 

@@ -12,16 +12,22 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import posixpath
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from memstall import rootfd
-from memstall.errors import ApplyError
+from memstall.errors import ApplyError, UsageError
+from memstall.tune import faults
 
 _DIR = os.O_PATH | os.O_DIRECTORY
+SYSCTL_D = "etc/sysctl.d"
+LOCK_WAIT_SECONDS = 30.0
+"""How long a tune command waits for another one holding ROOT/etc/sysctl.d."""
 
 
 def refusal(root: Path, rel: str) -> ApplyError:
@@ -100,6 +106,7 @@ def atomic_write(root: Path, rel: str, data: bytes, mode: int) -> None:
     fd (rename replaces a link at `rel` rather than following it)."""
     name = posixpath.basename(rel)
     with parent_dir(root, rel, create=True) as dfd:
+        faults.fail_dir_write(posixpath.dirname(rel))
         tmp = f".{name}.{secrets.token_hex(4)}.tmp"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(tmp, flags, 0o600, dir_fd=dfd)
@@ -121,6 +128,8 @@ def remove(root: Path, rel: str) -> bool:
     """Unlink ROOT/rel (True if it existed) and fsync its directory."""
     try:
         with parent_dir(root, rel, create=False) as dfd:
+            os.stat(posixpath.basename(rel), dir_fd=dfd, follow_symlinks=False)
+            faults.fail_dir_write(posixpath.dirname(rel), removing=True)
             os.unlink(posixpath.basename(rel), dir_fd=dfd)
             os.fsync(dfd)
     except FileNotFoundError:
@@ -130,3 +139,38 @@ def remove(root: Path, rel: str) -> bool:
             return False
         raise
     return True
+
+
+@contextlib.contextmanager
+def locked(root: Path, rel_dir: str = SYSCTL_D, create: bool = False) -> Iterator[None]:
+    """flock(2) on the directory ROOT/rel_dir, held by every tune command that may rewrite
+    the drop-in in it. Two `apply --persist` with different --state-dir on one root would
+    otherwise both read the old drop-in, and the second rename would lose the first's key.
+    The directory itself is locked: no lock file lands in etc/sysctl.d. A missing
+    directory is made when `create`, else there is nothing to protect."""
+    if create:
+        with parent_dir(root, f"{rel_dir}/.lock", create=True):
+            pass
+    with contextlib.ExitStack() as stack:
+        try:
+            fd: int | None = stack.enter_context(opened(root, rel_dir, os.O_RDONLY | os.O_DIRECTORY))
+        except FileNotFoundError:
+            fd = None
+        if fd is not None:
+            _flock(fd, rel_dir)
+        yield
+
+
+def _flock(fd: int, shown: str) -> None:
+    give_up = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= give_up:
+                raise UsageError(f"{shown} is locked by another memstall tune command",
+                                 hint="wait for it to finish") from None
+            time.sleep(0.1)
+        except OSError:  # no flock here (an NFS root without lockd): go on unlocked, as before
+            return

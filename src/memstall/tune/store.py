@@ -144,13 +144,21 @@ class Store:
         self.tx_dir = self.dir / "tx"
 
     @contextlib.contextmanager
-    def lock(self, wait_seconds: float = 0.0) -> Iterator[None]:
-        """Exclusive lock of the state directory; waits up to `wait_seconds` for it."""
+    def lock(self, wait_seconds: float = 0.0, create: bool = False) -> Iterator[None]:
+        """Exclusive lock of the state directory; waits up to `wait_seconds` for it.
+
+        Only `apply` creates the directory (`create`): rollback, confirm and the revert
+        timer or watcher find it or stop, so a mistyped --root or a deleted state dir
+        never grows a new ROOT/var/lib/memstall."""
         check_private(self.dir, is_dir=True)
         check_private(self.tx_dir, is_dir=True)
+        if not create and not self.dir.is_dir():
+            raise InputError(f"no memstall transactions in {self.dir}: it does not exist",
+                             hint="check --root and --state-dir (nothing was created)")
         try:
-            self.tx_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+            if create:
+                self.tx_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as err:
             raise SourceUnavailable(str(self.dir), f"cannot keep transactions here ({err.strerror or err})",
                                     hint="--state-dir takes a writable directory") from None

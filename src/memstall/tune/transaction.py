@@ -115,16 +115,34 @@ def restore_values(tx: Tx, store: Store, procsys: ProcSys) -> tuple[list[str], l
 
 
 def restore_drop_in(tx: Tx, store: Store, root: Path) -> str | None:
+    """Put the drop-in back as it was before `tx`; raises OSError when the directory cannot
+    be written (full, read-only). A file already as it was is left alone (a failed persist
+    never replaced it): a read-only etc/sysctl.d must not turn that into an error."""
     if tx.persist is None:
         return None
     old = store.backup(tx.id, DROP_IN_BACKUP)
     rel = MEMSTALL_DROP_IN  # the only file tune persists to, whatever a record says
+    current = rootfs.read_bytes(root, rel)
+    if current == old:
+        return f"{rel} stays absent" if old is None else f"the previous {rel} is in place"
     kept = _keep_edited(tx, store, root)
     if old is None:
         done = f"removed {rel}" if rootfs.remove(root, rel) else f"{rel} stays absent"
         return done + kept
     rootfs.atomic_write(root, rel, old, (tx.persist.mode or 0o644) & 0o777)
     return f"restored the previous {tx.persist.path}{kept}"
+
+
+def _restore_all(tx: Tx, store: Store, procsys: ProcSys) -> tuple[list[str], list[str], str | None]:
+    """Values, then the drop-in; what could not be restored is listed, never raised."""
+    restored, failed = restore_values(tx, store, procsys)
+    try:
+        drop = restore_drop_in(tx, store, procsys.root)
+    except (OSError, MemstallError) as err:
+        drop = None
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        failed.append(f"{MEMSTALL_DROP_IN} ({reason})")
+    return restored, failed, drop
 
 
 def _keep_edited(tx: Tx, store: Store, root: Path) -> str:
@@ -139,16 +157,19 @@ def _keep_edited(tx: Tx, store: Store, root: Path) -> str:
 
 
 def _fail(tx: Tx, store: Store, procsys: ProcSys, what: str) -> ApplyError:
-    restored, failed = restore_values(tx, store, procsys)
-    drop = restore_drop_in(tx, store, procsys.root)
+    """Undo what `tx` wrote and close it ('failed'); the error says what was restored."""
+    restored, failed, drop = _restore_all(tx, store, procsys)
     tx = tx.with_event(f"failed: {what}; restored {len(restored)}, could not restore {len(failed)}",
                        status="failed")
-    store.save(tx)
     msg = f"{what}; transaction {tx.id} undone: restored " + (", ".join(restored) or "nothing")
     if drop:
         msg += f"; {drop}"
     if failed:
         msg += "; COULD NOT RESTORE " + ", ".join(failed)
+    try:
+        store.save(tx)
+    except OSError as err:  # the state dir sits on the same full disk: say the record is stale
+        msg += f"; its record still says 'applying' ({err.strerror or err})"
     return ApplyError(msg, hint=None if not failed else f"backups are in {store.path(tx.id)}/before")
 
 
@@ -228,13 +249,13 @@ def rollback(store: Store, procsys: ProcSys, tx_id: str | None, force: bool, why
     if later and not force:
         raise UsageError(f"transaction {later[-1].id} changed the same keys after {tx.id}",
                          hint=f"roll it back first (`memstall tune rollback {later[-1].id}`), or use --force")
-    restored, failed = restore_values(tx, store, procsys)
-    drop = restore_drop_in(tx, store, procsys.root)
+    restored, failed, drop = _restore_all(tx, store, procsys)
     status = "rolled-back" if not failed else tx.status
     tx = tx.with_event(f"rolled back ({why}): restored {len(restored)}, failed {len(failed)}", status=status)
     store.save(tx)
     result = Restored(tuple(restored), tuple(failed), drop)
     if failed:
-        raise ApplyError(f"rollback of {tx.id} incomplete: could not restore " + ", ".join(failed),
+        raise ApplyError(f"rollback of {tx.id} incomplete: restored {', '.join(restored) or 'nothing'}; "
+                         "could not restore " + ", ".join(failed),
                          hint=f"backups are in {store.path(tx.id)}/before")
     return tx, result
