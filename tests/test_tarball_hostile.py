@@ -63,7 +63,7 @@ def test_many_hostile_members_make_one_note(tmp_path: Path) -> None:
 def test_sosreport_tarball_keeps_only_what_is_read(tmp_path: Path) -> None:
     junk = b"\0" * (8 * 1024 * 1024)  # compresses to almost nothing, costs 8 MiB each if kept
     extra = {f"{SOS.name}/sos_commands/block/junk{i}": junk for i in range(6)}
-    extra[f"{SOS.name}/sos_commands/process/ps_auxwww"] = junk
+    extra[f"{SOS.name}/sos_commands/process/lsof_M_-n_-l"] = junk  # ps_auxwww is read (kthread CPU)
     tar = _tar_of(SOS, tmp_path / f"{SOS.name}.tar.gz", SOS.name, extra)
     tracemalloc.start()
     try:
@@ -96,3 +96,24 @@ def test_the_default_budget_takes_the_fixtures(tmp_path: Path) -> None:
     tar = _tar_of(SOS, tmp_path / "s.tar.xz", SOS.name, {}, mode="w:xz")
     assert isinstance(open_root(str(tar)), SosSource)
     assert snapshot.MAX_ARCHIVE_BYTES >= 4 * snapshot.MAX_FILE_BYTES
+
+
+def test_a_sosreport_tarball_reads_what_its_directory_gives(tmp_path: Path) -> None:
+    """The tarball filter keeps the fallback files too (ps_auxwww for kswapd CPU, uname -a and
+    proc/version for the release): a real sosreport tree read packed and unpacked agrees."""
+    import tarfile
+
+    from conftest import SHARED
+    from memstall.collect import load_state
+    from memstall.sources import open_root
+
+    tree = SHARED / "real-roots" / "sos-rhel8-4.18"
+    if not tree.is_dir():
+        pytest.fail(f"{tree} is missing: the tests read ../shared (CI has it)")
+    tarball = tmp_path / "sosreport-host-2019.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(tree, arcname="sosreport-host-2019")
+    packed, unpacked = (load_state(open_root(str(p)), needs=()) for p in (tarball, tree))
+    assert packed.kernel_release == unpacked.kernel_release is not None
+    assert packed.kthreads_ps == unpacked.kthreads_ps
+    assert packed.kthreads_ps, "this sosreport's ps output lists kswapd"

@@ -37,6 +37,7 @@ _WANTED = (
     "sys/devices/system/node/*", "sys/devices/system/node/node*/*",
     "sys/kernel/debug/extfrag/*", "log/*",
     specs.SOS_SYSCTL_A, "uname", "hostname",  # of sos_commands/, only what memstall reads
+    specs.SOS_PS, specs.SOS_UNAME_A, specs.PROC_VERSION,  # collect/fallbacks.py: kthread CPU, release
     # boot configuration, for `tune plan --persist` and `tune export` on a capture
     "etc/sysctl.conf", "etc/sysctl.d/*", "run/sysctl.d/*", "usr/local/lib/sysctl.d/*",
     "usr/lib/sysctl.d/*", "lib/sysctl.d/*", "etc/tuned/active_profile",
