@@ -15,7 +15,8 @@ In one run, on this host:
   (collect.load_state + analysis.rates.compute_rates against the previous state +
   rules.run_rules). CPU per tick is time.process_time() around each tick; ticks are
   `--gap` seconds apart (not counted) so that /proc/uptime (10 ms steps) advances and every
-  tick has rates.
+  tick has rates. The ticks read through a wrapper that times each Source call (about 1 us
+  each), which splits a tick into reading and the rest (parse, rates, rules).
 * replays the Source calls of one steady tick (the files read, the directories listed) through
   memstall's own Source, and the same calls in plain Python (open(path, "rb").read(),
   os.listdir, glob.glob): "reading alone".
@@ -189,6 +190,21 @@ class RecordingSource:
         return bool(self._call("is_dir", rel))
 
 
+class TimingSource(RecordingSource):
+    """A Source that adds up the CPU each path costs (where a tick's reading time goes)."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.seconds: dict[str, float] = {}
+
+    def _call(self, method: str, arg: str) -> Any:
+        start = time.process_time()
+        try:
+            return getattr(self.inner, method)(arg)
+        finally:
+            self.seconds[arg] = self.seconds.get(arg, 0.0) + time.process_time() - start
+
+
 class TodaysTick:
     """The tick before memstall.pipeline existed: what `diagnose` live did per sample."""
 
@@ -241,10 +257,17 @@ class TickRun:
     seconds_per_tick: float
     without_rates: int
     findings: int
+    reading_seconds: float
+    """Of seconds_per_tick, the CPU spent inside the Source's calls."""
+    costliest: list[tuple[str, float]]
+    """The three paths (or glob patterns) whose reading cost the most per tick."""
 
 
-def memstall_seconds_per_tick(ticker: TodaysTick | SamplerTick, count: int, gap: float) -> TickRun:
+def memstall_seconds_per_tick(ticker: TodaysTick | SamplerTick, timing: TimingSource, count: int,
+                              gap: float) -> TickRun:
+    """`ticker` reads through `timing`, so reading and the rest come from the same ticks."""
     ticker.sample()  # the first tick reads the static files and has no rates: not counted
+    timing.seconds.clear()
     spent, without_rates, report = 0.0, 0, None
     for _ in range(count):
         time.sleep(gap)
@@ -252,7 +275,9 @@ def memstall_seconds_per_tick(ticker: TodaysTick | SamplerTick, count: int, gap:
         rates, report = ticker.sample()
         spent += time.process_time() - start
         without_rates += rates is None
-    return TickRun(spent / count, without_rates, len(getattr(report, "findings", ())))
+    per_path = sorted(((rel, sec / count) for rel, sec in timing.seconds.items()), key=lambda x: -x[1])
+    return TickRun(spent / count, without_rates, len(getattr(report, "findings", ())),
+                   sum(sec for _, sec in per_path), per_path[:3])
 
 
 def steady_calls(source: Any, gap: float) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -316,15 +341,24 @@ def replay_memstall(source: Any, calls: list[tuple[str, str]]) -> Callable[[], N
     return run
 
 
-def seconds_per_round(run: Callable[[], None], count: int) -> float:
-    run()
-    start = time.process_time()
+def seconds_per_pair(first: Callable[[], None], second: Callable[[], None],
+                     count: int) -> tuple[float, float]:
+    """CPU per call of each, alternated call by call so both see the same kernel state (the
+    cost of reading proc/pagetypeinfo, for one, moves with the free lists' length)."""
+    spent = [0.0, 0.0]
+    first()
+    second()
     for _ in range(count):
-        run()
-    return (time.process_time() - start) / count
+        for i, run in enumerate((first, second)):
+            start = time.process_time()
+            run()
+            spent[i] += time.process_time() - start
+    return spent[0] / count, spent[1] / count
 
 
 # --- the run -------------------------------------------------------------------------------
+
+Replay = tuple[str, Callable[[], None]]
 
 @dataclass
 class Costs:
@@ -339,21 +373,28 @@ class Costs:
     files_only_plain: float = float("inf")
     without_rates: int = 0
     findings: int = 0
+    reading_in_tick: float = 0.0
+    costliest: tuple[tuple[str, float], ...] = ()
 
 
-def one_round(costs: Costs, exporter: tuple[int, http.client.HTTPConnection], ticker: Any,
-              replays: dict[str, Callable[[], None]], args: argparse.Namespace) -> None:
+def one_round(costs: Costs, exporter: tuple[int, http.client.HTTPConnection],
+              memstall: tuple[Any, TimingSource], replays: list[tuple[Replay, Replay]],
+              args: argparse.Namespace) -> None:
     pid, conn = exporter
     costs.exporter_text = min(costs.exporter_text,
                               exporter_seconds_per_scrape(pid, conn, args.count, PLAIN_TEXT, args.gap))
     costs.exporter_gzip = min(costs.exporter_gzip,
                               exporter_seconds_per_scrape(pid, conn, args.count, GZIP, args.gap))
-    run = memstall_seconds_per_tick(ticker, args.count, args.gap)
-    costs.tick = min(costs.tick, run.seconds_per_tick)
+    run = memstall_seconds_per_tick(*memstall, args.count, args.gap)
+    if run.seconds_per_tick < costs.tick:
+        costs.tick, costs.reading_in_tick = run.seconds_per_tick, run.reading_seconds
+        costs.costliest = tuple(run.costliest)
     costs.without_rates += run.without_rates
     costs.findings = run.findings
-    for name, replay in replays.items():
-        setattr(costs, name, min(getattr(costs, name), seconds_per_round(replay, args.count)))
+    for (name_a, run_a), (name_b, run_b) in replays:
+        a, b = seconds_per_pair(run_a, run_b, args.count)
+        setattr(costs, name_a, min(getattr(costs, name_a), a))
+        setattr(costs, name_b, min(getattr(costs, name_b), b))
 
 
 def describe_calls(calls: list[tuple[str, str]]) -> dict[str, int]:
@@ -362,10 +403,12 @@ def describe_calls(calls: list[tuple[str, str]]) -> dict[str, int]:
     return {"files": reads, "listings": listings, "stats": len(calls) - reads - listings}
 
 
-def replays_for(source: Any, calls: list[tuple[str, str]]) -> dict[str, Callable[[], None]]:
+def replays_for(source: Any, calls: list[tuple[str, str]]) -> list[tuple[Replay, Replay]]:
+    """(memstall's, plain Python's) replays of a tick's Source calls, then of its file reads only."""
     files = [c for c in calls if c[0] == "read_text"]
-    return {"read_memstall": replay_memstall(source, calls), "read_plain": plain_python(calls),
-            "files_only_memstall": replay_memstall(source, files), "files_only_plain": plain_python(files)}
+    return [(("read_memstall", replay_memstall(source, calls)), ("read_plain", plain_python(calls))),
+            (("files_only_memstall", replay_memstall(source, files)),
+             ("files_only_plain", plain_python(files)))]
 
 
 def ms(seconds: float) -> str:
@@ -388,8 +431,10 @@ def report(costs: Costs, facts: dict[str, Any]) -> dict[str, Any]:
     ]
     for label, seconds, extra in rows:
         print(f"  {label:<48} {ms(seconds)}{extra}")
-    print(f"  so parsing, rates and rules take about {ms(max(0.0, costs.tick - costs.read_memstall)).strip()}"
-          " of a tick (tick - reading, each measured apart)")
+    print(f"  in the ticks themselves, reading took {ms(costs.reading_in_tick).strip()} and parsing, rates "
+          f"and rules {ms(costs.tick - costs.reading_in_tick).strip()}")
+    costliest = ", ".join(f"{rel} {ms(sec).strip()}" for rel, sec in costs.costliest)
+    print(f"  costliest reads per tick: {costliest}")
     verdict = {True: "met", False: "MISSED"}
     print(f"memstall tick / node_exporter scrape: {tick_ratio:.2f} (target <= {TARGET_TICK_RATIO:g}): "
           f"{verdict[tick_ratio <= TARGET_TICK_RATIO]}")
@@ -407,6 +452,8 @@ def report(costs: Costs, facts: dict[str, Any]) -> dict[str, Any]:
             "plain_python_files_only_cpu_seconds": costs.files_only_plain,
             "ratio_tick_to_scrape": tick_ratio, "ratio_read_to_plain_python": read_ratio,
             "ticks_without_rates": costs.without_rates, "findings": costs.findings,
+            "memstall_reading_in_tick_cpu_seconds": costs.reading_in_tick,
+            "costliest_reads": [list(c) for c in costs.costliest],
             "targets_met": {"tick": tick_ratio <= TARGET_TICK_RATIO,
                             "read": read_ratio <= TARGET_READ_RATIO}}
 
@@ -443,7 +490,8 @@ def measure(binary: str, args: argparse.Namespace) -> dict[str, Any]:
 
     source = open_root("/")
     first_calls, calls = steady_calls(source, args.gap)
-    ticker = make_ticker(source)
+    timing = TimingSource(source)  # about 1 us per Source call: reading and the rest from the same ticks
+    ticker = make_ticker(timing)
     port = free_port()
     cmd, vmstat_how = exporter_args(binary, port)
     facts: dict[str, Any] = {
@@ -464,10 +512,10 @@ def measure(binary: str, args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {facts['node_exporter_series']} series per scrape")
         replays = replays_for(source, calls)
         for _ in range(args.rounds):
-            one_round(costs, (proc.pid, conn), ticker, replays, args)
-    full = make_ticker(source, full=True)
-    facts["full_tick_seconds"] = memstall_seconds_per_tick(full, max(3, args.count // 10),
-                                                           args.gap).seconds_per_tick
+            one_round(costs, (proc.pid, conn), (ticker, timing), replays, args)
+    full = TimingSource(source)
+    facts["full_tick_seconds"] = memstall_seconds_per_tick(
+        make_ticker(full, full=True), full, max(3, args.count // 10), args.gap).seconds_per_tick
     result = report(costs, facts)
     print(DIFFERENCES)
     if args.profile:

@@ -48,7 +48,7 @@ def test_small_run_prints_positive_costs_and_their_ratios() -> None:
     assert result["memstall_measured"].startswith(KINDS)
     costs = {k: v for k, v in result.items() if k.endswith(("_seconds", "_seconds_per_tick",
                                                             "_seconds_per_scrape"))}
-    assert len(costs) == 8, costs
+    assert len(costs) == 9, costs
     assert all(isinstance(v, float) and 0 < v < 1 for v in costs.values()), costs
     tick, scrape = result["memstall_cpu_seconds_per_tick"], result["node_exporter_cpu_seconds_per_scrape"]
     assert result["ratio_tick_to_scrape"] == pytest.approx(tick / scrape)
@@ -58,6 +58,8 @@ def test_small_run_prints_positive_costs_and_their_ratios() -> None:
     met = result["targets_met"]
     assert met == {"tick": tick / scrape <= 1.0, "read": read / plain <= 3.0}
     assert r.returncode == (0 if all(met.values()) else 1)
+    assert 0 < result["memstall_reading_in_tick_cpu_seconds"] <= tick
+    assert result["costliest_reads"] and all(sec > 0 for _, sec in result["costliest_reads"])
     assert result["ticks_without_rates"] == 0  # --gap lets /proc/uptime advance between ticks
     assert result["memstall_tick_calls"]["files"] >= 5  # at least buddyinfo, zoneinfo, vmstat, ...
     assert result["node_exporter_series"] > 0
