@@ -28,6 +28,7 @@ Exit status: 0 both targets met, 1 one missed, 2 node_exporter not found or not 
     python benchmarks/sample_cost.py                      # 500 scrapes and ticks, best of 3 rounds
     python benchmarks/sample_cost.py --count 2000 --rounds 5
     python benchmarks/sample_cost.py --profile            # adds a cProfile of memstall's ticks
+    python benchmarks/sample_cost.py --skip proc/pagetypeinfo   # the tick without that file
 """
 
 from __future__ import annotations
@@ -188,6 +189,21 @@ class RecordingSource:
 
     def is_dir(self, rel: str) -> bool:
         return bool(self._call("is_dir", rel))
+
+
+class SkippingSource(RecordingSource):
+    """`--skip`: these paths are unavailable, as proc/pagetypeinfo is to a non-root user (5.4+)."""
+
+    def __init__(self, inner: Any, skip: frozenset[str]) -> None:
+        super().__init__(inner)
+        self.skip = skip
+
+    def read_text(self, rel: str) -> str:
+        if rel in self.skip:
+            from memstall.errors import SourceUnavailable
+
+            raise SourceUnavailable(rel, "left out by --skip")
+        return str(self.inner.read_text(rel))
 
 
 class TimingSource(RecordingSource):
@@ -489,7 +505,11 @@ def measure(binary: str, args: argparse.Namespace) -> dict[str, Any]:
     from memstall.sources import open_root
 
     source = open_root("/")
+    if args.skip:
+        source = SkippingSource(source, frozenset(args.skip))
+        print(f"left out (unavailable to memstall, not replayed): {', '.join(args.skip)}")
     first_calls, calls = steady_calls(source, args.gap)
+    calls = [c for c in calls if c[1] not in args.skip]
     timing = TimingSource(source)  # about 1 us per Source call: reading and the rest from the same ticks
     ticker = make_ticker(timing)
     port = free_port()
@@ -498,7 +518,7 @@ def measure(binary: str, args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "sample_cost", "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "host": platform.node(), "cpus": os.cpu_count(), "kernel": platform.release(),
         "python": platform.python_version(), "node_exporter": version_of(binary),
-        "memstall_measured": ticker.kind, "count": args.count, "rounds": args.rounds,
+        "memstall_measured": ticker.kind, "count": args.count, "rounds": args.rounds, "skip": args.skip,
         "memstall_tick_calls": describe_calls(calls),
         "memstall_first_tick_calls": describe_calls(first_calls),
     }
@@ -532,6 +552,9 @@ def main(argv: list[str] | None = None) -> int:
                         "/proc/uptime moves in 10 ms steps and every tick must have rates)")
     p.add_argument("--exporter", default=None, help="node_exporter binary (default: on PATH)")
     p.add_argument("--profile", action="store_true", help="also cProfile memstall's ticks")
+    p.add_argument("--skip", action="append", default=[], metavar="PATH",
+                   help="make memstall's Source report PATH (relative, e.g. proc/pagetypeinfo) "
+                        "unavailable, to see what reading it costs; repeatable")
     args = p.parse_args(argv)
     if args.count < 1 or args.rounds < 1:
         p.error("--count and --rounds must be at least 1")
