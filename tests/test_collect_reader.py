@@ -65,6 +65,8 @@ def test_a_sampled_read_rereads_only_what_changes(root: Path) -> None:
     assert second.sysctl_vm == first.sysctl_vm and second.page_size == first.page_size
     # ... the sampled files and the threads' stat are read once each.
     assert again["proc/vmstat"] == again["proc/buddyinfo"] == again["proc/uptime"] == 1
+    # pagetypeinfo holds zone->lock with interrupts off while the kernel prints it: not per tick.
+    assert again["proc/pagetypeinfo"] == 0 and second.pagetypeinfo == first.pagetypeinfo
     assert {r for r in again if r.endswith("/stat")} == {"proc/36/stat", "proc/45/stat"}
     assert second.vmstat is not None and first.vmstat is not None
     assert second.vmstat.counters["pgfault"] != first.vmstat.counters["pgfault"]

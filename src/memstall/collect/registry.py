@@ -101,10 +101,14 @@ FILES: tuple[KernelFile, ...] = (
                hint=_INCOMPLETE.format(specs.BUDDYINFO)),
     KernelFile(specs.ZONEINFO, "zoneinfo", parse_zoneinfo, sampled=True,
                hint=_INCOMPLETE.format(specs.ZONEINFO)),
-    # Mode 0400 since 5.6 (and 4.14.y, 5.3.y of 2019-11): "mm, vmstat: hide
-    # /proc/pagetypeinfo from normal users" (parsers/pagetypeinfo.py).
-    KernelFile(specs.PAGETYPEINFO, "pagetypeinfo", parse_pagetypeinfo, sampled=True,
-               hint=_INCOMPLETE.format(specs.PAGETYPEINFO), privileges="root (mode 0400 since 5.6)"),
+    # Mode 0400 since 5.4 (and 4.14.y of 2019-11): "mm, vmstat: hide /proc/pagetypeinfo
+    # from normal users" (parsers/pagetypeinfo.py). Its counts change, but it is read once
+    # per capture and static refresh, not every sample: the kernel walks every free list
+    # holding zone->lock with interrupts off to print it (mm/vmstat.c
+    # pagetypeinfo_showfree_print), and no rule reads it. Per tick it cost 3.6 of the 4.6 ms
+    # memstall spent reading here (benchmarks/sample_cost.py, docs/benchmarks.md).
+    KernelFile(specs.PAGETYPEINFO, "pagetypeinfo", parse_pagetypeinfo, sampled=False,
+               hint=_INCOMPLETE.format(specs.PAGETYPEINFO), privileges="root (mode 0400 since 5.4)"),
     KernelFile(specs.VMSTAT, "vmstat", parse_vmstat, sampled=True,
                hint=_INCOMPLETE.format(specs.VMSTAT)),
     KernelFile(specs.MEMINFO, "meminfo", parse_meminfo, sampled=True,
