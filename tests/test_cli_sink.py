@@ -156,3 +156,44 @@ def test_a_real_ctrl_c_while_reading_stdin(argv: list[str], code: int) -> None:
     finally:
         proc.kill()
     assert (proc.returncode, out, err) == (code, "", "")
+
+
+# -- issue 9's "crashes that must become one clean line" ---------------------------------
+
+OOM_LINE = ("Dec  4 10:00:00 h kernel: [    1.000000] caf\u00e9 invoked oom-killer: "
+            "gfp_mask=0x6200ca(GFP_HIGHUSER_MOVABLE), order=0, oom_score_adj=0\n")
+
+
+def test_a_name_the_locale_cannot_encode_is_escaped_not_a_crash(tmp_path: Path) -> None:
+    """A comm with UTF-8 in it, printed under an ASCII/Latin-1 locale: exit 70 before."""
+    log = tmp_path / "kern.log"
+    log.write_text(OOM_LINE, encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "memstall", "logs", str(log)], capture_output=True,
+                       env={**_env(), "PYTHONIOENCODING": "ascii"}, check=False, timeout=120)
+    assert (r.returncode, r.stderr) == (0, b"")
+    assert b"caf\\xe9" in r.stdout
+
+
+def test_stdout_closed_from_the_start_is_one_line(tmp_path: Path) -> None:
+    """`memstall logs FILE >&-`: every write fails with EBADF (exit 70 before)."""
+    log = tmp_path / "kern.log"
+    log.write_text(OOM_LINE, encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "memstall", "logs", str(log)], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, env=_env(), check=False, timeout=120,
+                       preexec_fn=lambda: os.close(1))
+    assert r.returncode == ExitCode.BROKEN_PIPE
+    assert r.stderr == "memstall: error: standard output is closed: nothing could be written\n"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e308", "-1", "soon"])
+@pytest.mark.parametrize(("argv", "code"), [(["diagnose"], PluginStatus.UNKNOWN),
+                                            (["snapshot", "-o", "never-written", "--samples", "2"], 2),
+                                            (["tune", "plan"], 2)])
+def test_an_interval_that_is_no_number_of_seconds_is_a_usage_error(
+        argv: list[str], code: int, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """float() reads nan, inf and 1e308: each slept forever or crashed (exit 70) before."""
+    r = run_cli(*argv, "--interval", value)
+    err = capsys.readouterr().err  # argparse writes its usage error to sys.stderr itself
+    assert r.code == code
+    assert f"argument --interval: {value!r} is not a number of seconds from 0 to 604800" in err
+    assert "Traceback" not in err

@@ -9,6 +9,7 @@ through the `Io` it is given (so tests need no subprocess).
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None) -> int:
     SIGPIPE; 0 would claim the whole output was delivered). A command module may declare
     EXIT_ON_FAILURE to replace every failure code by its own (diagnose: 3, UNKNOWN).
     """
-    io = io or Io()
+    io = io or _process_io()
     io = Io(escaping(io.stdout), escaping(io.stderr))  # no raw terminal controls (safe.py)
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
@@ -153,9 +154,30 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None) -> int:
     except BrokenPipeError:  # `memstall ... | head`: the reader went away; nothing to say
         _silence(io.stdout)
         return _failure_code(command, ExitCode.BROKEN_PIPE)
+    except OSError as err:
+        if debug:
+            raise
+        if err.errno == errno.EBADF:  # started with stdout closed (`memstall ... >&-`)
+            io.stderr.write("memstall: error: standard output is closed: nothing could be written\n")
+            return _failure_code(command, ExitCode.BROKEN_PIPE)
+        return _internal(err, command, io)
     except Exception as err:  # the one catch-all: a bug in memstall, reported as such
         if debug:
             raise
-        io.stderr.write(f"memstall: internal error: {type(err).__name__}: {err} "
-                        "(re-run with --debug and report it)\n")
-        return _failure_code(command, ExitCode.INTERNAL)
+        return _internal(err, command, io)
+
+
+def _internal(err: BaseException, command: str | None, io: Io) -> int:
+    io.stderr.write(f"memstall: internal error: {type(err).__name__}: {err} "
+                    "(re-run with --debug and report it)\n")
+    return _failure_code(command, ExitCode.INTERNAL)
+
+
+def _process_io() -> Io:
+    """The process's stdout/stderr, never failing on a character the locale cannot encode:
+    under LANG=C a comm or host name with UTF-8 in it raised UnicodeEncodeError (exit 70)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    return Io()

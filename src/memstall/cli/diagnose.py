@@ -14,6 +14,7 @@ import argparse
 from typing import Any
 
 from memstall.advice.recommend import recommend
+from memstall.cli.args import seconds
 from memstall.errors import PluginStatus
 from memstall.outputs.diagnose import diagnosis_doc, diagnosis_text
 from memstall.outputs.render.jsonout import dumps
@@ -38,7 +39,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                     "(--root) or a kernel log (--log): findings by severity with evidence, "
                     "recommended settings, and the rules skipped with the reason.",
         epilog=EXIT_STATUS)
-    p.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+    p.add_argument("--interval", type=seconds, default=5.0, metavar="SECONDS",
                    help="live only: seconds between the two samples for rates (default 5; "
                         "0 = one sample, rules that need rates are skipped)")
     p.add_argument("--log", metavar="FILE",

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from memstall import __version__
+from memstall.cli.args import seconds
 from memstall.collect import read_manifest
 from memstall.collect.registry import hint_for, sample_paths, snapshot_paths
 from memstall.outputs.render.jsonout import dumps
@@ -40,7 +41,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "(default: memstall-snapshot-<UTC time>.tar.gz here)")
     p.add_argument("--samples", type=int, default=1, metavar="N",
                    help="store the changing files N times, for rates (default: 1)")
-    p.add_argument("--interval", type=float, default=1.0, metavar="S",
+    p.add_argument("--interval", type=seconds, default=1.0, metavar="S",
                    help="seconds between samples (default: 1)")
     p.add_argument("--keep-hostname", action="store_true",
                    help="record the hostname in the manifest (left out by default)")

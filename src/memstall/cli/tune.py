@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from memstall.analysis.sysctl_limits import absent_reason, limits_for
 from memstall.analysis.sysctl_origin import PrecedenceNote
+from memstall.cli.args import seconds
 from memstall.collect import load_state
 from memstall.errors import ExitCode, MemstallError, UsageError
 from memstall.model.state import SystemState
@@ -40,7 +41,7 @@ def _changes_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a sysctl to change, e.g. vm.watermark_scale_factor=20 (repeatable); "
                         "without --set, what `memstall diagnose` recommends")
-    p.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+    p.add_argument("--interval", type=seconds, default=5.0, metavar="SECONDS",
                    help="without --set: seconds between diagnose's two live samples (default 5)")
     p.add_argument("--force", action="store_true",
                    help="override judgement-call limits (never the kernel's range or read-only keys)")
