@@ -63,9 +63,10 @@ def _project_imports(path: Path) -> set[str]:
 
 @pytest.mark.parametrize("path", sorted((SRC / "cli").glob("*.py")), ids=lambda p: p.name)
 def test_cli_modules_do_not_import_each_other(path: Path) -> None:
-    if path.name in ("__init__.py", "docgen.py"):  # the sink imports commands; docgen the parser
+    if path.name in ("__init__.py", "docgen.py", "args.py"):  # the sink imports commands; docgen the parser
         return
-    assert not {m for m in _project_imports(path) if m.startswith("memstall.cli")}
+    # cli/args.py holds argparse value types, not a command: sharing it is not wiring via cli.
+    assert not {m for m in _project_imports(path) if m.startswith("memstall.cli")} - {"memstall.cli.args"}
 
 
 @pytest.mark.parametrize("path", sorted((SRC / "pipeline").glob("*.py")), ids=lambda p: p.name)
