@@ -127,7 +127,8 @@ def state_metrics(states: list[SystemState]) -> dict[str, float | None]:
     zones = last.zoneinfo.zones if last.zoneinfo else ()
     out["wmark_low_bytes"] = float(sum(z.low_pages for z in zones) * page) if zones else None
     out["wmark_high_bytes"] = float(sum(z.high_pages for z in zones) * page) if zones else None
-    out["interval_seconds"] = compute_rates(first, last).interval_seconds if len(states) > 1 else None
+    timed = len(states) > 1 and first.uptime_seconds is not None and last.uptime_seconds is not None
+    out["interval_seconds"] = compute_rates(first, last).interval_seconds if timed else None
     return out
 
 

@@ -113,17 +113,18 @@ def run_qemu(cmd: list[str], timeout_seconds: float, console_path: Path) -> tupl
     return text, time.monotonic() - t0, timed_out
 
 
-def kvm_usable() -> bool:
+def kvm_usable(dev: str = "/dev/kvm") -> bool:
     """/dev/kvm exists and this user may open it read-write (a probe boot decides the rest)."""
     try:
-        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+        fd = os.open(dev, os.O_RDWR | os.O_CLOEXEC)
     except OSError:
         return False
     os.close(fd)
     return True
 
 
-def choose_accel(requested: str, cache: Path, vmlinuz: Path, initrd: Path) -> tuple[str, str]:
+def choose_accel(requested: str, cache: Path, vmlinuz: Path, initrd: Path,
+                 kvm_dev: str = "/dev/kvm") -> tuple[str, str]:
     """(accel, why). 'auto': KVM when /dev/kvm opens and a probe boot finishes, else TCG.
 
     Nested or half-working KVM exists (on the development VM /dev/kvm opens, but a guest
@@ -133,7 +134,7 @@ def choose_accel(requested: str, cache: Path, vmlinuz: Path, initrd: Path) -> tu
     qemu = need_tool("qemu-system-x86_64", "to boot the guest")
     if requested == "tcg":
         return "tcg", "asked for"
-    if not kvm_usable():
+    if not kvm_usable(kvm_dev):
         if requested == "kvm":
             raise LabUnavailable("--accel kvm: /dev/kvm is missing or not writable by this user",
                                  hint="load kvm_intel/kvm_amd, add yourself to group kvm, or use --accel tcg")

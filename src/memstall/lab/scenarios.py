@@ -64,11 +64,19 @@ def guest_params(name: str, memory_mib: int, nodes: int, duration_seconds: int,
     elif name == "cache-pressure":
         p.update(CACHE_MB=str(memory_mib * 3 // 2), DISK="1")
     elif name == "seed":
-        # hugetlb pages of 2 MiB for half of memory; files for the other half and more
+        # hugetlb pages of 2 MiB for half of memory; files for the other half and more;
+        # then socket queues of about a quarter of memory (a full AF_UNIX send buffer holds
+        # ~200 KiB: wmem_default 212992), which must come out of the page cache
         p.update(HUGEPAGES=str(memory_mib // 4), CACHE_MB=str(memory_mib), DISK="1",
-                 PAIRS="4000", SIZE="7000")
+                 PAIRS=str(memory_mib * 5 // 4), SIZE="7000",
+                 # a large share of the cache dirty, as in the incident; set before the
+                 # profile, so a profile that sets them wins
+                 PRESET="vm/dirty_ratio=40 vm/dirty_background_ratio=20")
     return p
 
 
 def params_file(params: dict[str, str]) -> bytes:
-    return "".join(f"{k}={v}\n" for k, v in sorted(params.items())).encode()
+    """Shell assignments, single-quoted (no value holds a quote: all are built here)."""
+    if any("'" in v or "\n" in v for v in params.values()):
+        raise UsageError("a scenario parameter holds a quote or a newline")
+    return "".join(f"{k}='{v}'\n" for k, v in sorted(params.items())).encode()

@@ -96,7 +96,7 @@ def list_kernels(cache: Path, boot: Path = Path("/boot")) -> list[Kernel]:
     return found
 
 
-def resolve_kernel(cache: Path, given: str | None) -> Kernel:
+def resolve_kernel(cache: Path, given: str | None, boot: Path = Path("/boot")) -> Kernel:
     """--kernel PATH, else the newest cached Debian kernel, else the host's newest /boot image."""
     if given:
         path = Path(given)
@@ -106,7 +106,7 @@ def resolve_kernel(cache: Path, given: str | None) -> Kernel:
         rel = _release_of(path)
         return Kernel(path, rel, "given", _modules_for(path.parent.parent, rel) or
                       _modules_for(Path("/"), rel))
-    kernels = list_kernels(cache)
+    kernels = list_kernels(cache, boot)
     cached = [k for k in kernels if k.origin.startswith("cache")]
     pick = (cached or kernels)[-1:]
     if not pick:

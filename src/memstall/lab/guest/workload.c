@@ -20,8 +20,9 @@
  *       2 MiB steps, timing each fault (THP defrag decides how hard it tries).
  *   workload cache   LATFILE DONEFILE DEADLINE_S DIR MB
  *       Write MB of files under DIR in 1 MiB write() calls (page cache, dirty
- *       writeback throttling), timing each; when MB is reached, rewrite from
- *       the first file again until the deadline.
+ *       writeback throttling), timing each; when MB is reached, create
+ *       DONEFILE.filled and rewrite from the first file again, until the
+ *       deadline or 4 x MB in all.
  *   workload sockets LATFILE DONEFILE DEADLINE_S PAIRS SIZE
  *       Queue SIZE-byte datagrams on PAIRS AF_UNIX socket pairs until each
  *       send buffer is full, timing each send: with SIZE just under 8 KiB each
@@ -218,6 +219,15 @@ static void do_thp(int node, long mb)
 	fprintf(stderr, "workload[%d]: %ld THP-eligible 2 MiB faults\n", node, faults);
 }
 
+static void touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0)
+		close(fd);
+}
+
+static const char *donefile;
+
 static void do_cache(const char *dir, long mb)
 {
 	static char chunk[1 << 20];
@@ -239,6 +249,11 @@ static void do_cache(const char *dir, long mb)
 				written++;
 			}
 			close(fd);
+		}
+		if (round == 0) { /* the first pass is in: others may start now */
+			char filled[512];
+			snprintf(filled, sizeof filled, "%s.filled", donefile);
+			touch(filled);
 		}
 	}
 	fprintf(stderr, "workload: wrote %ld MiB of files under %s\n", written, dir);
@@ -285,6 +300,8 @@ int main(int argc, char **argv)
 		perror(argv[2]);
 		return 1;
 	}
+	setvbuf(lat, NULL, _IOLBF, 0); /* an OOM kill loses no timed operation */
+	donefile = argv[3];
 	deadline = now() + atof(argv[4]);
 	const char *what = argv[1];
 	if (!strcmp(what, "frag") && argc == 8)
@@ -300,9 +317,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fclose(lat);
-	int fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (fd >= 0)
-		close(fd);
+	touch(argv[3]);
 	for (;;)
 		pause(); /* hold everything until the init kills us */
 }
