@@ -34,7 +34,7 @@ def _zone_free_pages(d: Path) -> int:
 
 def _make_results(root: Path, order: list[str], latencies: dict[int, str]) -> Path:
     names = list(dict.fromkeys(order))
-    lab = {"format": "memstall.lab-run/1", "scenario": "fragmentation", "memory_mib": 2048, "nodes": 2,
+    lab = {"schema": "memstall.lab-run/1", "scenario": "fragmentation", "memory_mib": 2048, "nodes": 2,
            "profiles": [{"name": n, "source": n, "settings": []} for n in names], "order": order,
            "accel": "tcg", "kernel": {"release": "6.1.0-56-cloud-amd64"}}
     root.mkdir()
@@ -87,7 +87,7 @@ def test_cli_compare_text_and_json(tmp_path: Path) -> None:
     assert re.search(r"workload latency p50\s+0\.10 ms ± 0\.01\s+0\.06 ms ± 0\.01\s+-47\.6%", text.out)
     js = run_cli("--format", "json", "lab", "compare", str(res))
     doc = json.loads(js.out)
-    assert doc["format"] == "memstall.lab/1" and doc["baseline"] == "current"
+    assert doc["schema"] == "memstall.lab/1" and doc["baseline"] == "current"
     assert [r["dir"] for p in doc["profiles"] for r in p["runs"]] == ["run1", "run4", "run2", "run3"]
 
 
@@ -123,3 +123,17 @@ def test_compare_errors_are_one_line(tmp_path: Path, setup: str, message: str) -
 
 def test_parse_latencies() -> None:
     assert parse_latencies("1\n\n2\nfail 3\n") == ([1.0, 2.0], 1)
+
+
+def test_json_md_documents_every_key(tmp_path: Path) -> None:
+    from conftest import json_keys
+
+    res = _make_results(tmp_path / "r", ["current", "wsf"], {})
+    doc = json.loads(run_cli("--format", "json", "lab", "compare", str(res)).out)
+    section = (FIXTURES.parent.parent / "docs" / "json.md").read_text().split("### `memstall.lab/1`")[1]
+    section = section.split("### ")[0]
+    # profile names key two open maps (metrics[].profiles, metrics[].versus_baseline)
+    keys = json_keys(doc, frozenset({"params"})) - {"current", "wsf"}
+    assert {m["name"] for m in doc["metrics"]} <= keys
+    missing = sorted(k for k in keys if f"`{k}`" not in section)
+    assert missing == []

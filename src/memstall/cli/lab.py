@@ -79,7 +79,7 @@ def run_kernels(args: argparse.Namespace, io: Any) -> int:
                 "modules": str(k.modules_dir) if k.modules_dir else None} for k in tools.list_kernels(cache)]
     how = tools.how_to_get_a_kernel(cache)
     if args.format == "json":
-        io.stdout.write(dumps({"format": "memstall.lab-kernels/1", "kernels": kernels, "how_to_get": how}))
+        io.stdout.write(dumps({"schema": "memstall.lab-kernels/1", "kernels": kernels, "how_to_get": how}))
     else:
         io.stdout.write(kernels_text(kernels, how))
     return 0

@@ -85,7 +85,7 @@ def compare(lab: dict[str, Any], runs: list[RunValues]) -> dict[str, Any]:
         })
     counts = [sum(1 for r in runs if r.profile == n) for n in names]
     return {
-        "format": "memstall.lab/1",
+        "schema": "memstall.lab/1",
         "scenario": lab.get("scenario"), "summary": lab.get("summary"),
         "kernel": lab.get("kernel"), "qemu": lab.get("qemu"), "accel": lab.get("accel"),
         "memory_mib": lab.get("memory_mib"), "nodes": lab.get("nodes"), "params": lab.get("params"),

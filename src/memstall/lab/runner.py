@@ -124,7 +124,7 @@ def _one_run(cfg: LabConfig, profile: Profile, k: int, base: Path, accel: str, p
         log(f"run{k}: profile {profile.name} ({accel})")
         text, seconds, timed_out = run_qemu(cmd, timeout, run_dir / "console.log")
     console = parse_console(text, str(run_dir / "console.log"))
-    meta = {"format": LAB_FORMAT, "run": k, "profile": profile.name, "captured": captured,
+    meta = {"schema": LAB_FORMAT, "run": k, "profile": profile.name, "captured": captured,
             "seconds": round(seconds, 1), "timed_out": timed_out, "accel": accel, "qemu_command": cmd,
             "guest_log": console.logs, "done": console.done}
     (run_dir / "qemu-cmdline.txt").write_text(shlex.join(cmd) + "\n")
@@ -161,7 +161,7 @@ def run_lab(cfg: LabConfig, log: Callable[[str], None]) -> Path:
     for p in cfg.profiles:
         (cfg.out / "profiles" / f"{p.name}.conf").write_text(p.text)
     order = run_order(cfg.profiles, cfg.runs)
-    lab = {"format": LAB_FORMAT, "scenario": cfg.scenario, "summary": sc.summary, "params": params,
+    lab = {"schema": LAB_FORMAT, "scenario": cfg.scenario, "summary": sc.summary, "params": params,
            "memory_mib": cfg.memory_mib, "nodes": cfg.nodes, "runs_per_profile": cfg.runs,
            "profiles": [{"name": p.name, "source": p.source,
                          "settings": [{"path": s, "value": v, "ignore_failure": i} for s, v, i in p.settings]}

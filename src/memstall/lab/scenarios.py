@@ -69,9 +69,14 @@ def guest_params(name: str, memory_mib: int, nodes: int, duration_seconds: int,
         # ~200 KiB: wmem_default 212992), which must come out of the page cache
         p.update(HUGEPAGES=str(memory_mib // 4), CACHE_MB=str(memory_mib), DISK="1",
                  PAIRS=str(memory_mib * 5 // 4), SIZE="7000",
-                 # a large share of the cache dirty, as in the incident; set before the
-                 # profile, so a profile that sets them wins
-                 PRESET="vm/dirty_ratio=40 vm/dirty_background_ratio=20")
+                 # set before the profile, so a profile that names them wins:
+                 # a large share of the cache dirty, as in the incident; and
+                 # min_free_kbytes in the incident's proportion (90112 kB of 256 GiB,
+                 # 0.034 %; floor 1024 kB). Left alone, a small guest's min_free_kbytes
+                 # is the THP-recommended one (~45 MB per GiB), whose min/4 gap hides
+                 # watermark_scale_factor below ~200 (low = min + max(min/4, wsf * managed / 10000)).
+                 PRESET=f"vm/min_free_kbytes={max(1024, memory_mib * 1024 * 90112 // (256 << 20))} "
+                        "vm/dirty_ratio=40 vm/dirty_background_ratio=20")
     return p
 
 

@@ -108,6 +108,9 @@ def resolve_kernel(cache: Path, given: str | None, boot: Path = Path("/boot")) -
                       _modules_for(Path("/"), rel))
     kernels = list_kernels(cache, boot)
     cached = [k for k in kernels if k.origin.startswith("cache")]
+    debs = sorted((cache / "debs").glob("linux-image-*.deb"))
+    if not cached and debs:  # downloaded (e.g. by .ci/run) but not unpacked yet
+        cached = [fetch_kernel(cache, debs[-1].name.split("_")[0])]
     pick = (cached or kernels)[-1:]
     if not pick:
         raise LabUnavailable("no kernel image: /boot has none and the lab cache holds none",
