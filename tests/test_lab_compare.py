@@ -72,7 +72,7 @@ def test_compare_math() -> None:
     assert v["change_pct"] == pytest.approx((2.5 - 11.5) / 11.5 * 100)
     assert v["p_value"] == pytest.approx(2 / 70) and v["significant"] and v["direction"] == "better"
     free = m["free_min_bytes"]["versus_baseline"]["b"]
-    assert not free["significant"] and free["method"] == "normal"  # 100 and 120 tie across profiles
+    assert not free["significant"] and free["method"] == "exact-ties"  # 100 and 120 tie across profiles
     assert doc["test"]["min_p_possible"] == pytest.approx(2 / 70)
     assert "compact_stall" not in m  # no value at all: left out, not shown as zero
 

@@ -47,6 +47,10 @@ def _lab(tmp_path: Path, *argv: str) -> tuple[dict[str, Any], Path]:
     return doc, results
 
 
+def _vmstat(snap: Path) -> dict[str, int]:
+    return {k: int(v) for k, v in (ln.split() for ln in (snap / "proc" / "vmstat").read_text().splitlines())}
+
+
 def _metric(doc: dict[str, Any], name: str) -> dict[str, Any]:
     return next(m for m in doc["metrics"] if m["name"] == name)
 
@@ -57,18 +61,26 @@ def test_fragmentation_once_per_profile_raises_compaction(tmp_path: Path) -> Non
     prof.write_text("vm.compaction_proactiveness = 0\n")
     doc, res = _lab(tmp_path / "out", "--scenario", "fragmentation", "--profile", "current",
                     "--profile", str(prof), "--runs", "1", "--duration", "30", "--timeout", "240")
+    stalls = {}
     for p in doc["profiles"]:
         (run,) = p["runs"]
-        assert run["metrics"]["compact_stall"] > 0, (p["name"], run["metrics"])
+        stalls[p["name"]] = run["metrics"]["compact_stall"]
         assert run["metrics"]["ops"] > 0
+    # Direct compaction: on the development VM compact_stall rose 0 -> 1..8 with the default
+    # proactiveness (kcompactd does most of the work) and 0 -> 323 with proactiveness 0.
+    assert stalls["proactive0"] > 0, stalls
     run_dirs = sorted(res.glob("run*"))
     assert [d.name for d in run_dirs] == ["run1", "run2"]
     for d in run_dirs:
+        snaps = sorted(d.glob("snap-*"), key=lambda s: int(s.name[5:]))
+        first, last = _vmstat(snaps[0]), _vmstat(snaps[-1])
+        # compaction ran in every run, direct or by kcompactd (66483 pages scanned here)
+        assert last["compact_migrate_scanned"] > first["compact_migrate_scanned"], d.name
+        assert last["compact_isolated"] > first["compact_isolated"], d.name
         cmd = (d / "qemu-cmdline.txt").read_text()
         assert "qemu-system-x86_64" in cmd and "-numa node,nodeid=1" in cmd
         assert "Linux version" in (d / "dmesg.txt").read_text()
-        last = sorted(d.glob("snap-*"), key=lambda s: int(s.name[5:]))[-1]
-        shown = run_cli("--root", str(last), "show", "frag")
+        shown = run_cli("--root", str(snaps[-1]), "show", "frag")
         assert shown.code == 0 and "node1/" in shown.out
     run2 = json.loads((res / "run2" / "run.json").read_text())
     assert run2["profile"] == "proactive0"
@@ -96,8 +108,14 @@ def test_seed_wsf10_against_the_recommended_value(tmp_path: Path) -> None:
     low = _metric(doc, "wmark_low_bytes")
     # The kernel's formula: a higher watermark_scale_factor raises low (and high) in every run.
     assert low["profiles"][name]["min"] > low["profiles"]["wsf10"]["max"]
-    # What the guest shows beyond that is measured, not assumed: see docs/lab.md ("What the
-    # guest showed"). With 3 runs per profile no Mann-Whitney p below 0.1 is possible.
+    # The free band, in the direction the recommendation says. On the development VM
+    # (3 runs each): lowest free 8.6 +- 1.4 -> 23.8 +- 2.9 MiB, every wsf 196 run above every
+    # wsf 10 run (p = 0.1, the least 3 runs allow), free in order>=4 blocks 3.2 -> 22.2 MiB.
+    free = _metric(doc, "free_min_bytes")
+    assert free["versus_baseline"][name]["direction"] == "better", free
+    assert free["profiles"][name]["mean"] > free["profiles"]["wsf10"]["mean"]
+    # allocstall is measured, not asserted: there it fell 49.7 +- 39.4 -> 5.3 +- 9.2 (p = 0.1),
+    # but a single earlier pair of runs went the other way (12 -> 73); the spread is large.
+    # See docs/lab.md "What the guest showed". No p below 0.1 is possible with 3 runs.
     assert doc["test"]["min_p_possible"] == pytest.approx(0.1)
-    for m in ("free_min_bytes", "allocstall", "psi_some_seconds"):
-        assert set(_metric(doc, m)["profiles"]) == {"wsf10", name}
+    assert set(_metric(doc, "allocstall")["profiles"]) == {"wsf10", name}

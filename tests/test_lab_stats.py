@@ -43,12 +43,24 @@ def test_complete_separation_is_two_over_binomial() -> None:
 def test_ties_use_the_tie_corrected_normal_approximation() -> None:
     # by hand: ranks 1 2 3 4 5 6.5 6.5 8 9 10, U = 41.5 - 21 = 20.5, tie term (2^3-2)/90,
     # sigma = sqrt(24/12 * (11 - 6/90)), z = (20.5 - 12 - 0.5) / sigma
-    r = mann_whitney_u([19, 22, 16, 29, 24, 20], [20, 11, 17, 12])
+    r = mann_whitney_u([19, 22, 16, 29, 24, 20], [20, 11, 17, 12], method="normal")
     assert r is not None and (r.u, r.method) == (20.5, "normal")
     sigma = math.sqrt(24 / 12 * (11 - 6 / 90))
     assert r.p_value == pytest.approx(math.erfc((20.5 - 12 - 0.5) / sigma / math.sqrt(2)))
     with pytest.raises(ValueError, match="ties"):
         mann_whitney_u([1, 2], [2, 3], method="exact")
+
+
+def test_small_samples_with_ties_count_permutations() -> None:
+    # 3 runs each, one tie across profiles: pooled ranks 1, 2, 3.5, 3.5, 5, 6; x has 1, 2, 3.5,
+    # so U = 6.5 - 6 = 0.5. Of the C(6,3) = 20 splits, U <= 0.5 in two ({1,2,3.5} with either
+    # 3.5) and U >= 8.5 in two ({3.5,5,6}): 4 are as far from 4.5 as observed, p = 4/20.
+    r = mann_whitney_u([0, 0.5, 1], [1, 2, 3])
+    assert r is not None and (r.u, r.method) == (0.5, "exact-ties")
+    assert r.p_value == pytest.approx(4 / 20)
+    # the permutation p is never below the smallest p the run counts allow
+    r = mann_whitney_u([0, 0, 5], [9, 9, 9])
+    assert r is not None and r.p_value >= min_exact_p(3, 3)
 
 
 def test_all_equal_and_empty() -> None:
@@ -66,7 +78,7 @@ def test_summaries() -> None:
     assert percentile([], 50) is None
 
 
-samples = st.lists(st.integers(min_value=-50, max_value=50), min_size=1, max_size=9)
+samples = st.lists(st.integers(min_value=-50, max_value=50), min_size=1, max_size=7)
 
 
 @given(samples, samples)
