@@ -53,7 +53,8 @@ def lab_text(doc: Mapping[str, Any]) -> str:
     test = doc["test"]
     head.append(f"cells: mean ± standard deviation over runs. change: against {base}; p: "
                 f"{test['name']} on the per-run values (* p < {test['alpha']})")
-    if test.get("min_p_possible") is not None and test["min_p_possible"] >= test["alpha"]:
+    if len(profiles) > 1 and test.get("min_p_possible") is not None \
+            and test["min_p_possible"] >= test["alpha"]:
         head.append(f"note: with these run counts no p below {test['min_p_possible']:.3f} is possible; "
                     "use --runs 4 or more for a test that can reach p < 0.05")
     headers = ["metric", *profiles]
