@@ -122,6 +122,13 @@ def test_profile_lines_for_the_guest(tmp_path: Path) -> None:
     assert load_profile("current").settings == ()
 
 
+def test_unusable_cache_and_output(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    r = run_cli("lab", "kernels", "--cache", str(blocker / "cache"))
+    assert r.code == 3 and "cannot use as the lab cache" in r.err and "Traceback" not in r.err
+
+
 def test_usage_errors() -> None:
     r = run_cli("lab", "run", "--scenario", "seed", "--profile", "current", "--memory", "lots")
     assert r.code == 2 and "--memory 'lots'" in r.err

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from memstall.errors import InputError
 from memstall.lab import initramfs
 from memstall.lab.profiles import Profile
 from memstall.lab.qemu import APPEND, Console, GuestError, choose_accel, parse_console, qemu_command, run_qemu
@@ -156,7 +157,11 @@ def run_lab(cfg: LabConfig, log: Callable[[str], None]) -> Path:
     accel, why = choose_accel(cfg.accel, cfg.cache, cfg.kernel.vmlinuz, base)
     params = guest_params(cfg.scenario, cfg.memory_mib, cfg.nodes, cfg.duration_seconds,
                           cfg.interval_seconds, cfg.thp_defrag)
-    cfg.out.mkdir(parents=True, exist_ok=False)
+    try:
+        cfg.out.mkdir(parents=True, exist_ok=False)
+    except OSError as err:
+        raise InputError(f"{cfg.out}: cannot create the results directory: {err.strerror}",
+                         hint="-o DIR names a directory to create results in") from None
     (cfg.out / "profiles").mkdir()
     for p in cfg.profiles:
         (cfg.out / "profiles" / f"{p.name}.conf").write_text(p.text)

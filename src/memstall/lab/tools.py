@@ -35,7 +35,13 @@ class LabUnavailable(InputError):
 def cache_dir(explicit: str | None = None) -> Path:
     """--cache, else $MEMSTALL_LAB_CACHE, else /var/tmp/memstall-lab (never the git tree)."""
     path = Path(explicit or os.environ.get("MEMSTALL_LAB_CACHE") or DEFAULT_CACHE)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".writable"
+        probe.touch()
+    except OSError as err:
+        raise LabUnavailable(f"{path}: cannot use as the lab cache: {err.strerror}",
+                             hint="pass --cache DIR or set MEMSTALL_LAB_CACHE to one you own") from None
     return path
 
 
