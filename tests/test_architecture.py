@@ -19,9 +19,9 @@ PKG = Path(__file__).parent.parent / "src" / "memstall"
 # layer -> project packages it must never import. A layer is a package (sources/) or a
 # top-level module (collect_log.py, manifest.py).
 _ALL = {"sources", "parsers", "analysis", "rules", "advice", "outputs", "cli", "collect", "collect_log",
-        "tune", "pipeline", "store"}
+        "tune", "pipeline", "store", "lab"}
 _READERS = {"collect", "collect_log"}  # read a root or a log: sources + parsers -> model
-_UPPER = {"cli", "outputs", "tune", "store", "pipeline"}
+_UPPER = {"cli", "outputs", "tune", "store", "pipeline", "lab"}
 FORBIDDEN = {
     "model": _ALL,
     "parsers": _ALL - {"parsers"},
@@ -31,9 +31,10 @@ FORBIDDEN = {
     "advice": _UPPER | _READERS | {"sources", "parsers"},
     "collect": _UPPER | {"advice", "rules", "collect_log"},  # analysis: pure sums of per-node files
     "collect_log": _UPPER | {"advice", "rules", "analysis", "collect"},
-    "pipeline": {"cli", "outputs", "tune", "store"},
+    "pipeline": {"cli", "outputs", "tune", "store", "lab"},
     "outputs": {"cli", "sources", "parsers"} | _READERS,
-    "tune": {"cli", "outputs", "collect", "collect_log", "pipeline", "store"},
+    "tune": {"cli", "outputs", "collect", "collect_log", "pipeline", "store", "lab"},
+    "lab": {"cli", "outputs", "tune", "store"},  # boots guests; reads their snapshots via pipeline
     # Bottom modules every layer may use: they import nothing above them.
     "units": _ALL,
     "errors": _ALL,

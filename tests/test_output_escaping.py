@@ -87,6 +87,8 @@ def commands(h: dict[str, Path]) -> list[list[str]]:
         ["--root", root, "tune", "revert-due", "20261126T043012.123456Z-3f9a"],
         ["--root", root + "-typo", "tune", "history"],
         ["logs", "--format", "jsonl", log],
+        ["lab", "kernels", "--cache", str(h["out"]) + "-lab"],  # the cache path is printed
+        ["lab", "compare", str(h["out"]) + "-no-results"],  # an error naming the directory
     ]
 
 

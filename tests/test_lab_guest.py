@@ -1,0 +1,121 @@
+"""memstall lab end to end: boots real QEMU guests (marker `slow`, run by .ci/run).
+
+Skipped, with the reason, unless qemu-system-x86_64, a static busybox, gcc and a kernel
+image (the lab cache, as .ci/run fills it, or the host's /boot) are present. Sized for
+TCG on the 2-core CI VM: 1 GiB guests with two NUMA nodes; about 5 minutes in all.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FIXTURES, run_cli
+from memstall.errors import MemstallError
+from memstall.lab import tools
+
+pytestmark = pytest.mark.slow
+SEED_LOG = FIXTURES / "kernlog" / "corpus" / "000-seed-cold-storage-4.9.log"
+
+
+def _skip_reason() -> str | None:
+    for tool in ("qemu-system-x86_64", "busybox", "gcc"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (.ci/run installs it)"
+    try:
+        tools.static_busybox()
+        tools.resolve_kernel(tools.cache_dir(), None)
+    except MemstallError as err:
+        return err.message
+    return None
+
+
+REASON = _skip_reason()
+needs_guest = pytest.mark.skipif(REASON is not None, reason=f"memstall lab guest: {REASON}")
+
+
+def _lab(tmp_path: Path, *argv: str) -> tuple[dict[str, Any], Path]:
+    r = run_cli("--format", "json", "lab", "run", "--memory", "1G", "--nodes", "2",
+                "-o", str(tmp_path), *argv)
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    (results,) = list(tmp_path.iterdir())
+    return doc, results
+
+
+def _vmstat(snap: Path) -> dict[str, int]:
+    return {k: int(v) for k, v in (ln.split() for ln in (snap / "proc" / "vmstat").read_text().splitlines())}
+
+
+def _metric(doc: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(m for m in doc["metrics"] if m["name"] == name)
+
+
+@needs_guest
+def test_fragmentation_once_per_profile_raises_compaction(tmp_path: Path) -> None:
+    prof = tmp_path / "proactive0.conf"
+    prof.write_text("vm.compaction_proactiveness = 0\n")
+    doc, res = _lab(tmp_path / "out", "--scenario", "fragmentation", "--profile", "current",
+                    "--profile", str(prof), "--runs", "1", "--duration", "30", "--timeout", "240")
+    stalls = {}
+    for p in doc["profiles"]:
+        (run,) = p["runs"]
+        stalls[p["name"]] = run["metrics"]["compact_stall"]
+        assert run["metrics"]["ops"] > 0
+    # Direct compaction: on the development VM compact_stall rose 0 -> 1..8 with the default
+    # proactiveness (kcompactd does most of the work) and 0 -> 323 with proactiveness 0.
+    assert stalls["proactive0"] > 0, stalls
+    run_dirs = sorted(res.glob("run*"))
+    assert [d.name for d in run_dirs] == ["run1", "run2"]
+    for d in run_dirs:
+        snaps = sorted(d.glob("snap-*"), key=lambda s: int(s.name[5:]))
+        first, last = _vmstat(snaps[0]), _vmstat(snaps[-1])
+        # compaction ran in every run, direct or by kcompactd (66483 pages scanned here)
+        assert last["compact_migrate_scanned"] > first["compact_migrate_scanned"], d.name
+        assert last["compact_isolated"] > first["compact_isolated"], d.name
+        cmd = (d / "qemu-cmdline.txt").read_text()
+        assert "qemu-system-x86_64" in cmd and "-numa node,nodeid=1" in cmd
+        assert "Linux version" in (d / "dmesg.txt").read_text()
+        shown = run_cli("--root", str(snaps[-1]), "show", "frag")
+        assert shown.code == 0 and "node1/" in shown.out
+    run2 = json.loads((res / "run2" / "run.json").read_text())
+    assert run2["profile"] == "proactive0"
+    assert "sysctl vm/compaction_proactiveness=0 (asked 0)" in run2["guest_log"]
+    lab = json.loads((res / "lab.json").read_text())
+    assert lab["kernel"]["release"] and lab["qemu"].startswith("QEMU emulator")
+    assert (res / "profiles" / "proactive0.conf").read_text() == prof.read_text()
+
+
+def _recommended_wsf() -> int:
+    r = run_cli("--format", "json", "diagnose", "--log", str(SEED_LOG))
+    (rec,) = [x for x in json.loads(r.out)["recommendations"] if x["setting"] == "vm.watermark_scale_factor"]
+    return int(rec["proposed"])
+
+
+@needs_guest
+def test_seed_wsf10_against_the_recommended_value(tmp_path: Path) -> None:
+    wsf = _recommended_wsf()
+    base, rec = tmp_path / "wsf10.conf", tmp_path / f"wsf{wsf}.conf"
+    base.write_text("vm.watermark_scale_factor = 10\n")
+    rec.write_text(f"vm.watermark_scale_factor = {wsf}\n")
+    doc, _res = _lab(tmp_path / "out", "--scenario", "seed", "--profile", str(base), "--profile", str(rec),
+                     "--runs", "3", "--duration", "20", "--timeout", "240")
+    name = f"wsf{wsf}"
+    low = _metric(doc, "wmark_low_bytes")
+    # The kernel's formula: a higher watermark_scale_factor raises low (and high) in every run.
+    assert low["profiles"][name]["min"] > low["profiles"]["wsf10"]["max"]
+    # The free band, in the direction the recommendation says. On the development VM
+    # (3 runs each): lowest free 8.6 +- 1.4 -> 23.8 +- 2.9 MiB, every wsf 196 run above every
+    # wsf 10 run (p = 0.1, the least 3 runs allow), free in order>=4 blocks 3.2 -> 22.2 MiB.
+    free = _metric(doc, "free_min_bytes")
+    assert free["versus_baseline"][name]["direction"] == "better", free
+    assert free["profiles"][name]["mean"] > free["profiles"]["wsf10"]["mean"]
+    # allocstall is measured, not asserted: there it fell 49.7 +- 39.4 -> 5.3 +- 9.2 (p = 0.1),
+    # but a single earlier pair of runs went the other way (12 -> 73); the spread is large.
+    # See docs/lab.md "What the guest showed". No p below 0.1 is possible with 3 runs.
+    assert doc["test"]["min_p_possible"] == pytest.approx(0.1)
+    assert set(_metric(doc, "allocstall")["profiles"]) == {"wsf10", name}
