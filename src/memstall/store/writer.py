@@ -19,6 +19,8 @@ from memstall.store.codec import encode, flatten
 from memstall.store.db import Db
 
 KEYFRAME_EVERY = 300
+FINDING_GAP_MS = 60_000
+"""A finding absent for up to this long and then back continues its stretch (see _findings)."""
 PRUNE_BATCH_ROWS = 2000
 """Retention deletes at most this many samples per call: pruning never holds the write
 lock for long (about 10 ms here), so it never delays a sample by an interval."""
@@ -75,7 +77,8 @@ class Writer:
         self._prev: tuple[int, list[int]] | None = None
         self._since_keyframe = 0
         self._last_t = 0
-        self._open: dict[tuple[str, str], tuple[int, str]] = {}
+        self._open: dict[tuple[str, str, str], tuple[int, str, int]] = {}
+        """(key, subject, severity) -> (row id, severity, last time seen)."""
         with db.transaction() as c:
             cur = c.execute(
                 "INSERT INTO runs (started_ms, kind, source, host, kernel_release, page_size, user_hz,"
@@ -148,35 +151,31 @@ class Writer:
         self._sysctls.update(changed)
 
     def _findings(self, t: int, findings: Sequence[Finding]) -> None:
+        """One row per stretch of time a finding holds (same key, subject and severity: a rule
+        may report one subject twice, at two severities, for two orders).
+
+        A finding that comes back within FINDING_GAP_MS continues its row: a rule that flaps
+        around its threshold every second would otherwise add a row, with its evidence, per
+        sample. The row keeps the latest summary and evidence.
+        """
         c = self.db.conn
-        seen: set[tuple[str, str]] = set()
         for f in findings:
-            key = (f.key, f.subject)
-            seen.add(key)
+            key = (f.key, f.subject, f.severity.name)
+            evidence = json.dumps(dict(f.evidence), sort_keys=True)
             open_ = self._open.get(key)
-            if open_ is not None and open_[1] == f.severity.name:
+            if open_ is not None and open_[1] == f.severity.name and t - open_[2] <= FINDING_GAP_MS:
                 c.execute(
                     "UPDATE findings SET last_ms = ?, summary = ?, evidence = ? WHERE id = ?",
-                    (t, f.summary, json.dumps(dict(f.evidence), sort_keys=True), open_[0]),
+                    (t, f.summary, evidence, open_[0]),
                 )
+                self._open[key] = (open_[0], open_[1], t)
                 continue
             cur = c.execute(
                 "INSERT INTO findings (run, key, severity, subject, first_ms, last_ms, summary, evidence)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    self.run,
-                    f.key,
-                    f.severity.name,
-                    f.subject,
-                    t,
-                    t,
-                    f.summary,
-                    json.dumps(dict(f.evidence), sort_keys=True),
-                ),
+                (self.run, f.key, f.severity.name, f.subject, t, t, f.summary, evidence),
             )
-            self._open[key] = (int(cur.lastrowid or 0), f.severity.name)
-        for key in set(self._open) - seen:
-            del self._open[key]
+            self._open[key] = (int(cur.lastrowid or 0), f.severity.name, t)
 
     def events(self, events: Iterable[Event]) -> int:
         rows = [

@@ -12,7 +12,7 @@ from memstall.outputs.report.page import page, table
 from memstall.outputs.report.svg import COLORS, esc, fmt, nice_max
 from memstall.rules import AllocEvent, Inputs, Report
 
-BAR_W, BAR_H, BAR_LEFT = 960, 46, 70
+BAR_W, BAR_H, BAR_LEFT = 960, 66, 70
 
 
 def _watermark_bar(free: int, wmarks: Sequence[tuple[str, int]], top: float) -> str:
@@ -26,12 +26,15 @@ def _watermark_bar(free: int, wmarks: Sequence[tuple[str, int]], top: float) -> 
         f"<title>free: {free} pages</title></rect>"
         f'<text x="{BAR_LEFT - 4}" y="19" class="yl">free</text>'
     ]
+    last_x, row = -1e9, 0
     for k, (name, value) in enumerate(wmarks):
         x = BAR_LEFT + value * scale
+        row = row + 1 if x - last_x < 90 else 0  # labels of close watermarks go one line lower
+        last_x = x
         out.append(
             f'<g><line x1="{x:.1f}" x2="{x:.1f}" y1="2" y2="28" stroke="{COLORS[k + 1]}" stroke-width="2"/>'
-            f'<text x="{x:.1f}" y="{40}" class="xl" fill="{COLORS[k + 1]}">{esc(name)} {esc(fmt(value))}'
-            f"</text><title>{esc(name)}: {value} pages</title></g>"
+            f'<text x="{max(x, BAR_LEFT + 30):.1f}" y="{40 + 11 * row}" class="xl" fill="{COLORS[k + 1]}">'
+            f"{esc(name)} {esc(fmt(value))}</text><title>{esc(name)}: {value} pages</title></g>"
         )
     out.append(f'<text x="{BAR_W - 12}" y="40" class="yl">{esc(fmt(top))} pages</text></svg>')
     return "".join(out)
