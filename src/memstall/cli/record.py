@@ -31,6 +31,8 @@ from memstall.store import Db, Marker, Writer, event_of
 from memstall.tune.store import Store
 
 DEFAULT_STATE = "var/lib/memstall"
+STATIC_EVERY_SECONDS = 10.0
+"""Sysctls and THP settings are re-read this often (and at once after a tune step)."""
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0}
 _ACTIONS = (("applied", "apply"), ("confirmed", "confirm"), ("rolled back", "rollback"), ("failed", "failed"))
 
@@ -112,7 +114,8 @@ def tune_markers(store: Store) -> list[Marker]:
     """Every apply/confirm/rollback/failure step of the transactions in a tune state dir."""
     out: list[Marker] = []
     for tx in store.all():
-        changes = tuple((c.key, c.before_text.strip(), c.after) for c in tx.changes)
+        # keys are stored as /proc/sys paths (vm/watermark_scale_factor): shown as sysctl names
+        changes = tuple((c.key.replace("/", "."), c.before_text.strip(), c.after) for c in tx.changes)
         for line in tx.events:
             stamp, _, text = line.partition(" ")
             action = next((a for prefix, a in _ACTIONS if text.startswith(prefix)), None)
@@ -122,7 +125,9 @@ def tune_markers(store: Store) -> list[Marker]:
                 t = calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
             except ValueError:
                 continue
-            out.append(Marker(t * 1000, tx.id, action, text, changes))
+            # stamps have whole seconds; the apply step has the transaction's exact creation time
+            t_ms = int(tx.created * 1000) if action == "apply" and int(tx.created) == t else t * 1000
+            out.append(Marker(t_ms, tx.id, action, text, changes))
     return out
 
 
@@ -164,6 +169,8 @@ class _Recording:
         self.kmsg = _open_kmsg(args.root)
         self.tune: Store | None = _state_store(args)
         self.seen: set[tuple[str, str, int]] = set()
+        self.new_markers = False
+        """A tune step was just seen: re-read the sysctls at the next sample, not in a minute."""
 
     def poll(self, uptime_seconds: float | None) -> None:
         assert self.writer is not None
@@ -187,6 +194,7 @@ class _Recording:
                 self.tune = None
                 return
             self.writer.markers(new)
+            self.new_markers = bool(new)
             self.seen.update((m.tx_id, m.action, m.t_ms) for m in new)
 
     def close(self) -> None:
@@ -216,7 +224,8 @@ def record(args: argparse.Namespace, io: Any) -> int:
         source = open_root(args.root)
         rec = _Recording(args, db, io)
         prune_every = max(1, int(60 / max(interval, 0.001)))
-        for tick in _ticks(Sampler(source, clock=clock), interval, args.samples):
+        sampler = Sampler(source, clock=clock, static_every_seconds=STATIC_EVERY_SECONDS)
+        for tick in _ticks(sampler, interval, args.samples):
             if rec.writer is None:
                 rec.writer = Writer(
                     db,
@@ -228,6 +237,7 @@ def record(args: argparse.Namespace, io: Any) -> int:
                 )
             rec.writer.sample(int(time.time() * 1000), tick.state, tick.report.findings)
             rec.poll(tick.state.uptime_seconds)
+            sampler.static_every_seconds = 0 if rec.new_markers else STATIC_EVERY_SECONDS
             done += 1
             if done % prune_every == 1:
                 rec.writer.prune(int((time.time() - retention) * 1000))

@@ -84,6 +84,8 @@ def _history_page(args: argparse.Namespace) -> str:
             )
         to_ms = _time(args.to, "--to", span[1]) if args.to else span[1]
         from_ms = _time(args.from_, "--from", to_ms) if args.from_ else span[0]
+        if from_ms == to_ms and not (args.from_ or args.to):
+            to_ms += 1  # one sample: a period of one millisecond
         if from_ms >= to_ms:
             raise UsageError(f"--from is not before --to ({from_ms} >= {to_ms} ms)")
         history = read_history(db, from_ms, to_ms)

@@ -65,11 +65,19 @@ class Db:
         if not write and not Path(path).exists():
             raise StoreError(f"{path}: no such database", hint="record one with `memstall record --db`")
         with translated(path):
-            # A reader opens read-write too (it never writes): read-only opens of a WAL
-            # database fail when its -shm file is absent and the directory is not writable.
             self.conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         try:
             with translated(path):
+                self._prepare()
+        except StoreError as err:
+            self.conn.close()
+            if write or "unable to open" not in err.message:
+                raise
+            # A WAL database on a read-only filesystem (a copy on a mounted image, say): SQLite
+            # cannot create its -shm file, so read it as an immutable file (nothing writes there).
+            with translated(path):
+                uri = Path(path).absolute().as_uri() + "?immutable=1"
+                self.conn = sqlite3.connect(uri, uri=True, isolation_level=None)
                 self._prepare()
         except BaseException:
             self.conn.close()

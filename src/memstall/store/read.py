@@ -122,13 +122,13 @@ def _points(db: Db, from_ms: int, to_ms: int) -> tuple[list[Point], int]:
 
 
 def bounds(db: Db) -> tuple[int, int] | None:
-    """The first and last sample or event time, or None for an empty database."""
+    """The first and last time of a sample, a log event or a tune marker; None when empty."""
+    parts = " UNION ALL ".join(
+        f"SELECT min(t_ms) t FROM {t} UNION ALL SELECT max(t_ms) FROM {t}"
+        for t in ("samples", "events", "markers")
+    )
     with translated(db.path):
-        lo, hi = db.conn.execute(
-            "SELECT min(t), max(t) FROM (SELECT min(t_ms) t FROM samples"
-            " UNION ALL SELECT max(t_ms) FROM samples"
-            " UNION ALL SELECT min(t_ms) FROM events UNION ALL SELECT max(t_ms) FROM events)"
-        ).fetchone()
+        lo, hi = db.conn.execute(f"SELECT min(t), max(t) FROM ({parts})").fetchone()
     return None if lo is None else (int(lo), int(hi))
 
 
