@@ -98,7 +98,9 @@ def measure(samples: int, db_path: str) -> dict[str, float]:
     try:
         for n, tick in enumerate(Sampler(source, clock=NoSleep()).ticks(1.0, samples)):
             if writer is None:
-                writer = Writer(db, kind="record", source=source.label, state=tick.state, interval_seconds=1.0)
+                writer = Writer(
+                    db, kind="record", source=source.label, state=tick.state, interval_seconds=1.0
+                )
             writer.sample(start_ms + n * 1000, tick.state, tick.report.findings)
             source.tick += 1
         db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -107,9 +109,15 @@ def measure(samples: int, db_path: str) -> dict[str, float]:
         db.close()
     seconds = time.perf_counter() - t0
     size = Path(db_path).stat().st_size
-    return {"samples": samples, "db_bytes": size, "bytes_per_sample": size / samples,
-            "row_data_bytes_per_sample": data[0] / data[1], "mb_per_day_at_1s": size / samples * 86_400 / 1e6,
-            "budget_bytes_per_sample": BUDGET_BYTES_PER_SAMPLE, "seconds": seconds}
+    return {
+        "samples": samples,
+        "db_bytes": size,
+        "bytes_per_sample": size / samples,
+        "row_data_bytes_per_sample": data[0] / data[1],
+        "mb_per_day_at_1s": size / samples * 86_400 / 1e6,
+        "budget_bytes_per_sample": BUDGET_BYTES_PER_SAMPLE,
+        "seconds": seconds,
+    }
 
 
 def main() -> int:
@@ -126,9 +134,11 @@ def main() -> int:
     if args.json:
         print(json.dumps(r, sort_keys=True))
     else:
-        print(f"{r['samples']} samples of a two-node host: {r['bytes_per_sample']:.0f} bytes/sample "
-              f"(row data {r['row_data_bytes_per_sample']:.0f}), {r['mb_per_day_at_1s']:.1f} MB/day at 1 s "
-              f"(budget {BUDGET_BYTES_PER_SAMPLE:.0f} bytes/sample, 25 MB/day); {r['seconds']:.1f} s")
+        print(
+            f"{r['samples']} samples of a two-node host: {r['bytes_per_sample']:.0f} bytes/sample "
+            f"(row data {r['row_data_bytes_per_sample']:.0f}), {r['mb_per_day_at_1s']:.1f} MB/day at 1 s "
+            f"(budget {BUDGET_BYTES_PER_SAMPLE:.0f} bytes/sample, 25 MB/day); {r['seconds']:.1f} s"
+        )
     return 0 if r["bytes_per_sample"] <= BUDGET_BYTES_PER_SAMPLE else 1
 
 

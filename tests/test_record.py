@@ -23,8 +23,12 @@ ALL = (0, 2**62)
 
 
 def _recorder(db: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "memstall", "record", "--db", str(db), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "memstall", "record", "--db", str(db), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _integrity(db: Path) -> list[tuple[str]]:
@@ -58,7 +62,9 @@ def test_kill_9_at_random_points_never_corrupts(tmp_path: Path) -> None:
     rng = random.Random(11)
     for _ in range(20):
         before = _samples(db) if db.exists() else 0
-        proc = _recorder(db, "--interval", "0", "--root", "/" if sys.platform.startswith("linux") else str(TWO_NODE))
+        proc = _recorder(
+            db, "--interval", "0", "--root", "/" if sys.platform.startswith("linux") else str(TWO_NODE)
+        )
         _wait_for(db, before + 1, proc)
         time.sleep(rng.uniform(0, 0.3))  # mid-sample, mid-commit, mid-prune: wherever it is
         proc.kill()
@@ -75,7 +81,7 @@ def test_sigterm_and_ctrl_c_stop_cleanly(tmp_path: Path, sig: signal.Signals) ->
     proc = _recorder(db, "--interval", "0.2", "--root", str(TWO_NODE))
     _wait_for(db, 2, proc)
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=20)
+    _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert err.startswith("memstall record: ") and err.endswith(f"stored in {db} (stopped by a signal)\n")
     assert _integrity(db) == [("ok",)]
@@ -99,7 +105,10 @@ def test_tune_apply_and_rollback_while_recording_become_markers(tmp_path: Path) 
     assert h.markers[0].changes == (("vm.watermark_scale_factor", "10", "200"),)
     # the recorder saw the sysctl change on the root too (only when it changed)
     assert [(n, v) for _, n, v in h.sysctls if n == "watermark_scale_factor"] == [
-        ("watermark_scale_factor", "10"), ("watermark_scale_factor", "200"), ("watermark_scale_factor", "10")]
+        ("watermark_scale_factor", "10"),
+        ("watermark_scale_factor", "200"),
+        ("watermark_scale_factor", "10"),
+    ]
     out = tmp_path / "t.html"
     assert run_cli("report", "--db", str(db), "-o", str(out)).code == 0
     page = out.read_text()
@@ -109,9 +118,13 @@ def test_tune_apply_and_rollback_while_recording_become_markers(tmp_path: Path) 
 
 def test_import_a_capture_and_logs_onto_one_timeline(tmp_path: Path) -> None:
     db = str(tmp_path / "i.db")
-    r = run_cli("record", "--db", db, "--import", str(FIXTURES / "snapshots" / "x86_64-6.18-pagecache-reclaim"))
-    assert (r.code, r.err) == (0, "memstall record: imported "
-                               f"{FIXTURES / 'snapshots' / 'x86_64-6.18-pagecache-reclaim'}: 3 samples\n")
+    r = run_cli(
+        "record", "--db", db, "--import", str(FIXTURES / "snapshots" / "x86_64-6.18-pagecache-reclaim")
+    )
+    assert (r.code, r.err) == (
+        0,
+        f"memstall record: imported {FIXTURES / 'snapshots' / 'x86_64-6.18-pagecache-reclaim'}: 3 samples\n",
+    )
     log = FIXTURES / "kernlog" / "formats" / "journalctl-short-iso.txt"
     r = run_cli("record", "--db", db, "--import-log", str(log))
     assert r.code == 0 and ": 1 reports on the timeline" in r.err
@@ -123,7 +136,9 @@ def test_import_a_capture_and_logs_onto_one_timeline(tmp_path: Path) -> None:
     assert len(h.events) == 1 and h.events[0].origin.startswith(str(log))
     assert len(h.points) == 3 + 1  # the capture's samples and the log's Mem-Info
     assert h.findings  # the capture's findings, at its last sample
-    r = run_cli("record", "--db", db, "--import", str(FIXTURES / "snapshots" / "x86_64-4.9-handmade-seed-2node-256g"))
+    r = run_cli(
+        "record", "--db", db, "--import", str(FIXTURES / "snapshots" / "x86_64-4.9-handmade-seed-2node-256g")
+    )
     assert r.code == 2 and "the capture records no time" in r.err
 
 
@@ -131,8 +146,9 @@ def _mount_tmpfs(path: Path, opts: str) -> None:
     subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)], check=True, capture_output=True)
 
 
-needs_mount = pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0,
-                                 reason="mounts a small tmpfs: Linux and root")
+needs_mount = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or os.geteuid() != 0, reason="mounts a small tmpfs: Linux and root"
+)
 
 
 @needs_mount
@@ -157,7 +173,9 @@ def test_a_read_only_database_is_one_line(tmp_path: Path) -> None:
     mnt.mkdir()
     _mount_tmpfs(mnt, "size=4m")
     try:
-        assert run_cli("record", "--db", str(mnt / "r.db"), "--samples", "1", "--root", str(TWO_NODE)).code == 0
+        assert (
+            run_cli("record", "--db", str(mnt / "r.db"), "--samples", "1", "--root", str(TWO_NODE)).code == 0
+        )
         subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
         r = run_cli("record", "--db", str(mnt / "r.db"), "--samples", "1", "--root", str(TWO_NODE))
         assert r.code == 3 and r.err.startswith(f"memstall: error: {mnt / 'r.db'}: ")

@@ -34,7 +34,8 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--from",
         dest="from_",
         metavar="TIME",
-        help="start of the period: ISO date/time (UTC unless it says), or -2h / -30m / -1d from the end",
+        help="start of the period: ISO date/time (UTC unless it says), or a time before the end "
+        "written --from=-2h (also -30m, -1d)",
     )
     p.add_argument("--to", metavar="TIME", help="end of the period (default: the last sample)")
     p.add_argument("--log", metavar="FILE", help="one-moment report of a kernel log's Mem-Info and reports")

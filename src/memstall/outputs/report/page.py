@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from memstall.outputs.report.svg import esc
 
 CSS = """
-body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1000px;padding:12px 20px;color:#222}
+body{font:14px/1.4 system-ui,sans-serif;overflow-wrap:anywhere;
+margin:0 auto;max-width:1000px;padding:12px 20px;color:#222}
 h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:26px 0 6px;border-bottom:1px solid #ccc}
 h3{font-size:15px;margin:16px 0 4px}.meta,.note{color:#555}.note{font-size:13px}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}td,th{border:1px solid #ddd;padding:2px 6px;

@@ -82,6 +82,18 @@ def _band_path(tl: Timeline, b: Band, y: float) -> str:
     return "".join(out)
 
 
+def x_labels(tl: Timeline) -> str:
+    """Six times under the plot; the last one ends at the right edge (not cut off)."""
+    with_date = tl.to_ms - tl.from_ms > 86_400_000
+    out = []
+    for k in range(6):
+        t = tl.from_ms + (tl.to_ms - tl.from_ms) * k // 5
+        anchor = ' style="text-anchor:end"' if k == 5 else ""
+        x = LEFT + PLOT_W * k / 5
+        out.append(f'<text x="{x:.1f}" y="{H - 6}" class="xl"{anchor}>{esc(when(t, with_date))}</text>')
+    return "".join(out)
+
+
 def axes(tl: Timeline, y: float, unit: str) -> str:
     out = [f'<rect x="{LEFT}" y="{TOP}" width="{PLOT_W}" height="{PLOT_H}" class="plot"/>']
     for k in range(5):
@@ -90,11 +102,7 @@ def axes(tl: Timeline, y: float, unit: str) -> str:
             f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{yy:.1f}" y2="{yy:.1f}" class="grid"/>'
             f'<text x="{LEFT - 4}" y="{yy + 4:.1f}" class="yl">{esc(fmt(y * k / 4))}</text>'
         )
-    with_date = tl.to_ms - tl.from_ms > 86_400_000
-    for k in range(6):
-        t = tl.from_ms + (tl.to_ms - tl.from_ms) * k // 5
-        xx = LEFT + PLOT_W * k / 5
-        out.append(f'<text x="{xx:.1f}" y="{H - 6}" class="xl">{esc(when(t, with_date))}</text>')
+    out.append(x_labels(tl))
     out.append(f'<text x="4" y="{TOP + 10}" class="unit">{esc(unit)}</text>')
     return "".join(out)
 
@@ -218,12 +226,7 @@ def heat_map(chart_id: str, tl: Timeline, g: Grid, frag: bool, overlay: str) -> 
         for i, r in enumerate(g.rows)
         if rows <= 12 or i % 2 == 0
     )
-    with_date = tl.to_ms - tl.from_ms > 86_400_000
-    xl = "".join(
-        f'<text x="{LEFT + PLOT_W * k / 5:.1f}" y="{H - 6}" class="xl">'
-        f"{esc(when(tl.from_ms + (tl.to_ms - tl.from_ms) * k // 5, with_date))}</text>"
-        for k in range(6)
-    )
+    xl = x_labels(tl)
     key = (
         "light blue: an allocation of this order succeeds (index -1); yellow to red: 0 to 1, failure "
         "from fragmentation"
