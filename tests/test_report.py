@@ -10,16 +10,19 @@ import html
 import re
 import shutil
 import struct
+import time
 import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from cdp import Browser
 from conftest import FIXTURES, TESTS, run_cli
 from memstall.collect import load_state
 from memstall.model.state import SystemState
 from memstall.model.vmstat import VmStat
+from memstall.outputs.report.svg import LEFT, PLOT_W, W
 from memstall.sources import DirSource
 from memstall.store import Db, Event, Marker, Writer
 
@@ -207,3 +210,55 @@ def test_report_usage_errors(tmp_path: Path, day_db: Path) -> None:
     assert r.code == 2 and "--from 'yesterday': expected an ISO date/time" in r.err
     r = run_cli("report", "--db", str(day_db), "--from=-2h", "-o", out)  # the last two hours
     assert r.code == 0 and "721 samples" in Path(out).read_text()  # both ends included
+
+
+def test_hover_shows_the_exact_values_of_a_column(day_page: Path, tmp_path: Path) -> None:
+    """Chromium driven over the DevTools protocol: the mouse over the burst's column of the
+    reclaim chart shows its time and the allocstall max; nothing is logged or thrown."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("needs Debian's chromium (installed by .ci/run)")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1100,900",
+    ]
+    b = Browser(exe, tmp_path / "cdp-profile", day_page.as_uri(), flags)
+    try:
+        s = b.page_session()
+        b.call("Runtime.enable", s)
+        b.call("Log.enable", s)
+        give_up = time.monotonic() + 60
+        while b.evaluate(s, "document.body && document.body.getAttribute('data-ready')") != "1":
+            assert time.monotonic() < give_up, "the page's script never finished"
+            time.sleep(0.1)
+        rect = b.evaluate(
+            s,
+            "(function(){var e=document.querySelector('[data-chart=rate0] svg');"
+            "e.scrollIntoView({block:'center'});var r=e.getBoundingClientRect();"
+            "return [r.left, r.top, r.width, r.height];})()",
+        )
+        left, top, width, height = rect
+        col = (SPIKE * 10_000) * 480 // ((DAY_SAMPLES - 1) * 10_000)  # the burst's column
+        x = left + (LEFT + (col + 0.5) * PLOT_W / 480) / W * width
+        b.call("Input.dispatchMouseEvent", s, type="mouseMoved", x=x, y=top + height / 2)
+        tip = b.evaluate(s, "document.getElementById('tip').textContent")
+        shown = b.evaluate(s, "getComputedStyle(document.getElementById('tip')).display")
+    finally:
+        b.close()
+    assert shown == "block"
+    assert tip.startswith("2027-01-15 ") and " UTC .. " in tip
+    assert "allocstall: " in tip and "max 300)" in tip.split("allocstall: ")[1].splitlines()[0]
+    noise = [
+        e
+        for e in b.events
+        if e.get("method") in ("Runtime.exceptionThrown", "Log.entryAdded")
+        or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "warning"))
+    ]
+    assert noise == []

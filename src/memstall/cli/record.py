@@ -127,7 +127,8 @@ def tune_markers(store: Store) -> list[Marker]:
                 continue
             # stamps have whole seconds; the apply step has the transaction's exact creation time
             t_ms = int(tx.created * 1000) if action == "apply" and int(tx.created) == t else t * 1000
-            out.append(Marker(t_ms, tx.id, action, text, changes))
+            where = "" if tx.root in ("", "/") else f" (root {tx.root})"
+            out.append(Marker(t_ms, tx.id, action, text + where, changes))
     return out
 
 
