@@ -25,7 +25,7 @@ class Browser:
 
         self.proc = subprocess.Popen(
             [exe, *flags, "--remote-debugging-pipe", f"--user-data-dir={profile}", url],
-            preexec_fn=fds,
+            preexec_fn=fds,  # noqa: PLW1509 (dup2 only; these tests start no threads)
             pass_fds=(3, 4, to_chrome_r, from_chrome_w),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

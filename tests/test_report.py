@@ -10,8 +10,8 @@ import html
 import re
 import shutil
 import struct
-import time
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
