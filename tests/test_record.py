@@ -184,3 +184,29 @@ def test_a_read_only_database_is_one_line(tmp_path: Path) -> None:
         assert run_cli("report", "--db", str(mnt / "r.db"), "-o", str(tmp_path / "r.html")).code == 0
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_kmsg_follower_reads_only_new_records_into_reports(tmp_path: Path) -> None:
+    """The recorder's /dev/kmsg reader, on a file standing in for the device: what was there
+    before it opened is skipped (older reports: --import-log), what is written later is scanned."""
+    from memstall.cli.record import _Kmsg
+    from memstall.store import event_of
+
+    records = [
+        line
+        for line in (FIXTURES / "kernlog" / "formats" / "kmsg-records.txt").read_text().splitlines(True)
+        if not line.startswith("#")
+    ]
+    dev = tmp_path / "kmsg"
+    dev.write_text("".join(records))  # an older report: not for the recorder
+    k = _Kmsg(str(dev))
+    try:
+        assert k.events() == []
+        with dev.open("a") as f:
+            f.write("".join(records))
+        events = k.events(final=True)
+    finally:
+        k.close()
+    assert [(e.kind, e.order, e.comm, e.stall_ms) for e in events] == [("stall", 1, "python", 15412)]
+    e = event_of(events[0], 123, "h", "/dev/kmsg:1")  # type: ignore[arg-type]
+    assert e.gfp == "0x26040c0(GFP_KERNEL|__GFP_COMP|__GFP_NOTRACK)" and e.stall_ms == 15412

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import datetime
 import os
-import re
 import signal
 import time
 from collections.abc import Iterator
@@ -20,11 +20,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from memstall.cli.record_import import import_log, import_snapshot
+from memstall.collect import load_state, read_manifest, sample_count
+from memstall.duration import parse_duration
 from memstall.errors import MemstallError, UsageError
 from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner
-from memstall.pipeline import Sampler
+from memstall.pipeline import Sampler, inputs_from_log, inputs_from_root, wall_time
+from memstall.rules import run_rules
 from memstall.sources import open_root
 from memstall.sources.kernlog import KmsgStream
 from memstall.store import Db, Marker, Writer, event_of
@@ -33,16 +35,7 @@ from memstall.tune.store import Store
 DEFAULT_STATE = "var/lib/memstall"
 STATIC_EVERY_SECONDS = 10.0
 """Sysctls and THP settings are re-read this often (and at once after a tune step)."""
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "": 1.0}
 _ACTIONS = (("applied", "apply"), ("confirmed", "confirm"), ("rolled back", "rollback"), ("failed", "failed"))
-
-
-def parse_duration(text: str, flag: str) -> float:
-    """'10s', '500ms', '5m', '14d', '2.5' (seconds) -> seconds."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*(ms|s|m|h|d|)\s*", text)
-    if not m:
-        raise UsageError(f"{flag} {text!r}: expected a duration such as 10s, 500ms, 5m, 14d")
-    return float(m.group(1)) * _UNITS[m.group(2)]
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -141,8 +134,13 @@ class _Kmsg:
         self.stream = KmsgStream(fd)
         self.scanner = LogScanner("/dev/kmsg")
 
-    def events(self) -> list[AllocEvent]:
-        return [i for i in self.scanner.feed_block(self.stream.read()) if isinstance(i, AllocEvent)]
+    def events(self, final: bool = False) -> list[AllocEvent]:
+        """Reports completed since the last call; `final`: also the one still being read
+        (a report is complete when the next unrelated line arrives, or at the end)."""
+        items = self.scanner.feed_block(self.stream.read())
+        if final:
+            items += self.scanner.finish()
+        return [i for i in items if isinstance(i, AllocEvent)]
 
     def close(self) -> None:
         self.stream.close()
@@ -170,11 +168,13 @@ class _Recording:
         self.kmsg = _open_kmsg(args.root)
         self.tune: Store | None = _state_store(args)
         self.seen: set[tuple[str, str, int]] = set()
+        self.last_uptime: float | None = None
         self.new_markers = False
         """A tune step was just seen: re-read the sysctls at the next sample, not in a minute."""
 
-    def poll(self, uptime_seconds: float | None) -> None:
+    def poll(self, uptime_seconds: float | None, final: bool = False) -> None:
         assert self.writer is not None
+        self.last_uptime = uptime_seconds
         if self.kmsg is not None:
             now = time.time()
             boot = None if uptime_seconds is None else now - uptime_seconds
@@ -185,7 +185,7 @@ class _Recording:
                     os.uname().nodename,
                     f"/dev/kmsg:{e.line_no}",
                 )
-                for e in self.kmsg.events()
+                for e in self.kmsg.events(final)
             )
         if self.tune is not None:
             try:
@@ -244,6 +244,8 @@ def record(args: argparse.Namespace, io: Any) -> int:
                 rec.writer.prune(int((time.time() - retention) * 1000))
             if clock.stop:
                 break
+        if rec.writer is not None:  # a report still being read when the recording ends
+            rec.poll(rec.last_uptime, final=True)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -269,4 +271,86 @@ def run(args: argparse.Namespace, io: Any) -> int:
     return record(args, io)
 
 
-__all__ = ["parse_duration", "record", "register", "run", "tune_markers"]
+# --import and --import-log: a capture or a kernel log as a run of its own. A capture is placed
+# at its MANIFEST `captured` time (later samples at their uptime offset); a log's reports at
+# their wall-clock stamps (`dmesg -T`, syslog, journalctl); a report with only an uptime stamp
+# (plain dmesg) has no wall time and is counted, not stored; the log's last Mem-Info becomes
+# one sample, at its report's time.
+
+
+def _ms(when: datetime.datetime) -> int:
+    if when.tzinfo is None:  # dmesg -T and syslog print local time
+        return int(time.mktime(when.timetuple()) * 1000 + when.microsecond // 1000)
+    return int(when.timestamp() * 1000)
+
+
+def import_snapshot(db_path: str, path: str) -> str:
+    source = open_root(path)
+    manifest = read_manifest(source) or {}
+    captured = manifest.get("captured")
+    if not isinstance(captured, str):
+        raise UsageError(
+            f"{path}: the capture records no time (MANIFEST captured), so it has no place on the timeline"
+        )
+    t0 = _ms(datetime.datetime.fromisoformat(captured.replace("Z", "+00:00")))
+    states = [load_state(source, k if k else None) for k in range(max(1, sample_count(source)))]
+    inputs, _how = inputs_from_root(path, 0)
+    report = run_rules(inputs)
+    db = Db(db_path, write=True)
+    try:
+        host = manifest.get("hostname")
+        writer = Writer(
+            db,
+            kind="snapshot",
+            source=path,
+            state=states[0],
+            interval_seconds=None,
+            host=host if isinstance(host, str) else None,
+            now_ms=t0,
+        )
+        up0 = states[0].uptime_seconds
+        for k, state in enumerate(states):
+            offset = 0.0 if up0 is None or state.uptime_seconds is None else state.uptime_seconds - up0
+            last = k == len(states) - 1
+            writer.sample(t0 + int(offset * 1000), state, report.findings if last else ())
+    finally:
+        db.close()
+    return f"memstall record: imported {path}: {len(states)} sample{'' if len(states) == 1 else 's'}"
+
+
+def import_log(db_path: str, path: str) -> str:
+    inputs, how, _managed = inputs_from_log(path)
+    year = datetime.date.today().year
+    placed: list[tuple[int, AllocEvent]] = []
+    for e in inputs.events:
+        when = wall_time(e, year) if isinstance(e, AllocEvent) else None
+        if when is not None and isinstance(e, AllocEvent):
+            placed.append((_ms(when), e))
+    db = Db(db_path, write=True)
+    try:
+        host = next((e.host for _, e in placed if e.host), None)
+        writer = Writer(
+            db,
+            kind="log",
+            source=path,
+            state=inputs.state,
+            interval_seconds=None,
+            host=host,
+            now_ms=placed[0][0] if placed else None,
+        )
+        writer.events(event_of(e, t, e.host, f"{path}:{e.line_no}") for t, e in placed)
+        if placed and inputs.state.zoneinfo is not None:
+            writer.sample(placed[-1][0], inputs.state, run_rules(inputs).findings)
+    finally:
+        db.close()
+    unplaced = len(inputs.events) - len(placed)
+    msg = f"memstall record: imported {path} ({how}): {len(placed)} reports on the timeline"
+    if unplaced:
+        msg += (
+            f"; {unplaced} without a wall-clock time left out (plain dmesg prints uptime only: "
+            "import `dmesg -T` or `journalctl -k` output)"
+        )
+    return msg
+
+
+__all__ = ["import_log", "import_snapshot", "record", "register", "run", "tune_markers"]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from memstall.advice.recommend import recommend
+from memstall.duration import parse_duration
 from memstall.errors import InputError, SourceUnavailable, UsageError
 from memstall.outputs.report import render_history, render_moment
 from memstall.pipeline import inputs_from_log, inputs_from_root
@@ -46,8 +47,6 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _time(text: str, flag: str, end_ms: int) -> int:
-    from memstall.cli.record import parse_duration
-
     if text.startswith("-"):
         return end_ms - int(parse_duration(text[1:], flag) * 1000)
     try:
