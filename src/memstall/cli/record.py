@@ -24,6 +24,7 @@ from memstall.collect import load_state, read_manifest, sample_count
 from memstall.duration import parse_duration
 from memstall.errors import MemstallError, UsageError
 from memstall.model.kernlog import AllocEvent
+from memstall.model.sysctl_name import sysctl_name
 from memstall.parsers.kernlog import LogScanner
 from memstall.pipeline import Sampler, inputs_from_log, inputs_from_root, wall_time
 from memstall.rules import run_rules
@@ -108,7 +109,7 @@ def tune_markers(store: Store) -> list[Marker]:
     out: list[Marker] = []
     for tx in store.all():
         # keys are stored as /proc/sys paths (vm/watermark_scale_factor): shown as sysctl names
-        changes = tuple((c.key.replace("/", "."), c.before_text.strip(), c.after) for c in tx.changes)
+        changes = tuple((sysctl_name(c.key), c.before_text.strip(), c.after) for c in tx.changes)
         for line in tx.events:
             stamp, _, text = line.partition(" ")
             action = next((a for prefix, a in _ACTIONS if text.startswith(prefix)), None)
