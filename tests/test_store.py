@@ -213,3 +213,17 @@ def test_newer_schema_through_the_cli(tmp_path: Path) -> None:
     sqlite3.connect(path).execute("PRAGMA user_version=7").connection.close()
     err = _cli_error("record", "--db", str(path), "--samples", "1", "--root", str(TWO_NODE))
     assert "written by a newer memstall (schema 7" in err
+
+
+def test_a_long_range_keeps_every_kth_sample_and_says_so(tmp_path: Path) -> None:
+    state = load_state(DirSource(str(TWO_NODE)))
+    db, w = _writer(tmp_path / "r.db", state)
+    for k in range(100):
+        w.sample(T0 + k * 1000, replace(state, uptime_seconds=1000.0 + k))
+    h = read_history(db, *ALL, max_points=30)
+    assert [p.values["u.uptime_ms"] for p in h.points] == [1_000_000 + k * 1000 for k in range(0, 100, 4)]
+    assert h.notes == (
+        "100 samples in this period: every 4th is shown (rates are averages over 4 samples; "
+        "a shorter --from/--to shows each one)",
+    )
+    assert len(read_history(db, *ALL).points) == 100 and read_history(db, *ALL).notes == ()

@@ -98,9 +98,12 @@ def _rows(db: Db, from_ms: int, to_ms: int) -> list[tuple[int, int, int, int, by
     return rows
 
 
-def _points(db: Db, from_ms: int, to_ms: int) -> tuple[list[Point], int]:
+def _points(db: Db, from_ms: int, to_ms: int, every: int = 1) -> tuple[list[Point], int]:
+    """The decoded samples of the range; with `every` > 1, every `every`-th of each run
+    (all rows are still decoded, a delta needs the row before it)."""
     layouts = _layouts(db)
     prev: dict[int, tuple[int, list[int]]] = {}
+    seen: dict[int, int] = {}
     points: list[Point] = []
     skipped = 0
     for t, run, layout, _kf, data in _rows(db, from_ms, to_ms):
@@ -116,7 +119,9 @@ def _points(db: Db, from_ms: int, to_ms: int) -> tuple[list[Point], int]:
             continue
         prev[run] = (layout, values)
         if t >= from_ms:
-            points.append(Point(t, run, dict(zip(names, values))))
+            seen[run] = seen.get(run, -1) + 1
+            if seen[run] % every == 0:
+                points.append(Point(t, run, dict(zip(names, values))))
     points.sort(key=lambda p: p.t_ms)
     return points, skipped
 
@@ -132,10 +137,21 @@ def bounds(db: Db) -> tuple[int, int] | None:
     return None if lo is None else (int(lo), int(hi))
 
 
-def read_history(db: Db, from_ms: int, to_ms: int) -> History:
-    """Everything between from_ms and to_ms (inclusive)."""
+MAX_POINTS = 10_000
+"""read_history keeps at most about this many samples (24 h at 10 s fits): a longer range
+keeps every k-th sample of each run, so memory stays bounded (about 30 kB a sample)."""
+
+
+def read_history(db: Db, from_ms: int, to_ms: int, max_points: int = MAX_POINTS) -> History:
+    """Everything between from_ms and to_ms (inclusive); see MAX_POINTS."""
     with translated(db.path):
         c = db.conn
+        stored = int(
+            c.execute("SELECT count(*) FROM samples WHERE t_ms BETWEEN ? AND ?", (from_ms, to_ms)).fetchone()[
+                0
+            ]
+        )
+        every = max(1, -(-stored // max_points))
         runs = {
             r[0]: Run(*r)
             for r in c.execute(
@@ -143,7 +159,7 @@ def read_history(db: Db, from_ms: int, to_ms: int) -> History:
                 " page_size, user_hz, interval_seconds FROM runs"
             )
         }
-        points, skipped = _points(db, from_ms, to_ms)
+        points, skipped = _points(db, from_ms, to_ms, every)
         findings = tuple(
             FindingSpan(k, s, subj, f, la, summ, json.loads(ev))
             for k, s, subj, f, la, summ, ev in c.execute(
@@ -174,7 +190,14 @@ def read_history(db: Db, from_ms: int, to_ms: int) -> History:
                 (from_ms, to_ms),
             )
         )
-    notes = (f"{skipped} stored samples could not be decoded and were left out",) if skipped else ()
+    notes: tuple[str, ...] = (
+        (f"{skipped} stored samples could not be decoded and were left out",) if skipped else ()
+    )
+    if every > 1:
+        notes += (
+            f"{stored} samples in this period: every {every}th is shown (rates are averages over "
+            f"{every} samples; a shorter --from/--to shows each one)",
+        )
     return History(from_ms, to_ms, runs, tuple(points), findings, sysctls, events, markers, skipped, notes)
 
 
@@ -250,4 +273,14 @@ def state_of(point: Point, run: Run) -> SystemState:
     )
 
 
-__all__ = ["FindingSpan", "History", "Point", "Run", "StoreError", "bounds", "read_history", "state_of"]
+__all__ = [
+    "MAX_POINTS",
+    "FindingSpan",
+    "History",
+    "Point",
+    "Run",
+    "StoreError",
+    "bounds",
+    "read_history",
+    "state_of",
+]

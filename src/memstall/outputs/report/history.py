@@ -36,11 +36,15 @@ from memstall.outputs.report.svg import (
 )
 from memstall.store import History, Marker
 
-MAX_EVENT_ROWS = 500
+MAX_EVENT_ROWS = MAX_TABLE_ROWS = 500
 
 
-def _r(v: float | None) -> float | None:
-    return None if v is None else float(f"{v:.4g}")
+def _r(v: float | None) -> float | int | None:
+    """4 significant digits, and no '.0' for whole numbers (most values are page counts)."""
+    if v is None:
+        return None
+    x = float(f"{v:.4g}")
+    return int(x) if x.is_integer() and abs(x) < 1e15 else x
 
 
 def _geometry(tl: Timeline) -> dict[str, object]:
@@ -60,10 +64,15 @@ def _geometry(tl: Timeline) -> dict[str, object]:
 def _line_data(tl: Timeline, bands: Sequence[Band]) -> dict[str, object]:
     return {
         **_geometry(tl),
-        "s": [
-            [b.label, [_r(v) for v in b.lo], [_r(v) for v in b.mean], [_r(v) for v in b.hi]] for b in bands
-        ],
+        # min and max only where they differ from the mean somewhere (else [], read as the mean)
+        "s": [[b.label, *_spread(b)] for b in bands],
     }
+
+
+def _spread(b: Band) -> list[list[float | int | None]]:
+    mean = [_r(v) for v in b.mean]
+    lo, hi = [_r(v) for v in b.lo], [_r(v) for v in b.hi]
+    return [[] if lo == mean else lo, mean, [] if hi == mean else hi]
 
 
 def _heat_data(tl: Timeline, g: Grid) -> dict[str, object]:
@@ -224,11 +233,12 @@ def _sysctls(h: History) -> str:
         if old is not None and t >= h.from_ms:
             changes.append((_iso(t), f"vm.{name}", old, value))
         last[name] = value
-    body = (
-        table(("time", "setting", "before", "after"), changes)
-        if changes
-        else "<p>No vm.* sysctl changed in this period.</p>"
-    )
+    if not changes:
+        return "<h2>Sysctl changes</h2><p>No vm.* sysctl changed in this period.</p>"
+    body = table(("time", "setting", "before", "after"), changes[:MAX_TABLE_ROWS])
+    if len(changes) > MAX_TABLE_ROWS:
+        more = len(changes) - MAX_TABLE_ROWS
+        body += f'<p class="note">{more} later changes not listed (the database has them).</p>'
     return "<h2>Sysctl changes</h2>" + body
 
 

@@ -53,7 +53,7 @@ document.querySelectorAll('[data-chart]').forEach(function(el){
   var lines=[when(t0)+' .. '+when(t1).slice(11)];
   if(d.rows){var row=d.rows.length-1-Math.floor((y-d.top)/d.ph*d.rows.length);
    if(row>=0&&row<d.rows.length){lines.push(d.what+', order '+d.rows[row]+': '+fmt(d.cells[row][col]));}}
-  else{d.s.forEach(function(s){var lo=s[1][col],m=s[2][col],hi=s[3][col];
+  else{d.s.forEach(function(s){var m=s[2][col],lo=s[1].length?s[1][col]:m,hi=s[3].length?s[3][col]:m;
    lines.push(s[0]+': '+(m===null?'-':fmt(m)+(lo!==hi?' (min '+fmt(lo)+', max '+fmt(hi)+')':'')));});}
   tip.textContent=lines.join('\\n');tip.style.display='block';
   tip.style.left=Math.min(ev.clientX+14,window.innerWidth-300)+'px';tip.style.top=(ev.clientY+14)+'px';
