@@ -103,7 +103,8 @@ def axes(tl: Timeline, y: float, unit: str) -> str:
             f'<text x="{LEFT - 4}" y="{yy + 4:.1f}" class="yl">{esc(fmt(y * k / 4))}</text>'
         )
     out.append(x_labels(tl))
-    out.append(f'<text x="4" y="{TOP + 10}" class="unit">{esc(unit)}</text>')
+    # between the top two value labels, so a wide unit ("share of time") does not cover one
+    out.append(f'<text x="4" y="{TOP + PLOT_H / 8 + 4:.1f}" class="unit">{esc(unit)}</text>')
     return "".join(out)
 
 
