@@ -185,6 +185,11 @@ def test_the_day_report_in_chromium(day_page: Path, tmp_path: Path) -> None:
         sizes = [struct.unpack(">II", png[16:24]) for png in images if png.startswith(b"\x89PNG")]
         assert drawn or sizes == [(480, 11)], f"chart {cid} is blank"
     assert html.escape(HOSTILE, quote=False) in dom  # the hostile name is on the page, as text
+    pdf = ARTIFACTS / "report-day.pdf"  # printable: the print stylesheet gives a multi-page PDF
+    r = _chromium(day_page, tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer")
+    assert r.returncode == 0 and _console(r.stderr) == []
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page[^s]", data)) >= 3  # pages
 
 
 def test_the_one_moment_pages_in_chromium(tmp_path: Path) -> None:
