@@ -18,6 +18,8 @@ from memstall.outputs.report import render_history, render_moment
 from memstall.pipeline import inputs_from_log, inputs_from_root
 from memstall.rules import run_rules
 from memstall.store import Db, bounds, read_history
+from memstall.store.db import translated
+from memstall.store.read import count_points, iter_points
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -88,17 +90,21 @@ def _history_page(args: argparse.Namespace) -> str:
             to_ms += 1  # one sample: a period of one millisecond
         if from_ms >= to_ms:
             raise UsageError(f"--from is not before --to ({from_ms} >= {to_ms} ms)")
-        history = read_history(db, from_ms, to_ms)
+        history = read_history(db, from_ms, to_ms, max_points=0)  # the samples: one at a time, below
+        count = count_points(db, from_ms, to_ms)
+        if not count and not history.events:
+            raise InputError(
+                f"{args.db}: no samples between the times given",
+                hint="the database covers "
+                + f"{datetime.datetime.utcfromtimestamp(span[0] / 1000):%Y-%m-%dT%H:%M:%S} to "
+                + f"{datetime.datetime.utcfromtimestamp(span[1] / 1000):%Y-%m-%dT%H:%M:%S} UTC",
+            )
+        with translated(args.db):
+            return render_history(
+                history, f"memstall report: {Path(args.db).name}", iter_points(db, from_ms, to_ms), count
+            )
     finally:
         db.close()
-    if not history.points and not history.events:
-        raise InputError(
-            f"{args.db}: no samples between the times given",
-            hint="the database covers "
-            + f"{datetime.datetime.utcfromtimestamp(span[0] / 1000):%Y-%m-%dT%H:%M:%S} to "
-            + f"{datetime.datetime.utcfromtimestamp(span[1] / 1000):%Y-%m-%dT%H:%M:%S} UTC",
-        )
-    return render_history(history, f"memstall report: {Path(args.db).name}")
 
 
 def run(args: argparse.Namespace, io: Any) -> int:

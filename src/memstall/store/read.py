@@ -9,7 +9,7 @@ missing (cut by retention) is skipped, not guessed.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from memstall.model.buddy import BuddyInfo, ZoneFreeAreas
@@ -126,6 +126,51 @@ def _points(db: Db, from_ms: int, to_ms: int, every: int = 1) -> tuple[list[Poin
     return points, skipped
 
 
+def iter_points(db: Db, from_ms: int, to_ms: int) -> Iterator[Point]:
+    """Every sample of the range in time order, decoded one at a time (memory does not grow
+    with the range). A row that does not decode is left out (`History.skipped_rows` counts them)."""
+    c = db.conn
+    starts: dict[int, int] = {}
+    for (run,) in c.execute(
+        "SELECT DISTINCT run FROM samples WHERE t_ms BETWEEN ? AND ?", (from_ms, to_ms)
+    ).fetchall():
+        kf = c.execute(
+            "SELECT max(t_ms) FROM samples WHERE run = ? AND kf = 1 AND t_ms <= ?", (run, from_ms)
+        ).fetchone()[0]
+        starts[run] = from_ms if kf is None else int(kf)
+    if not starts:
+        return
+    layouts = _layouts(db)
+    prev: dict[int, tuple[int, list[int]]] = {}
+    rows = c.execute(
+        "SELECT t_ms, run, layout, data FROM samples WHERE t_ms BETWEEN ? AND ? ORDER BY t_ms",
+        (min(starts.values()), to_ms),
+    )
+    for t, run, layout, data in rows:
+        if run not in starts or t < starts[run]:
+            continue
+        names = layouts.get(layout)
+        base = prev.get(run)
+        try:
+            if names is None:
+                raise CodecError(f"unknown layout {layout}")
+            values = decode(bytes(data), len(names), base[1] if base and base[0] == layout else None)
+        except CodecError:
+            prev.pop(run, None)
+            continue
+        prev[run] = (layout, values)
+        if t >= from_ms:
+            yield Point(t, run, dict(zip(names, values)))
+
+
+def count_points(db: Db, from_ms: int, to_ms: int) -> int:
+    return int(
+        db.conn.execute(
+            "SELECT count(*) FROM samples WHERE t_ms BETWEEN ? AND ?", (from_ms, to_ms)
+        ).fetchone()[0]
+    )
+
+
 def bounds(db: Db) -> tuple[int, int] | None:
     """The first and last time of a sample, a log event or a tune marker; None when empty."""
     parts = " UNION ALL ".join(
@@ -143,7 +188,8 @@ keeps every k-th sample of each run, so memory stays bounded (about 30 kB a samp
 
 
 def read_history(db: Db, from_ms: int, to_ms: int, max_points: int = MAX_POINTS) -> History:
-    """Everything between from_ms and to_ms (inclusive); see MAX_POINTS."""
+    """Everything between from_ms and to_ms (inclusive); see MAX_POINTS. `max_points=0`:
+    no samples (the report reads them one at a time with `iter_points`)."""
     with translated(db.path):
         c = db.conn
         stored = int(
@@ -151,7 +197,7 @@ def read_history(db: Db, from_ms: int, to_ms: int, max_points: int = MAX_POINTS)
                 0
             ]
         )
-        every = max(1, -(-stored // max_points))
+        every = max(1, -(-stored // max_points)) if max_points else 0
         runs = {
             r[0]: Run(*r)
             for r in c.execute(
@@ -159,7 +205,7 @@ def read_history(db: Db, from_ms: int, to_ms: int, max_points: int = MAX_POINTS)
                 " page_size, user_hz, interval_seconds FROM runs"
             )
         }
-        points, skipped = _points(db, from_ms, to_ms, every)
+        points, skipped = _points(db, from_ms, to_ms, every) if every else ([], 0)
         findings = tuple(
             FindingSpan(k, s, subj, f, la, summ, json.loads(ev))
             for k, s, subj, f, la, summ, ev in c.execute(

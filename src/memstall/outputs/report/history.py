@@ -6,20 +6,16 @@ the tune markers and the log events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from memstall.outputs.report.compare import Comparison, comparisons
+from memstall.outputs.report.compare import WINDOW_MS, Comparison, comparisons
 from memstall.outputs.report.page import page, table
 from memstall.outputs.report.series import (
     Band,
     Grid,
     Timeline,
+    chart,
     columns_for,
-    order_grids,
-    rate_bands,
-    sampled,
-    zone_bands,
-    zones,
 )
 from memstall.outputs.report.svg import (
     LEFT,
@@ -34,7 +30,7 @@ from memstall.outputs.report.svg import (
     line_chart,
     marks,
 )
-from memstall.store import History, Marker
+from memstall.store import History, Marker, Point
 
 MAX_EVENT_ROWS = MAX_TABLE_ROWS = 500
 
@@ -121,17 +117,22 @@ def _comparison(c: Comparison) -> str:
     )
 
 
-def render_history(h: History, title: str) -> str:
-    """The whole page for History `h` (see module docstring)."""
-    s = sampled(h)
-    tl = Timeline(h.from_ms, h.to_ms, columns_for(len(h.points)))
+def render_history(
+    h: History, title: str, points: Iterable[Point] | None = None, count: int | None = None
+) -> str:
+    """The whole page for History `h` (see module docstring). `points`: the samples to draw,
+    read one at a time (store.iter_points; `count` of them), instead of `h.points`."""
+    n = len(h.points) if points is None or count is None else count
+    tl = Timeline(h.from_ms, h.to_ms, columns_for(n))
+    charts = chart(h.points if points is None else points, h.runs, tl, [m.t_ms for m in h.markers], WINDOW_MS)
+    s = charts.near_markers()
     overlay = marks(
         tl,
         [(m.t_ms, f"tune {m.action} {m.tx_id}: {m.text}") for m in h.markers],
         [(e.t_ms, f"{e.kind} order {e.order} {e.comm or '?'} {e.gfp or ''}") for e in h.events],
     )
     data: dict[str, object] = {}
-    parts = [f"<h1>{esc(title)}</h1>", _summary(h)]
+    parts = [f"<h1>{esc(title)}</h1>", _summary(h, charts.samples, charts.runs)]
     parts.append(
         "<h2>Findings</h2>"
         + (
@@ -162,10 +163,10 @@ def render_history(h: History, title: str) -> str:
             else "<p>No tune apply or rollback in this period.</p>"
         )
     )
-    for node, zone in zones(s):
+    for node, zone in charts.zones:
         cid = f"z{node}-{zone}"
-        bands = zone_bands(tl, s, node, zone)
-        blocks, frag = order_grids(tl, s, node, zone)
+        bands = charts.zone_bands(node, zone)
+        blocks, frag = charts.order_grids(node, zone)
         parts.append(f"<h2>Node {node}, zone {esc(zone)}</h2><h3>Free pages against the watermarks</h3>")
         if any(b.has_data for b in bands):
             parts.append(line_chart(cid + "-free", tl, bands, "pages", overlay))
@@ -180,7 +181,7 @@ def render_history(h: History, title: str) -> str:
             data[cid + "-blocks"] = _heat_data(tl, blocks)
             data[cid + "-frag"] = _heat_data(tl, frag)
     parts.append("<h2>Reclaim, compaction, kswapd and pressure</h2>")
-    for k, (ctitle, unit, rbands) in enumerate(rate_bands(tl, s)):
+    for k, (ctitle, unit, rbands) in enumerate(charts.rate_bands()):
         if any(b.has_data for b in rbands):
             parts.append(
                 f"<h3>{esc(ctitle)}</h3>"
@@ -191,12 +192,11 @@ def render_history(h: History, title: str) -> str:
     return page(title, "".join(parts), data)
 
 
-def _summary(h: History) -> str:
-    runs = {p.run for p in h.points}
+def _summary(h: History, samples: int, runs: set[int]) -> str:
     hosts = sorted({r.host for i, r in h.runs.items() if i in runs and r.host})
     kernels = sorted({r.kernel_release for i, r in h.runs.items() if i in runs and r.kernel_release})
     text = (
-        f"{_iso(h.from_ms)} to {_iso(h.to_ms)}: {len(h.points)} samples, {len(h.events)} log reports, "
+        f"{_iso(h.from_ms)} to {_iso(h.to_ms)}: {samples} samples, {len(h.events)} log reports, "
         f"{len(h.markers)} tune markers. Host: {', '.join(hosts) or 'not recorded'}; kernel: "
         f"{', '.join(kernels) or 'unknown'}. Charts show per column the mean (line) and the min-max range "
         "(band); dashed purple lines are tune transactions, red triangles kernel-log reports. Times are UTC."
