@@ -44,12 +44,7 @@ FORBIDDEN = {
     "rootfd": _ALL,
     "durable": _ALL,
     "duration": _ALL,
-}
-# Imports against the table that another part of issue 8 removes: path -> packages. Each entry
-# must still be a violation (test below), so the list only shrinks; delete an entry with its fix.
-PENDING = {
-    "outputs/show.py": {"sources"},  # specs paths: the file registry
-    "outputs/show_files.py": {"sources"},  # specs paths and missing-file hints: the file registry
+    "specs": _ALL,  # the names of the kernel files, relative to a root: data, no I/O
 }
 
 
@@ -82,14 +77,8 @@ def test_every_layer_exists_and_every_module_has_a_layer() -> None:
 
 @pytest.mark.parametrize(("layer", "path"), CASES, ids=[f"{layer}/{p.name}" for layer, p in CASES])
 def test_layer_imports_only_downwards(layer: str, path: Path) -> None:
-    bad = (_imports(path) & FORBIDDEN[layer]) - PENDING.get(path.relative_to(PKG).as_posix(), set())
+    bad = _imports(path) & FORBIDDEN[layer]
     assert not bad, f"{path.relative_to(PKG)} imports {sorted(bad)}, against the dependency rule"
-
-
-@pytest.mark.parametrize("rel", sorted(PENDING))
-def test_pending_violations_are_still_there(rel: str) -> None:
-    path = PKG / rel
-    assert path.exists() and PENDING[rel] <= _imports(path), f"{rel} is fixed: remove it from PENDING"
 
 
 # The one module outside cli and tune that may import tune: it renders tune's records.

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, run_cli
+from memstall import specs
 from memstall.collect import load_state
 from memstall.collect.registry import (
     FILES,
@@ -24,7 +25,7 @@ from memstall.rules import Inputs
 from memstall.rules import min_free_kbytes_low as mfk
 from memstall.rules import thp_defrag_stalls as thp
 from memstall.rules._base import Skipped
-from memstall.sources import DirSource, specs
+from memstall.sources import DirSource
 from memstall.sources.snapshot import _wanted
 
 IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"

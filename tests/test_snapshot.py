@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, run_cli
+from memstall import specs
 from memstall.cli.show import VIEWS
 from memstall.collect.registry import sample_paths, snapshot_paths
-from memstall.sources import specs
 
 IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
 MANIFEST_KEYS = {"format", "kernel", "arch", "page_size", "numa_nodes", "captured", "source",

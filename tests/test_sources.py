@@ -14,11 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, run_cli
+from memstall import specs
 from memstall.cli.show import VIEWS
 from memstall.collect import load_state
 from memstall.collect.registry import sample_paths
 from memstall.errors import SourceUnavailable
-from memstall.sources import open_root, specs
+from memstall.sources import open_root
 from memstall.sources._paths import MAX_FILE_BYTES, clean_rel
 from memstall.sources.live import DirSource
 from memstall.sources.snapshot import SampleView, TarSource

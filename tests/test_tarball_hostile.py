@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES, run_cli
+from memstall import specs
 from memstall.errors import SourceUnavailable
-from memstall.sources import open_root, snapshot, specs
+from memstall.sources import open_root, snapshot
 from memstall.sources.sosreport import SosSource
 
 IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"

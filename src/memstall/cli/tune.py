@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
 
+from memstall import specs
 from memstall.analysis.sysctl_limits import absent_reason, limits_for
 from memstall.analysis.sysctl_origin import PrecedenceNote
 from memstall.cli.args import seconds
@@ -17,7 +18,7 @@ from memstall.model.state import SystemState
 from memstall.model.sysctl_conf import swap_separators
 from memstall.outputs import tune as out
 from memstall.outputs.render.jsonout import dumps
-from memstall.sources import Source, open_root, specs
+from memstall.sources import Source, open_root
 from memstall.tune import export as exporter
 from memstall.tune import persist, plan, revert, rootfs, transaction
 from memstall.tune.faults import active as active_faults

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from memstall import specs
 from memstall.analysis.node_sums import missing_nodes, sum_meminfo, sum_vmstat
 from memstall.errors import ParseError, SourceUnavailable
 from memstall.parsers.ps import parse_ps_kthreads
 from memstall.parsers.version import parse_proc_version, parse_uname_a
-from memstall.sources import Source, specs
+from memstall.sources import Source
 
 PROC_VERSION, SOS_UNAME_A, SOS_PS = specs.PROC_VERSION, specs.SOS_UNAME_A, specs.SOS_PS
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
 
+from memstall import specs
 from memstall.collect.fallbacks import (
     CONTAINER_REASON,
     container_view,
@@ -32,7 +33,7 @@ from memstall.model.kernel import KernelVersion
 from memstall.model.kthreads import KThreadStat
 from memstall.model.state import SystemState
 from memstall.model.thp import ThpSettings
-from memstall.sources import Source, specs
+from memstall.sources import Source
 from memstall.sources.expand import discover_kthreads, expand
 from memstall.sources.snapshot import SampleView, sample_count
 

@@ -1,7 +1,7 @@
 """The file registry: one record per kernel file memstall reads.
 
 Each record says where the file is (a path relative to the root, with the per-node and
-per-pid patterns of sources/specs.py), which parser reads it, which SystemState field it
+per-pid patterns of specs.py), which parser reads it, which SystemState field it
 fills, whether it changes between samples, and what to tell the user when it is missing.
 Everything iterates over FILES: `memstall snapshot` copies exactly these paths (and the
 sampled ones again per sample), StateReader reads and parses them, and the hints reach
@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from memstall import specs
 from memstall.errors import ParseError
 from memstall.parsers.buddyinfo import parse_buddyinfo
 from memstall.parsers.extfrag import parse_extfrag
@@ -28,7 +29,6 @@ from memstall.parsers.sysctl_vm import parse_sysctl_vm
 from memstall.parsers.thp import parse_thp_choice, parse_thp_flag
 from memstall.parsers.vmstat import parse_vmstat
 from memstall.parsers.zoneinfo import parse_zoneinfo
-from memstall.sources import specs
 from memstall.sources.expand import is_dir_pattern, is_pid_pattern
 
 Parse = Callable[..., Any]

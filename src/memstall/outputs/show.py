@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from memstall import specs
 from memstall.analysis.fragmentation import (
     format_extfrag_milli,
     format_unusable_milli,
@@ -19,7 +20,6 @@ from memstall.analysis.zone_watermarks import min_free_origin, watermark_rows
 from memstall.model.state import SystemState
 from memstall.outputs.render.table import render_table
 from memstall.outputs.show_files import need
-from memstall.sources import specs
 from memstall.units import MIB, pages_to_bytes, pages_to_kib, pages_to_mib
 
 Doc = dict[str, Any]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from memstall import specs
 from memstall.analysis.fragmentation import (
     format_extfrag_milli,
     format_unusable_milli,
@@ -22,7 +23,6 @@ from memstall.model.meminfo import MemInfo
 from memstall.model.state import SystemState
 from memstall.model.vmstat import VmStat, is_gauge
 from memstall.outputs.render.table import render_table
-from memstall.sources import specs
 from memstall.units import pages_to_mib
 
 Doc = dict[str, Any]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from memstall import specs
 from memstall.errors import SourceUnavailable
-from memstall.sources import specs
 from memstall.sources.base import Source
 from memstall.sources.live import DirSource
 from memstall.sources.snapshot import TarSource

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from memstall import specs
 from memstall.durable import fsync_dir, replacing
 from memstall.errors import InputError, SourceUnavailable, UsageError
 from memstall.manifest import build_manifest, dump_manifest
-from memstall.sources import specs
 from memstall.sources.base import Source
 from memstall.sources.expand import discover_kthreads, expand, is_dir_pattern, is_pid_pattern
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from memstall import specs
 from memstall.errors import SourceUnavailable
-from memstall.sources import specs
 from memstall.sources.base import Source
 
 _WILD = "*?["

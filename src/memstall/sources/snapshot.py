@@ -22,8 +22,8 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from memstall import specs
 from memstall.errors import SourceUnavailable
-from memstall.sources import specs
 from memstall.sources._paths import MAX_FILE_BYTES, TOO_LARGE, clean_rel, glob_over
 from memstall.sources.base import Source
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from memstall import specs
 from memstall.errors import SourceUnavailable
-from memstall.sources import specs
 from memstall.sources._paths import clean_rel
 from memstall.sources.base import Source
 
