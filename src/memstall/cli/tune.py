@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from memstall import specs
+from memstall.advice.tuning import Plan, Request
 from memstall.analysis.sysctl_limits import absent_reason, limits_for
 from memstall.analysis.sysctl_origin import PrecedenceNote
 from memstall.cli.args import seconds
@@ -156,7 +157,7 @@ def _facts(args: argparse.Namespace, state: SystemState, for_write: bool,
     return facts
 
 
-def _diagnosed(args: argparse.Namespace) -> tuple[SystemState, list[plan.Request], list[str]]:
+def _diagnosed(args: argparse.Namespace) -> tuple[SystemState, list[Request], list[str]]:
     """diagnose's recommendations for this root, as plan requests."""
     from memstall.advice.recommend import recommend
     from memstall.pipeline.root_inputs import inputs_from_root
@@ -173,7 +174,7 @@ def _diagnosed(args: argparse.Namespace) -> tuple[SystemState, list[plan.Request
     return inputs.state, requests, notes
 
 
-def _build(args: argparse.Namespace, for_write: bool = False) -> plan.Plan:
+def _build(args: argparse.Namespace, for_write: bool = False) -> Plan:
     notes: list[str] = []
     if args.set:
         state = load_state(_source(args))
@@ -185,7 +186,7 @@ def _build(args: argparse.Namespace, for_write: bool = False) -> plan.Plan:
     return replace(built, notes=(*built.notes, *assumed, *notes))
 
 
-def _precedence(args: argparse.Namespace, p: plan.Plan) -> tuple[PrecedenceNote, ...]:
+def _precedence(args: argparse.Namespace, p: Plan) -> tuple[PrecedenceNote, ...]:
     """--persist: what boot would apply, read through the root's Source (a tarball too)."""
     if not args.persist:
         return ()
@@ -195,7 +196,7 @@ def _precedence(args: argparse.Namespace, p: plan.Plan) -> tuple[PrecedenceNote,
     return persist.precedence(source, values)
 
 
-def _show_plan(args: argparse.Namespace, io: Any, p: plan.Plan, notes: Any) -> None:
+def _show_plan(args: argparse.Namespace, io: Any, p: Plan, notes: Any) -> None:
     if args.format == "json":
         io.stdout.write(dumps(out.plan_doc(p, args.force, notes)))
     else:

@@ -11,13 +11,12 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
+from memstall.advice.tuning import Change, Plan
 from memstall.analysis.sysctl_origin import PrecedenceNote
 from memstall.analysis.whatif import ZoneChange
 from memstall.model.sysctl_conf import swap_separators
+from memstall.model.tuning import Tx, VerifyReport
 from memstall.outputs.render.table import render_table
-from memstall.tune.plan import Change, Plan
-from memstall.tune.store import Tx
-from memstall.tune.verify import VerifyReport
 
 Doc = dict[str, Any]
 

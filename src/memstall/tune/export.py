@@ -13,11 +13,11 @@ import posixpath
 from collections.abc import Sequence
 
 from memstall import __version__
+from memstall.advice.tuning import Change
 from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, SYSCTL_CONF, boot_order, key_origin
 from memstall.errors import SourceUnavailable
 from memstall.sources import Source
 from memstall.tune.persist import read_conf_files
-from memstall.tune.plan import Change
 
 FORMATS = ("sysctl", "tuned", "ansible")
 TUNED_ACTIVE = "etc/tuned/active_profile"

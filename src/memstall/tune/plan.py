@@ -8,64 +8,18 @@ range for this version and memstall's safety limits.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Callable
 
 from memstall.advice.recommendation import Recommendation
 from memstall.advice.risks import RISKS
+from memstall.advice.tuning import Change, Plan, Request
 from memstall.analysis.whatif import WhatIfUnavailable, ZoneChange, what_if
 from memstall.errors import UsageError
 from memstall.model.state import SystemState
 from memstall.model.sysctl_name import SettingError, parse_setting, swap_separators, sysctl_key
-from memstall.tune.safety import KnobFacts, Refusal, refusals
+from memstall.tune.safety import KnobFacts, refusals
 
 WATERMARK_KEYS = frozenset({"vm/min_free_kbytes", "vm/watermark_scale_factor"})
-
-
-@dataclass(frozen=True)
-class Request:
-    key: str
-    """/proc/sys relative path."""
-    value: str
-    rationale: str = "asked for with --set"
-    effect: str = ""
-    risk: str = ""
-
-
-@dataclass(frozen=True)
-class Change:
-    key: str
-    current: str | None
-    """The running value (stripped text); None when it could not be read."""
-    proposed: str
-    rationale: str
-    effect: str
-    risk: str
-    refusals: tuple[Refusal, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return swap_separators(self.key)
-
-    @property
-    def unchanged(self) -> bool:
-        return self.current is not None and self.current.split() == self.proposed.split()
-
-
-@dataclass(frozen=True)
-class Plan:
-    root: str
-    kernel_release: str | None
-    page_size: int
-    changes: tuple[Change, ...]
-    watermarks: tuple[ZoneChange, ...] = ()
-    notes: tuple[str, ...] = field(default=())
-
-    def blocking(self, force: bool) -> list[Refusal]:
-        return [r for c in self.changes for r in c.refusals if not (force and r.forceable)]
-
-    def to_write(self) -> list[Change]:
-        return [c for c in self.changes if not c.unchanged]
 
 
 def parse_assignment(text: str) -> Request:

@@ -29,8 +29,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from memstall.errors import ApplyError, UsageError
+from memstall.model.tuning import Tx, TxRevert
 from memstall.tune.procsys import ProcSys
-from memstall.tune.store import Store, Tx, TxRevert
+from memstall.tune.store import Store
 from memstall.tune.transaction import rollback
 
 SYSTEMD = "systemd-run timer"

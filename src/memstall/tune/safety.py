@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from memstall.advice.tuning import Refusal
 from memstall.analysis.sysctl_limits import absent_reason, as_int, limits_for, validate
 from memstall.model.kernel import KernelVersion
 from memstall.model.sysctl_conf import swap_separators
@@ -32,16 +33,6 @@ MIN_FREE_JUDGEMENT_SHARE = 0.05
 MIN_FREE_HARD_SHARE = 0.25
 MIN_FREE_FLOOR_KIB = 1024
 WSF_JUDGEMENT_MAX = 1000
-
-
-@dataclass(frozen=True)
-class Refusal:
-    name: str
-    reason: str
-    forceable: bool
-
-    def __str__(self) -> str:
-        return f"{self.reason}" + (" (--force overrides this judgement call)" if self.forceable else "")
 
 
 @dataclass(frozen=True)

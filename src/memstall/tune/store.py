@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import secrets
 import shutil
 import stat
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from memstall.errors import InputError, SourceUnavailable, UsageError
+from memstall.model.tuning import Tx
 from memstall.tune.fsio import atomic_write, fsync_dir
 
-TX_FORMAT = "memstall.tune.tx/1"
 DROP_IN_BACKUP = "drop-in"
 WRITE_LOG = "written"
 """tx/<id>/written: each key, appended and fsync'ed just before memstall writes it."""
@@ -55,80 +52,6 @@ def check_private(path: Path, is_dir: bool) -> None:
         return
     raise UsageError(f"state {what} {path} {problem}: refusing to trust the transactions in it",
                      hint="chown it to this user and chmod go-w it, or use another --state-dir")
-
-
-@dataclass(frozen=True)
-class TxChange:
-    key: str
-    after: str | None
-    """What memstall wrote; None for a value only backed up because writing a partner
-    changes it (dirty_bytes zeroes dirty_ratio and vice versa)."""
-    backup: str
-    """File name under before/."""
-    before_text: str
-
-
-@dataclass(frozen=True)
-class TxPersist:
-    path: str
-    """Root-relative: etc/sysctl.d/90-memstall.conf."""
-    existed: bool
-    mode: int | None
-    written_sha256: str | None = None
-
-
-@dataclass(frozen=True)
-class TxRevert:
-    seconds: int
-    deadline: float
-    """time.time() after which the rollback runs."""
-    mechanism: str
-    """'systemd-run timer' or 'detached watcher'."""
-    handle: str
-    """The systemd unit name, or the watcher's pid."""
-    confirmed: bool = False
-
-
-@dataclass(frozen=True)
-class Tx:
-    id: str
-    created: float
-    root: str
-    kernel_release: str | None
-    status: str
-    """'applying' (interrupted if it stays so), 'applied', 'failed' (all restored at once),
-    'rolled-back'."""
-    changes: tuple[TxChange, ...]
-    persist: TxPersist | None = None
-    revert: TxRevert | None = None
-    events: tuple[str, ...] = ()
-    rationale: Mapping[str, str] = field(default_factory=dict)
-
-    def with_event(self, text: str, **updates: Any) -> Tx:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        return replace(self, events=(*self.events, f"{stamp} {text}"), **updates)
-
-    @property
-    def written(self) -> tuple[TxChange, ...]:
-        return tuple(c for c in self.changes if c.after is not None)
-
-    def to_json(self) -> str:
-        doc = {"format": TX_FORMAT, **asdict(self)}
-        return json.dumps(doc, indent=1, sort_keys=True) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str, where: str) -> Tx:
-        try:
-            doc = json.loads(text)
-            if doc.pop("format") != TX_FORMAT:
-                raise ValueError("unknown format")
-            doc["changes"] = tuple(TxChange(**c) for c in doc["changes"])
-            doc["persist"] = TxPersist(**doc["persist"]) if doc["persist"] else None
-            doc["revert"] = TxRevert(**doc["revert"]) if doc["revert"] else None
-            doc["events"] = tuple(doc["events"])
-            return cls(**doc)
-        except (ValueError, KeyError, TypeError) as err:
-            raise InputError(f"{where}: not a memstall transaction record ({err})") from None
 
 
 def new_id(now: float | None = None) -> str:

@@ -19,16 +19,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from memstall.advice.tuning import Change, Plan
 from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, PARTNERS
 from memstall.errors import ApplyError, MemstallError, UsageError
 from memstall.model.sysctl_conf import swap_separators
+from memstall.model.tuning import Tx, TxChange, TxPersist
 from memstall.tune import rootfs
 from memstall.tune.fsio import atomic_write
 from memstall.tune.persist import read_drop_in, render_drop_in, sha256, write_drop_in
-from memstall.tune.plan import Change, Plan
 from memstall.tune.procsys import ProcSys, same_value
 from memstall.tune.safety import TUNABLE_KEY
-from memstall.tune.store import DROP_IN_BACKUP, Store, Tx, TxChange, TxPersist, new_id
+from memstall.tune.store import DROP_IN_BACKUP, Store, new_id
 
 EDITED_DROP_IN = "edited-drop-in"
 

@@ -3,43 +3,15 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from memstall.analysis.sysctl_origin import MEMSTALL_DROP_IN, PARTNERS, boot_order, key_origin, zeroed_by
 from memstall.errors import SourceUnavailable
 from memstall.model.sysctl_conf import swap_separators
+from memstall.model.tuning import KeyDrift, Tx, VerifyReport
 from memstall.sources import Source
 from memstall.tune.persist import read_conf_files, read_drop_in, sha256
 from memstall.tune.procsys import ProcSys, same_value
-from memstall.tune.store import Store, Tx
-
-
-@dataclass(frozen=True)
-class KeyDrift:
-    key: str
-    applied: str | None
-    """memstall's last applied value; None: only found in the drop-in."""
-    tx_id: str | None
-    running: str | None
-    boot: str | None
-    boot_from: str | None
-    """'etc/sysctl.d/90-memstall.conf:7', or None when no file sets it."""
-    problems: tuple[str, ...]
-
-    @property
-    def name(self) -> str:
-        return swap_separators(self.key)
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    keys: tuple[KeyDrift, ...]
-    problems: tuple[str, ...]
-    """Problems not tied to one key (an interrupted transaction, an edited drop-in)."""
-
-    @property
-    def drifted(self) -> bool:
-        return bool(self.problems) or any(k.problems for k in self.keys)
+from memstall.tune.store import Store
 
 
 def _applied(txs: list[Tx]) -> dict[str, tuple[str, Tx]]:
