@@ -155,6 +155,73 @@ def test_corrupt_compressed_log_is_a_one_line_error(tmp_path: Path) -> None:
     assert r.err.startswith(f"memstall: error: {bad}: cannot be decompressed (gzip)")
 
 
+def test_zstd_two_frames_are_one_log(tmp_path: Path) -> None:
+    """`cat a.zst b.zst > c.zst` is a valid zstd file: every frame is read."""
+    zstandard = pytest.importorskip("zstandard", reason="the zstd extra is not installed")
+    packed = tmp_path / "two.zst"
+    frame = zstandard.ZstdCompressor().compress(SEED.read_bytes())
+    packed.write_bytes(frame + frame)
+    r = run_cli("logs", "--format", "jsonl", str(packed))
+    assert [json.loads(line)["stall_ms"] for line in r.out.splitlines()] == [15412, 15412]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_zstd_log_is_a_one_line_error(tmp_path: Path, damage: str) -> None:
+    """Issue 9: a truncated .zst gave 0 events and exit 0 (gzip and xz said so); a corrupt one too."""
+    zstandard = pytest.importorskip("zstandard", reason="the zstd extra is not installed")
+    whole = zstandard.ZstdCompressor().compress(SEED.read_bytes())
+    bad = tmp_path / "bad.zst"
+    bad.write_bytes(whole[: len(whole) // 2] if damage == "truncated" else whole[:4] + bytes(range(200)))
+    r = run_cli("logs", str(bad))
+    assert (r.code, r.out) == (3, "")
+    assert r.err.startswith(f"memstall: error: {bad}: cannot be decompressed (zstd): ")
+    assert len(r.err.splitlines()) == 1
+
+
+def test_a_report_after_nul_padding_is_found(tmp_path: Path) -> None:
+    """Issue 9: after a crash a log holds NUL bytes where the data never reached the disk; the
+    report written after the reboot, on the same line as the padding, was lost."""
+    padded = tmp_path / "kern.log"
+    padded.write_bytes(b"\0" * 4096 + SEED.read_bytes())
+    r = run_cli("logs", "--format", "jsonl", str(padded))
+    assert json.loads(r.out)["stall_ms"] == 15412
+
+
+def test_a_long_line_does_not_grow_the_prefilter_unbounded(tmp_path: Path) -> None:
+    """Issue 9: grep holds a whole line, and a 5 GB file without a newline made it grow to
+    4.6 GB. Its address space is capped; past the cap the file is read block by block and the
+    report after the line is still found. The cap is lowered to 64 MiB for a 96 MiB line, and
+    the largest child's peak RSS (grep's) must stay under it."""
+    big = tmp_path / "kern.log"
+    with big.open("wb") as f:
+        f.write(b"page allocation " * (6 << 20))  # 96 MiB, one line, matching the prefilter
+        f.write(b"\n" + SEED.read_bytes())
+    script = (
+        "import io, json, resource, sys\n"
+        "from memstall.cli import Io, main\n"
+        "from memstall.sources import kernlog\n"
+        "kernlog.GREP_MEMORY_BYTES = 64 << 20\n"
+        "kernlog.PREFILTER_MIN_BYTES = 1 << 20\n"
+        "out, err = io.StringIO(), io.StringIO()\n"
+        "code = main(['logs', '--format', 'jsonl', sys.argv[1]], Io(out, err))\n"
+        "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss << 10\n"
+        "print(json.dumps({'code': code, 'out': out.getvalue(), 'err': err.getvalue(), 'peak': peak}))\n")
+    run = subprocess.run([sys.executable, "-c", script, str(big)], capture_output=True, text=True,
+                         check=True, timeout=300)
+    r = json.loads(run.stdout)
+    assert (r["code"], r["err"]) == (0, "")
+    assert [json.loads(line)["stall_ms"] for line in r["out"].splitlines()] == [15412]
+    assert 0 < r["peak"] < 64 << 20, "grep ran (a child) and stayed under its cap"
+
+
+def test_closed_stdin_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`memstall logs - <&-`: Python sets sys.stdin to None (exit 70 before)."""
+    monkeypatch.setattr(sys, "stdin", None)
+    r = run_cli("logs", "-")
+    assert r.code == 3
+    assert r.err == "memstall: error: <stdin>: standard input is closed\nhint: pipe a log into it\n"
+
+
 def test_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(SEED.read_bytes())))
     r = run_cli("logs", "--format", "jsonl", "-")

@@ -77,7 +77,8 @@ def test_grep_path_equals_block_path_on_mixed_logs(seed: int, tmp_path: Path) ->
     log.write_bytes(data)
     fast = _run(log, True)
     assert fast == _run(log, False)
-    assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
+    # The reader drops NUL bytes (a crashed host's padding) before the scanner sees a line.
+    assert fast[0] == list(scan_lines(data.replace(b"\0", b"").split(b"\n"), "x"))
     assert fast[0], "the mixed log has reports"
     # dense input: the prefilter hands over to block reading part-way, same result
     assert _run(log, True, dense_lines=rng.randrange(50, 500)) == fast

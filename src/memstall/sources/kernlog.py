@@ -36,6 +36,10 @@ PREFILTER_MIN_BYTES = 8 << 20
 """Plain files at least this big are prefiltered with grep (below, Python is as fast)."""
 REGION = 16 << 10
 """Bytes read at a time from a prefilter hit while the scanner is busy."""
+GREP_MEMORY_BYTES = 512 << 20
+"""Address-space limit of the grep prefilter. grep holds a whole line in memory: a 5 GB file
+without a newline made it grow to 4.6 GB (issue 9). Past the limit grep fails, and the rest
+is read block by block, where a line is cut at MAX_LINE."""
 DENSE_LINES = 20_000
 """After this many lines fed from hits, a prefilter that skips fewer lines than it feeds
 (a log made of reports) is stopped and the rest of the file is read block by block."""
@@ -106,6 +110,8 @@ def _char_device(path: str, raw: IO[bytes]) -> IO[bytes]:
 
 def _open_raw(path: str) -> IO[bytes]:
     if path == STDIN:
+        if sys.stdin is None:  # `memstall logs - <&-`: Python sets sys.stdin to None
+            raise SourceUnavailable("<stdin>", "standard input is closed", hint="pipe a log into it")
         return sys.stdin.buffer
     try:
         raw = open(path, "rb")  # noqa: SIM115  # closed by LogReader.close()
@@ -136,8 +142,46 @@ def _zstd_reader(raw: IO[bytes], path: str) -> IO[bytes]:
         raise SourceUnavailable(path, "is zstd-compressed and the zstandard module is missing",
                                 hint="pip install 'memstall[zstd]', or: zstdcat FILE | memstall logs -"
                                 ) from None
-    reader: IO[bytes] = zstandard.ZstdDecompressor().stream_reader(raw)
-    return reader
+    return _ZstdStream(raw, zstandard.ZstdDecompressor, zstandard.ZstdError)  # type: ignore[return-value]
+
+
+class _ZstdStream:
+    """zstd frames one after another, decompressed in chunks. zstandard's stream_reader ends
+    quietly at a cut-off frame; this says so, as gzip and lzma do (issue 9: a truncated .zst
+    gave 0 events and exit 0), and turns a corrupt frame into EOFError/ValueError."""
+
+    def __init__(self, raw: IO[bytes], decompressor: Any, error: type[Exception]) -> None:
+        self.raw, self.new, self.error = raw, decompressor, error
+        self.dobj = decompressor().decompressobj()
+        self.pending = b""
+        self.started = False  # inside a frame that has not ended yet
+
+    def read(self, n: int = -1) -> bytes:
+        while True:
+            data = self.raw.read(CHUNK)
+            if not data:
+                if self.started and not self.dobj.eof:
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                return b""
+            out = self._feed(data)
+            if out:
+                return out
+
+    def _feed(self, data: bytes) -> bytes:
+        out = []
+        while data:
+            if self.dobj.eof:  # the next frame (zstd files may hold several)
+                self.dobj = self.new().decompressobj()
+            self.started = True
+            try:
+                out.append(self.dobj.decompress(data))
+            except self.error as err:
+                raise ValueError(str(err)) from None
+            data = self.dobj.unused_data if self.dobj.eof else b""
+        return b"".join(out)
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 def _decompressing(raw: IO[bytes], head: bytes, path: str) -> tuple[Any, str | None]:
@@ -208,7 +252,7 @@ class LogReader:
                 chunk = stream.read(CHUNK)
                 if not chunk:
                     return
-                yield chunk
+                yield _without_nul(chunk)
         except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as err:
             what = f"cannot be decompressed ({kind})" if kind else "read error"
             raise SourceUnavailable(self.path, f"{what}: {err}") from None
@@ -300,8 +344,11 @@ class LogReader:
         """
         grep = shutil.which("grep") or "grep"
         size = os.fstat(self._raw.fileno()).st_size
-        proc = subprocess.Popen([grep, "--line-buffered", "-a", "-b", "-n", "-E", "-e", ere, "--", self.path],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        # grep's address space is capped by the shell's ulimit before exec (GREP_MEMORY_BYTES);
+        # if the shell cannot set it, grep does not run and the file is read block by block.
+        limited = ["/bin/sh", "-c", 'ulimit -v "$0" && exec "$@"', str(GREP_MEMORY_BYTES >> 10)]
+        proc = subprocess.Popen([*limited, grep, "--line-buffered", "-a", "-b", "-n", "-E", "-e", ere, "--",
+                                 self.path], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 env={**os.environ, "LC_ALL": "C"})
         assert proc.stdout is not None
         off = line = fed = 0
@@ -351,10 +398,10 @@ class LogReader:
         f.seek(off)
         data = f.read(REGION)
         if len(data) < REGION:
-            return data, len(data)  # end of file
+            return _without_nul(data), len(data)  # end of file
         cut = data.rfind(b"\n") + 1
         if cut:
-            return data[:cut], cut
+            return _without_nul(data[:cut]), cut
         data += f.read(MAX_LINE + 1 - len(data))
         nl = data.find(b"\n")
         if nl >= 0 or len(data) <= MAX_LINE:
@@ -389,6 +436,17 @@ class LogReader:
                 self.truncated += 1
         self.lines += n
         return n
+
+
+def _without_nul(data: bytes) -> bytes:
+    """A log written up to a crash has runs of NUL bytes where the file system extended the
+    file but the data never reached the disk; the kernel never prints NUL, so they are
+    dropped before the lines are classified (issue 9: a report after such padding was lost).
+
+    >>> _without_nul(b"\\0\\0<4>[ 1.0] x\\n")
+    b'<4>[ 1.0] x\\n'
+    """
+    return data.replace(b"\0", b"") if b"\0" in data else data
 
 
 def _grep_hits(out: IO[bytes], bad: list[bytes]) -> Iterator[tuple[int, int]]:
