@@ -89,6 +89,8 @@ def commands(h: dict[str, Path]) -> list[list[str]]:
         ["logs", "--format", "jsonl", log],
         ["lab", "kernels", "--cache", str(h["out"]) + "-lab"],  # the cache path is printed
         ["lab", "compare", str(h["out"]) + "-no-results"],  # an error naming the directory
+        ["--root", root, "top", "--once"],
+        ["--root", str(h["broken"]), "top", "--once", "--width", "200"],
     ]
 
 
