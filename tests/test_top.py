@@ -184,5 +184,7 @@ def test_once_on_a_capture_and_its_errors() -> None:
     assert lines[0].startswith("memstall top") and any(line.startswith("n1 Normal") for line in lines)
     assert all(len(line) <= 80 for line in lines)
     assert "findings: 6" in lines
+    piped = run_cli("--root", str(SEED), "top", "--width", "80")  # stdout is not a terminal here
+    assert piped.code == 0 and piped.out == r.out
     bad = run_cli("--root", str(SEED), "top", "--once", "--width", "20")
     assert bad.code == 2 and bad.err.count("\n") == 1 and "--width must be 40 to 200" in bad.err
