@@ -23,6 +23,7 @@ from memstall.outputs.top import (
     zone_views,
 )
 from memstall.pipeline import Sampler, Tick
+from memstall.pipeline.kmsg_events import KmsgEvents, open_kmsg
 from memstall.rules import Finding, Severity
 from memstall.sources import DirSource, open_root
 
@@ -188,3 +189,49 @@ def test_once_on_a_capture_and_its_errors() -> None:
     assert piped.code == 0 and piped.out == r.out
     bad = run_cli("--root", str(SEED), "top", "--once", "--width", "20")
     assert bad.code == 2 and bad.err.count("\n") == 1 and "--width must be 40 to 200" in bad.err
+
+
+KMSG_RECORDS = FIXTURES / "kernlog" / "formats" / "kmsg-records.txt"
+
+
+def _records() -> bytes:
+    return b"".join(line + b"\n" for line in KMSG_RECORDS.read_bytes().splitlines()
+                    if not line.startswith(b"#"))
+
+
+def test_kmsg_events_complete_across_reads_and_after_a_quiet_poll() -> None:
+    data = _records()
+    reads = [data[:700], data[700:], b""]  # a record cut between two reads, then a quiet interval
+    feed = KmsgEvents(lambda: reads.pop(0))
+    assert feed.poll() == [] and feed.poll() == []
+    (event,) = feed.poll()
+    assert (event.kind, event.comm, event.pid, event.order, event.stall_ms) == ("stall", "python", 1467, 1,
+                                                                                15412)
+
+
+def test_open_kmsg_shows_only_what_is_printed_from_now_on(tmp_path: Path) -> None:
+    log = tmp_path / "kmsg"
+    log.write_bytes(_records())  # history: not shown
+    feed, why = open_kmsg(str(log))
+    assert feed is not None and why == ""
+    assert feed.poll() == []
+    with log.open("ab") as f:
+        f.write(_records().replace(b"python", b"java"))
+    assert feed.poll() == []  # the report may go on: complete after a quiet poll
+    assert [e.comm for e in feed.poll()] == ["java"]
+    missing, why = open_kmsg(str(tmp_path / "none"))
+    assert missing is None and "No such file or directory (kernel events need root)" in why
+
+
+def test_events_in_the_frame_newest_first_and_escaped() -> None:
+    tick = _tick(SEED)
+    feed = KmsgEvents(iter([_records(), b""]).__next__)
+    assert feed.poll() == []
+    (event,) = feed.poll()
+    hostile = replace(event, comm="py\x1b]52;c;aGk=\x07\u202ethon")
+    lines = render_frame(tick, 80, 24, FrameOptions(), [event, hostile])
+    assert len(lines) <= 24
+    shown = [line for line in lines if line.startswith("event")]
+    assert shown[0].startswith("event    4395803.602414  stall  py\\u001b]52;c;aGk=\\u0007\\u202ethon[1467]")
+    assert shown[1] == "event    4395803.602414  stall  python[1467]  order 1  stalled 15412 ms  GFP_KE…"
+    assert "\x1b" not in "\n".join(lines)

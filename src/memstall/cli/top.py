@@ -81,4 +81,9 @@ def run(args: argparse.Namespace, io: Any) -> int:
         from memstall.outputs.top_tui import run_tui
     except ImportError:
         raise UsageError(TUI_MISSING) from None
-    return run_tui(Sampler(source), args.interval, no_color="NO_COLOR" in os.environ)
+    kmsg = None
+    if source.is_live:  # the host's own kernel log; a capture has no live events
+        from memstall.pipeline.kmsg_events import open_kmsg
+
+        kmsg, _why = open_kmsg()
+    return run_tui(Sampler(source), args.interval, no_color="NO_COLOR" in os.environ, kmsg=kmsg)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from memstall.analysis.fragmentation import fragmentation_index_milli
 from memstall.analysis.rates import Rates, sum_zoned
 from memstall.model.buddy import ZoneFreeAreas
+from memstall.model.kernlog import AllocEvent
 from memstall.model.state import SystemState
 from memstall.model.zones import Zone
 from memstall.outputs.render.safe import safe_text
@@ -36,6 +37,8 @@ MAX_WIDTH = 200
 MIB = 1024 * 1024
 _BLOCKS_UNICODE = " ▁▂▃▄▅▆▇█"
 _BLOCKS_ASCII = " .:-=+*#%@"
+EVENT_LINES = 3
+"""Kernel allocation reports shown, newest first."""
 _BAND_WIDTH = 21  # " low→high 1234M–5678M": bars of one frame line up
 
 
@@ -237,6 +240,16 @@ def _kthread_cpu(rates: Rates | None) -> str:
     return "cpu " + " ".join(parts)
 
 
+def event_line(e: AllocEvent) -> str:
+    """One kernel allocation report: when, what, who, the order, the stall, the GFP flags."""
+    who = f"{e.comm or '?'}[{e.pid}]" if e.pid is not None else (e.comm or "?")
+    parts = [e.time or "-", e.kind, who, f"order {e.order if e.order is not None else '?'}"]
+    if e.stall_ms is not None:
+        parts.append(f"stalled {e.stall_ms} ms")
+    parts.append("|".join(e.gfp_flags) if e.gfp_flags else (e.gfp_mode or "-"))
+    return safe_text("event    " + "  ".join(parts))
+
+
 def finding_line(f: Finding) -> str:
     summary = f.summary
     if summary.startswith(f"{f.subject}: "):
@@ -265,13 +278,18 @@ def _fit(line: str, width: int) -> str:
 
 
 def render_frame(tick: Tick, width: int, height: int | None = None,
-                 options: FrameOptions = FrameOptions()) -> list[str]:
-    """The frame's lines, each at most `width` columns; at most `height` lines when given."""
+                 options: FrameOptions = FrameOptions(),
+                 events: Sequence[AllocEvent] = ()) -> list[str]:
+    """The frame's lines, each at most `width` columns; at most `height` lines when given.
+
+    `events`: the kernel's allocation reports seen so far (oldest first); the newest are shown
+    below the rates, at most EVENT_LINES of them.
+    """
     width = max(MIN_WIDTH, min(MAX_WIDTH, width))
     views = [v for v in zone_views(tick.state)
              if (options.node is None or v.node == options.node)
              and (options.zone is None or v.zone == options.zone)]
-    rates = rate_lines(tick)
+    rates = rate_lines(tick) + [event_line(e) for e in reversed(events[-EVENT_LINES:])]
     findings = [finding_line(f) for f in sorted(tick.report.findings, key=lambda f: -f.severity)]
     budget = None if height is None else height - 1 - len(rates) - 1 - min(1, len(findings))
     if budget is not None and options.node is None and len(views) * 2 > budget and views:
@@ -298,5 +316,5 @@ def _finding_lines(findings: list[str], room: int | None) -> list[str]:
     return [head, *findings[:shown], f"+{len(findings) - shown} more"][: max(room, 1)]
 
 
-__all__ = ["FrameOptions", "ZoneView", "histogram", "node_ids", "order_summary", "render_frame",
-           "watermark_bar", "zone_views"]
+__all__ = ["EVENT_LINES", "FrameOptions", "ZoneView", "event_line", "histogram", "node_ids", "order_summary",
+           "render_frame", "watermark_bar", "zone_views"]

@@ -23,7 +23,9 @@ from typing import TextIO
 from rich.console import Console
 from rich.text import Text
 
-from memstall.outputs.top import FrameOptions, node_ids, render_frame, zone_views
+from memstall.model.kernlog import AllocEvent
+from memstall.outputs.top import EVENT_LINES, FrameOptions, node_ids, render_frame, zone_views
+from memstall.pipeline.kmsg_events import KmsgEvents
 from memstall.pipeline.sampler import Sampler, Tick
 
 INTERVALS_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
@@ -93,7 +95,7 @@ def _styled(line: str) -> Text:
     text = Text(line)  # plain text, never markup: the line may hold a host's strings
     if line.startswith("CRITICAL"):
         text.stylize("bold red")
-    elif line.startswith("WARNING"):
+    elif line.startswith(("WARNING", "event")):
         text.stylize("yellow")
     elif line.startswith("memstall top"):
         text.stylize("bold reverse")
@@ -107,13 +109,14 @@ def _styled(line: str) -> Text:
     return text
 
 
-def screen(tick: Tick, view: ViewState, width: int, height: int) -> Text:
+def screen(tick: Tick, view: ViewState, width: int, height: int,
+           events: tuple[AllocEvent, ...] = ()) -> Text:
     """Everything on the screen now: the frame, or the help."""
     if view.help:
         intervals = "/".join(f"{s:g}" for s in INTERVALS_SECONDS)
         lines = HELP.format(intervals=intervals).splitlines()[:height]
         return Text("\n".join(line[:width] for line in lines))
-    lines = render_frame(tick, width, height, view.options)
+    lines = render_frame(tick, width, height, view.options, events)
     out = Text()
     for k, line in enumerate(lines):
         if k:
@@ -141,8 +144,10 @@ def _size(console: Console) -> tuple[int, int]:
     return size.columns, size.lines
 
 
-def run_tui(sampler: Sampler, interval_seconds: float, *, no_color: bool) -> int:
-    """Full-screen view until `q` (or Ctrl-C); the terminal is restored either way."""
+def run_tui(sampler: Sampler, interval_seconds: float, *, no_color: bool,
+            kmsg: KmsgEvents | None = None) -> int:
+    """Full-screen view until `q` (or Ctrl-C); the terminal is restored either way.
+    `kmsg`: the kernel's allocation reports as they are printed (live, as root)."""
     console = Console(no_color=no_color, highlight=False)
     view = ViewState(FrameOptions(interval_seconds=interval_seconds or 1.0))
     stdin = sys.stdin
@@ -150,15 +155,17 @@ def run_tui(sampler: Sampler, interval_seconds: float, *, no_color: bool) -> int
     try:
         tty.setcbreak(stdin.fileno())
         with console.screen(hide_cursor=True) as live:
-            _loop(sampler, console, live, view, stdin)
+            _loop(sampler, console, live, view, stdin, kmsg)
     finally:
         termios.tcsetattr(stdin.fileno(), termios.TCSADRAIN, saved)
     return 0
 
 
-def _loop(sampler: Sampler, console: Console, live: object, view: ViewState, stdin: TextIO) -> None:
+def _loop(sampler: Sampler, console: Console, live: object, view: ViewState, stdin: TextIO,
+          kmsg: KmsgEvents | None) -> None:
     clock = sampler.clock
     tick = sampler.sample()
+    events: tuple[AllocEvent, ...] = ()
     due = clock.monotonic() + (view.options.interval_seconds or 1.0)
     drawn: tuple[object, ...] = ()
     while not view.quit:
@@ -166,12 +173,14 @@ def _loop(sampler: Sampler, console: Console, live: object, view: ViewState, std
         if now >= due:
             if not view.options.paused:
                 tick = sampler.sample()
+                if kmsg is not None:
+                    events = (*events, *kmsg.poll())[-EVENT_LINES:]
             due = now + (view.options.interval_seconds or 1.0)
         width, height = _size(console)
-        key_state = (id(tick), view, width, height)
+        key_state = (id(tick), view, width, height, events)
         if key_state != drawn:
             console.size = (width, height)  # rich lays out to this, not to a stale $COLUMNS
-            live.update(screen(tick, view, min(width, 200), height))  # type: ignore[attr-defined]
+            live.update(screen(tick, view, min(width, 200), height, events))  # type: ignore[attr-defined]
             drawn = key_state
         for key in _read_keys(stdin, min(POLL_SECONDS, due - clock.monotonic())):
             view = on_key(view, key, tick)
