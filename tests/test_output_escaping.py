@@ -92,6 +92,8 @@ def commands(h: dict[str, Path]) -> list[list[str]]:
         ["report", "--db", str(h["out"]) + "-rec.db", "-o", str(h["out"]) + "-day.html"],
         ["--root", root, "report", "-o", str(h["out"]) + "-moment.html"],
         ["lab", "compare", str(h["out"]) + "-no-results"],  # an error naming the directory
+        ["--root", root, "top", "--once"],
+        ["--root", str(h["broken"]), "top", "--once", "--width", "200"],
     ]
 
 

@@ -1,0 +1,89 @@
+"""`memstall top`: watch zones, orders, rates and findings refresh, as the kernel sees them.
+
+`--once` (and any run whose stdout is not a terminal) prints one plain-text frame: on a live
+host from two Sampler ticks `--interval` apart, so it has rates; on a capture from its one
+sample. The interactive view needs the optional `[tui]` extra (rich), imported only here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from typing import Any
+
+from memstall.cli.args import seconds
+from memstall.errors import UsageError
+from memstall.outputs.top import MAX_WIDTH, FrameOptions, render_frame
+from memstall.pipeline.sampler import Sampler, Tick
+from memstall.sources import open_root
+
+TUI_MISSING = "the interactive `memstall top` needs the [tui] extra: pip install 'memstall[tui]' " \
+              "(or run `memstall top --once`)"
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "top", parents=[common],
+        help="watch zones, free blocks per order, reclaim/compaction rates and findings live",
+        description="Per node and zone: free memory against the min/low/high watermarks and the free "
+                    "blocks per order; reclaim and compaction rates, PSI and kswapd/kcompactd CPU; "
+                    "the active findings. Interactive with the [tui] extra (keys: q quit, p pause, "
+                    "+/- interval, n next node, z zone filter, ? help); --once, or a stdout that is "
+                    "not a terminal, prints one plain-text frame.")
+    p.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
+                   help="seconds between refreshes (default 1; --once on a live host: between "
+                        "its two samples, 0 = one sample, no rates)")
+    p.add_argument("--once", action="store_true",
+                   help="print one plain-text frame and exit (the default when stdout is not a terminal)")
+    p.add_argument("--width", type=int, metavar="COLUMNS",
+                   help="--once: frame width (default: the terminal's, else 80; 40 to 200)")
+    p.set_defaults(handler=run)
+
+
+def _ascii_only(stream: Any) -> bool:
+    """True when the stream's encoding cannot write the histogram's block characters."""
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    try:
+        "▁█→–…".encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return True
+    return False
+
+
+def once_tick(sampler: Sampler, live: bool, interval_seconds: float) -> Tick:
+    """One tick to print: the second of two `interval_seconds` apart on a live host (rates)."""
+    if not live or interval_seconds == 0:
+        return sampler.sample()
+    *_, last = sampler.ticks(interval_seconds, count=2)
+    return last
+
+
+def _is_tty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def run(args: argparse.Namespace, io: Any) -> int:
+    if args.width is not None and not 40 <= args.width <= MAX_WIDTH:
+        raise UsageError(f"--width must be 40 to {MAX_WIDTH} columns, got {args.width}")
+    source = open_root(args.root)
+    if args.once or not (_is_tty(sys.stdout) and _is_tty(sys.stdin)):
+        sampler = Sampler(source)
+        tick = once_tick(sampler, source.is_live, args.interval)
+        width = args.width or min(MAX_WIDTH, shutil.get_terminal_size((80, 24)).columns)
+        options = FrameOptions(interval_seconds=args.interval if source.is_live else None,
+                               ascii_only=_ascii_only(sys.stdout))
+        io.stdout.write("\n".join(render_frame(tick, width, None, options)) + "\n")
+        return 0
+    try:
+        from memstall.outputs.top_tui import run_tui
+    except ImportError:
+        raise UsageError(TUI_MISSING) from None
+    kmsg = None
+    if source.is_live:  # the host's own kernel log; a capture has no live events
+        from memstall.pipeline.kmsg_events import open_kmsg
+
+        kmsg, _why = open_kmsg()
+    return run_tui(Sampler(source), args.interval, no_color="NO_COLOR" in os.environ, kmsg=kmsg)

@@ -1,0 +1,191 @@
+"""The interactive `memstall top` (the optional [tui] extra: rich), drawing outputs/top.py frames.
+
+rich, not textual: the frame is already a pure function of (tick, width, height, options), so
+all the view needs is a full-screen alternate buffer, colour with a NO_COLOR fallback and the
+terminal restored on exit; rich's Console.screen gives that in one small dependency
+(textual would bring an app framework, CSS and its own event loop for five keys). Keys are
+read here from stdin in cbreak mode (termios), polled with select between refreshes; the
+terminal size is read on every loop, so a resize redraws at the new size within 0.1 s.
+Every line drawn comes from render_frame, which escaped the host's strings with safe_text,
+and is handed to rich as Text (never markup), since rich writes to the terminal directly.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+import termios
+import tty
+from dataclasses import dataclass, replace
+from typing import TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from memstall.model.kernlog import AllocEvent
+from memstall.outputs.top import EVENT_LINES, FrameOptions, node_ids, render_frame, zone_views
+from memstall.pipeline.kmsg_events import KmsgEvents
+from memstall.pipeline.sampler import Sampler, Tick
+
+INTERVALS_SECONDS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+POLL_SECONDS = 0.1
+HELP = """memstall top: keys
+
+  q      quit
+  p      pause / resume sampling
+  + -    longer / shorter interval ({intervals} s)
+  n      next node (all nodes, then each one)
+  z      zone filter (all zones, then each zone name)
+  ?      this help (any key closes it)
+
+Bars: free memory, `m` `l` `h` the min/low/high watermarks, `!` below min.
+Orders: one column per order 0..10, taller for more free blocks, `x` exhausted.
+"""
+
+
+@dataclass
+class ViewState:
+    """What the keys change."""
+
+    options: FrameOptions
+    help: bool = False
+    quit: bool = False
+
+
+def _cycle(values: tuple[object, ...], current: object) -> object:
+    """None, then each value in turn, then None again."""
+    choices = (None, *values)
+    return choices[(choices.index(current) + 1) % len(choices)] if current in choices else None
+
+
+def _step_interval(interval: float, up: bool) -> float:
+    longer = [s for s in INTERVALS_SECONDS if s > interval]
+    shorter = [s for s in INTERVALS_SECONDS if s < interval]
+    if up:
+        return longer[0] if longer else interval
+    return shorter[-1] if shorter else interval
+
+
+def on_key(view: ViewState, key: str, tick: Tick) -> ViewState:
+    """The view after `key` (pure: tests call it without a terminal)."""
+    if view.help:
+        return replace(view, help=False, quit=key == "q")
+    o = view.options
+    interval = o.interval_seconds or 1.0
+    if key == "q":
+        return replace(view, quit=True)
+    if key == "?":
+        return replace(view, help=True)
+    if key == "p":
+        o = replace(o, paused=not o.paused)
+    elif key in "+=":
+        o = replace(o, interval_seconds=_step_interval(interval, up=True))
+    elif key in "-_":
+        o = replace(o, interval_seconds=_step_interval(interval, up=False))
+    elif key == "n":
+        o = replace(o, node=_cycle(node_ids(tick.state), o.node))  # type: ignore[arg-type]
+    elif key == "z":
+        names = tuple(dict.fromkeys(v.zone for v in zone_views(tick.state)))
+        o = replace(o, zone=_cycle(names, o.zone))  # type: ignore[arg-type]
+    return replace(view, options=o)
+
+
+def _styled(line: str) -> Text:
+    text = Text(line)  # plain text, never markup: the line may hold a host's strings
+    if line.startswith("CRITICAL"):
+        text.stylize("bold red")
+    elif line.startswith(("WARNING", "event")):
+        text.stylize("yellow")
+    elif line.startswith("memstall top"):
+        text.stylize("bold reverse")
+    elif line.startswith("n") and "[" in line:
+        start = line.index("[")
+        for i, ch in enumerate(line[start:], start):
+            if ch == "!":
+                text.stylize("bold red", i, i + 1)
+            elif ch in "mlh":
+                text.stylize("bold cyan", i, i + 1)
+    return text
+
+
+def screen(tick: Tick, view: ViewState, width: int, height: int,
+           events: tuple[AllocEvent, ...] = ()) -> Text:
+    """Everything on the screen now: the frame, or the help."""
+    if view.help:
+        intervals = "/".join(f"{s:g}" for s in INTERVALS_SECONDS)
+        lines = HELP.format(intervals=intervals).splitlines()[:height]
+        return Text("\n".join(line[:width] for line in lines))
+    lines = render_frame(tick, width, height, view.options, events)
+    out = Text()
+    for k, line in enumerate(lines):
+        if k:
+            out.append("\n")
+        out.append_text(_styled(line))
+    return out
+
+
+def _read_keys(stream: TextIO, timeout_seconds: float) -> str:
+    """The keys typed within `timeout_seconds` ("" if none); end of input reads as `q`."""
+    ready, _, _ = select.select([stream], [], [], max(timeout_seconds, 0.0))
+    if not ready:
+        return ""
+    data = os.read(stream.fileno(), 64).decode(errors="replace")
+    return data or "q"
+
+
+def _size(console: Console) -> tuple[int, int]:
+    """The terminal's size now, from the terminal itself: rich prefers $COLUMNS/$LINES, which a
+    shell exports once and does not update on resize."""
+    try:
+        size = os.get_terminal_size(sys.stdout.fileno())
+    except OSError:
+        return console.size.width, console.size.height
+    return size.columns, size.lines
+
+
+def run_tui(sampler: Sampler, interval_seconds: float, *, no_color: bool,
+            kmsg: KmsgEvents | None = None) -> int:
+    """Full-screen view until `q` (or Ctrl-C); the terminal is restored either way.
+    `kmsg`: the kernel's allocation reports as they are printed (live, as root)."""
+    console = Console(no_color=no_color, highlight=False)
+    view = ViewState(FrameOptions(interval_seconds=interval_seconds or 1.0))
+    stdin = sys.stdin
+    saved = termios.tcgetattr(stdin.fileno())
+    try:
+        tty.setcbreak(stdin.fileno())
+        with console.screen(hide_cursor=True) as live:
+            _loop(sampler, console, live, view, stdin, kmsg)
+    finally:
+        termios.tcsetattr(stdin.fileno(), termios.TCSADRAIN, saved)
+    return 0
+
+
+def _loop(sampler: Sampler, console: Console, live: object, view: ViewState, stdin: TextIO,
+          kmsg: KmsgEvents | None) -> None:
+    clock = sampler.clock
+    tick = sampler.sample()
+    events: tuple[AllocEvent, ...] = ()
+    due = clock.monotonic() + (view.options.interval_seconds or 1.0)
+    drawn: tuple[object, ...] = ()
+    while not view.quit:
+        now = clock.monotonic()
+        if now >= due:
+            if not view.options.paused:
+                tick = sampler.sample()
+                if kmsg is not None:
+                    events = (*events, *kmsg.poll())[-EVENT_LINES:]
+            due = now + (view.options.interval_seconds or 1.0)
+        width, height = _size(console)
+        key_state = (id(tick), view, width, height, events)
+        if key_state != drawn:
+            console.size = (width, height)  # rich lays out to this, not to a stale $COLUMNS
+            live.update(screen(tick, view, min(width, 200), height, events))  # type: ignore[attr-defined]
+            drawn = key_state
+        for key in _read_keys(stdin, min(POLL_SECONDS, due - clock.monotonic())):
+            view = on_key(view, key, tick)
+            if view.quit:
+                break
+
+
+__all__ = ["HELP", "INTERVALS_SECONDS", "ViewState", "on_key", "run_tui", "screen"]
