@@ -18,7 +18,7 @@ from memstall import __version__
 from memstall.errors import ExitCode, MemstallError
 
 # Sub-command modules, in the order `--help` lists them.
-COMMAND_MODULES = ("show", "snapshot", "diagnose", "whatif", "tune", "logs")
+COMMAND_MODULES = ("show", "snapshot", "diagnose", "whatif", "tune", "logs", "trace")
 
 
 @dataclass
