@@ -51,7 +51,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 class _Stop(Exception):
-    """SIGTERM/SIGHUP while tracing: stop, clean up, report."""
+    """SIGINT/SIGTERM/SIGHUP while tracing: stop, clean up, report.
+
+    SIGINT is caught too (not left to KeyboardInterrupt): a shell starts background jobs
+    with SIGINT ignored, and `kill -INT` must still stop the trace cleanly.
+    """
 
 
 def _raise_stop(signum: int, frame: FrameType | None) -> None:
@@ -113,7 +117,7 @@ def trace_live(args: argparse.Namespace, io: Any) -> TraceRun:
     tracker = StallTracker(args.slowest)
     lost: dict[int, int] = {}
     cgroups: dict[int, str | None] = {}
-    handlers = {s: signal.signal(s, _raise_stop) for s in (signal.SIGTERM, signal.SIGHUP)}
+    handlers = {s: signal.signal(s, _raise_stop) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     instance = None
     start = time.monotonic()
     try:

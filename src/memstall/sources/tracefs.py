@@ -38,6 +38,16 @@ def find_tracefs(candidates: tuple[str, ...] = TRACEFS_DIRS) -> Path | None:
     return None
 
 
+def tracefs_mount_points(mounts: str = "/proc/mounts") -> list[str]:
+    """Where tracefs is mounted, from /proc/mounts (readable without root)."""
+    try:
+        text = Path(mounts).read_text()
+    except OSError:
+        return []
+    return [parts[1] for parts in (line.split() for line in text.splitlines())
+            if len(parts) > 2 and parts[2] == "tracefs"]
+
+
 def read_available_events(tracefs: Path) -> set[tuple[str, str]]:
     """{(system, event)} from `available_events` (`system:event` per line)."""
     out: set[tuple[str, str]] = set()

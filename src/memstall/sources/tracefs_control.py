@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memstall.errors import SourceUnavailable
-from memstall.sources.tracefs import TRACEFS_DIRS, find_tracefs, read_available_events
+from memstall.sources.tracefs import (
+    TRACEFS_DIRS,
+    find_tracefs,
+    read_available_events,
+    tracefs_mount_points,
+)
 
 INSTANCE_PREFIX = "memstall-"
 MOUNT_HINT = ("mount it with: mount -t tracefs nodev /sys/kernel/tracing "
@@ -35,6 +40,10 @@ def ensure_tracefs() -> tuple[Path, bool]:
         return found, False
     target = TRACEFS_DIRS[0]
     if os.geteuid() != 0:
+        mounted = tracefs_mount_points()
+        if mounted:
+            raise SourceUnavailable(mounted[0], "tracefs is mounted but only root can use it",
+                                    hint=ROOT_HINT)
         raise SourceUnavailable(target, "tracefs is not mounted and memstall is not root",
                                 hint=MOUNT_HINT)
     if not Path(target).is_dir():
