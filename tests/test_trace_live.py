@@ -124,6 +124,7 @@ def test_lost_events_are_counted(memcg: tuple[Path, str], big_file: Path) -> Non
     finally:
         if tracer.poll() is None:
             tracer.kill()
+    assert tracer.returncode == 0, err
     doc = json.loads(out)
     assert doc["events"]["lost"] > 0 and sum(doc["events"]["lost_by_cpu"].values()) == doc["events"]["lost"]
     assert not _instance(tracer.pid).exists()
