@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, json_keys, run_cli
 
 TRACE = FIXTURES / "trace"
 
@@ -38,3 +39,14 @@ def test_errors_are_one_line() -> None:
     assert run_cli("trace", "--input", "/nonexistent").err.count("\n") == 1
     assert run_cli("trace", "--root", "/tmp", "--duration", "1").code == 2
     assert run_cli("trace", "--buffer-kb", "0").code == 2
+
+
+def test_json_md_documents_every_key() -> None:
+    section = (Path(__file__).parent.parent / "docs" / "json.md").read_text().split(
+        "### `memstall.trace/1`", 1)[1]
+    saved = TRACE / "x86_64-6.18-direct-stalls-handmade.txt"
+    result = run_cli("trace", "--format", "json", "--input", str(saved))
+    keys = json_keys(json.loads(result.out), frozenset({"buckets_us", "lost_by_cpu", "by_kind_seconds",
+                                                        "wake_orders"}))
+    missing = sorted(k for k in keys if f"`{k}`" not in section)
+    assert missing == []
