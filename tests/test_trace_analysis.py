@@ -89,3 +89,10 @@ def test_hist_counts_and_percentile(values: list[int]) -> None:
     assert hist.n == sum(hist.counts.values()) == len(values) and hist.max_us == max(values)
     assert hist.percentile_us(1.0) >= max(values) and hist.percentile_us(0.0001) >= min(values)
     assert hist.percentile_us(1.0) >= hist.percentile_us(0.5) >= hist.percentile_us(0.0001)
+
+
+def test_other_events_are_ignored() -> None:
+    tracker = StallTracker()
+    for event in parse_trace_pipe("a-1 [0] ..... 1.000000: mm_page_alloc: page=0x1 order=0\n").events:
+        tracker.feed(event)
+    assert tracker.events == 1 and tracker.kswapd == {} and tracker.kcompactd == {} and not tracker.hists

@@ -47,6 +47,8 @@ _BEGIN = {"mm_vmscan_direct_reclaim_begin": DIRECT_RECLAIM,
           "mm_vmscan_memcg_reclaim_begin": MEMCG_RECLAIM}
 _END = {"mm_vmscan_direct_reclaim_end": DIRECT_RECLAIM,
         "mm_vmscan_memcg_reclaim_end": MEMCG_RECLAIM}
+_BACKGROUND = frozenset({"mm_vmscan_kswapd_wake", "mm_vmscan_kswapd_sleep",
+                         "mm_compaction_kcompactd_wake", "mm_compaction_kcompactd_sleep"})
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,9 @@ class StallTracker:
             self._zone_runs[ev.pid] = ev
         elif name == "mm_compaction_end":
             self._zone_end(ev)
-        else:
+        elif name in _BACKGROUND:
             self._background(ev)
+        # any other event (a wider trace saved with --input) is read and ignored
 
     def _begin(self, ev: TraceEvent, kind: str) -> None:
         key = (ev.pid, kind)
