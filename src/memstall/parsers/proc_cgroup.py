@@ -14,6 +14,13 @@ from memstall.errors import ParseError
 
 
 def parse_proc_cgroup(text: str, path: str = "proc/PID/cgroup") -> str | None:
+    """The task's memory cgroup path.
+
+    >>> parse_proc_cgroup("12:pids:/\\n4:memory:/docker/1f2e\\n")
+    '/docker/1f2e'
+    >>> parse_proc_cgroup("0::/system.slice/cron.service\\n")
+    '/system.slice/cron.service'
+    """
     unified: str | None = None
     for line_no, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -48,7 +48,14 @@ def _fields(body: str) -> dict[str, str]:
 
 def parse_trace_line(line: str, line_no: int = 0,
                      path: str = "trace_pipe") -> TraceEvent | LostEvents | None:
-    """One line: an event, a lost-events marker, or None for a blank or `#` header line."""
+    """One line: an event, a lost-events marker, or None for a blank or `#` header line.
+
+    >>> e = parse_trace_line("cat-28124 [001] ..... 4247.394760: mm_vmscan_memcg_reclaim_end: x=977")
+    >>> (e.comm, e.pid, e.cpu, e.timestamp_us, e.name, e.int_field("x"))
+    ('cat', 28124, 1, 4247394760, 'mm_vmscan_memcg_reclaim_end', 977)
+    >>> parse_trace_line("CPU:1 [LOST 7 EVENTS]")
+    LostEvents(cpu=1, count=7)
+    """
     stripped = line.strip()
     if not stripped or stripped.startswith("#"):
         return None

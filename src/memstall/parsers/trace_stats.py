@@ -22,6 +22,12 @@ _REQUIRED = ("entries", "overrun", "commit_overrun", "bytes")
 
 
 def parse_trace_stats(text: str, path: str = "per_cpu/cpu0/stats") -> TraceCpuStats:
+    """The counters of one CPU's ring buffer.
+
+    >>> s = parse_trace_stats("entries: 3\\noverrun: 5\\ncommit overrun: 0\\nbytes: 9\\ndropped events: 1")
+    >>> (s.entries, s.overrun, s.lost_events, s.read_events)
+    (3, 5, 6, None)
+    """
     values: dict[str, str] = {}
     for line_no, line in enumerate(text.splitlines(), 1):
         if not line.strip():

@@ -3,16 +3,16 @@
 Read side only; creating and removing the instance (writes to tracefs control files) is
 the write edge in `sources/tracefs_control.py`.
 
-Why `trace_pipe` (text) and not `trace_pipe_raw` (binary ring-buffer pages): measured on
-this project's 2-vCPU 6.18 VM with benchmarks/trace_overhead.py (docs/benchmarks.md), the
-Python tracer's cost is dominated by turning records into fields, not by the read. Decoding
-raw pages in Python means unpacking each record with `struct` by the `format` file offsets,
-then decoding `gfp_flags` and compaction `status` numbers ourselves (their symbol tables
-change by kernel version, FACTS.md 5.2), which costs about as much per event as the regex
-on the kernel's own text; the kernel's formatting of text costs the tracer less than the
-parse (see the benchmark's `cat trace_pipe` line). Text also needs one fd instead of one per
-CPU, is ordered by time across CPUs (pairing needs that: a task migrates between CPUs
-between begin and end), and gives users a format they can save and feed back with `--input`.
+Why `trace_pipe` (text) and not `trace_pipe_raw` (binary pages), measured with
+benchmarks/trace_overhead.py on this project's 2-vCPU 6.18 VM (docs/benchmarks.md): a reader
+that only drains costs 125 ms CPU per 10k events on `trace_pipe` and 83 ms on the per-CPU
+`trace_pipe_raw` files, so the kernel's text formatting costs the tracer about 4 µs per event;
+parsing and pairing that text in Python costs 5.6 µs per event (177k events/s on one core).
+A raw reader would save at most the 4 µs, and only if decoding binary records in Python
+(`struct` by the `format` file offsets, then gfp_flags and compaction status numbers through
+version-dependent symbol tables, FACTS.md 5.2) were free, which it is not. Text also needs
+one fd instead of one per CPU and arrives merged in time order across CPUs, which pairing
+needs (a task can migrate between begin and end); and a saved text is valid `--input`.
 """
 
 from __future__ import annotations
