@@ -27,7 +27,7 @@ def test_json_schema() -> None:
     kinds = {(h["kind"], h["order"]) for h in doc["histograms"]}
     assert kinds == {("direct_reclaim", 0), ("direct_reclaim", 2), ("direct_compaction", 9)}
     compaction = next(h for h in doc["histograms"] if h["kind"] == "direct_compaction")
-    assert compaction["buckets_us"] == {"4096": 1} and compaction["total_seconds"] == 0.006
+    assert compaction["buckets_us"] == {"8192": 1} and compaction["total_seconds"] == 0.006
     web = next(p for p in doc["processes"] if p["pid"] == 4200)
     assert web["comm"] == "Web Content" and web["cgroup"] is None and web["stall_seconds"] == 0.001
     assert doc["kswapd"][0]["awake_seconds"] == 0.05 and doc["slowest"][0]["kind"] == "direct_compaction"

@@ -81,6 +81,17 @@ def big_file(tmp_path: Path) -> Path:
     return path
 
 
+def _wait_read(pid: int, size: int, timeout: float = 60) -> None:
+    """Until task `pid` has read `size` bytes (rchar of /proc/PID/io)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+        if int(io["rchar"]) >= size:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"pid {pid} did not read {size} bytes in {timeout} s")
+
+
 def _read_in_cgroup(group: Path, path: Path) -> None:
     def enter() -> None:
         (group / "cgroup.procs").write_text(str(os.getpid()))
@@ -89,22 +100,32 @@ def _read_in_cgroup(group: Path, path: Path) -> None:
 
 def test_memcg_reclaim_is_traced_and_the_instance_removed(memcg: tuple[Path, str], big_file: Path) -> None:
     group, cgroup_path = memcg
+
+    def enter() -> None:
+        (group / "cgroup.procs").write_text(str(os.getpid()))
     tracer = _memstall("--format", "json")
+    # `tail -f` reads the whole file, then stays alive: memstall reads /proc/PID/cgroup when it
+    # first sees the task, and a loaded machine can read a short-lived task's events too late.
+    reader = None
     try:
         _wait_for(_instance(tracer.pid), tracer)
-        _read_in_cgroup(group, big_file)
-        time.sleep(0.3)
+        reader = subprocess.Popen(["tail", "-c", "+1", "-f", str(big_file)], stdout=subprocess.DEVNULL,
+                                  preexec_fn=enter)  # noqa: PLW1509 (no threads in this test)
+        _wait_read(reader.pid, big_file.stat().st_size)
+        time.sleep(1.0)
         tracer.send_signal(signal.SIGTERM)
         out, err = tracer.communicate(timeout=30)
     finally:
-        if tracer.poll() is None:
-            tracer.kill()
+        for proc in (tracer, reader):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
     assert tracer.returncode == 0, err
     doc = json.loads(out)
     assert doc["interrupted"] is True and doc["events"]["read"] > 0
     memcg_hists = [h for h in doc["histograms"] if h["kind"] == "memcg_reclaim"]
     assert memcg_hists and all(h["total_seconds"] > 0 for h in memcg_hists)
-    cat = [p for p in doc["processes"] if p["comm"] == "cat" and p["cgroup"] == cgroup_path]
+    cat = [p for p in doc["processes"] if p["comm"] == "tail" and p["cgroup"] == cgroup_path]
     assert cat and cat[0]["stall_seconds"] > 0 and 0 < cat[0]["wall_share_ratio"] < 1
     assert any(g["cgroup"] == cgroup_path for g in doc["cgroups"])
     assert not _instance(tracer.pid).exists()

@@ -1,8 +1,11 @@
-"""Log2 latency histograms in microseconds (the buckets of bcc's `print_log2_hist`).
+"""Log2 latency histograms in microseconds, bucketed exactly as the kernel's hist trigger.
 
-Bucket k holds values v with v.bit_length() == k: bucket 0 is v == 0, bucket k >= 1 is
-[2**(k-1), 2**k - 1]. Both the pipe path (Python) and the kernel's hist trigger
-(`.log2` modifier) bucket this way, so their histograms compare bucket by bucket.
+The `.log2` modifier of a hist trigger keys a value v by `ilog2(roundup_pow_of_two(v))`
+(kernel/trace/trace_events_hist.c, hist_field_log2, since 4.7), printed `~ 2^k`: bucket k
+holds 2**(k-1) < v <= 2**k, bucket 0 holds 0 and 1. The pipe path uses the same buckets, so
+both paths give the same histogram bucket for bucket (checked on a QEMU guest's capture in
+tests/test_trace_hist.py), and a bucket's upper bound is a Prometheus `le` bound. (bcc's
+`print_log2_hist` differs: its bucket k is [2**(k-1), 2**k - 1].)
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from dataclasses import dataclass, field
 
 
 def bucket_of(value_us: int) -> int:
-    return max(value_us, 0).bit_length()
+    """ilog2(roundup_pow_of_two(v)): the smallest k with v <= 2**k (0 for v <= 1)."""
+    return (value_us - 1).bit_length() if value_us > 1 else 0
 
 
 def bucket_range_us(bucket: int) -> tuple[int, int]:
     """The inclusive [low, high] microseconds of a bucket."""
     if bucket == 0:
-        return (0, 0)
-    return (1 << (bucket - 1), (1 << bucket) - 1)
+        return (0, 1)
+    return ((1 << (bucket - 1)) + 1, 1 << bucket)
 
 
 @dataclass
@@ -32,7 +36,7 @@ class Log2Hist:
     max_us: int = 0
 
     def add(self, value_us: int) -> None:
-        b = max(value_us, 0).bit_length()
+        b = (value_us - 1).bit_length() if value_us > 1 else 0
         self.counts[b] = self.counts.get(b, 0) + 1
         self.total_us += value_us
         self.n += 1
@@ -58,6 +62,6 @@ class Log2Hist:
         return self.max_us
 
 
-def counts_by_low_us(hist: Log2Hist) -> Mapping[int, int]:
-    """{bucket low bound in µs: count}, ascending (the JSON shape)."""
-    return {bucket_range_us(b)[0]: hist.counts[b] for b in sorted(hist.counts)}
+def counts_by_high_us(hist: Log2Hist) -> Mapping[int, int]:
+    """{bucket upper bound in µs (2**k, the kernel's `~ 2^k`): count}, ascending (the JSON shape)."""
+    return {bucket_range_us(b)[1]: hist.counts[b] for b in sorted(hist.counts)}

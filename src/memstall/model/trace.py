@@ -66,3 +66,26 @@ class TraceCpuStats:
     @property
     def lost_events(self) -> int:
         return self.overrun + (self.dropped_events or 0)
+
+
+@dataclass(frozen=True)
+class HistEntry:
+    """One `{ key: value, ... } hitcount: N ...` line of a hist trigger's `hist` file.
+
+    `keys` keeps the printed key text (`order` -> "0", `lat` -> "~ 2^8" for a `.log2` key),
+    `values` the numeric values after the braces (`hitcount` and any `vals=`).
+    """
+
+    keys: Mapping[str, str]
+    values: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class TraceHist:
+    """A hist trigger's `hist` file: its entries and the `Totals:` block."""
+
+    trigger: str
+    entries: tuple[HistEntry, ...]
+    hits: int
+    entries_count: int
+    dropped: int

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from memstall.analysis.log2hist import Log2Hist, bucket_range_us, counts_by_low_us
+from memstall.analysis.log2hist import Log2Hist, bucket_range_us, counts_by_high_us
 from memstall.analysis.stall_trace import KINDS, NodeActivity, StallTracker, TaskTotals, by_cgroup
 from memstall.outputs.render.table import render_table
 
@@ -127,7 +127,7 @@ def trace_doc(run: TraceRun) -> dict[str, Any]:
         "histograms": [
             {"kind": kind, "order": order, "gfp_flags": gfp, "count": h.n,
              "total_seconds": h.total_us / 1e6, "max_seconds": h.max_us / 1e6,
-             "buckets_us": {str(low): n for low, n in counts_by_low_us(h).items()}}
+             "buckets_us": {str(high): n for high, n in counts_by_high_us(h).items()}}
             for (kind, order, gfp), h in sorted(t.hists.items(), key=_hist_sort)],
         "processes": [dict(pid=pid, comm=task.comm, cgroup=run.cgroup_of.get(pid),
                            **_totals(task, run.wall_seconds))
