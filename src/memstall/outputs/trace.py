@@ -93,7 +93,7 @@ def trace_text(run: TraceRun) -> str:
                                  for name, g in groups], title="stall time per cgroup"))
         out.append(render_table(["KIND", "PID", "COMM", "ORDER", "GFP", "START_S", "MS", "DETAIL"],
                                 [[s.kind, s.pid, s.comm, s.order, s.gfp_flags or "-",
-                                  round(s.start_us / 1e6, 6), _ms(s.duration_us), s.detail]
+                                  f"{s.start_us / 1e6:.6f}", _ms(s.duration_us), s.detail]
                                  for s in t.slowest_stalls()], title="slowest stalls"))
     for label, table in (("kswapd", t.kswapd), ("kcompactd", t.kcompactd)):
         if table:
