@@ -88,6 +88,7 @@ def commands(h: dict[str, Path]) -> list[list[str]]:
         ["--root", root + "-typo", "tune", "history"],
         ["logs", "--format", "jsonl", log],
         ["lab", "kernels", "--cache", str(h["out"]) + "-lab"],  # the cache path is printed
+        ["trace", "--input", log],  # not trace text: the error names the file
         ["--root", root, "record", "--db", str(h["out"]) + "-rec.db", "--samples", "2", "--interval", "1"],
         ["report", "--db", str(h["out"]) + "-rec.db", "-o", str(h["out"]) + "-day.html"],
         ["--root", root, "report", "-o", str(h["out"]) + "-moment.html"],
