@@ -59,6 +59,13 @@ def header_kind(text: str) -> str | None:
     return None
 
 
+def header_has_fields(text: str) -> bool:
+    """A header line names an order, a mode or a stall time; a line that only mentions
+    `page allocation failure` (a vendor's extra warning, a header cut at the screen edge)
+    does not."""
+    return bool(_ORDER.search(text) or _MODE.search(text) or STALL.search(text))
+
+
 def header_complete(kind: str, text: str) -> bool:
     """False while a wrapped or KERN_CONT-broken header still misses its tail."""
     t = text.rstrip()

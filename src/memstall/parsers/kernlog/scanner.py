@@ -22,6 +22,7 @@ from typing import Union
 
 from memstall.model.kernlog import AllocEvent, LogScan, MemInfoDump
 from memstall.parsers.kernlog import classify as c
+from memstall.parsers.kernlog.prefix import ANCHOR, Prefix
 from memstall.parsers.kernlog.report import END, OK, UNKNOWN, Report
 from memstall.parsers.kernlog.unwrap import Hosts, Unwrapped, unwrap
 
@@ -68,11 +69,13 @@ R_DROPPED = "report without a header or Mem-Info"
 
 
 class _Stream:
-    __slots__ = ("prev", "report")
+    __slots__ = ("prefix", "prev", "report")
 
     def __init__(self) -> None:
         self.report: Report | None = None
         self.prev: tuple[str, Unwrapped] | None = None
+        self.prefix: Prefix | None = None
+        """The wrapper `unwrap` did not know, learned from this stream's anchor lines."""
 
 
 class LogScanner:
@@ -251,13 +254,33 @@ class LogScanner:
             st = self._streams[key] = _Stream()
         return st
 
+    @staticmethod
+    def _strip_prefix(st: _Stream, body: str) -> str:
+        """Strip the stream's learned wrapper; learn it when an anchor stands after text."""
+        pfx = st.prefix
+        if pfx is not None and pfx.matches(body):
+            return pfx.remove(body)
+        if ANCHOR.search(body) is None:
+            return body
+        learned = Prefix.learn(body)
+        if learned is None:
+            return body
+        st.prefix = learned
+        rep = st.report
+        if rep is not None and rep.header and learned.matches(rep.header):
+            rep.header = learned.remove(rep.header)  # the header came before the first anchor
+        return learned.remove(body)
+
     def _body(self, key: str | None, body: str, u: Unwrapped, out: list[Item]) -> None:
         st = self._stream(key)
-        s = body.strip()
+        s = self._strip_prefix(st, body).strip()
         if not s:
             self.skip(R_BLANK)
             return
         kind = c.header_kind(s)
+        if kind is not None and st.report is not None and not c.header_has_fields(s) \
+                and st.report.kind is not None and st.report.phase in ("header", "trace"):
+            kind = None  # a vendor's extra warning or a cut header: part of the open report
         if kind is not None:
             self._close(st, out)
             self._open_report(st, kind, s, u, key)
