@@ -51,6 +51,18 @@ def shape(prefix: str) -> str:
     return "".join(out)
 
 
+STAMP_IN = re.compile(r"\[ *(\d{1,12}\.\d{3,9})\]")
+"""A dmesg uptime stamp standing inside a prefix or before a header's comm."""
+
+
+def stamp_in(text: str) -> tuple[str, float] | None:
+    """The last dmesg stamp in `text` (a learned prefix, the text before a header's comm)."""
+    found = None
+    for m in STAMP_IN.finditer(text):
+        found = m
+    return (found.group(1), float(found.group(1))) if found is not None else None
+
+
 class Prefix:
     """A learned prefix shape (one per host stream)."""
 
@@ -73,8 +85,13 @@ class Prefix:
         return cls(shape(prefix.lstrip()))
 
     def remove(self, body: str) -> str:
-        m = self._rx.match(body.lstrip(" "))
-        return body.lstrip(" ")[m.end():] if m is not None and m.end() else body
+        return self.split(body)[1]
+
+    def split(self, body: str) -> tuple[str, str]:
+        """(the prefix, the kernel text); ('', body) when the line does not carry it."""
+        text = body.lstrip(" ")
+        m = self._rx.match(text)
+        return (text[: m.end()], text[m.end():]) if m is not None and m.end() else ("", body)
 
     def matches(self, body: str) -> bool:
         m = self._rx.match(body.lstrip(" "))

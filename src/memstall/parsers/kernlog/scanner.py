@@ -22,7 +22,7 @@ from typing import Union
 
 from memstall.model.kernlog import AllocEvent, LogScan, MemInfoDump
 from memstall.parsers.kernlog import classify as c
-from memstall.parsers.kernlog.prefix import ANCHOR, Prefix
+from memstall.parsers.kernlog.prefix import ANCHOR, STAMP_IN, Prefix, stamp_in
 from memstall.parsers.kernlog.report import END, OK, UNKNOWN, Report
 from memstall.parsers.kernlog.unwrap import Hosts, Unwrapped, unwrap
 
@@ -255,25 +255,48 @@ class LogScanner:
         return st
 
     @staticmethod
-    def _strip_prefix(st: _Stream, body: str) -> str:
-        """Strip the stream's learned wrapper; learn it when an anchor stands after text."""
+    def _strip_prefix(st: _Stream, body: str, u: Unwrapped) -> tuple[str, Unwrapped]:
+        """Strip the stream's learned wrapper (learning it when an anchor stands after
+        text); a dmesg stamp inside it is the line's time when the known wrappers gave none."""
         pfx = st.prefix
-        if pfx is not None and pfx.matches(body):
-            return pfx.remove(body)
-        if ANCHOR.search(body) is None:
-            return body
-        learned = Prefix.learn(body)
-        if learned is None:
-            return body
-        st.prefix = learned
-        rep = st.report
-        if rep is not None and rep.header and learned.matches(rep.header):
-            rep.header = learned.remove(rep.header)  # the header came before the first anchor
-        return learned.remove(body)
+        if pfx is None or not pfx.matches(body):
+            if ANCHOR.search(body) is None:
+                return body, u
+            pfx = Prefix.learn(body)
+            if pfx is None:
+                return body, u
+            st.prefix = pfx
+            rep = st.report
+            if rep is not None and rep.header and pfx.matches(rep.header):
+                head, rep.header = pfx.split(rep.header)  # the header came before the first anchor
+                found = stamp_in(head)
+                if found is not None and rep.uptime_s is None:
+                    rep.time, rep.uptime_s = found
+        head, body = pfx.split(body)
+        if u.stamp is None and "[" in head:
+            found = stamp_in(head)
+            if found is not None:
+                u = u._replace(stamp=found[0], uptime_s=found[1])
+        return body, u
+
+    @staticmethod
+    def _header_stamp(kind: str, s: str, u: Unwrapped) -> tuple[str, Unwrapped]:
+        """`# [ 775.947949] nc.traditional: page allocation failure...`: a stamp glued
+        after something no wrapper knows (a shell prompt) is cut with what precedes it."""
+        at = s.find(" invoked oom-killer" if kind == "oom" else "page allo")
+        found = None
+        for m in STAMP_IN.finditer(s, 0, max(at, 0)):
+            found = m
+        if found is None:
+            return s, u
+        if u.stamp is None:
+            u = u._replace(stamp=found.group(1), uptime_s=float(found.group(1)))
+        return s[found.end():].strip(), u
 
     def _body(self, key: str | None, body: str, u: Unwrapped, out: list[Item]) -> None:
         st = self._stream(key)
-        s = self._strip_prefix(st, body).strip()
+        body, u = self._strip_prefix(st, body, u)
+        s = body.strip()
         if not s:
             self.skip(R_BLANK)
             return
@@ -282,6 +305,8 @@ class LogScanner:
                 and st.report.kind is not None and st.report.phase in ("header", "trace"):
             kind = None  # a vendor's extra warning or a cut header: part of the open report
         if kind is not None:
+            if "]" in s:
+                s, u = self._header_stamp(kind, s, u)
             self._close(st, out)
             self._open_report(st, kind, s, u, key)
             return

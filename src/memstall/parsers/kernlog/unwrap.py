@@ -151,9 +151,25 @@ def _journal_json(line: str) -> Unwrapped | None:
 
 
 def unwrap(line: str, hosts: Hosts | None = None) -> Unwrapped:
-    """Split one physical log line into its wrapper fields and the kernel text."""
+    """Split one physical line into its wrapper fields and the kernel text.
+
+    A wrapped line indented as a whole (a Markdown code block, a quoted mail) is unwrapped
+    after its indentation when what follows is a wrapper with a time or a host.
+    """
     if hosts is None:
         hosts = {}
+    if line[:1] in (" ", "\t"):
+        inner = _unwrap(line.lstrip(" \t"), hosts)
+        if _dated(inner):
+            return inner
+    return _unwrap(line, hosts)
+
+
+def _dated(u: Unwrapped) -> bool:
+    return u.wall is not None or u.stamp is not None or u.host is not None
+
+
+def _unwrap(line: str, hosts: Hosts) -> Unwrapped:
     m = _FAST_SYSLOG.match(line)
     if m:
         host: str | None = m.group(2)
@@ -164,7 +180,7 @@ def unwrap(line: str, hosts: Hosts | None = None) -> Unwrapped:
         up = m.group(3)
         rest = line[m.end():]
         if rest[:1] == "[" or (up is None and rest[:1].isdigit()):
-            return unwrap_general(line, hosts)  # a caller id, a -T/delta/cut stamp may follow
+            return _general(line, hosts)  # a caller id, a -T/delta/cut stamp may follow
         return Unwrapped(rest, host, m.group(1), up, float(up) if up else None, True, True)
     m = _FAST_DMESG.match(line)
     if m:
@@ -177,11 +193,19 @@ def unwrap(line: str, hosts: Hosts | None = None) -> Unwrapped:
         rest, stamp, uptime = _dmesg_stamp(line[m.end():])
         rest, caller = _caller(rest) if rest[:1] == "[" else (rest, None)
         return Unwrapped(rest, host, m.group(1), stamp, uptime, False, True, caller)
-    return unwrap_general(line, hosts)
+    return _general(line, hosts)
 
 
 def unwrap_general(line: str, hosts: Hosts) -> Unwrapped:
-    """Every wrapper, tried in order (outermost first)."""
+    """Every wrapper, tried in order (outermost first); the slow path `unwrap` must agree with."""
+    if line[:1] in (" ", "\t"):
+        inner = _general(line.lstrip(" \t"), hosts)
+        if _dated(inner):
+            return inner
+    return _general(line, hosts)
+
+
+def _general(line: str, hosts: Hosts) -> Unwrapped:
     if line.startswith("{"):
         rec = _journal_json(line)
         if rec is not None:
