@@ -80,7 +80,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.set_defaults(root="/", format="text", debug=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES if only is None else (only,):
+    for name in COMMAND_MODULES if only is None else (only,) if only else ():  # "": --version
         module = importlib.import_module(f"memstall.cli.{name}")
         module.register(subparsers, common)
     return parser
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     try:
-        parser = build_parser(chosen_command(args_list))
+        parser = build_parser(chosen_command(args_list) or ("" if "--version" in args_list else None))
         try:
             args = parser.parse_args(args_list)
         except SystemExit as exit_:  # argparse already printed its usage message
