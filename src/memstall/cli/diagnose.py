@@ -17,7 +17,7 @@ from memstall.advice.recommend import recommend
 from memstall.analysis.log_state import state_from_mem_info
 from memstall.analysis.rates import compute_rates
 from memstall.collect import load_state
-from memstall.collect_log import read_log
+from memstall.collect_log import read_log_last_dump
 from memstall.errors import UsageError
 from memstall.model.kernel import KernelVersion
 from memstall.model.kernlog import AllocEvent, MemInfoDump
@@ -107,7 +107,7 @@ def inputs_from_log(path: str) -> tuple[Inputs, str, int | None]:
     Returns the inputs, a description, and the host's managed total (pages RAM - pages
     reserved) used to estimate zones the log does not print.
     """
-    label, items = read_log(path)
+    label, items = read_log_last_dump(path)
     events = tuple(i for i in items if isinstance(i, AllocEvent))
     standalone = [i for i in items if isinstance(i, MemInfoDump)]
     dump = _last_dump(events, standalone)
