@@ -130,3 +130,11 @@ def test_pid_comes_from_the_printk_caller_id_without_a_cpu_line() -> None:
     ])
     [e] = scan_text(text).events
     assert (e.comm, e.pid, e.uptime_s) == ("a", 4321, 12.345678)
+
+
+def test_comm_is_reported_exactly_as_printed() -> None:
+    for comm in ("Web Content", "python3 ", "(sd-pam)", "kworker/u8:2"):
+        text = (f"[   12.345678] {comm}: page allocation failure: order:2, mode:0x40cc0(GFP_KERNEL)\n"
+                "[   12.345679] Call Trace:\n[   12.345680]  warn_alloc+0x1/0x2")
+        [e] = scan_text(text).events
+        assert e.comm == comm

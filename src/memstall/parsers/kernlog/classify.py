@@ -83,7 +83,7 @@ def header_complete(kind: str, text: str) -> bool:
 
 def parse_header(kind: str, text: str) -> Header:
     m = (_COMM_OOM if kind == "oom" else _COMM_BEFORE).search(text)
-    comm = m.group(1).strip() if m and m.group(1).strip() else None
+    comm = m.group(1) if m and m.group(1).strip() else None  # as printed: a comm may end in a space
     tail = text[m.end():] if m else text
     order = _ORDER.search(tail)
     mode = _MODE.search(tail)
