@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from syslog_gen import GREP_PATTERN, load_reports, write_reports_only, write_sparse
+from syslog_gen import GREP_PATTERN, load_reports, write_reports_only, write_sparse, write_trace_only
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS_CANDIDATES = (ROOT / "tests" / "fixtures" / "kernlog" / "corpus", ROOT.parent / "shared" / "corpus")
@@ -83,6 +83,19 @@ def grep_cmd(path: Path) -> list[str]:
     return ["grep", "-c", GREP_PATTERN, str(path)]
 
 
+def grep_f_cmd(path: Path) -> list[str]:
+    """Issue 10's peer: one fixed string, the C locale."""
+    return ["env", "LC_ALL=C", "grep", "-c", "-F", "page allocation", str(path)]
+
+
+def diagnose_cmd(path: Path) -> list[str]:
+    return [sys.executable, "-m", "memstall", "diagnose", "--log", str(path)]
+
+
+def jobs_cmd(path: Path, jobs: int) -> list[str]:
+    return [*memstall_cmd(path), "--jobs", str(jobs)]
+
+
 def prefilter_cmd(path: Path) -> list[str]:
     """The grep that `memstall logs` itself runs on a big plain file (its speed floor)."""
     from memstall.parsers.kernlog.scanner import PREFILTER_ERE
@@ -119,6 +132,11 @@ def build(workdir: Path, args: argparse.Namespace) -> dict[str, tuple[Path, int]
     print(f"built {path} ({path.stat().st_size / MB:.0f} MB, {events} corpus events, "
           f"{len(reports)} distinct excerpts)")
     files["reports-only"] = (path, events)
+    path = workdir / "trace-only.log"
+    with path.open("wb") as f:
+        write_trace_only(f, int(args.reports_mb * MB), seed=args.seed)
+    print(f"built {path} ({path.stat().st_size / MB:.0f} MB of prefilter-passing lines, no report)")
+    files["trace-only"] = (path, 0)
     manifest = {label: [str(p), n] for label, (p, n) in files.items()}
     (workdir / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return files
@@ -165,6 +183,59 @@ def measure(files: dict[str, tuple[Path, int]], repeat: int = 1) -> bool:
         if label == "reports-only" and rate < 20000:
             print(f"  target missed: {rate:.0f} events/s (target >= 20,000)")
             ok = False
+    return measure_issue10(files, repeat) and ok
+
+
+def _has_jobs() -> bool:
+    probe = subprocess.run([sys.executable, "-m", "memstall", "logs", "--help"], capture_output=True,
+                           text=True, check=False)
+    return "--jobs" in probe.stdout
+
+
+def measure_issue10(files: dict[str, tuple[Path, int]], repeat: int = 1) -> bool:
+    """Issue 10's targets, each against its peer in this run: sparse <= 1.5x `LC_ALL=C grep -c
+    -F 'page allocation'`, reports back to back >= 10,000 events/s (>= 20,000 with --jobs 2),
+    peak RSS < 100 MB for `logs` and `diagnose --log`, trace-only not slower per MB than sparse."""
+    ok = True
+    print("\nissue 10 targets (each against its peer in this run):")
+    per_mb: dict[str, float] = {}
+    for label, (path, _expected) in files.items():
+        warm(path)
+        size_mb = path.stat().st_size / MB
+        peer = best(grep_f_cmd(path), repeat)
+        m = best(memstall_cmd(path), repeat, count_lines=True)
+        per_mb[label] = m.seconds / size_mb
+        ratio = m.seconds / peer.seconds if peer.seconds else float("inf")
+        line = (f"  {label:<13} {size_mb:>6.0f} MB  grep -F {peer.seconds:6.2f} s  "
+                f"memstall {m.seconds:6.2f} s  ratio {ratio:5.2f}  RSS {m.max_rss_mb:5.1f} MB")
+        if label.startswith("sparse"):
+            met = ratio <= 1.5
+            line += f"  [{'met' if met else 'MISSED'}: <= 1.5x]"
+            ok &= met
+        if label == "reports-only":
+            rate = m.stdout_lines / m.seconds if m.seconds else 0.0
+            met = rate >= 10000
+            line += f"  {rate:,.0f} events/s [{'met' if met else 'MISSED'}: >= 10,000]"
+            ok &= met
+            if _has_jobs():
+                j = best(jobs_cmd(path, 2), repeat, count_lines=True)
+                jrate = j.stdout_lines / j.seconds if j.seconds else 0.0
+                verdict = "met" if jrate >= 20000 else "MISSED"
+                line += f"; --jobs 2: {jrate:,.0f} events/s [{verdict}: >= 20,000]"
+                ok &= jrate >= 20000
+            else:
+                line += "; --jobs: not implemented [MISSED: >= 20,000]"
+                ok = False
+            d = best(diagnose_cmd(path), repeat)
+            line += f"\n  diagnose --log {label}: {d.seconds:.2f} s, RSS {d.max_rss_mb:.1f} MB" \
+                    f" [{'met' if d.max_rss_mb < 100 else 'MISSED'}: < 100 MB]"
+            ok &= d.max_rss_mb < 100
+        met_rss = m.max_rss_mb < 100
+        ok &= met_rss
+        print(line + ("" if met_rss else "  [MISSED: RSS < 100 MB]"))
+    if "trace-only" in per_mb and "sparse-large" in per_mb:
+        slow = per_mb["trace-only"] / per_mb["sparse-large"]
+        print(f"  trace-only costs {slow:.1f}x sparse-large per MB (prefilter-passing lines, no report)")
     return ok
 
 

@@ -245,3 +245,33 @@ def write_reports_only(out: BinaryIO, size_bytes: int, reports: list[Report], se
         events += report.events
         i += 1
     return events
+
+
+_TRACE_ONLY = (
+    "Call Trace:",
+    " <TASK>",
+    " dump_stack_lvl+0x{a:x}/0x{b:x}",
+    " __schedule+0x{a:x}/0x{b:x}",
+    " schedule_timeout+0x{a:x}/0x{b:x}",
+    " </TASK>",
+    "INFO: task jbd2/sda1-8:{n} blocked for more than 120 seconds.",
+)
+
+
+def write_trace_only(out: BinaryIO, size_bytes: int, seed: int) -> int:
+    """Lines that pass a trigger-word prefilter (`Call Trace:`, hung-task reports) but open no
+    allocation report, up to `size_bytes`: the scan must not fall onto a slow path. Returns 0."""
+    rng = random.Random(seed)
+    clock = Clock(rng)
+    written = 0
+    while written < size_bytes:
+        chunk = []
+        for _ in range(4096):
+            host = HOSTS[rng.randrange(len(HOSTS))]
+            text = _TRACE_ONLY[rng.randrange(len(_TRACE_ONLY))].format(
+                a=rng.randrange(1 << 12), b=rng.randrange(1 << 12), n=rng.randrange(1 << 15))
+            chunk.append(kernel_line(clock.tick(), host, clock.uptime(host), text))
+        data = "".join(chunk).encode()
+        out.write(data)
+        written += len(data)
+    return 0

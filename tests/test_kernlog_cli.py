@@ -369,3 +369,15 @@ def test_streamed_json_is_byte_identical_to_the_whole_document(logs: list[Path],
     r = run_cli("logs", "--format", "json", *[str(p) for p in logs or [empty]])
     assert r.code == 0
     assert r.out == dumps(json.loads(r.out))
+
+
+def test_version_imports_no_sub_command() -> None:
+    """`memstall --version` answers without loading the scanner, the rules or any command."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "memstall", "--version"],
+                          capture_output=True, text=True, check=True)
+    assert proc.stdout.startswith("memstall ")
+    loaded = [ln.rsplit("|", 1)[-1].strip() for ln in proc.stderr.splitlines() if "|" in ln]
+    assert not [m for m in loaded if m.startswith(("memstall.cli.", "memstall.parsers", "memstall.rules"))]

@@ -6,7 +6,9 @@ Apart from collect/ so that commands which never read a log do not import the sc
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
+from memstall.model.kernlog import AllocEvent, MemInfoDump
 from memstall.parsers.kernlog import Item, LogScanner
 from memstall.parsers.kernlog.scanner import PREFILTER_ERE
 from memstall.sources.kernlog import LogReader
@@ -32,5 +34,43 @@ def read_log(path: str) -> tuple[str, list[Item]]:
     reader = LogReader(path)
     try:
         return reader.label, list(scan_log(reader, LogScanner(reader.label)))
+    finally:
+        reader.close()
+
+
+def _dump_of(item: Item) -> MemInfoDump | None:
+    return item.mem_info if isinstance(item, AllocEvent) else item
+
+
+def _without_dump(item: Item) -> Item | None:
+    """The item with its Mem-Info dropped: an event keeps its facts, a standalone dump goes."""
+    return replace(item, mem_info=None) if isinstance(item, AllocEvent) else None
+
+
+def read_log_last_dump(path: str) -> tuple[str, list[Item]]:
+    """`read_log` for `diagnose --log`, which reads only the last Mem-Info: every event, but
+    only the dump with the highest line number is kept (memory stays flat however many
+    reports the log holds)."""
+    reader = LogReader(path)
+    items: list[Item] = []
+    best: int | None = None  # index in items of the item holding the last dump so far
+    best_line = -1
+    try:
+        for item in scan_log(reader, LogScanner(reader.label)):
+            dump = _dump_of(item)
+            kept: Item | None = item
+            if dump is not None and dump.line_no > best_line:
+                if best is not None:
+                    prev = _without_dump(items[best])
+                    if prev is None:
+                        del items[best]
+                    else:
+                        items[best] = prev
+                best, best_line = len(items), dump.line_no
+            elif dump is not None:
+                kept = _without_dump(item)
+            if kept is not None:
+                items.append(kept)
+        return reader.label, items
     finally:
         reader.close()

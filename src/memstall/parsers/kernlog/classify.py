@@ -59,6 +59,13 @@ def header_kind(text: str) -> str | None:
     return None
 
 
+def header_has_fields(text: str) -> bool:
+    """A header line names an order, a mode or a stall time; a line that only mentions
+    `page allocation failure` (a vendor's extra warning, a header cut at the screen edge)
+    does not."""
+    return bool(_ORDER.search(text) or _MODE.search(text) or STALL.search(text))
+
+
 def header_complete(kind: str, text: str) -> bool:
     """False while a wrapped or KERN_CONT-broken header still misses its tail."""
     t = text.rstrip()
@@ -76,7 +83,7 @@ def header_complete(kind: str, text: str) -> bool:
 
 def parse_header(kind: str, text: str) -> Header:
     m = (_COMM_OOM if kind == "oom" else _COMM_BEFORE).search(text)
-    comm = m.group(1).strip() if m and m.group(1).strip() else None
+    comm = m.group(1) if m and m.group(1).strip() else None  # as printed: a comm may end in a space
     tail = text[m.end():] if m else text
     order = _ORDER.search(tail)
     mode = _MODE.search(tail)

@@ -35,6 +35,7 @@ class Report:
         self.time = u.stamp or u.wall
         self.uptime_s = u.uptime_s
         self.comm_hint: str | None = None
+        self.caller_pid = u.caller_pid
         self.task: c.TaskLine | None = None
         self.version: str | None = None
         self.version_pending = False
@@ -175,7 +176,7 @@ class Report:
         cpuset = (h.cpuset, h.mems_allowed) if h and h.cpuset is not None else self.cpuset
         return AllocEvent(
             kind=self.kind, time=self.time, uptime_s=self.uptime_s, host=self.host, comm=comm,
-            pid=task.pid if task else None, cpu=task.cpu if task else None,
+            pid=task.pid if task else self.caller_pid, cpu=task.cpu if task else None,
             order=h.order if h else None, gfp_mode=h.gfp_mode if h else None,
             gfp_flags=h.gfp_flags if h else None, stall_ms=h.stall_ms if h else None,
             kernel_version=self.version, nodemask=h.nodemask if h else None,

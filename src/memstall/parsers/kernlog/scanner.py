@@ -22,6 +22,7 @@ from typing import Union
 
 from memstall.model.kernlog import AllocEvent, LogScan, MemInfoDump
 from memstall.parsers.kernlog import classify as c
+from memstall.parsers.kernlog.prefix import ANCHOR, STAMP_IN, Prefix, stamp_in
 from memstall.parsers.kernlog.report import END, OK, UNKNOWN, Report
 from memstall.parsers.kernlog.unwrap import Hosts, Unwrapped, unwrap
 
@@ -68,11 +69,13 @@ R_DROPPED = "report without a header or Mem-Info"
 
 
 class _Stream:
-    __slots__ = ("prev", "report")
+    __slots__ = ("prefix", "prev", "report")
 
     def __init__(self) -> None:
         self.report: Report | None = None
         self.prev: tuple[str, Unwrapped] | None = None
+        self.prefix: Prefix | None = None
+        """The wrapper `unwrap` did not know, learned from this stream's anchor lines."""
 
 
 class LogScanner:
@@ -251,14 +254,59 @@ class LogScanner:
             st = self._streams[key] = _Stream()
         return st
 
+    @staticmethod
+    def _strip_prefix(st: _Stream, body: str, u: Unwrapped) -> tuple[str, Unwrapped]:
+        """Strip the stream's learned wrapper (learning it when an anchor stands after
+        text); a dmesg stamp inside it is the line's time when the known wrappers gave none."""
+        pfx = st.prefix
+        if pfx is None or not pfx.matches(body):
+            if ANCHOR.search(body) is None:
+                return body, u
+            pfx = Prefix.learn(body)
+            if pfx is None:
+                return body, u
+            st.prefix = pfx
+            rep = st.report
+            if rep is not None and rep.header and pfx.matches(rep.header):
+                head, rep.header = pfx.split(rep.header)  # the header came before the first anchor
+                found = stamp_in(head)
+                if found is not None and rep.uptime_s is None:
+                    rep.time, rep.uptime_s = found
+        head, body = pfx.split(body)
+        if u.stamp is None and "[" in head:
+            found = stamp_in(head)
+            if found is not None:
+                u = u._replace(stamp=found[0], uptime_s=found[1])
+        return body, u
+
+    @staticmethod
+    def _header_stamp(kind: str, s: str, u: Unwrapped) -> tuple[str, Unwrapped]:
+        """`# [ 775.947949] nc.traditional: page allocation failure...`: a stamp glued
+        after something no wrapper knows (a shell prompt) is cut with what precedes it."""
+        at = s.find(" invoked oom-killer" if kind == "oom" else "page allo")
+        found = None
+        for m in STAMP_IN.finditer(s, 0, max(at, 0)):
+            found = m
+        if found is None:
+            return s, u
+        if u.stamp is None:
+            u = u._replace(stamp=found.group(1), uptime_s=float(found.group(1)))
+        return s[found.end():].strip(), u
+
     def _body(self, key: str | None, body: str, u: Unwrapped, out: list[Item]) -> None:
         st = self._stream(key)
+        body, u = self._strip_prefix(st, body, u)
         s = body.strip()
         if not s:
             self.skip(R_BLANK)
             return
         kind = c.header_kind(s)
+        if kind is not None and st.report is not None and not c.header_has_fields(s) \
+                and st.report.kind is not None and st.report.phase in ("header", "trace"):
+            kind = None  # a vendor's extra warning or a cut header: part of the open report
         if kind is not None:
+            if "]" in s:
+                s, u = self._header_stamp(kind, s, u)
             self._close(st, out)
             self._open_report(st, kind, s, u, key)
             return

@@ -39,6 +39,8 @@ class Unwrapped(NamedTuple):
     uptime_s: float | None = None
     kernel: bool = True
     prefixed: bool = False
+    caller_pid: int | None = None
+    """CONFIG_PRINTK_CALLER (4.19+) `[T1234]`: the id of the task that printed the line."""
 
 
 # The two most common shapes, recognised with one match each (the general path below
@@ -61,7 +63,7 @@ _UPTIME = re.compile(r"^\[ *(\d+\.\d+)\] ?")
 _DELTA = re.compile(r"^\[ *\+? *\d+\.\d+(?: *<[ \d.]*>)?\] ?")
 _HUMAN = re.compile(r"^\[([A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\] ?")
 _CUT_STAMP = re.compile(r"^(\d+\.\d{6})\] ?")
-_CALLER = re.compile(r"^\[ *[CT]\d+\] ?")
+_CALLER = re.compile(r"^\[ *([CT])(\d{1,18})\] ?")
 
 _MAX_HOSTS = 4096
 Hosts = dict[str, None]
@@ -79,8 +81,16 @@ def _remember(hosts: Hosts, host: str) -> None:
         hosts[host] = None
 
 
+def _caller(rest: str) -> tuple[str, int | None]:
+    """Strip a printk caller id (`[T1234]` a task, `[C3]` a CPU): (rest, task pid)."""
+    c = _CALLER.match(rest)
+    if c is None:
+        return rest, None
+    return rest[c.end():], int(c.group(2)) if c.group(1) == "T" else None
+
+
 def _dmesg_stamp(rest: str) -> tuple[str, str | None, float | None]:
-    """Strip a dmesg stamp: (rest, stamp as printed, uptime seconds)."""
+    """Strip a dmesg stamp (and a caller id after it): (rest, stamp as printed, uptime seconds)."""
     if not rest.startswith("["):
         m = _CUT_STAMP.match(rest)
         if m:
@@ -88,9 +98,7 @@ def _dmesg_stamp(rest: str) -> tuple[str, str | None, float | None]:
         return rest, None, None
     m = _UPTIME.match(rest)
     if m:
-        rest = rest[m.end():]
-        c = _CALLER.match(rest)
-        return (rest[c.end():] if c else rest), m.group(1), float(m.group(1))
+        return rest[m.end():], m.group(1), float(m.group(1))
     m = _HUMAN.match(rest)
     if m:
         return rest[m.end():], m.group(1), None
@@ -143,9 +151,25 @@ def _journal_json(line: str) -> Unwrapped | None:
 
 
 def unwrap(line: str, hosts: Hosts | None = None) -> Unwrapped:
-    """Split one physical log line into its wrapper fields and the kernel text."""
+    """Split one physical line into its wrapper fields and the kernel text.
+
+    A wrapped line indented as a whole (a Markdown code block, a quoted mail) is unwrapped
+    after its indentation when what follows is a wrapper with a time or a host.
+    """
     if hosts is None:
         hosts = {}
+    if line[:1] in (" ", "\t"):
+        inner = _unwrap(line.lstrip(" \t"), hosts)
+        if _dated(inner):
+            return inner
+    return _unwrap(line, hosts)
+
+
+def _dated(u: Unwrapped) -> bool:
+    return u.wall is not None or u.stamp is not None or u.host is not None
+
+
+def _unwrap(line: str, hosts: Hosts) -> Unwrapped:
     m = _FAST_SYSLOG.match(line)
     if m:
         host: str | None = m.group(2)
@@ -156,7 +180,7 @@ def unwrap(line: str, hosts: Hosts | None = None) -> Unwrapped:
         up = m.group(3)
         rest = line[m.end():]
         if rest[:1] == "[" or (up is None and rest[:1].isdigit()):
-            return unwrap_general(line, hosts)  # a caller id, a -T/delta/cut stamp may follow
+            return _general(line, hosts)  # a caller id, a -T/delta/cut stamp may follow
         return Unwrapped(rest, host, m.group(1), up, float(up) if up else None, True, True)
     m = _FAST_DMESG.match(line)
     if m:
@@ -167,12 +191,21 @@ def unwrap(line: str, hosts: Hosts | None = None) -> Unwrapped:
         if host not in hosts:
             _remember(hosts, host)
         rest, stamp, uptime = _dmesg_stamp(line[m.end():])
-        return Unwrapped(rest, host, m.group(1), stamp, uptime, False, True)
-    return unwrap_general(line, hosts)
+        rest, caller = _caller(rest) if rest[:1] == "[" else (rest, None)
+        return Unwrapped(rest, host, m.group(1), stamp, uptime, False, True, caller)
+    return _general(line, hosts)
 
 
 def unwrap_general(line: str, hosts: Hosts) -> Unwrapped:
-    """Every wrapper, tried in order (outermost first)."""
+    """Every wrapper, tried in order (outermost first); the slow path `unwrap` must agree with."""
+    if line[:1] in (" ", "\t"):
+        inner = _general(line.lstrip(" \t"), hosts)
+        if _dated(inner):
+            return inner
+    return _general(line, hosts)
+
+
+def _general(line: str, hosts: Hosts) -> Unwrapped:
     if line.startswith("{"):
         rec = _journal_json(line)
         if rec is not None:
@@ -197,6 +230,7 @@ def unwrap_general(line: str, hosts: Hosts) -> Unwrapped:
         if m:
             rest, host, prefixed = rest[m.end():], _name(m.group(1)), True
     rest, stamp, uptime = _dmesg_stamp(rest)
+    rest, caller = _caller(rest) if rest[:1] == "[" else (rest, None)
     if stamp is not None or rest is not line:
         prefixed = True
     if wall is None and stamp is not None and host is None and kernel:
@@ -206,4 +240,4 @@ def unwrap_general(line: str, hosts: Hosts) -> Unwrapped:
             rest, host = rest[m.end():], _name(m.group(1))
         elif _FOREIGN_TAG.match(rest):
             kernel = False
-    return Unwrapped(rest, host, wall, stamp, uptime, kernel, prefixed)
+    return Unwrapped(rest, host, wall, stamp, uptime, kernel, prefixed, caller)
