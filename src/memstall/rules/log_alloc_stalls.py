@@ -61,6 +61,11 @@ MEANING = {
                 "give up early, so the caller's flags say how serious it is."),
     "oom": "The OOM killer runs when reclaim found nothing it could free.",
 }
+FORCED = ("order=-1 means no allocation asked for it: an administrator forced the OOM killer "
+          "(SysRq-f, echo f > /proc/sysrq-trigger), so this kill says nothing about memory "
+          "exhaustion.")
+FORCED_ORDER = -1
+"""The order an OOM report prints when the OOM killer was forced by hand (moom_callback)."""
 KIND_WORDS = {"stall": ("stall", "stalls"), "failure": ("failure", "failures"),
               "oom": ("OOM kill", "OOM kills")}
 
@@ -71,7 +76,7 @@ class Evidence(RuleEvidence):
 
     kind: Kind
     order: Optional[int]
-    """None: the report did not print the order."""
+    """None: the report did not print the order; -1: an OOM forced by an administrator."""
     count: int
     max_stall_ms: Optional[int]
     gfp_mode: Optional[str]
@@ -86,6 +91,10 @@ def _kind(text: str) -> Kind | None:
     return next((k for k in KINDS if k == text), None)
 
 
+NOT_PRINTED = -2
+"""The group key's order when the report printed none (-1 is a real, forced order)."""
+
+
 def _group(events: tuple[AllocEvent, ...]) -> dict[tuple[Kind, int, str], list[AllocEvent]]:
     groups: dict[tuple[Kind, int, str], list[AllocEvent]] = {}
     for e in events:
@@ -93,7 +102,7 @@ def _group(events: tuple[AllocEvent, ...]) -> dict[tuple[Kind, int, str], list[A
         if kind is None:
             continue
         flags = "|".join(e.gfp_flags) if e.gfp_flags else "flags not printed"
-        groups.setdefault((kind, e.order if e.order is not None else -1, flags), []).append(e)
+        groups.setdefault((kind, e.order if e.order is not None else NOT_PRINTED, flags), []).append(e)
     return groups
 
 
@@ -107,18 +116,21 @@ def check(inputs: Inputs) -> Result:
         longest = f", longest {max(stalls)} ms" if stalls else ""
         comms = sorted({e.comm for e in group if e.comm})
         modes = sorted({e.gfp_mode for e in group if e.gfp_mode})
-        evidence = Evidence(kind=kind, order=order if order >= 0 else None, count=len(group),
+        forced = kind == "oom" and order == FORCED_ORDER
+        evidence = Evidence(kind=kind, order=order if order != NOT_PRINTED else None, count=len(group),
                             max_stall_ms=max(stalls) if stalls else None,
                             gfp_mode=",".join(modes) or None, gfp_flags=flags,
                             comms=",".join(comms[:5]) or None)
         words = KIND_WORDS[kind][0 if len(group) == 1 else 1]
-        subject = f"order{order}" if order >= 0 else "order?"
-        out.append(TEXT.finding(KEY, SEVERITY[kind], subject, evidence, kind_words=words,
-                                flags=flags, longest=longest, meaning=MEANING[kind],
+        subject = f"order{order}" if order >= 0 else "forced" if forced else "order?"
+        out.append(TEXT.finding(KEY, Severity.INFO if forced else SEVERITY[kind], subject, evidence,
+                                kind_words=words, flags=flags, longest=longest,
+                                meaning=FORCED if forced else MEANING[kind],
                                 mode_words=",".join(modes) or "not printed",
-                                order_words=f"order-{order}" if order >= 0 else "unknown-order",
+                                order_words=(f"order-{order}" if order >= 0 else "forced (order -1)" if forced
+                                             else "unknown-order"),
                                 block=(f"{inputs.state.page_size << order >> 10} KiB blocks" if order >= 0
-                                       else "order not printed"),
+                                       else "no allocation" if forced else "order not printed"),
                                 comms=", ".join(comms[:5]) or "an unnamed task"))
     return tuple(out)
 
