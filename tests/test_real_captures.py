@@ -33,12 +33,8 @@ INTERNAL_EXIT = 70
 # Captures on which a command fails in a way that is a memstall bug, not the capture's: the
 # reason names the fault. strict: the test starts failing (XPASS) once it is fixed.
 KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("x86_64-5.10-chromeos-syslogs", "whatif"): (
-        "root with buddyinfo+meminfo but no proc/zoneinfo and no proc/sys/vm: zone sizes are "
-        "estimated from buddyinfo and MemTotal (analysis/zone_estimate.py:64), so the 'no zone "
-        "sizes' missing error is skipped and whatif exits 3 at analysis/whatif.py:99 with "
-        "'vm.min_free_kbytes is neither readable nor inferable from watermarks', naming neither "
-        "missing file"),
+    # (fixed: whatif on x86_64-5.10-chromeos-syslogs, no zoneinfo and no proc/sys/vm, now names
+    # both missing files instead of "neither readable nor inferable")
 }
 
 

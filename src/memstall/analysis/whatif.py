@@ -96,7 +96,12 @@ def what_if(state: SystemState, changes: Mapping[str, int], kernel: KernelVersio
         raise WhatIfUnavailable("no zone sizes (zoneinfo or a Mem-Info with zone lines) to compute from")
     current = current_settings(state, entries, kernel)
     if current is None:
-        raise WhatIfUnavailable("vm.min_free_kbytes is neither readable nor inferable from watermarks")
+        # Name what is missing: the sysctl file, and the zoneinfo watermarks it could be
+        # inferred from (a root with buddyinfo but no zoneinfo has estimated zone sizes only).
+        raise WhatIfUnavailable("vm.min_free_kbytes is neither readable (proc/sys/vm/min_free_kbytes: "
+                                f"{state.unavailable.get('proc/sys/vm', 'not read')}) nor inferable from "
+                                "watermarks (proc/zoneinfo: "
+                                f"{state.unavailable.get('proc/zoneinfo', 'no watermarks in it')})")
     proposed = Settings(changes.get("vm.min_free_kbytes", current.min_free_kbytes),
                         changes.get("vm.watermark_scale_factor", current.watermark_scale_factor))
     now = compute_watermarks(sizes(entries), current.min_free_kbytes, current.watermark_scale_factor,
