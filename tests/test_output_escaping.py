@@ -89,6 +89,7 @@ def commands(h: dict[str, Path]) -> list[list[str]]:
         ["logs", "--format", "jsonl", log],
         ["lab", "kernels", "--cache", str(h["out"]) + "-lab"],  # the cache path is printed
         ["lab", "compare", str(h["out"]) + "-no-results"],  # an error naming the directory
+        ["--root", root, "exporter", "--once"],  # one scrape's exposition
     ]
 
 
