@@ -103,16 +103,15 @@ def make_handler(scrape: Callable[[], bytes], content_type: str) -> type[BaseHTT
 def make_server(listen: tuple[str, int], scrape: Callable[[], bytes],
                 content_type: str) -> ThreadingHTTPServer:
     """A threading server bound to `listen` (port 0: a free port, see server_address)."""
-    host = listen[0]
-    server_class = ThreadingHTTPServer
-    if ":" in host:  # IPv6 literal
-        import socket
+    import socket
 
-        class Server6(ThreadingHTTPServer):
-            address_family = socket.AF_INET6
+    class Server(ThreadingHTTPServer):
+        # socketserver's default backlog is 5: a burst of scrapers (a Prometheus HA pair, a
+        # federation, a dashboard refresh) saw connections dropped and retried for seconds.
+        request_queue_size = 128
+        address_family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
 
-        server_class = Server6
-    server = server_class(listen, make_handler(scrape, content_type))
+    server = Server(listen, make_handler(scrape, content_type))
     server.daemon_threads = True
     return server
 
