@@ -28,6 +28,7 @@ import yaml
 from conftest import FIXTURES, TESTS
 
 PROMETHEUS = shutil.which("prometheus")
+DASHBOARD = TESTS.parent / "contrib" / "grafana" / "memstall.json"
 RULES = TESTS.parent / "contrib" / "prometheus" / "memstall.rules.yml"
 ROOTS = {p.name: p for p in sorted((FIXTURES / "snapshots").iterdir()) if p.is_dir()}
 ROOTS.update({p.name: next(p.glob("sosreport-*")) for p in sorted((FIXTURES / "sosreports").iterdir())
@@ -168,3 +169,16 @@ def test_prometheus_scrapes_every_exporter_and_evaluates_the_rules(
     assert "x86_64-6.18-idle" not in hosts and "x86_64-6.1-qemu-2node-fresh" not in hosts
     findings = _query(base, 'memstall_finding_active{rule="ZONE_BELOW_WATERMARK",severity="critical"}')
     assert SEED in {r["metric"]["fixture"] for r in findings}
+
+
+def test_every_dashboard_panel_returns_data(prometheus: tuple[str, dict[str, str]]) -> None:
+    """Each panel's PromQL, with the host selector matching every host, returns series."""
+    base, _ = prometheus
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    assert len(panels) >= 9
+    for panel in panels:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$instance", ".+")
+            assert "$" not in expr, expr
+            _wait_for(f"{panel['title']}: {expr}", lambda e=expr: _query(base, e), deadline)
