@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import FIXTURES, TESTS
+from conftest import FIXTURES, TESTS, run_cli
 
 PROMETHEUS = shutil.which("prometheus")
 DASHBOARD = TESTS.parent / "contrib" / "grafana" / "memstall.json"
@@ -182,3 +182,26 @@ def test_every_dashboard_panel_returns_data(prometheus: tuple[str, dict[str, str
             expr = target["expr"].replace("$instance", ".+")
             assert "$" not in expr, expr
             _wait_for(f"{panel['title']}: {expr}", lambda e=expr: _query(base, e), deadline)
+
+
+def test_fleet_ranks_the_seed_like_hosts_first(prometheus: tuple[str, dict[str, str]]) -> None:
+    base, targets = prometheus
+    by_address = {address: name for name, address in targets.items()}
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    twice = "count_over_time(memstall_finding_active[5m]) > 1"
+    _wait_for("findings scraped twice", lambda: _query(base, twice), deadline)
+    r = run_cli("fleet", "--prometheus", base, "--since", "5m", "--format", "json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    ranked = [by_address[h["instance"]] for h in doc["hosts"]]
+    assert len(ranked) == len(targets)
+    critical = [by_address[h["instance"]] for h in doc["hosts"] if h["worst"] == "critical"]
+    assert SEED in critical and ranked[:len(critical)] == critical  # critical hosts first
+    assert "x86_64-6.18-idle" in ranked[len(critical):]
+    seed = doc["hosts"][ranked.index(SEED)]
+    assert seed["trouble_ratio"] == 1.0 and seed["below_low_zones"] >= 1
+    assert doc["fleet"]["hosts_below_low"] >= 1
+    # the captures run different vm.watermark_scale_factor values: the fleet view lists each
+    assert len(doc["fleet"]["sysctls"]["memstall_vm_min_free_bytes"]) > 1
+    text = run_cli("fleet", "--prometheus", base, "--since", "5m")
+    assert text.code == 0 and text.out.splitlines()[0].startswith(f"memstall fleet: {len(targets)} hosts")

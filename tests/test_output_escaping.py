@@ -90,6 +90,7 @@ def commands(h: dict[str, Path]) -> list[list[str]]:
         ["lab", "kernels", "--cache", str(h["out"]) + "-lab"],  # the cache path is printed
         ["lab", "compare", str(h["out"]) + "-no-results"],  # an error naming the directory
         ["--root", root, "exporter", "--once"],  # one scrape's exposition
+        ["fleet", "--prometheus", "http://127.0.0.1:1"],  # an error naming the server
     ]
 
 

@@ -21,7 +21,7 @@ from memstall.errors import ExitCode, MemstallError
 from memstall.outputs.render.safe import escaping
 
 # Sub-command modules, in the order `--help` lists them.
-COMMAND_MODULES = ("show", "snapshot", "diagnose", "whatif", "tune", "logs", "lab", "exporter")
+COMMAND_MODULES = ("show", "snapshot", "diagnose", "whatif", "tune", "logs", "lab", "exporter", "fleet")
 
 
 @dataclass
