@@ -95,6 +95,8 @@ def commands(h: dict[str, Path]) -> list[list[str]]:
         ["lab", "compare", str(h["out"]) + "-no-results"],  # an error naming the directory
         ["--root", root, "top", "--once"],
         ["--root", str(h["broken"]), "top", "--once", "--width", "200"],
+        ["--root", root, "exporter", "--once"],  # one scrape's exposition
+        ["fleet", "--prometheus", "http://127.0.0.1:1"],  # an error naming the server
     ]
 
 

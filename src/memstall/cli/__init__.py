@@ -22,7 +22,7 @@ from memstall.outputs.render.safe import escaping
 
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES = ("show", "snapshot", "diagnose", "whatif", "tune", "logs", "trace", "top", "record",
-                   "report", "lab")
+                   "report", "exporter", "fleet", "lab")
 
 
 @dataclass

@@ -1,0 +1,301 @@
+"""`memstall exporter`: the Prometheus collector, built fresh from one Sampler tick per scrape.
+
+Names follow STYLE.md "Metrics": prefix `memstall_`, base units, `_total` on counters,
+labels `node`, `zone`, `order` (the kernel's own numbering), `rule`, `severity`, `subject`.
+Every family's HELP says what it measures and in which unit (docs/exporter.md lists them).
+
+A scrape never raises: a file that could not be read is `memstall_source_up{file} 0`, a
+sample that failed as a whole is `memstall_up 0` and a line in the log. Scrapes that arrive
+within `max_age_seconds` of the last sample share it (`SharedSample`), so a burst of
+scrapes reads /proc once.
+
+prometheus_client is an optional extra (`pip install 'memstall[exporter]'`): this module
+imports it, and only the exporter command imports this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Callable, Protocol
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector, CollectorRegistry
+
+from memstall import __version__
+from memstall.analysis.fragmentation import fragmentation_index_milli, unusable_index_milli
+from memstall.pipeline.sampler import Tick
+
+LOG = logging.getLogger("memstall.exporter")
+
+# vmstat event counters exported as `memstall_vmstat_<name>_total`: name -> what it counts.
+# Summed over the per-zone forms (allocstall_normal... since 4.8; pgscan_direct_normal...
+# before 4.8), so one series comes out on every kernel (docs/kernel.md#vmstat-counters).
+VMSTAT_COUNTERS: Mapping[str, str] = {
+    "allocstall": "direct reclaim entries: an allocation stalled to reclaim memory itself",
+    "pgscan_direct": "pages scanned by direct reclaim",
+    "pgsteal_direct": "pages reclaimed by direct reclaim",
+    "pgscan_kswapd": "pages scanned by kswapd (background reclaim)",
+    "pgsteal_kswapd": "pages reclaimed by kswapd (background reclaim)",
+    "compact_stall": "direct compaction entries: an allocation stalled to compact memory",
+    "compact_fail": "direct compactions that did not produce the block asked for",
+    "compact_success": "direct compactions that produced the block asked for",
+    "compact_migrate_scanned": "pages scanned by compaction for pages to migrate",
+    "compact_free_scanned": "pages scanned by compaction for free targets",
+    "compact_daemon_wake": "kcompactd wake-ups",
+    "kswapd_low_wmark_hit_quickly": "kswapd runs that hit the low watermark again quickly",
+    "kswapd_high_wmark_hit_quickly": "kswapd runs that reached the high watermark quickly",
+    "pageoutrun": "kswapd reclaim passes",
+    "pgmajfault": "major page faults (read from disk)",
+    "oom_kill": "processes killed by the OOM killer (4.13+)",
+    "thp_fault_alloc": "transparent hugepages allocated at fault",
+    "thp_fault_fallback": "transparent hugepage faults that fell back to small pages",
+    "drop_pagecache": "writes to vm.drop_caches that dropped the page cache",
+}
+
+# Integer vm sysctls exported as `memstall_vm_<name>` (dimensionless unless said).
+SYSCTLS: Mapping[str, str] = {
+    "watermark_scale_factor": "vm.watermark_scale_factor: low-high watermark gap, in 1/10000 of memory",
+    "watermark_boost_factor": "vm.watermark_boost_factor: watermark boost after fragmentation, "
+                              "in 1/10000 of the high watermark",
+    "swappiness": "vm.swappiness: reclaim's anonymous vs file bias (0-200)",
+    "vfs_cache_pressure": "vm.vfs_cache_pressure: dentry/inode reclaim bias (100 = fair)",
+    "extfrag_threshold": "vm.extfrag_threshold: fragmentation index above which compaction is tried",
+    "compaction_proactiveness": "vm.compaction_proactiveness: proactive compaction effort (0-100, 5.9+)",
+    "zone_reclaim_mode": "vm.zone_reclaim_mode: reclaim locally before using another node (bits)",
+    "overcommit_memory": "vm.overcommit_memory: 0 heuristic, 1 always, 2 strict",
+    "nr_hugepages": "vm.nr_hugepages: persistent huge pages reserved",
+}
+
+# SystemState field -> the file behind it, for memstall_source_up 1 (read) lines.
+FIELD_FILES: Mapping[str, str] = {
+    "buddyinfo": "proc/buddyinfo", "zoneinfo": "proc/zoneinfo", "vmstat": "proc/vmstat",
+    "meminfo": "proc/meminfo", "psi_memory": "proc/pressure/memory", "uptime_seconds": "proc/uptime",
+    "pagetypeinfo": "proc/pagetypeinfo", "kernel_release": "proc/sys/kernel/osrelease",
+    "extfrag_index": "sys/kernel/debug/extfrag/extfrag_index",
+    "unusable_index": "sys/kernel/debug/extfrag/unusable_index",
+}
+
+ZONE_LABELS = ["node", "zone"]
+ORDER_LABELS = ["node", "zone", "order"]
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...
+
+
+class SharedSample:
+    """One tick shared by every scrape within `max_age_seconds` of it (thread-safe)."""
+
+    def __init__(self, sample: Callable[[], Tick], clock: Clock, max_age_seconds: float = 1.0) -> None:
+        self._sample = sample
+        self._clock = clock
+        self.max_age_seconds = max_age_seconds
+        self._lock = threading.Lock()
+        self._last: tuple[float, Tick] | None = None
+        self.samples_taken = 0
+
+    def get(self) -> Tick:
+        with self._lock:  # scrapes that arrive while one samples wait for it and reuse it
+            now = self._clock.monotonic()
+            if self._last is not None and now - self._last[0] < self.max_age_seconds:
+                return self._last[1]
+            tick = self._sample()
+            self.samples_taken += 1
+            self._last = (self._clock.monotonic(), tick)
+            return tick
+
+
+class MemstallCollector(Collector):
+    """The custom collector: every family built fresh from the shared tick on each collect()."""
+
+    def __init__(self, shared: SharedSample, *, per_order: bool = True) -> None:
+        self.shared = shared
+        self.per_order = per_order
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily("memstall_build_info", "memstall version; always 1",
+                                 labels=["version"])
+        info.add_metric([__version__], 1.0)
+        yield info
+        up = GaugeMetricFamily("memstall_up", "1 if the last sample of the root succeeded, 0 if it "
+                               "failed as a whole (see the exporter's log)")
+        try:
+            tick = self.shared.get()
+        except Exception:  # a scrape never raises: the failure shows as memstall_up 0
+            LOG.exception("sampling the root failed")
+            up.add_metric([], 0.0)
+            yield up
+            return
+        up.add_metric([], 1.0)
+        yield up
+        yield from families(tick, per_order=self.per_order)
+
+
+def families(tick: Tick, *, per_order: bool = True) -> Iterator[Metric]:
+    """Every family of one tick; a family whose builder fails is logged and left out."""
+    builders: list[Callable[[Tick], list[Metric]]] = [_source_up, _zones, _vmstat, _psi,
+                                                      _kthreads, _sysctls, _findings]
+    if per_order:
+        builders.insert(1, _orders)
+    for build in builders:
+        try:
+            metrics = build(tick)
+        except Exception:  # one bug must not blank the scrape
+            LOG.exception("building %s failed", build.__name__)
+            continue
+        yield from metrics
+
+
+def _source_up(tick: Tick) -> list[Metric]:
+    state = tick.state
+    up = GaugeMetricFamily("memstall_source_up", "1 if the kernel file was read and parsed, 0 if it "
+                           "could not be (missing, permission denied, malformed; see `memstall "
+                           "diagnose`)", labels=["file"])
+    status = {rel: 1.0 for field, rel in FIELD_FILES.items() if getattr(state, field) is not None}
+    status.update((rel, 0.0) for rel in state.unavailable)
+    for rel in sorted(status):
+        up.add_metric([rel], status[rel])
+    return [up]
+
+
+def _orders(tick: Tick) -> list[Metric]:
+    buddy = tick.state.buddyinfo
+    free = GaugeMetricFamily("memstall_free_blocks", "free blocks of 2^order pages in the zone's "
+                             "buddy allocator (proc/buddyinfo); a count", labels=ORDER_LABELS)
+    unusable = GaugeMetricFamily("memstall_unusable_free_ratio", "share of the zone's free memory in "
+                                 "blocks smaller than 2^order pages, unusable for that order; 0..1",
+                                 labels=ORDER_LABELS)
+    frag = GaugeMetricFamily("memstall_fragmentation_index", "the kernel's fragmentation index for the "
+                             "order: towards 0 an allocation fails for lack of memory, towards 1 "
+                             "from fragmentation; -1 when a block is free; dimensionless",
+                             labels=ORDER_LABELS)
+    for z in buddy.zones if buddy else ():
+        for order, count in enumerate(z.free_blocks):
+            labels = [str(z.node), z.zone, str(order)]
+            free.add_metric(labels, float(count))
+            unusable.add_metric(labels, unusable_index_milli(z.free_blocks, order) / 1000)
+            frag.add_metric(labels, fragmentation_index_milli(z.free_blocks, order) / 1000)
+    return [free, unusable, frag]
+
+
+def _zones(tick: Tick) -> list[Metric]:
+    state = tick.state
+    page = float(state.page_size)
+
+    def gauge(name: str, help_: str) -> GaugeMetricFamily:
+        return GaugeMetricFamily(name, help_, labels=ZONE_LABELS)
+
+    free = gauge("memstall_zone_free_bytes", "free memory in the zone (zoneinfo nr_free_pages); bytes")
+    managed = gauge("memstall_zone_managed_bytes", "memory the buddy allocator manages in the zone; bytes")
+    marks = {w: gauge(f"memstall_watermark_{w}_bytes",
+                      f"the zone's {w} watermark as the kernel prints it (boost included); bytes")
+             for w in ("min", "low", "high")}
+    headroom = gauge("memstall_watermark_headroom_pages", "free pages above the high watermark "
+                     "(free - high; negative: below high, kswapd is or should be running); pages")
+    for z in state.zoneinfo.zones if state.zoneinfo else ():
+        if not z.populated:
+            continue
+        labels = [str(z.node), z.zone]
+        free.add_metric(labels, z.free_pages * page)
+        if z.managed_pages is not None:
+            managed.add_metric(labels, z.managed_pages * page)
+        for w, pages in (("min", z.min_pages), ("low", z.low_pages), ("high", z.high_pages)):
+            marks[w].add_metric(labels, pages * page)
+        headroom.add_metric(labels, float(z.free_pages - z.high_pages))
+    return [free, managed, *marks.values(), headroom]
+
+
+def _vmstat(tick: Tick) -> list[Metric]:
+    vmstat = tick.state.vmstat
+    out: list[Metric] = []
+    for name, help_ in VMSTAT_COUNTERS.items():
+        value = vmstat.sum_zoned(name) if vmstat else None
+        if value is None:  # the kernel has no such counter: no series rather than a false 0
+            continue
+        family = CounterMetricFamily(f"memstall_vmstat_{name}", f"{help_} (proc/vmstat {name}, "
+                                     "per-zone forms summed); a count")
+        family.add_metric([], float(value))
+        out.append(family)
+    return out
+
+
+def _psi(tick: Tick) -> list[Metric]:
+    psi = tick.state.psi_memory
+    if psi is None:
+        return []
+    out: list[Metric] = []
+    for kind, line, who in (("some", psi.some, "at least one task"),
+                            ("full", psi.full, "all non-idle tasks")):
+        if line is None:
+            continue
+        family = CounterMetricFamily(f"memstall_psi_memory_{kind}_seconds", f"time in which {who} "
+                                     "stalled waiting for memory (proc/pressure/memory total); seconds")
+        family.add_metric([], line.total_us / 1e6)
+        out.append(family)
+    return out
+
+
+def _kthreads(tick: Tick) -> list[Metric]:
+    state = tick.state
+    seconds: dict[tuple[str, int], float] = {}
+    for t in state.kthreads:
+        if t.node is not None:
+            key = (t.comm.rstrip("0123456789"), t.node)
+            seconds[key] = seconds.get(key, 0.0) + t.cpu_ticks / state.user_hz
+    for p in state.kthreads_ps:
+        if p.node is not None:
+            key = (p.comm.split(":")[0].rstrip("0123456789"), p.node)
+            seconds[key] = seconds.get(key, 0.0) + p.cpu_seconds
+    out: list[Metric] = []
+    for kind, what in (("kswapd", "background reclaim"), ("kcompactd", "background compaction")):
+        family = CounterMetricFamily(f"memstall_{kind}_cpu_seconds", f"CPU time of the node's {kind} "
+                                     f"thread ({what}; user + system); seconds", labels=["node"])
+        for (k, node), value in sorted(seconds.items()):
+            if k == kind:
+                family.add_metric([str(node)], value)
+        out.append(family)
+    return out
+
+
+def _sysctls(tick: Tick) -> list[Metric]:
+    sysctl = tick.state.sysctl_vm
+    if sysctl is None:
+        return []
+    out: list[Metric] = []
+    kib = sysctl.int_value("min_free_kbytes")
+    if kib is not None:
+        family = GaugeMetricFamily("memstall_vm_min_free_bytes", "vm.min_free_kbytes: the memory "
+                                   "reserve the min watermarks are computed from; bytes")
+        family.add_metric([], kib * 1024.0)
+        out.append(family)
+    for name, help_ in SYSCTLS.items():
+        value = sysctl.int_value(name)
+        if value is not None:
+            family = GaugeMetricFamily(f"memstall_vm_{name}", help_)
+            family.add_metric([], float(value))
+            out.append(family)
+    return out
+
+
+def _findings(tick: Tick) -> list[Metric]:
+    family = GaugeMetricFamily("memstall_finding_active", "1 while the rule's finding holds for the "
+                               "subject (docs/rules.md; `memstall diagnose` explains it)",
+                               labels=["rule", "severity", "subject"])
+    active = {(f.key, f.severity.name.lower(), f.subject) for f in tick.report.findings}
+    for labels in sorted(active):  # a repeated series would make Prometheus reject the scrape
+        family.add_metric(list(labels), 1.0)
+    return [family]
+
+
+def registry_for(collector: MemstallCollector) -> CollectorRegistry:
+    """A registry holding only this collector (no process or platform collectors: their
+    values change on every scrape and say nothing about the host's memory)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry
+
+
+__all__ = ["FIELD_FILES", "SYSCTLS", "VMSTAT_COUNTERS", "MemstallCollector", "SharedSample", "families",
+           "registry_for"]

@@ -1,0 +1,238 @@
+"""`memstall exporter`: the collector against every capture (golden exposition, plus values
+read back from the fixtures' own files without memstall), the shared sample, the HTTP server.
+
+Goldens: tests/golden/exporter/<fixture>.prom; `pytest --update-golden` rewrites them for review.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import FIXTURES, TESTS, run_cli
+from memstall import __version__
+from memstall.cli.exporter import build, is_loopback, listen_address, make_server
+from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
+from memstall.pipeline import Sampler
+from memstall.sources import open_root
+
+GOLDEN = TESTS / "golden" / "exporter"
+SNAPSHOTS = sorted(p for p in (FIXTURES / "snapshots").iterdir() if p.is_dir())
+SOS_TREES = sorted(next(p.glob("sosreport-*")) for p in (FIXTURES / "sosreports").iterdir() if p.is_dir())
+ROOTS = SNAPSHOTS + SOS_TREES
+SEED = FIXTURES / "snapshots" / "x86_64-4.9-handmade-seed-2node-256g"
+IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
+
+
+class StepClock:
+    """A clock the test moves by hand (the Sampler's Clock protocol)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def exposition(root: Path, per_order: bool = True) -> str:
+    sampler = Sampler(open_root(str(root)))
+    collector = MemstallCollector(SharedSample(sampler.sample, StepClock()), per_order=per_order)
+    return generate_latest(registry_for(collector)).decode()
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda p: p.parent.name if p.name.startswith("sos") else p.name)
+def test_golden_exposition_of_every_capture(root: Path, update_golden: bool) -> None:
+    text = exposition(root)
+    name = (root.parent.name if root.name.startswith("sosreport-") else root.name) + ".prom"
+    path = GOLDEN / name
+    if update_golden:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"no golden {name}: run pytest --update-golden"
+    assert text == path.read_text(), f"{name} differs: review, then pytest --update-golden"
+
+
+def _families_have_help_with_unit(text: str) -> None:
+    for family in text_string_to_metric_families(text):
+        assert family.documentation, family.name
+        assert family.name.startswith("memstall_")
+        assert family.type in {"gauge", "counter"}
+        if family.type == "counter":
+            assert all(s.name.endswith("_total") for s in family.samples), family.name
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda p: p.parent.name if p.name.startswith("sos") else p.name)
+def test_free_blocks_are_the_captures_buddyinfo(root: Path) -> None:
+    text = exposition(root)
+    _families_have_help_with_unit(text)
+    got = {labels: v for (name, labels), v in samples(text).items() if name == "memstall_free_blocks"}
+    want = {}
+    for line in (root / "proc/buddyinfo").read_text().splitlines():
+        m = re.match(r"Node (\d+), zone\s+(\S+)\s+(.*)", line)
+        assert m, line
+        for order, count in enumerate(m.group(3).split()):
+            want[(("node", m.group(1)), ("order", str(order)), ("zone", m.group(2)))] = float(count)
+    assert got == want
+
+
+def _zoneinfo_pages(root: Path) -> dict[tuple[str, str], dict[str, int]]:
+    """node, zone -> {free, min, low, high} pages, read straight from proc/zoneinfo."""
+    zones: dict[tuple[str, str], dict[str, int]] = {}
+    current: dict[str, int] = {}
+    for line in (root / "proc/zoneinfo").read_text().splitlines():
+        head = re.match(r"Node (\d+), zone\s+(\S+)", line)
+        if head:
+            current = zones.setdefault((head.group(1), head.group(2)), {})
+            continue
+        m = re.match(r"\s+(pages free|min|low|high|present)\s+(\d+)$", line)
+        if m and m.group(1).split()[-1] not in current:
+            current[m.group(1).split()[-1]] = int(m.group(2))
+    return {k: v for k, v in zones.items() if v.get("present")}
+
+
+def test_seed_watermarks_and_headroom_match_the_zoneinfo() -> None:
+    got = samples(exposition(SEED))
+    zones = _zoneinfo_pages(SEED)
+    assert len(zones) == 4
+    for (node, zone), pages in zones.items():
+        labels = (("node", node), ("zone", zone))
+        assert got[("memstall_zone_free_bytes", labels)] == pages["free"] * 4096
+        for w in ("min", "low", "high"):
+            assert got[(f"memstall_watermark_{w}_bytes", labels)] == pages[w] * 4096
+        assert got[("memstall_watermark_headroom_pages", labels)] == pages["free"] - pages["high"]
+    # the seed: node 0 Normal is below min, so the finding is active and critical
+    key = ("memstall_finding_active", (("rule", "ZONE_BELOW_WATERMARK"), ("severity", "critical"),
+                                       ("subject", "node0/Normal")))
+    assert got[key] == 1.0
+    assert got[("memstall_build_info", (("version", __version__),))] == 1.0
+    assert got[("memstall_source_up", (("file", "proc/buddyinfo"),))] == 1.0
+    assert got[("memstall_source_up", (("file", "proc/pressure/memory"),))] == 0.0  # 4.9: no PSI
+
+
+def test_idle_counters_psi_and_sysctls_match_the_files() -> None:
+    got = samples(exposition(IDLE))
+    vmstat = dict(line.split() for line in (IDLE / "proc/vmstat").read_text().splitlines())
+    assert got[("memstall_vmstat_compact_stall_total", ())] == float(vmstat["compact_stall"])
+    assert got[("memstall_vmstat_allocstall_total", ())] == float(
+        sum(int(v) for k, v in vmstat.items() if k.startswith("allocstall")))
+    psi = (IDLE / "proc/pressure/memory").read_text().splitlines()
+    full_us = int(psi[1].rsplit("total=", 1)[1])
+    assert got[("memstall_psi_memory_full_seconds_total", ())] == full_us / 1e6
+    kib = int((IDLE / "proc/sys/vm/min_free_kbytes").read_text())
+    assert got[("memstall_vm_min_free_bytes", ())] == kib * 1024
+
+
+def test_no_per_order_trims_the_order_families() -> None:
+    full, trimmed = exposition(SEED), exposition(SEED, per_order=False)
+    assert 'order="' in full and 'order="' not in trimmed
+    assert "memstall_watermark_low_bytes" in trimmed
+
+
+def test_unreadable_files_show_as_source_down_and_the_scrape_still_succeeds(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root, ignore=shutil.ignore_patterns("expected"))
+    (root / "proc/buddyinfo").write_text("Node 0, zone Normal x y\n")
+    got = samples(exposition(root))
+    assert got[("memstall_source_up", (("file", "proc/buddyinfo"),))] == 0.0
+    assert got[("memstall_up", ())] == 1.0
+    assert not any(name == "memstall_free_blocks" for name, _ in got)
+    assert ("memstall_zone_free_bytes", (("node", "0"), ("zone", "Normal"))) in got
+
+
+def test_a_sample_that_fails_as_a_whole_is_up_0(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    shutil.copytree(IDLE, root)
+    sampler = Sampler(open_root(str(root)))
+    shutil.rmtree(root)  # the root vanished after the exporter started
+    collector = MemstallCollector(SharedSample(sampler.sample, StepClock()))
+    got = samples(generate_latest(registry_for(collector)).decode())
+    assert got[("memstall_build_info", (("version", __version__),))] == 1.0
+    up = got[("memstall_up", ())]
+    # either the reader fails as a whole (up 0) or every file shows as down: never a traceback
+    assert up == 0.0 or got[("memstall_source_up", (("file", "proc/buddyinfo"),))] == 0.0
+
+
+def test_scrapes_within_a_second_share_one_sample() -> None:
+    clock = StepClock()
+    sampler = Sampler(open_root(str(IDLE)), clock=clock)
+    shared = SharedSample(sampler.sample, clock)
+    registry = registry_for(MemstallCollector(shared))
+    threads = [threading.Thread(target=generate_latest, args=(registry,)) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert shared.samples_taken == 1
+    clock.now += 0.9
+    generate_latest(registry)
+    assert shared.samples_taken == 1
+    clock.now += 0.2
+    generate_latest(registry)
+    assert shared.samples_taken == 2
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    scrape, content_type = build(str(SEED), per_order=True)
+    httpd = make_server(("127.0.0.1", 0), scrape, content_type)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+
+
+def test_http_serves_metrics_an_index_and_404(server: str) -> None:
+    with urllib.request.urlopen(f"{server}/metrics", timeout=10) as resp:
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/plain; version=")
+        body = resp.read().decode()
+    assert body == exposition(SEED)
+    with urllib.request.urlopen(f"{server}/", timeout=10) as resp:
+        assert b'href="/metrics"' in resp.read()
+    for path in ("/nope", "/metrics/x", "/favicon.ico"):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"{server}{path}", timeout=10)
+        assert err.value.code == 404
+        err.value.close()
+
+
+def test_cli_once_prints_the_exposition_and_bad_listen_is_a_usage_error(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    r = run_cli("--root", str(SEED), "exporter", "--once")
+    assert r.code == 0 and r.out == exposition(SEED), r.err
+    r = run_cli("--root", str(SEED), "exporter", "--listen", "nohost")
+    assert r.code == 2 and "expected HOST:PORT" in capsys.readouterr().err  # argparse's own stderr
+    r = run_cli("--root", str(SEED) + "-typo", "exporter", "--once")
+    assert r.code == 3 and r.err.startswith("memstall: error:") and "Traceback" not in r.err
+
+
+@pytest.mark.parametrize(("text", "want"), [("127.0.0.1:9648", ("127.0.0.1", 9648)),
+                                            ("[::1]:0", ("::1", 0)), ("0.0.0.0:80", ("0.0.0.0", 80))])
+def test_listen_address(text: str, want: tuple[str, int]) -> None:
+    assert listen_address(text) == want
+
+
+def test_loopback() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and not is_loopback("example.com")
