@@ -115,3 +115,17 @@ def alloc_event(kind: str = "stall", order: int | None = 1,
                       stall_ms=stall_ms if kind == "stall" else None, kernel_version="4.9.0",
                       nodemask=None, cpuset=None, mems_allowed=None, oom_score_adj=None,
                       call_trace=(), mem_info=None, source="test", line_no=1)
+
+
+class StepClock:
+    """A clock the test moves by hand (the Sampler's Clock protocol): time passes only when
+    someone sleeps on it or the test sets `now`."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds

@@ -18,6 +18,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from builders import StepClock
 from conftest import FIXTURES, TESTS, run_cli
 from memstall import __version__
 from memstall.cli.exporter import build, is_loopback, listen_address, make_server
@@ -32,18 +33,6 @@ ROOTS = SNAPSHOTS + SOS_TREES
 SEED = FIXTURES / "snapshots" / "x86_64-4.9-handmade-seed-2node-256g"
 IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
 
-
-class StepClock:
-    """A clock the test moves by hand (the Sampler's Clock protocol)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def exposition(root: Path, per_order: bool = True) -> str:

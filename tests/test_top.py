@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from builders import StepClock
 from conftest import FIXTURES, TESTS, run_cli
 from memstall.outputs.top import (
     FrameOptions,
@@ -33,18 +34,6 @@ IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
 SEED = FIXTURES / "snapshots" / "x86_64-4.9-handmade-seed-2node-256g"
 GOLDEN = TESTS / "golden" / "top"
 
-
-class StepClock:
-    """Time moves only when someone sleeps or the test advances it."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def _tick(root: Path) -> Tick:
