@@ -105,17 +105,20 @@ def test_seed_wsf10_against_the_recommended_value(tmp_path: Path) -> None:
     doc, _res = _lab(tmp_path / "out", "--scenario", "seed", "--profile", str(base), "--profile", str(rec),
                      "--runs", "3", "--duration", "20", "--timeout", "240")
     name = f"wsf{wsf}"
-    low = _metric(doc, "wmark_low_bytes")
-    # The kernel's formula: a higher watermark_scale_factor raises low (and high) in every run.
+    low, high = _metric(doc, "wmark_low_bytes"), _metric(doc, "wmark_high_bytes")
+    # The kernel's formula: a higher watermark_scale_factor raises low and high in every run
+    # (low = min + max(min/4, wsf * managed / 10000); high = low + the same gap).
     assert low["profiles"][name]["min"] > low["profiles"]["wsf10"]["max"]
-    # The free band, in the direction the recommendation says. On the development VM
-    # (3 runs each): lowest free 8.6 +- 1.4 -> 23.8 +- 2.9 MiB, every wsf 196 run above every
-    # wsf 10 run (p = 0.1, the least 3 runs allow), free in order>=4 blocks 3.2 -> 22.2 MiB.
-    free = _metric(doc, "free_min_bytes")
-    assert free["versus_baseline"][name]["direction"] == "better", free
-    assert free["profiles"][name]["mean"] > free["profiles"]["wsf10"]["mean"]
-    # allocstall is measured, not asserted: there it fell 49.7 +- 39.4 -> 5.3 +- 9.2 (p = 0.1),
-    # but a single earlier pair of runs went the other way (12 -> 73); the spread is large.
-    # See docs/lab.md "What the guest showed". No p below 0.1 is possible with 3 runs.
+    assert high["profiles"][name]["min"] > high["profiles"]["wsf10"]["max"]
+    for m in (low, high):
+        assert m["versus_baseline"][name]["direction"] == "better", m
+    # The free band and allocstall are measured, not asserted. On the development VM the band
+    # rose in two series (lowest free 8.6 -> 23.8 MiB, 11.0 -> 25.2 MiB, every wsf 196 run above
+    # every wsf 10 run), but on the CI VM one series of the same test went the other way
+    # (wsf 10 up to 21.4 MiB, wsf 196 mean 19.7 MiB): under TCG the workload's pace decides how
+    # deep free memory dips between snapshots. See docs/lab.md "What the guest showed".
+    # No p below 0.1 is possible with 3 runs.
+    for metric_name in ("free_min_bytes", "allocstall", "high_order_free_min_bytes"):
+        per = _metric(doc, metric_name)["profiles"]
+        assert set(per) == {"wsf10", name} and all(v["n"] == 3 for v in per.values()), per
     assert doc["test"]["min_p_possible"] == pytest.approx(0.1)
-    assert set(_metric(doc, "allocstall")["profiles"]) == {"wsf10", name}
