@@ -25,6 +25,9 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES, TESTS
+from kernel_formulas import contig as _contig
+from kernel_formulas import fragmentation_milli as _fragmentation_milli
+from kernel_formulas import unusable_milli as _unusable_milli
 
 CORPUS = FIXTURES / "kernlog" / "corpus"
 LOGS = sorted(CORPUS.glob("*.log"))
@@ -75,25 +78,6 @@ def _buddy(flat: str) -> dict[tuple[int, str], tuple[list[int], int]]:
         sizes = re.findall(r"(\d+)\*(\d+)kB", m[3])
         out[(int(m[1] or 0), m[2])] = ([int(n) for n, _ in sizes], int(sizes[0][1]))
     return out
-
-
-def _contig(counts: list[int], order: int) -> tuple[int, int, int]:
-    free_pages = sum(n << k for k, n in enumerate(counts))
-    return free_pages, sum(counts), sum(n << (k - order) for k, n in enumerate(counts) if k >= order)
-
-
-def _fragmentation_milli(counts: list[int], order: int) -> int:
-    free_pages, total, suitable = _contig(counts, order)
-    if total == 0:
-        return 0
-    if suitable > 0:
-        return -1000
-    return 1000 - (1000 + (free_pages * 1000) // (1 << order)) // total
-
-
-def _unusable_milli(counts: list[int], order: int) -> int:
-    free_pages, _, suitable = _contig(counts, order)
-    return 1000 if free_pages == 0 else ((free_pages - (suitable << order)) * 1000) // free_pages
 
 
 def _subject_key(subject: str) -> tuple[int, str]:

@@ -29,6 +29,9 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES, TESTS
+from kernel_formulas import contig as _contig
+from kernel_formulas import fragmentation_milli as _fragmentation_milli
+from kernel_formulas import unusable_milli as _unusable_milli
 
 SNAPSHOTS = sorted(d for d in (FIXTURES / "snapshots").glob("*") if d.is_dir())
 SOS = FIXTURES / "sosreports" / "x86_64-6.18-hand-assembled"
@@ -86,30 +89,6 @@ def _kernel(root: Path) -> tuple[int, int]:
 
 
 # --- kernel formulas, written out again (FACTS.md 1.1-1.3, 2.1, 2.3) ------------------------
-
-def _contig(counts: list[int], order: int) -> tuple[int, int, int]:
-    """fill_contig_page_info: (free_pages, free_blocks_total, free_blocks_suitable)."""
-    free_pages = sum(n << k for k, n in enumerate(counts))
-    suitable = sum(n << (k - order) for k, n in enumerate(counts) if k >= order)
-    return free_pages, sum(counts), suitable
-
-
-def _fragmentation_milli(counts: list[int], order: int) -> int:
-    """__fragmentation_index in thousandths; all divisions truncate (div_u64)."""
-    free_pages, total, suitable = _contig(counts, order)
-    if total == 0:
-        return 0
-    if suitable > 0:
-        return -1000
-    return 1000 - (1000 + (free_pages * 1000) // (1 << order)) // total
-
-
-def _unusable_milli(counts: list[int], order: int) -> int:
-    free_pages, _, suitable = _contig(counts, order)
-    if free_pages == 0:
-        return 1000
-    return ((free_pages - (suitable << order)) * 1000) // free_pages
-
 
 def _watermarks(zones: dict[tuple[int, str], dict[str, int]], mfk: int, wsf: int,
                 kernel: tuple[int, int]) -> dict[tuple[int, str], tuple[int, int, int, int | None]]:
