@@ -51,6 +51,10 @@ class AllocEvent(Protocol):
     @property
     def stall_ms(self) -> int | None: ...
 
+    @property
+    def kernel_version(self) -> str | None:
+        """The release the report's CPU line names (decodes a hex-only GFP mask)."""
+
 
 EvidenceValue = Union[int, float, str, bool, None]
 
