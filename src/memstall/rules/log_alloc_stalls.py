@@ -111,7 +111,7 @@ def _group(events: tuple[AllocEvent, ...],
 
 
 def check(inputs: Inputs) -> Result:
-    if not inputs.from_log and not inputs.events:
+    if not inputs.from_log and not inputs.logs_read and not inputs.events:
         return Skipped(KEY, "no kernel log given (diagnose --log FILE)")
     out: list[Finding] = []
     for (kind, order, flags), group in sorted(_group(inputs.events, inputs.kernel).items(),
