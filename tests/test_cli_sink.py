@@ -88,7 +88,8 @@ def test_a_broken_pipe_exits_141_quietly_and_diagnose_3(argv: list[str], code: i
     (["diagnose", "--interval", "-1"], 3),  # our UsageError
     (["diagnose", "--interval", "soon"], 3),  # argparse's own usage error (SystemExit 2)
     (["diagnose", "--fail-on", "sometimes"], 3),
-    (["--root", str(IDLE), "diagnose", "--log", str(SEED_LOG)], 3),  # two sources
+    # two sources: whatif refuses them (diagnose takes both since issue 16: test_root_logs.py)
+    (["--root", str(IDLE), "whatif", "--set", "vm.watermark_scale_factor=100", "--log", str(SEED_LOG)], 2),
     (["diagnose", "--log", "/nonexistent/kern.log"], 3),  # input error: 3 either way
     (["--root", "/nonexistent/root", "diagnose"], 3),
     (["show", "frag", "--interval", "1"], 2),  # other commands keep argparse's 2

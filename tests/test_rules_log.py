@@ -55,3 +55,38 @@ def test_the_parser_keeps_order_minus_one() -> None:
            b"CPU: 4 PID: 29481 Comm: sed Not tainted 3.10.0-514.6.1.el7.x86_64 #1"]
     (event,) = [i for i in scan_lines(log, "x") if getattr(i, "kind", None) == "oom"]
     assert event.order == -1
+
+
+def test_diagnose_decodes_a_hex_only_mask_as_logs_does() -> None:
+    """Issue 16: `diagnose --log` said "flags not printed" for the 3.10 bare-hex mask
+    (`gfp_mask=0x201da`, corpus 035) that `logs` decodes; both now use `gfp_view`."""
+    from pathlib import Path
+
+    from memstall.analysis.log_summary import gfp_view
+    from memstall.parsers.kernlog import scan_text
+    from memstall.pipeline.log_inputs import inputs_from_log
+
+    log = Path(__file__).parent / "fixtures/kernlog/corpus/035-blog-rocketmq-oom-3.10-annotated-syslog.log"
+    (event,) = scan_text(log.read_text(encoding="utf-8")).events
+    assert event.gfp_mode == "0x201da" and event.gfp_flags is None  # the kernel printed hex only
+    logs_view = gfp_view(event)
+    assert logs_view.names == ("GFP_HIGHUSER_MOVABLE", "__GFP_COLD")
+    diag_inputs, _, _ = inputs_from_log(str(log))
+    found = las.check(diag_inputs)
+    assert not isinstance(found, Skipped)
+    (oom,) = (f for f in found if f.evidence["kind"] == "oom")
+    assert oom.evidence["gfp_flags"] == logs_view.text
+    assert logs_view.text == "GFP_HIGHUSER_MOVABLE|__GFP_COLD (decoded, guessed era)"
+    assert "flags not printed" not in oom.summary
+
+
+def test_a_known_kernel_decodes_without_guessing() -> None:
+    """The release of `inputs.kernel` (the log's or the host's) picks the era when the report
+    names none."""
+    from dataclasses import replace
+
+    from memstall.model.kernel import KernelVersion
+    events = (replace(alloc_event("failure", 0, None, mode="0x10d0"), kernel_version=None),)
+    found = las.check(inputs(events=events, from_log=True, kernel=KernelVersion(3, 10)))
+    assert not isinstance(found, Skipped)
+    assert found[0].evidence["gfp_flags"] == "GFP_KERNEL|__GFP_NORETRY (decoded)"

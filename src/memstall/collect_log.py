@@ -52,6 +52,12 @@ def read_log_last_dump(path: str) -> tuple[str, list[Item]]:
     only the dump with the highest line number is kept (memory stays flat however many
     reports the log holds)."""
     reader = LogReader(path)
+    return reader.label, scan_last_dump(reader)
+
+
+def scan_last_dump(reader: LogReader) -> list[Item]:
+    """Every event of one log, and only its last Mem-Info (see `read_log_last_dump`); the
+    reader is closed."""
     items: list[Item] = []
     best: int | None = None  # index in items of the item holding the last dump so far
     best_line = -1
@@ -71,6 +77,6 @@ def read_log_last_dump(path: str) -> tuple[str, list[Item]]:
                 kept = _without_dump(item)
             if kept is not None:
                 items.append(kept)
-        return reader.label, items
+        return items
     finally:
         reader.close()

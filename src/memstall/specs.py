@@ -59,4 +59,12 @@ SOS_PS = "sos_commands/process/ps_auxwww"
 SOS_UNAME_A = "sos_commands/kernel/uname_-a"
 PROC_VERSION = "proc/version"
 
+# Kernel logs a root may hold, read by `diagnose --root` (pipeline/root_logs.py) as streams,
+# never whole: syslog files and their rotations (.1, .2.gz...), and a sosreport's journal and
+# dmesg output. One fnmatch pattern per family, newest file without a suffix.
+ROOT_KERNEL_LOGS = (
+    "var/log/kern.log*", "var/log/messages*", "var/log/syslog*",
+    "sos_commands/logs/journalctl_*", "sos_commands/kernel/dmesg*",
+)
+
 __all__ = ["MANIFEST"]  # re-exported: the name belongs to memstall.manifest

@@ -15,6 +15,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from memstall.analysis.gfp import decode_gfp
 from memstall.model.kernel import KernelVersion
@@ -28,8 +29,36 @@ class GfpView:
     """'log', 'decoded:<era>', or None when there is no mode to decode."""
     guessed: bool
 
+    @property
+    def text(self) -> str | None:
+        """The names joined as the kernel prints them, marked when decoded here (not printed by
+        the kernel) and when the era was guessed; None when there is no mode at all.
 
-def gfp_view(event: AllocEvent, kernel: KernelVersion | None = None) -> GfpView:
+        >>> GfpView(("GFP_KERNEL",), "decoded:3.8-3.15", True).text
+        'GFP_KERNEL (decoded, guessed era)'
+        """
+        if self.names is None:
+            return None
+        text = "|".join(self.names)
+        if self.source and self.source != "log":
+            text += " (decoded" + (", guessed era" if self.guessed else "") + ")"
+        return text
+
+
+class MaskedEvent(Protocol):
+    """What `gfp_view` reads of an event (model AllocEvent; the rules' view of one)."""
+
+    @property
+    def gfp_mode(self) -> str | None: ...
+
+    @property
+    def gfp_flags(self) -> tuple[str, ...] | None: ...
+
+    @property
+    def kernel_version(self) -> str | None: ...
+
+
+def gfp_view(event: MaskedEvent, kernel: KernelVersion | None = None) -> GfpView:
     """The flag names of an event and where they come from.
 
     >>> from memstall.parsers.kernlog import scan_text

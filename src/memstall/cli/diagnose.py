@@ -19,7 +19,7 @@ from memstall.errors import PluginStatus
 from memstall.outputs.diagnose import diagnosis_doc, diagnosis_text
 from memstall.outputs.render.jsonout import dumps
 from memstall.pipeline.log_inputs import inputs_from_log
-from memstall.pipeline.root_inputs import inputs_from_root, one_source
+from memstall.pipeline.root_inputs import inputs_from_root
 from memstall.rules import Severity, run_rules
 
 FAIL_ON = ("info", "warning", "critical", "never")
@@ -42,9 +42,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--interval", type=seconds, default=5.0, metavar="SECONDS",
                    help="live only: seconds between the two samples for rates (default 5; "
                         "0 = one sample, rules that need rates are skipped)")
-    p.add_argument("--log", metavar="FILE",
+    p.add_argument("--log", metavar="FILE", action="append",
                    help="diagnose a kernel log (dmesg, dmesg -T, journalctl -k, syslog) instead: "
-                        "its Mem-Info dump and its allocation stall/failure/OOM reports")
+                        "its Mem-Info dump and its allocation stall/failure/OOM reports; with "
+                        "--root, its reports are added to those of the logs the root holds "
+                        "(var/log/kern.log*, messages*, syslog*, a sosreport's journal and "
+                        "dmesg). May be given more than once")
     p.add_argument("--fail-on", choices=FAIL_ON, default="warning",
                    help="lowest severity that makes the exit code non-zero (default warning): "
                         "1 for WARNING, 2 for CRITICAL")
@@ -58,13 +61,13 @@ def exit_code(worst: Severity | None, fail_on: str) -> PluginStatus:
 
 
 def run(args: argparse.Namespace, io: Any) -> int:
-    one_source(args.log, args.root)
     managed_total: int | None = None
-    if args.log:
-        inputs, how, managed_total = inputs_from_log(args.log)
-        label = args.log
+    logs: list[str] = args.log or []
+    if logs and args.root == "/" and len(logs) == 1:
+        inputs, how, managed_total = inputs_from_log(logs[0])
+        label = logs[0]
     else:
-        inputs, how = inputs_from_root(args.root, args.interval)
+        inputs, how = inputs_from_root(args.root, args.interval, logs=logs)
         label = inputs.state.source
     report = run_rules(inputs)
     advice = recommend(report, inputs, managed_total)

@@ -138,9 +138,7 @@ def document(events: list[Any], standalone: list[dict[str, Any]], summary: dict[
 def event_line(e: AllocEvent, view: GfpView) -> str:
     """One line per event: time host comm[pid] kind order flags stall."""
     who = f"{e.comm or '?'}[{e.pid}]" if e.pid is not None else (e.comm or "?")
-    flags = "|".join(view.names) if view.names is not None else "-"
-    if view.source and view.source != "log":
-        flags += " (decoded" + (", guessed era" if view.guessed else "") + ")"
+    flags = view.text or "-"
     parts = [e.time or "-", e.host or "-", who, e.kind,
              f"order={e.order if e.order is not None else '?'}", e.gfp_mode or "-", flags]
     if e.stall_ms is not None:

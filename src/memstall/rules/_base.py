@@ -51,6 +51,10 @@ class AllocEvent(Protocol):
     @property
     def stall_ms(self) -> int | None: ...
 
+    @property
+    def kernel_version(self) -> str | None:
+        """The release the report's CPU line names (decodes a hex-only GFP mask)."""
+
 
 EvidenceValue = Union[int, float, str, bool, None]
 
@@ -128,6 +132,8 @@ class Inputs:
     """The kernel version (the state's own, or the one a log names)."""
     from_log: bool = False
     """True when the state was rebuilt from a kernel log's Mem-Info."""
+    logs_read: bool = False
+    """True when kernel logs were read for `events` (a root's own, or --log files beside a root)."""
     history: tuple[SystemState, ...] = ()
     """Earlier samples of the same host, oldest first (`state` is the latest)."""
     rates_reason: str = ("needs two samples to compute rates: run `memstall diagnose` live, "

@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
+from memstall.analysis.log_summary import gfp_view
+from memstall.model.kernel import KernelVersion
 from memstall.rules._base import (
     AllocEvent,
     Finding,
@@ -95,22 +97,24 @@ NOT_PRINTED = -2
 """The group key's order when the report printed none (-1 is a real, forced order)."""
 
 
-def _group(events: tuple[AllocEvent, ...]) -> dict[tuple[Kind, int, str], list[AllocEvent]]:
+def _group(events: tuple[AllocEvent, ...],
+           kernel: KernelVersion | None) -> dict[tuple[Kind, int, str], list[AllocEvent]]:
     groups: dict[tuple[Kind, int, str], list[AllocEvent]] = {}
     for e in events:
         kind = _kind(e.kind)
         if kind is None:
             continue
-        flags = "|".join(e.gfp_flags) if e.gfp_flags else "flags not printed"
+        # the decoder `memstall logs` uses: a hex-only mask (<= 4.5) is decoded for its era
+        flags = gfp_view(e, kernel).text or "flags not printed"
         groups.setdefault((kind, e.order if e.order is not None else NOT_PRINTED, flags), []).append(e)
     return groups
 
 
 def check(inputs: Inputs) -> Result:
-    if not inputs.from_log and not inputs.events:
+    if not inputs.from_log and not inputs.logs_read and not inputs.events:
         return Skipped(KEY, "no kernel log given (diagnose --log FILE)")
     out: list[Finding] = []
-    for (kind, order, flags), group in sorted(_group(inputs.events).items(),
+    for (kind, order, flags), group in sorted(_group(inputs.events, inputs.kernel).items(),
                                               key=lambda kv: (-SEVERITY[kv[0][0]], kv[0][1])):
         stalls = [e.stall_ms for e in group if e.stall_ms is not None]
         longest = f", longest {max(stalls)} ms" if stalls else ""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 
 class Source(Protocol):
@@ -18,6 +18,10 @@ class Source(Protocol):
 
     def read_text(self, rel: str) -> str:
         """The whole file as text; raises SourceUnavailable."""
+
+    def open_stream(self, rel: str) -> tuple[BinaryIO, int]:
+        """A file opened to be read as a stream (a kernel log: never held whole in memory) and
+        its size in bytes as stored (compressed or not); raises SourceUnavailable."""
 
     def exists(self, rel: str) -> bool: ...
 

@@ -216,11 +216,14 @@ class _Peeked:
 class LogReader:
     """Iterate over the physical lines of one log (bytes, no newline)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, stream: IO[bytes] | None = None) -> None:
+        """`path` is opened, unless `stream` (a file of a root, `Source.open_stream`) is given:
+        then `path` only names it, and the grep prefilter is not used."""
         self.path = path
         self.truncated = 0
         self.lines = 0
-        self._raw = _open_raw(path)
+        self._streamed = stream is not None
+        self._raw = stream if stream is not None else _open_raw(path)
 
     @property
     def label(self) -> str:
@@ -320,7 +323,7 @@ class LogReader:
 
     def prefilterable(self, min_bytes: int = PREFILTER_MIN_BYTES) -> bool:
         """A plain (uncompressed) regular file of at least `min_bytes`, and grep is installed."""
-        if self.path == STDIN or shutil.which("grep") is None:
+        if self.path == STDIN or self._streamed or shutil.which("grep") is None:
             return False
         try:
             st = os.fstat(self._raw.fileno())

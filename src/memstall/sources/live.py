@@ -57,6 +57,10 @@ class DirSource:
         return self._root / clean_rel(rel)
 
     def _read_capture_file(self, rel: str) -> bytes:
+        with os.fdopen(self._open_capture_file(rel), "rb", buffering=0) as fh:
+            return _read_bounded_from(fh)
+
+    def _open_capture_file(self, rel: str) -> int:
         """A capture (not the live root) is read only inside itself, and only regular files:
         an absolute symlink in an unpacked sosreport would read this machine's files, a
         FIFO would block forever, /dev/zero would never end. Resolved component by
@@ -74,8 +78,7 @@ class DirSource:
             raise SourceUnavailable(rel, "not a regular file: not read") from None
         finally:
             os.close(root_fd)
-        with os.fdopen(fd, "rb", buffering=0) as fh:
-            return _read_bounded_from(fh)
+        return fd
 
     def read_text(self, rel: str) -> str:
         try:
@@ -95,6 +98,23 @@ class DirSource:
             raise SourceUnavailable(rel, TOO_LARGE)
         # /proc text is ASCII; a bad byte must become a parse error, not a crash.
         return data.decode("utf-8", errors="replace")
+
+    def open_stream(self, rel: str) -> tuple[BinaryIO, int]:
+        """Opened like `read_text` (inside the capture, regular files only), not read."""
+        try:
+            if self._live:
+                fh: BinaryIO = open(self._path(rel), "rb")  # noqa: SIM115  # the caller closes it
+            else:
+                fh = os.fdopen(self._open_capture_file(rel), "rb")
+            return fh, os.fstat(fh.fileno()).st_size
+        except FileNotFoundError:
+            raise SourceUnavailable(rel, "no such file") from None
+        except PermissionError:
+            raise SourceUnavailable(rel, "permission denied", hint="run as root") from None
+        except IsADirectoryError:
+            raise SourceUnavailable(rel, "is a directory, expected a file") from None
+        except OSError as err:
+            raise SourceUnavailable(rel, err.strerror or str(err)) from None
 
     def exists(self, rel: str) -> bool:
         return self._path(rel).exists()

@@ -14,6 +14,7 @@ prefixed capture invisible) or point outside it: it is ignored, and `notes()` sa
 from __future__ import annotations
 
 import fnmatch
+import io
 import lzma
 import posixpath
 import re
@@ -21,6 +22,7 @@ import tarfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
 
 from memstall import specs
 from memstall.errors import SourceUnavailable
@@ -50,6 +52,11 @@ _SAMPLE_PREFIX = re.compile(r"^samples/\d+/")
 def _wanted(rel: str) -> bool:
     rel = _SAMPLE_PREFIX.sub("", rel, count=1)
     return any(fnmatch.fnmatchcase(rel, pat) for pat in _WANTED)
+
+
+def _streamed(rel: str) -> bool:
+    """A kernel log (specs.ROOT_KERNEL_LOGS): its member is remembered, its bytes are not kept."""
+    return any(fnmatch.fnmatchcase(rel, pat) for pat in specs.ROOT_KERNEL_LOGS)
 
 
 def _check_end(tar: tarfile.TarFile) -> None:
@@ -92,6 +99,8 @@ class _Loaded:
     """sos marker directories (sos_commands/...) at the first two levels: found, not kept."""
     ignored: list[str] = field(default_factory=list)
     kept_bytes: int = 0
+    streams: dict[str, tarfile.TarInfo] = field(default_factory=dict)
+    """Kernel logs: read later from the archive as streams (`TarSource.open_stream`)."""
 
 
 def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, loaded: _Loaded, path: str) -> None:
@@ -104,6 +113,9 @@ def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, loaded: _Loaded, path: 
     last = len(parts) if member.isdir() else len(parts) - 1  # directory levels in the name
     loaded.dirs.update("/".join(parts[:i]) for i in (1, 2) if i <= last and parts[i - 1] in specs.SOS_MARKERS)
     stripped = name.split("/", 1)[1] if "/" in name else name
+    if member.isfile() and (_streamed(name) or _streamed(stripped)):
+        loaded.streams[name] = member
+        return
     if member.isdir() or not (_wanted(name) or _wanted(stripped)):
         return
     if member.issym():
@@ -123,6 +135,31 @@ def _take(tar: tarfile.TarFile, member: tarfile.TarInfo, loaded: _Loaded, path: 
         loaded.files[name] = handle.read()
 
 
+class _Member(io.RawIOBase):
+    """A tar member's stream that closes its archive with it."""
+
+    def __init__(self, member: IO[bytes], tar: tarfile.TarFile) -> None:
+        super().__init__()
+        self._member, self._tar = member, tar
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        return self._member.read(n)
+
+    def readinto(self, buf: Any) -> int:
+        data = self._member.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._member.close()
+            self._tar.close()
+        super().close()
+
+
 class TarSource:
     """A root filesystem inside a .tar, .tar.gz, .tar.xz or .tar.bz2 file."""
 
@@ -131,9 +168,15 @@ class TarSource:
         self._files: dict[str, bytes | None] = {}
         self._links: dict[str, str] = {}
         self._dirs: set[str] = {""}
+        self._streams: dict[str, tarfile.TarInfo] = {}
         loaded = self._load(path)
         self._ignored = loaded.ignored
-        prefix = self._common_prefix(loaded.files)
+        prefix = self._common_prefix({**loaded.files, **dict.fromkeys(loaded.streams)})
+        for name, info in loaded.streams.items():
+            rel = name[len(prefix):] if prefix else name
+            if _streamed(rel):
+                self._streams[rel] = info
+                self._add_parents(rel)
         for name, data in [*loaded.files.items(), *loaded.links.items()]:
             rel = name[len(prefix):] if prefix else name
             if not rel or not _wanted(rel):
@@ -144,9 +187,9 @@ class TarSource:
                 self._files[rel] = data
             self._add_parents(rel)
         self._dirs.update(d[len(prefix):] for d in loaded.dirs if d.startswith(prefix) and d != prefix)
-        if not self._files:
+        if not self._files and not self._streams:
             raise SourceUnavailable(
-                path, "the tarball holds no file memstall reads (no proc/, no MANIFEST.json)",
+                path, "the tarball holds no file memstall reads (no proc/, no MANIFEST.json, no logs)",
                 hint="make one with `memstall snapshot -o FILE.tar.gz`")
 
     def _add_parents(self, rel: str) -> None:
@@ -173,7 +216,7 @@ class TarSource:
 
     @staticmethod
     def _common_prefix(members: dict[str, bytes | None]) -> str:
-        if any(_wanted(name) for name in members):
+        if any(_wanted(name) or _streamed(name) for name in members):
             return ""
         tops = {name.split("/", 1)[0] for name in members if "/" in name}
         return f"{tops.pop()}/" if len(tops) == 1 else ""
@@ -197,9 +240,30 @@ class TarSource:
             raise SourceUnavailable(rel, "is a directory, expected a file")
         raise SourceUnavailable(rel, f"not in {self._label}")
 
+    def open_stream(self, rel: str) -> tuple[BinaryIO, int]:
+        """A kernel log member, decompressed from the archive as it is read (a compressed
+        archive is decompressed up to the member once more: flat memory, one more pass)."""
+        info = self._streams.get(clean_rel(rel))
+        if info is None:
+            if clean_rel(rel) in self._files:
+                data = self._files[clean_rel(rel)]
+                if data is None:
+                    raise SourceUnavailable(rel, TOO_LARGE)
+                return io.BytesIO(data), len(data)
+            raise SourceUnavailable(rel, f"not in {self._label}")
+        try:
+            tar = tarfile.open(self._label, "r:*")  # noqa: SIM115  # closed with the member
+            member = tar.extractfile(info)
+        except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as err:
+            raise SourceUnavailable(rel, f"cannot read from {self._label}: {_tar_error(err)}") from None
+        if member is None:
+            tar.close()
+            raise SourceUnavailable(rel, "not a regular file: not read")
+        return io.BufferedReader(_Member(member, tar)), info.size
+
     def exists(self, rel: str) -> bool:
         key = clean_rel(rel)
-        return key in self._files or key in self._dirs or key in self._links
+        return key in self._files or key in self._dirs or key in self._links or key in self._streams
 
     def readlink(self, rel: str) -> str | None:
         """Symbolic links are kept as links (tune resolves them inside the root), never followed."""
@@ -212,7 +276,7 @@ class TarSource:
         key = clean_rel(rel)
         names = {
             p[len(key) + 1 if key else 0:].split("/", 1)[0]
-            for p in (*self._files, *self._dirs, *self._links)
+            for p in (*self._files, *self._dirs, *self._links, *self._streams)
             if p and (p.startswith(key + "/") if key else True)
         }
         return sorted(n for n in names if n)
@@ -268,6 +332,9 @@ class SampleView:
 
     def read_text(self, rel: str) -> str:
         return self._inner.read_text(self._map(rel))
+
+    def open_stream(self, rel: str) -> tuple[BinaryIO, int]:
+        return self._inner.open_stream(self._map(rel))
 
     def exists(self, rel: str) -> bool:
         return self._inner.exists(self._map(rel))

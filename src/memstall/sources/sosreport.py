@@ -8,6 +8,7 @@ serves `proc/sys/vm/<name>` from that file when the real file is absent, and say
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 from memstall import specs
 from memstall.errors import SourceUnavailable
@@ -70,6 +71,9 @@ class SosSource:
         if key in self._sysctl_a():
             return self._sysctl_a()[key]
         raise SourceUnavailable(rel, "not in this sosreport")
+
+    def open_stream(self, rel: str) -> tuple[BinaryIO, int]:
+        return self._inner.open_stream(rel)
 
     def exists(self, rel: str) -> bool:
         key = clean_rel(rel)

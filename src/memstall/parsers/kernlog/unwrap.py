@@ -50,18 +50,23 @@ _FAST_SYSLOG = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (\S+) kernel
 _FAST_FOREIGN = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) ((?!kernel:)\S+) +[\w.@/-]+\[\d+\]: ?")
 """Syslog with another tag (`host sshd[12]: `): what `_after_wall` says through `_HOST_TAG`."""
 _FAST_DMESG = re.compile(r"^\[ *(\d{1,12}\.\d+)\] ?(?!\s*(?:[\w.@/-]+\[\d+\]: |\S+ +kernel:|kernel:|\[))")
-_PRIO = re.compile(r"^<(\d{1,3})>")
+_PRIO = re.compile(r"^<(\d{1,3}|[a-z]{2,8}\.[a-z]{2,7})> ?")
+"""`<4>` or a text priority as syslog-ng/rsyslog templates print it (`<kern.warning>`)."""
 _KMSG = re.compile(r"^(\d{1,3}),(\d{1,18}),(\d{1,18}),[^;]{0,8};")
 _KMSG_DICT = re.compile(r"^ [A-Z_]+=")
 _SYSLOG = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)(?:\.\d+)? +")
 _ISO = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) +")
-_HOST_KERNEL = re.compile(r"^(?:(\S+) +)?kernel: ?")
+_HOST_KERNEL = re.compile(r"^(?:(\S+) +)?(?:<[a-z]{2,8}\.[a-z]{2,7}> *)?kernel: ?")
+_HOST_ONLY = re.compile(r"^([\w.-]+): ?")
+"""`Apr 01 14:13:32 mysrv: msg`: a syslog template without the tag (host, then a colon)."""
 _HOST_TAG = re.compile(r"^(\S+) +([\w.@/-]+)(?:\[\d+\])?: ?")
 _HOST_THEN_STAMP = re.compile(r"^(\S+) +(?=\[)")
 _FOREIGN_TAG = re.compile(r"^([\w.@/-]+)\[\d+\]: ")
 _UPTIME = re.compile(r"^\[ *(\d+\.\d+)\] ?")
 _DELTA = re.compile(r"^\[ *\+? *\d+\.\d+(?: *<[ \d.]*>)?\] ?")
-_HUMAN = re.compile(r"^\[([A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\] ?")
+_HUMAN = re.compile(r"^\[([^\s\[\]]{1,12} +[^\s\[\]]{1,12} +\d{1,2} \d\d:\d\d:\d\d \d{4})\] ?")
+"""`dmesg -T` (strftime `%a %b %e %H:%M:%S %Y`) in any locale: `[Fri Aug 11 ...]`,
+`[Di Aug 12 ...]`, `[mar. août 12 ...]`, `[火  8月 12 ...]`: day and month are any words."""
 _CUT_STAMP = re.compile(r"^(\d+\.\d{6})\] ?")
 _CALLER = re.compile(r"^\[ *([CT])(\d{1,18})\] ?")
 
@@ -116,6 +121,10 @@ def _after_wall(rest: str, hosts: Hosts) -> tuple[str, str | None, bool]:
         if host:
             _remember(hosts, host)
         return rest[m.end():], host, True
+    m = _HOST_ONLY.match(rest)
+    if m:  # after a syslog date the first word is the host (RFC 3164): no tag printed
+        _remember(hosts, m.group(1))
+        return rest[m.end():], m.group(1), True
     m = _HOST_THEN_STAMP.match(rest)
     if m:
         _remember(hosts, m.group(1))
