@@ -29,7 +29,8 @@ _KILLED = re.compile(rf"\bKilled process (\d{{1,18}}) {_COMM}(?=\s+(?:total-vm|v
 _KILL_SIZES = re.compile(r"\b(total-vm|vsz|anon-rss|file-rss|shmem-rss|pgtables):(\d{1,18})kB")
 _KILL_UID = re.compile(r"\bUID:(\d{1,18})")
 _KILL_ADJ = re.compile(r"\boom_score_adj:(-?\d{1,18})")
-_SELECT = re.compile(rf"\b[Kk]ill process (\d{{1,18}}) {_COMM} score (-?\d{{1,18}}) or (?:sacrifice )?(?:a )?child")
+_SELECT = re.compile(rf"\b[Kk]ill process (\d{{1,18}}) {_COMM} score (-?\d{{1,18}}) "
+                     r"or (?:sacrifice )?(?:a )?child")
 _REAPED = re.compile(rf"^\s*oom_reaper: reaped process (\d{{1,18}}) {_COMM}, now (.*)$")
 _RSS = re.compile(r"\b(anon|file|shmem)-rss:(\d{1,18})kB")
 _COUNTER = re.compile(r"^\s*(memory|memory\+swap|swap|kmem|tcpmem): usage (\d{1,20})kB, limit (\d{1,20})kB"
