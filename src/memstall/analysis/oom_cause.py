@@ -127,14 +127,20 @@ def zone_layout(zones: Sequence[MemInfoZone]) -> tuple[str, ...] | None:
     return best[1] if best else None
 
 
+def has_free_block(buddy: BuddyLine, order: int) -> bool:
+    """A free block of `order` or larger on an unmovable, movable or reclaimable list (types
+    printed 3.8+; without them every block counts)."""
+    for k in range(max(order, 0), len(buddy.counts or ())):
+        types = buddy.types[k] if k < len(buddy.types) else ""
+        if (buddy.counts or ())[k] > 0 and (not types or any(t in types for t in "UME")):
+            return True
+    return False
+
+
 def _block_ok(buddy: BuddyLine | None, order: int) -> bool | None:
     if order <= 0 or buddy is None or buddy.counts is None:
         return None
-    for k in range(order, len(buddy.counts)):
-        types = buddy.types[k] if k < len(buddy.types) else ""
-        if buddy.counts[k] > 0 and (not types or any(t in types for t in "UME")):
-            return True
-    return False
+    return has_free_block(buddy, order)
 
 
 def _check(z: MemInfoZone, reserve_pages: int | None, order: int, high_flag: bool, page_kb: int,
