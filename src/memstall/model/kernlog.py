@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from memstall.model.oom import OomDetails
+
 KINDS = ("stall", "failure", "oom")
 
 
@@ -166,6 +168,8 @@ class AllocEvent:
     """For an OOM report: True when a memory cgroup hit its limit (`mem_cgroup_out_of_memory`
     in the trace, `Memory cgroup out of memory`/`memory: usage` lines, CONSTRAINT_MEMCG), not
     the machine running out of pages; False when none of that was printed. None otherwise."""
+    oom: OomDetails | None = None
+    """For an OOM report: the kill, task table and memory-cgroup lines it printed (model/oom.py)."""
 
 
 @dataclass(frozen=True)

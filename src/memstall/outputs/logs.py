@@ -11,6 +11,7 @@ from typing import Any
 from memstall.analysis.log_state import resolved_nodes
 from memstall.analysis.log_summary import GfpView, LogSummary, watermark_state
 from memstall.model.kernlog import AllocEvent, MemInfoDump
+from memstall.outputs.logs_oom import oom_doc, oom_text
 from memstall.outputs.render.jsonout import dumps
 from memstall.outputs.render.table import render_table
 
@@ -59,6 +60,7 @@ def event_doc(e: AllocEvent, view: GfpView) -> dict[str, Any]:
         "stall_ms": e.stall_ms, "kernel_version": e.kernel_version, "nodemask": e.nodemask,
         "cpuset": e.cpuset, "mems_allowed": e.mems_allowed, "oom_score_adj": e.oom_score_adj,
         "oom_adj": e.oom_adj, "killed": e.killed, "memcg": e.memcg, "call_trace": list(e.call_trace),
+        "oom": oom_doc(e, view),
         "mem_info": mem_info_doc(e.mem_info) if e.mem_info is not None else None,
         "source": e.source, "line_no": e.line_no,
     }
@@ -145,7 +147,7 @@ def event_line(e: AllocEvent, view: GfpView) -> str:
         parts.append(f"stall={e.stall_ms}ms")
     if e.mem_info is not None:
         parts.append("+mem-info")
-    return "  ".join(parts) + f"  ({e.source}:{e.line_no})\n"
+    return "  ".join(parts) + f"  ({e.source}:{e.line_no})\n" + oom_text(e, view)
 
 
 def _counter_table(title: str, label: str, counts: dict[str, int], limit: int = 15) -> str:

@@ -221,10 +221,11 @@ MEMINFO_CLOSING = re.compile(r"pages RAM|pages of RAM|pages reserved|reserved pa
 # Lines after which the dump is over; the OOM report itself may go on (task table, kill).
 OOM_TAIL = re.compile(r"^\s*(?:Tasks state|\[\s*pid\s*\]|oom-kill:|Out of memory|Killed process|"
                       r"Memory cgroup (?:out of memory|stats)|\[\s*\d+\]\s+\d+|oom_reaper:|"
-                      r"memory: usage|swap: usage|kmem: usage|memory\+swap: usage|"
+                      r"memory: usage|swap: usage|kmem: usage|memory\+swap: usage|Task in \S|"
                       r"[a-z_]+ \d+\s*$)")  # memcg OOM: `Memory cgroup stats for /x:` then `anon 123`
 # OOM tail lines only a memory cgroup's OOM prints (4.19+ `oom-kill:constraint=CONSTRAINT_MEMCG`).
 MEMCG_TAIL = re.compile(r"Memory cgroup (?:out of memory|stats)|^\s*(?:memory|memory\+swap|kmem): usage"
+                        r"|^\s*Task in \S.* killed as a result of limit of "
                         r"|constraint=CONSTRAINT_MEMCG")
 CUT = re.compile(r"^\s*(?:BUG:|Oops|Unable to handle|Kernel panic|------------\[ cut here)")
 KILLED = re.compile(r"Killed process (\d{1,18}) \(([^)]*)\)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from memstall.model.kernlog import AllocEvent, MemInfoDump
 from memstall.parsers.kernlog import classify as c
 from memstall.parsers.kernlog.meminfo import parse_mem_info
+from memstall.parsers.kernlog.oom import OomTail
 from memstall.parsers.kernlog.unwrap import Unwrapped
 
 MAX_HEADER_JOINS = 3
@@ -47,6 +48,7 @@ class Report:
         self.mem_closed = False
         self.killed: str | None = None
         self.memcg_seen = False
+        self.oom_tail = OomTail()
         self.unknown_run = 0
         self.lines = 1
         self.last_line_no = line_no
@@ -156,7 +158,8 @@ class Report:
         k = c.KILLED.search(s)
         if k and self.killed is None:
             self.killed = s.strip()
-        return OK if c.OOM_TAIL.match(s) or k else UNKNOWN
+        taken = self.oom_tail.feed(s)
+        return OK if taken or c.OOM_TAIL.match(s) or k else UNKNOWN
 
     # -- closing ---------------------------------------------------------------------------
 
@@ -185,6 +188,7 @@ class Report:
             call_trace=tuple(self.trace),
             mem_info=self.dump(), source=self.source, line_no=self.line_no,
             uid=task.uid if task else None, killed=self.killed, memcg=self._memcg(),
+            oom=self.oom_tail.build(bool(self.header)) if self.kind == "oom" else None,
         )
 
     def _memcg(self) -> bool | None:

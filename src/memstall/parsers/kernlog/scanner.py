@@ -22,6 +22,7 @@ from typing import Union
 
 from memstall.model.kernlog import AllocEvent, LogScan, MemInfoDump
 from memstall.parsers.kernlog import classify as c
+from memstall.parsers.kernlog.oom import oom_end
 from memstall.parsers.kernlog.prefix import ANCHOR, STAMP_IN, Prefix, stamp_in
 from memstall.parsers.kernlog.report import END, OK, UNKNOWN, Report
 from memstall.parsers.kernlog.unwrap import Hosts, Unwrapped, unwrap
@@ -41,7 +42,10 @@ MAX_LINE = 1 << 14
 # these; while no report is open, other lines are counted without being decoded. Fragments
 # that start with a buddy or node line but have no zone line (`free:`) are not picked up.
 _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ", b"lowmem_reserve",
-             b"SysRq")
+             b"SysRq", b"ut of memory")
+# `ut of memory`: an OOM report's end (`Out of memory: Kill process`, `Memory cgroup out of memory:
+# ...`) without its beginning is kept as an incomplete OOM event when it is more than one line
+# (select + kill); a lone kill line (dump_header() was rate-limited) stays outside any report.
 # The same for a block of lines searched with bytes.find (one pass per word): the triggers,
 # plus the line ends `feed` also lets through: quoted-printable soft breaks ('=') and a comm
 # printed alone (':', ': ') before a KERN_CONT-split header.
@@ -69,10 +73,13 @@ R_DROPPED = "report without a header or Mem-Info"
 
 
 class _Stream:
-    __slots__ = ("prefix", "prev", "report")
+    __slots__ = ("open_oom", "prefix", "prev", "report")
 
     def __init__(self) -> None:
         self.report: Report | None = None
+        self.open_oom = False
+        """The last report closed on this stream was an OOM without its kill line: a kill line
+        that follows belongs to it (it was cut off by interleaved text), not to a new report."""
         self.prev: tuple[str, Unwrapped] | None = None
         self.prefix: Prefix | None = None
         """The wrapper `unwrap` did not know, learned from this stream's anchor lines."""
@@ -353,6 +360,12 @@ class LogScanner:
             rep.start_meminfo(s, self._start)
             st.report = rep
             self._open += 1
+        elif not st.open_oom and "ut of memory" in s and oom_end(s):
+            rep = Report("oom", "", u, self.source, self._start, key)  # an end without its begin
+            rep.phase, rep.lines = "tail", 0
+            rep.consume(s, self._start)
+            st.report = rep
+            self._open += 1
         else:
             self.skip(R_OUTSIDE)
             st.prev = (s, u)
@@ -364,6 +377,10 @@ class LogScanner:
         st.report = None
         self._open -= 1
         event = rep.event()
+        if event is not None and event.oom is not None and not event.oom.has_begin and rep.lines < 2:
+            self.skip(R_OUTSIDE, rep.lines)  # a lone kill line (its report rate-limited away): not a report
+            return
+        st.open_oom = event is not None and event.oom is not None and not event.oom.has_end
         if event is not None:
             out.append(event)
             return
