@@ -122,7 +122,8 @@ def _one(console: qemu.Console, tag: str) -> str:
 def test_hist_path_equals_pipe_path_in_a_guest(tmp_path: Path) -> None:
     plan = hist_plan(GUEST_PID)
     console = _boot(tmp_path, guest_init(plan))
-    assert not [ln for ln in console.logs if ln.startswith("refused")], (console.logs, console.files.get("errors"))
+    refused = [ln for ln in console.logs if ln.startswith("refused")]
+    assert not refused, (refused, console.files.get("errors"))
     # the declared field types are the guest kernel's own
     fields = parse_event_format(_one(console, "format"))
     assert plan.kinds[0].definition.endswith(f"{fields['order'].type} order; "
