@@ -142,7 +142,8 @@ def test_plan_declares_the_kernels_field_types() -> None:
     fields = parse_event_format((TRACE / "x86_64-6.1-direct_reclaim_begin.format").read_text())
     assert (fields["order"].type, fields["gfp_flags"].type) == ("int", "unsigned long")
     assert fields["common_pid"] == EventField("common_pid", "int", 4, True)
-    old = {"order": EventField("order", "s32", 4, True), "gfp_flags": EventField("gfp_flags", "gfp_t", 4, False)}
+    old = {"order": EventField("order", "s32", 4, True),
+           "gfp_flags": EventField("gfp_flags", "gfp_t", 4, False)}
     plan = hist_plan(77, {"mm_vmscan_direct_reclaim_begin": old})
     assert plan.kinds[0].definition == "memstall_77_direct_reclaim u64 lat; s32 order; gfp_t gfp_flags"
     assert plan.kinds[1].definition == "memstall_77_memcg_reclaim u64 lat; int order; unsigned long gfp_flags"
