@@ -32,7 +32,8 @@ def traced_stalls(tracker: StallTracker, wall_seconds: float, method: str,
         for (k, order, _gfp), h in tracker.hists.items():
             if k == kind and order is not None:
                 orders[order] = orders.get(order, 0) + h.n
-        kinds[kind] = KindLatency(kind, hist.n, hist.total_us / 1e6, hist.percentile_us(0.5) / 1e6,
-                                  hist.percentile_us(0.99) / 1e6, hist.max_us / 1e6,
+        # a bucket's bound may pass the largest value seen: never report more than that
+        p50, p99 = (min(hist.percentile_us(q), hist.max_us) / 1e6 for q in (0.5, 0.99))
+        kinds[kind] = KindLatency(kind, hist.n, hist.total_us / 1e6, p50, p99, hist.max_us / 1e6,
                                   dict(sorted(orders.items())))
     return TracedStalls(round(wall_seconds, 3), method, kinds, lost_events)

@@ -270,3 +270,46 @@ class StallTracer:
         if self.plan is not None:
             delete_synthetic_events(self.tracefs, [k.synth for k in self.plan.kinds])
             self.plan = None
+
+
+class BackgroundTrace:
+    """A StallTracer polled by a daemon thread while the caller does something else
+    (`diagnose --trace`, `exporter --trace`, `record --trace`). current() from any thread;
+    stop() or close() from the one that started it. A failure in the thread (a parse
+    error of a line the kernel printed) stops polling and is raised by stop()."""
+
+    def __init__(self, tracer: StallTracer, poll_seconds: float = 0.2) -> None:
+        self.tracer = tracer
+        self.poll_seconds = poll_seconds
+        self.error: BaseException | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="memstall-trace", daemon=True)
+
+    def start(self) -> None:
+        self.tracer.start()
+        self._thread.start()
+
+    def _loop(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                self.tracer.poll(self.poll_seconds)
+        except BaseException as err:  # handed to the caller's thread by stop()
+            self.error = err
+
+    def _join(self) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def current(self) -> StallTracker:
+        return self.tracer.current()
+
+    def stop(self, interrupted: bool = False) -> TraceRun:
+        self._join()
+        if self.error is not None:
+            raise self.error
+        return self.tracer.stop(interrupted)
+
+    def close(self) -> None:
+        self._join()
+        self.tracer.close()
