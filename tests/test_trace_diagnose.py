@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -47,19 +48,24 @@ def test_summary_of_a_trace() -> None:
     assert traced.kinds[DIRECT_COMPACTION].total_seconds == 0.006  # tests/test_trace_cli.py's number
 
 
+def _findings(result: Result) -> Sequence[Finding]:
+    assert not isinstance(result, Skipped), result
+    return result
+
+
 def test_findings_carry_the_traced_latencies() -> None:
     traced = traced_stalls(_tracker(), 1.5, "hist")
     busy = rates(allocstall_normal=5.0, pgscan_direct=100.0, pgscan_kswapd=10.0, compact_stall=4.0,
                  compact_fail=4.0, compact_success=1.0)
-    plain = direct_reclaim.check(inputs(state(), rates=busy))
-    (finding,) = direct_reclaim.check(inputs(state(), rates=busy, traced=traced))
+    plain = _findings(direct_reclaim.check(inputs(state(), rates=busy)))
+    (finding,) = _findings(direct_reclaim.check(inputs(state(), rates=busy, traced=traced)))
     assert isinstance(finding.evidence, direct_reclaim.TracedEvidence)
     assert dict(plain[0].evidence).items() <= dict(finding.evidence).items()  # the rule's own, unchanged
     lat = traced.kinds[DIRECT_RECLAIM]
     assert finding.evidence["traced_stalls"] == lat.stalls and finding.evidence["traced_method"] == "hist"
     assert finding.explanation.startswith(plain[0].explanation)
     assert f"Traced for 1.5 s (hist path): {lat.stalls} direct reclaims took" in finding.explanation
-    (compaction,) = compaction_stalls.check(inputs(state(), rates=busy, traced=traced))
+    (compaction,) = _findings(compaction_stalls.check(inputs(state(), rates=busy, traced=traced)))
     assert isinstance(compaction.evidence, compaction_stalls.TracedPerSecondEvidence)
     assert compaction.evidence["traced_stall_seconds"] == 0.006
 
@@ -67,7 +73,7 @@ def test_findings_carry_the_traced_latencies() -> None:
 def test_no_stall_of_the_kind_traced() -> None:
     traced = traced_stalls(StallTracker(), 10.0, "pipe")
     busy = rates(allocstall_normal=5.0, pgscan_direct=100.0, pgscan_kswapd=10.0)
-    (finding,) = direct_reclaim.check(inputs(state(), rates=busy, traced=traced))
+    (finding,) = _findings(direct_reclaim.check(inputs(state(), rates=busy, traced=traced)))
     assert finding.evidence["traced_stalls"] == 0
     assert "the trace saw no direct reclaims" in finding.explanation
 
