@@ -23,7 +23,8 @@ from memstall.analysis.stall_summary import by_kind_order, traced_stalls
 from memstall.analysis.stall_trace import DIRECT_COMPACTION, DIRECT_RECLAIM, StallTracker
 from memstall.outputs.diagnose import trace_doc, trace_lines
 from memstall.parsers.trace_pipe import parse_trace_pipe
-from memstall.rules import compaction_stalls, direct_reclaim
+from memstall.rules import Finding, Skipped, compaction_stalls, direct_reclaim
+from memstall.rules._base import Result
 
 HANDMADE = FIXTURES / "trace" / "x86_64-6.18-direct-stalls-handmade.txt"
 TRACEFS = Path("/sys/kernel/tracing")
