@@ -223,6 +223,19 @@ class StallTracer:
         fill_tracker(out, self._read_hists(), self.kernel)
         return out
 
+    def lost_so_far(self) -> int:
+        """Events lost until now: per CPU, the buffer's overrun or the LOST markers read."""
+        markers = dict(self.lost)
+        instance = self.instance
+        if instance is None:
+            return sum(markers.values())
+        try:
+            stats = {cpu: parse_trace_stats(text, f"per_cpu/cpu{cpu}/stats")
+                     for cpu, text in read_cpu_stats(instance.path).items()}
+        except (OSError, ParseError):
+            return sum(markers.values())
+        return sum(max(s.lost_events, markers.get(cpu, 0)) for cpu, s in stats.items())
+
     def stop(self, interrupted: bool = False) -> TraceRun:
         """Stop, drain, read the kernel's totals, clean up; the run."""
         if self.instance is None:
