@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import test_trace_live as live
+from memstall.outputs.report.history import _traced
 from memstall.store import Db, TraceInterval, Writer, read_trace
 from memstall.store.schema import V1, V2
 
@@ -83,3 +84,20 @@ def test_live_record_trace(memcg: tuple[Path, str], big_file: Path, tmp_path: Pa
     memcg_seconds = sum(i.by_kind.get("memcg_reclaim", (0, 0.0))[1] for i in intervals)
     assert memcg_stalls > 0 and memcg_seconds > 0
     assert sum(i.interval_ms for i in intervals[1:]) == pytest.approx(3000, abs=600)
+    html = tmp_path / "r.html"
+    done = subprocess.run([sys.executable, "-m", "memstall", "report", "--db", str(db_path), "-o", str(html)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    section = html.read_text().split("<h2>Traced stalls (record --trace)</h2>")[1].split("<h2>")[0]
+    assert f"<td>memcg_reclaim</td><td class=\"n\">{memcg_stalls}</td>" in section
+
+
+def test_report_section() -> None:
+    trace = [TraceInterval(T0 + 1000, 1000, "pipe", 4, 0, {"memcg_reclaim": (2, 0.25)}),
+             TraceInterval(T0 + 2000, 1000, "pipe", 0, 1, {"memcg_reclaim": (0, 0.0)})]
+    html = _traced(trace)
+    assert "2 s traced in 2 intervals, 1 events lost." in html
+    assert html.count("<td>memcg_reclaim</td>") == 2  # the period's total and the one busy interval
+    assert "<td class=\"n\">250.0</td><td class=\"n\">0.125</td>" in html
+    assert _traced([]) == ""
+    assert "No direct reclaim" in _traced([TraceInterval(T0, 1000, "hist", 0, 0, {})])
