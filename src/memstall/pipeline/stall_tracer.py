@@ -256,6 +256,9 @@ class StallTracer:
         finally:
             self.close()
         kernel = fill_tracker(self.tracker, self._final, self.kernel) if plan else None
+        for pid in self.tracker.tasks:  # the kernel's tasks: their cgroup now, if still running
+            if pid not in self.cgroups:
+                self.cgroups[pid] = _cgroup(pid)
         by_cpu = {cpu: max(s.lost_events, self.lost.get(cpu, 0)) for cpu, s in stats.items()}
         return TraceRun(
             tracker=self.tracker, wall_seconds=self._wall, source=f"instances/{instance.path.name}",
