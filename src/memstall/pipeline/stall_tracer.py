@@ -158,17 +158,31 @@ class StallTracer:
         self.removed_stale = remove_stale_instances(tracefs, _hist_plan_for)
         self._start = time.monotonic()
         try:
-            if self.method == "hist":
-                self.plan = hist_plan(os.getpid(), _formats(tracefs))
-                self.instance = create_instance(tracefs, self.plan.pipe_events, self.buffer_kb)
-                install_hist(tracefs, self.instance.path, [k.definition for k in self.plan.kinds],
-                             self.plan.triggers_in_order())
-            else:
-                self.instance = create_instance(tracefs, EVENTS, self.buffer_kb)
-            self._reader = PipeReader(self.instance.path / "trace_pipe")
+            self._make(tracefs)
+        except SourceUnavailable as err:
+            self.close()
+            if self.requested != "auto" or self.method != "hist":
+                raise
+            # a kernel with hist triggers but without what the plan needs (`.trace()`: 5.6+)
+            self.method, self.fallback_reason = "pipe", f"the kernel refused the hist path: {err.message}"
+            try:
+                self._make(tracefs)
+            except BaseException:
+                self.close()
+                raise
         except BaseException:
             self.close()
             raise
+
+    def _make(self, tracefs: Path) -> None:
+        if self.method == "hist":
+            self.plan = hist_plan(os.getpid(), _formats(tracefs))
+            self.instance = create_instance(tracefs, self.plan.pipe_events, self.buffer_kb)
+            install_hist(tracefs, self.instance.path, [k.definition for k in self.plan.kinds],
+                         self.plan.triggers_in_order())
+        else:
+            self.instance = create_instance(tracefs, EVENTS, self.buffer_kb)
+        self._reader = PipeReader(self.instance.path / "trace_pipe")
 
     def poll(self, timeout_seconds: float) -> None:
         """Wait at most timeout_seconds for events and feed what arrived."""
