@@ -25,6 +25,7 @@ from memstall.analysis.stall_trace import MEMCG_RECLAIM, StallTracker
 from memstall.errors import ParseError
 from memstall.model.kernel import KernelVersion
 from memstall.model.trace import EventField, HistLatencyRow, HistTaskRow
+from memstall.outputs.trace import TraceRun, trace_doc, trace_text
 from memstall.parsers.trace_format import parse_event_format
 from memstall.parsers.trace_hist import (
     latency_rows,
@@ -178,3 +179,23 @@ def test_hist_text_round_trip(rows: list[tuple[int, int, int, int, int]], comm: 
     lat, tasks = parse_trace_hists("\n".join(lines) + "\n")
     assert latency_rows(lat) == [HistLatencyRow(*r) for r in rows]
     assert task_rows(tasks) == [HistTaskRow(pid, comm.rstrip(), 1, 5)]
+
+
+def test_hist_run_report() -> None:
+    """The report of a hist-path run: the same sections, the differences said."""
+    tracker = StallTracker()
+    totals = fill_tracker(tracker, {MEMCG_RECLAIM: _kind_hists(HIST.read_text())}, KernelVersion(6, 1))
+    run = TraceRun(tracker=tracker, wall_seconds=4.0, source="instances/memstall-4242", buffer_kb=4096,
+                   method="hist", kernel_stalls=totals.stalls, kernel_dropped=totals.dropped,
+                   cgroup_of={91: "/t"})
+    text = trace_text(run)
+    assert "(hist path: reclaim latencies built in the kernel" in text
+    assert "in the kernel: 210 reclaim stalls counted, 0 dropped (maps full)" in text
+    assert ("memcg_reclaim order=0 gfp=GFP_HIGHUSER_MOVABLE: 210 stalls, total 105.312 ms, "
+            "max <= 32.768 ms") in text
+    assert "91  dd    /t" in text
+    doc = trace_doc(run)
+    assert doc["method"] == "hist" and doc["in_kernel"] == {"stalls": 210, "dropped": 0}
+    (hist,) = doc["histograms"]
+    assert hist["max_is_bucket_bound"] is True and sum(hist["buckets_us"].values()) == 210
+    assert sum(p["stalls"] for p in doc["processes"]) == 210
