@@ -6,13 +6,15 @@ initramfs, qemu) with an /init that makes exactly the writes `memstall trace --m
 makes — the strings come from analysis/stall_hist.hist_plan(), the code the command uses —
 in an instance named as memstall names it. The same instance also has the reclaim begin/end
 events enabled, so the pipe path reads the same buffer (one clock: tests/test_trace_hist.py).
-A process in an 8 MiB memory cgroup reads 24 MiB blocks (memcg reclaim every time). Then
+A process in an 8 MiB memory cgroup reads 24 MiB blocks (memcg reclaim every time), then the
+lab's workload helper fills memory and makes order-4 unmovable allocations (direct reclaim
+and compaction, a few each; not asserted, TCG decides how many). Then
 the guest removes everything the way StallTracer.close() does. On the host, memstall's
 parsers read the `hist` files and the pipe text: the two paths must give the same
 histograms, per-process totals and stall counts, and nothing of ours may be left.
 
 Skipped, with the reason, without qemu, a static busybox or a kernel image (.ci/run
-installs them). TCG on the CI VM: about a minute.
+installs them; gcc builds the workload helper). TCG on the CI VM: about 90 s.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from memstall.analysis.stall_hist import HistPlan, KindHists, fill_tracker, hist_plan
-from memstall.analysis.stall_trace import EVENTS, MEMCG_RECLAIM, StallTracker
+from memstall.analysis.stall_trace import DIRECT_RECLAIM, EVENTS, MEMCG_RECLAIM, StallTracker
 from memstall.errors import MemstallError
 from memstall.lab import initramfs, qemu, tools
 from memstall.model.kernel import KernelVersion
@@ -39,8 +41,9 @@ GUEST_PID = 4242  # the tracer's pid the names are built from (memstall-4242, me
 
 
 def _skip_reason() -> str | None:
-    if shutil.which("qemu-system-x86_64") is None:
-        return "qemu-system-x86_64 is not installed (.ci/run installs it)"
+    for tool in ("qemu-system-x86_64", "gcc"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (.ci/run installs it)"
     try:
         tools.static_busybox()
         tools.resolve_kernel(tools.cache_dir(), None)
@@ -83,6 +86,10 @@ def guest_init(plan: HistPlan) -> str:
         "for i in 1 2 3 4 5 6; do",
         "  sh -c 'echo $$ > /cg/t/cgroup.procs; exec dd if=/dev/zero of=/dev/null bs=24M count=1' >/dev/null",
         "done",
+        # the lab's helper: fill memory, punch holes, order-4 unmovable allocations (direct
+        # reclaim and compaction outside any cgroup)
+        "/workload frag /tmp/lat /tmp/done 30 0 4 300 2>/dev/null &", "W=$!",
+        "for i in $(seq 120); do [ -e /tmp/done ] && break; sleep 0.5; done; kill $W; wait $W",
         # StallTracer.stop: tracing_on=0, drain, read the hists
         "sleep 1", _w("0", f"{inst}/tracing_on", False), "sleep 1", "kill $CAT",
         *[f"emit hist {inst}/{k.hist_file}" for k in plan.kinds],
@@ -101,7 +108,8 @@ def _boot(tmp_path: Path, init: str) -> qemu.Console:
     cache = tools.cache_dir()
     kernel = tools.resolve_kernel(cache, None)
     busybox = Path(tools.static_busybox()).read_bytes()
-    files = {"init": (0o755, init.encode()), "bin/busybox": (0o755, busybox)}
+    workload = initramfs._compile_workload(cache, initramfs.guest_source("workload.c"))
+    files = {"init": (0o755, init.encode()), "bin/busybox": (0o755, busybox), "workload": (0o755, workload)}
     initrd = tmp_path / "initrd.gz"
     initrd.write_bytes(gzip.compress(initramfs.cpio_newc(files, ("bin", "dev", "proc", "sys", "tmp"),
                                                          console=True)))
@@ -142,13 +150,14 @@ def test_hist_path_equals_pipe_path_in_a_guest(tmp_path: Path) -> None:
     for event in parse_trace_pipe(_one(console, "pipe")).events:
         pipe.feed(event)
     pipe.finish()
-    memcg = {key: h for key, h in pipe.hists.items() if key[0] == MEMCG_RECLAIM}
+    reclaim = {key: h for key, h in pipe.hists.items() if key[0] in (MEMCG_RECLAIM, DIRECT_RECLAIM)}
     assert totals.stalls > 50 and totals.dropped == 0
-    assert sum(h.n for h in memcg.values()) == totals.stalls
-    assert {k: (h.counts, h.n, h.total_us) for k, h in memcg.items()} == \
+    assert sum(h.n for h in reclaim.values()) == totals.stalls
+    assert {k: (h.counts, h.n, h.total_us) for k, h in reclaim.items()} == \
         {k: (h.counts, h.n, h.total_us) for k, h in in_kernel.hists.items()}
-    assert {pid: (t.comm, t.stalls, t.stall_us) for pid, t in in_kernel.tasks.items()} == \
-        {pid: (t.comm, t.stalls, t.by_kind_us[MEMCG_RECLAIM]) for pid, t in pipe.tasks.items()
-         if MEMCG_RECLAIM in t.by_kind_us}
+    kinds = (MEMCG_RECLAIM, DIRECT_RECLAIM)  # per process: the reclaim time (pipe tasks may also compact)
+    assert {pid: (t.comm, t.stall_us) for pid, t in in_kernel.tasks.items()} == \
+        {pid: (t.comm, sum(t.by_kind_us.get(k, 0) for k in kinds))
+         for pid, t in pipe.tasks.items() if set(kinds) & set(t.by_kind_us)}
     left = _one(console, "left")
     assert f"{INSTANCE_PREFIX}{GUEST_PID}" not in left and "memstall_" not in left
