@@ -147,7 +147,6 @@ class StallTracer:
         self._line_no = 0
         self._start = 0.0
         self._wall: float | None = None
-        self._stats: dict[int, int] = {}
         self._final: dict[str, KindHists] | None = None
         self._lock = threading.Lock()  # poll() in a background thread, current() in another
 
