@@ -44,6 +44,7 @@ from conftest import FIXTURES, run_cli
 from memstall.advice import recommend as recommend_module
 from memstall.model.kernel import KernelVersion
 from memstall.model.thp import ThpSettings
+from memstall.model.trace import KindLatency, TracedStalls
 from memstall.model.vmstat import VmStat
 from memstall.rules import REGISTRY, Finding, Inputs, Rule, RuleEvidence, run_rules
 
@@ -147,6 +148,11 @@ def _firing_inputs() -> Iterator[tuple[str, Inputs]]:
     yield "stressed, two samples", Inputs(stressed, rates=r, kernel=kernel)
     since_boot = VmStat({"compact_stall": 40, "compact_fail": 30, "compact_success": 10})
     yield "stressed, one sample", Inputs(dataclasses.replace(stressed, vmstat=since_boot), kernel=kernel)
+    traced = TracedStalls(10.0, "hist", {"direct_reclaim": KindLatency("direct_reclaim", 3, 0.01, 0.002,
+                                                                       0.004, 0.004)})
+    yield "stressed, two samples, traced", Inputs(stressed, rates=r, kernel=kernel, traced=traced)
+    yield "stressed, one sample, traced", Inputs(dataclasses.replace(stressed, vmstat=since_boot),
+                                                 kernel=kernel, traced=traced)
     yield "stressed, log events", Inputs(stressed, kernel=kernel, events=(
         alloc_event("stall", 1), alloc_event("failure", 4), alloc_event("oom", None)))
     yield "fragmented, log event", inputs(state(buddyinfo=buddy((0, "Normal", [40000, 1] + [0] * 9))),

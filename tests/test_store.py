@@ -108,7 +108,7 @@ def test_migration_from_schema_1_keeps_the_rows(tmp_path: Path) -> None:
     c.commit()
     c.close()
     db = Db(str(path), write=True)
-    assert db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     w = Writer(db, kind="record", source="/", state=None, interval_seconds=1)
     w.events([Event(T0 + 1, "stall", 3, "0x24200ca", "java", 4000, "h", "/dev/kmsg:1")])
     w.markers([Marker(T0 + 2, "tx1", "apply", "applied", (("vm.watermark_scale_factor", "10", "200"),))])
@@ -124,7 +124,7 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
     sqlite3.connect(path).execute("PRAGMA user_version=99").connection.close()
     for write in (True, False):
         with pytest.raises(
-            StoreError, match=r"new\.db: written by a newer memstall \(schema 99; this one knows up to 2\)"
+            StoreError, match=r"new\.db: written by a newer memstall \(schema 99; this one knows up to 3\)"
         ):
             Db(str(path), write=write)
 

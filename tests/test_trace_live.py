@@ -171,3 +171,22 @@ def test_without_root_one_line() -> None:
     assert done.returncode == 3 and done.stdout == ""
     first, hint = done.stderr.splitlines()
     assert first.startswith("memstall: error: ") and "root" in first and hint.startswith("hint: ")
+
+
+def test_method_on_a_kernel_without_hist_triggers() -> None:
+    """This VM's kernel has no CONFIG_HIST_TRIGGERS: auto falls back to the pipe and says why,
+    --method hist is one line naming what is missing (on a hist kernel: the QEMU test)."""
+    if (TRACEFS / "synthetic_events").exists():
+        pytest.skip("this kernel has synthetic events: the hist path runs (tests/test_trace_hist_guest.py)")
+    auto = _memstall("--duration", "0.3", "--format", "json")
+    out, err = auto.communicate(timeout=30)
+    assert auto.returncode == 0, err
+    doc = json.loads(out)
+    assert doc["method"] == "pipe" and doc["in_kernel"] is None
+    assert "CONFIG_SYNTH_EVENTS" in doc["fallback_reason"]
+    hist = _memstall("--duration", "0.3", "--method", "hist")
+    out, err = hist.communicate(timeout=30)
+    assert hist.returncode == 3 and out == ""
+    first, hint = err.splitlines()
+    assert "--method hist: no synthetic_events" in first and hint.startswith("hint: use --method pipe")
+    assert not _instance(hist.pid).exists() and not _instance(auto.pid).exists()

@@ -11,16 +11,23 @@ kept the check from running (EXIT_ON_FAILURE, applied by the error sink in cli/_
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import signal
+import time
+from types import FrameType
 from typing import Any
 
 from memstall.advice.recommend import recommend
+from memstall.analysis.stall_summary import traced_stalls
 from memstall.cli.args import seconds
-from memstall.errors import PluginStatus
-from memstall.outputs.diagnose import diagnosis_doc, diagnosis_text
+from memstall.errors import PluginStatus, SourceUnavailable, UsageError
+from memstall.model.trace import TracedStalls
+from memstall.outputs.diagnose import diagnosis_doc, diagnosis_text, trace_doc, trace_lines
 from memstall.outputs.render.jsonout import dumps
 from memstall.pipeline.log_inputs import inputs_from_log
 from memstall.pipeline.root_inputs import inputs_from_root
-from memstall.rules import Severity, run_rules
+from memstall.pipeline.stall_tracer import BackgroundTrace, StallTracer
+from memstall.rules import Inputs, Severity, run_rules
 
 FAIL_ON = ("info", "warning", "critical", "never")
 EXIT_ON_FAILURE = PluginStatus.UNKNOWN
@@ -48,6 +55,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                         "--root, its reports are added to those of the logs the root holds "
                         "(var/log/kern.log*, messages*, syslog*, a sosreport's journal and "
                         "dmesg). May be given more than once")
+    p.add_argument("--trace", type=seconds, metavar="SECONDS",
+                   help="live only: also trace direct reclaim and compaction for SECONDS beside "
+                        "the samples (as memstall trace, root) and add the measured stall "
+                        "latencies to the findings; without root or tracefs, says why and goes on")
     p.add_argument("--fail-on", choices=FAIL_ON, default="warning",
                    help="lowest severity that makes the exit code non-zero (default warning): "
                         "1 for WARNING, 2 for CRITICAL")
@@ -60,21 +71,64 @@ def exit_code(worst: Severity | None, fail_on: str) -> PluginStatus:
     return PluginStatus.CRITICAL if worst is Severity.CRITICAL else PluginStatus.WARNING
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def _traced_inputs(args: argparse.Namespace) -> tuple[Inputs, str, TracedStalls | None, str | None]:
+    """The live inputs with a trace of --trace seconds beside them (the trace keeps going
+    after the samples until its time is up); the trace or why it was unavailable."""
+    background: BackgroundTrace | None = None
+    unavailable = None
+    old = signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cleans up like Ctrl-C
+    try:
+        started = time.monotonic()
+        try:
+            background = BackgroundTrace(StallTracer("auto"))
+            background.start()
+        except SourceUnavailable as err:
+            background, unavailable = None, err.message + (f" ({err.hint})" if err.hint else "")
+        inputs, how = inputs_from_root(args.root, args.interval)
+        if background is None:
+            return inputs, how, None, unavailable
+        time.sleep(max(0.0, args.trace - (time.monotonic() - started)))
+        run = background.stop()
+        traced = traced_stalls(run.tracker, run.wall_seconds, run.method, run.lost_events)
+        return dataclasses.replace(inputs, traced=traced), how, traced, None
+    finally:
+        if background is not None:
+            background.close()
+        signal.signal(signal.SIGTERM, old)
+
+
 def run(args: argparse.Namespace, io: Any) -> int:
     managed_total: int | None = None
+    traced: TracedStalls | None = None
+    unavailable: str | None = None
     logs: list[str] = args.log or []
+    if args.trace is not None and (logs or args.root != "/" or args.trace <= 0):
+        raise UsageError("--trace SECONDS (more than 0) traces this host: not with --log or --root")
     if logs and args.root == "/" and len(logs) == 1:
         inputs, how, managed_total = inputs_from_log(logs[0])
         label = logs[0]
+    elif args.trace is not None:
+        inputs, how, traced, unavailable = _traced_inputs(args)
+        label = inputs.state.source
     else:
         inputs, how = inputs_from_root(args.root, args.interval, logs=logs)
         label = inputs.state.source
     report = run_rules(inputs)
     advice = recommend(report, inputs, managed_total)
     if args.format == "json":
-        io.stdout.write(dumps(diagnosis_doc(report, advice)))
+        doc = diagnosis_doc(report, advice)
+        if args.trace is not None:
+            doc["trace"] = trace_doc(traced, unavailable)
+        io.stdout.write(dumps(doc))
     else:
         kernel = inputs.kernel or inputs.state.kernel
         title = f"memstall diagnose: {label} ({how}; kernel {kernel or 'unknown'})"
-        io.stdout.write(diagnosis_text(report, advice, title))
+        text = diagnosis_text(report, advice, title)
+        if args.trace is not None:
+            text = text + "\n" + "\n".join(trace_lines(traced, unavailable)).rstrip("\n") + "\n"
+        io.stdout.write(text)
     return int(exit_code(report.worst, args.fail_on))

@@ -53,6 +53,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-per-order", dest="per_order", action="store_false",
                    help="leave out the per-order families (free blocks, unusable and fragmentation "
                         "index): 11 series per zone fewer, for very large fleets")
+    p.add_argument("--trace", action="store_true",
+                   help="also trace direct reclaim and compaction in the background (as memstall "
+                        "trace, root) and export their latency histograms by order")
     p.add_argument("--once", action="store_true",
                    help="print one scrape's exposition to stdout and exit (no server)")
     p.set_defaults(handler=run)
@@ -116,8 +119,9 @@ def make_server(listen: tuple[str, int], scrape: Callable[[], bytes],
     return server
 
 
-def build(root: str, per_order: bool) -> tuple[Callable[[], bytes], str]:
-    """(scrape, content type) for `root`: one Sampler behind a SharedSample, one registry."""
+def build(root: str, per_order: bool, trace: Any = None) -> tuple[Callable[[], bytes], str]:
+    """(scrape, content type) for `root`: one Sampler behind a SharedSample, one registry;
+    with `trace` (a started BackgroundTrace), its histograms too (outputs/exporter_trace.py)."""
     prometheus_client = _prometheus()
     from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
     from memstall.pipeline import SYSTEM_CLOCK, Sampler
@@ -126,6 +130,10 @@ def build(root: str, per_order: bool) -> tuple[Callable[[], bytes], str]:
     sampler = Sampler(open_root(root))
     registry = registry_for(MemstallCollector(SharedSample(sampler.sample, SYSTEM_CLOCK),
                                               per_order=per_order))
+    if trace is not None:
+        from memstall.outputs.exporter_trace import StallTraceCollector
+        registry.register(StallTraceCollector(trace.current, trace.tracer.method,
+                                              trace.tracer.lost_so_far))
 
     def scrape() -> bytes:
         return bytes(prometheus_client.generate_latest(registry))
@@ -134,7 +142,30 @@ def build(root: str, per_order: bool) -> tuple[Callable[[], bytes], str]:
 
 
 def run(args: argparse.Namespace, io: Any) -> int:
-    scrape, content_type = build(args.root, args.per_order)
+    if not args.trace:
+        return serve(args, io, None)
+    if args.root != "/":
+        raise UsageError("--trace traces this host: not with --root")
+    import signal
+
+    from memstall.pipeline.stall_tracer import BackgroundTrace, StallTracer
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    _prometheus()
+    old = signal.signal(signal.SIGTERM, interrupt)  # so the tracer cleans up on SIGTERM
+    trace = BackgroundTrace(StallTracer("auto"))
+    try:
+        trace.start()
+        return serve(args, io, trace)
+    finally:
+        trace.close()
+        signal.signal(signal.SIGTERM, old)
+
+
+def serve(args: argparse.Namespace, io: Any, trace: Any) -> int:
+    scrape, content_type = build(args.root, args.per_order, trace)
     if args.once:
         io.stdout.write(scrape().decode("utf-8", "backslashreplace"))
         return 0

@@ -20,17 +20,19 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from memstall.analysis.stall_summary import by_kind
 from memstall.collect import load_state, read_manifest, sample_count
 from memstall.duration import parse_duration
-from memstall.errors import MemstallError, UsageError
+from memstall.errors import MemstallError, SourceUnavailable, UsageError
 from memstall.model.kernlog import AllocEvent
 from memstall.model.sysctl_name import sysctl_name
 from memstall.parsers.kernlog import LogScanner
 from memstall.pipeline import Sampler, inputs_from_log, inputs_from_root, wall_time
+from memstall.pipeline.stall_tracer import BackgroundTrace, StallTracer
 from memstall.rules import run_rules
 from memstall.sources import open_root
 from memstall.sources.kernlog import KmsgStream
-from memstall.store import Db, Marker, Writer, event_of
+from memstall.store import Db, Marker, TraceInterval, Writer, event_of
 from memstall.tune.store import Store
 
 DEFAULT_STATE = "var/lib/memstall"
@@ -55,6 +57,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--retention", default="14d", metavar="DURATION", help="delete samples older than this (default 14d)"
     )
     p.add_argument("--samples", type=int, default=None, metavar="N", help="stop after N samples")
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="also trace direct reclaim and compaction (as memstall trace, root) and store each "
+        "interval's stalls and their seconds by kind",
+    )
     p.add_argument(
         "--state-dir",
         metavar="DIR",
@@ -204,6 +212,46 @@ class _Recording:
             self.kmsg.close()
 
 
+class _TraceTotals:
+    """`record --trace`: a BackgroundTrace and the cumulative totals at the last sample."""
+
+    def __init__(self, args: argparse.Namespace, io: Any) -> None:
+        self.trace: BackgroundTrace | None = None
+        self.last_ms = int(time.time() * 1000)
+        self.last: dict[str, tuple[int, int]] = {}
+        self.last_events = self.last_lost = 0
+        if not args.trace:
+            return
+        if args.root != "/":
+            raise UsageError("--trace traces this host: not with --root")
+        trace = BackgroundTrace(StallTracer("auto"))
+        try:
+            trace.start()
+        except SourceUnavailable as err:
+            io.stderr.write(f"memstall: warning: recording without --trace: {err.message}\n")
+            return
+        self.trace, self.last_ms = trace, int(time.time() * 1000)
+
+    def interval(self, t_ms: int) -> TraceInterval | None:
+        """The stalls since the previous call (or the start), ending at t_ms."""
+        if self.trace is None:
+            return None
+        tracker = self.trace.current()
+        now = {kind: (h.n, h.total_us) for kind, h in by_kind(tracker).items()}
+        lost = self.trace.tracer.lost_so_far()
+        out = TraceInterval(
+            t_ms, max(0, t_ms - self.last_ms), self.trace.tracer.method, tracker.events - self.last_events,
+            max(0, lost - self.last_lost),
+            {k: (n - self.last.get(k, (0, 0))[0], (us - self.last.get(k, (0, 0))[1]) / 1e6)
+             for k, (n, us) in now.items()})
+        self.last, self.last_ms, self.last_events, self.last_lost = now, t_ms, tracker.events, lost
+        return out
+
+    def close(self) -> None:
+        if self.trace is not None:
+            self.trace.close()
+
+
 def _ticks(sampler: Sampler, interval: float, count: int | None) -> Iterator[Any]:
     try:
         yield from sampler.ticks(interval, count)
@@ -220,9 +268,11 @@ def record(args: argparse.Namespace, io: Any) -> int:
     old = {s: signal.signal(s, clock.handler) for s in (signal.SIGTERM, signal.SIGINT)}
     db = Db(args.db, write=True)
     rec: _Recording | None = None
+    traced: _TraceTotals | None = None
     done = 0
     try:
         db.lock_recorder()
+        traced = _TraceTotals(args, io)
         source = open_root(args.root)
         rec = _Recording(args, db, io)
         prune_every = max(1, int(60 / max(interval, 0.001)))
@@ -237,7 +287,11 @@ def record(args: argparse.Namespace, io: Any) -> int:
                     interval_seconds=interval,
                     host=os.uname().nodename if source.is_live else None,
                 )
-            rec.writer.sample(int(time.time() * 1000), tick.state, tick.report.findings)
+            t_ms = int(time.time() * 1000)
+            rec.writer.sample(t_ms, tick.state, tick.report.findings)
+            interval_totals = traced.interval(t_ms)
+            if interval_totals is not None:
+                rec.writer.trace_interval(interval_totals)
             rec.poll(tick.state.uptime_seconds)
             sampler.static_every_seconds = 0 if rec.new_markers else STATIC_EVERY_SECONDS
             done += 1
@@ -252,6 +306,8 @@ def record(args: argparse.Namespace, io: Any) -> int:
             signal.signal(s, h)
         if rec is not None:
             rec.close()
+        if traced is not None:
+            traced.close()
         db.close()
     io.stderr.write(
         f"memstall record: {done} sample{'' if done == 1 else 's'} stored in {args.db}"

@@ -17,7 +17,7 @@ from memstall.errors import InputError, SourceUnavailable, UsageError
 from memstall.outputs.report import render_history, render_moment
 from memstall.pipeline import inputs_from_log, inputs_from_root
 from memstall.rules import run_rules
-from memstall.store import Db, bounds, read_history
+from memstall.store import Db, bounds, read_history, read_trace
 from memstall.store.db import translated
 from memstall.store.read import count_points, iter_points
 
@@ -101,7 +101,8 @@ def _history_page(args: argparse.Namespace) -> str:
             )
         with translated(args.db):
             return render_history(
-                history, f"memstall report: {Path(args.db).name}", iter_points(db, from_ms, to_ms), count
+                history, f"memstall report: {Path(args.db).name}", iter_points(db, from_ms, to_ms), count,
+                read_trace(db, from_ms, to_ms),
             )
     finally:
         db.close()

@@ -89,3 +89,61 @@ class TraceHist:
     hits: int
     entries_count: int
     dropped: int
+
+
+@dataclass(frozen=True)
+class EventField:
+    """One `field:` line of an event's tracefs `format` file."""
+
+    name: str
+    type: str  # the C type as declared: `int`, `unsigned long`, `gfp_t`
+    size_bytes: int
+    signed: bool
+
+
+@dataclass(frozen=True)
+class HistLatencyRow:
+    """One entry of the hist path's `keys=order,gfp_flags,lat.log2:vals=hitcount,lat` hist."""
+
+    order: int
+    gfp_flags: int  # the mask as a number (hist keys print it in decimal)
+    bucket: int  # k of `~ 2^k`
+    count: int
+    lat_us: int  # the sum of the entry's latencies
+
+
+@dataclass(frozen=True)
+class HistTaskRow:
+    """One entry of the hist path's `keys=common_pid.execname:vals=hitcount,lat` hist."""
+
+    pid: int
+    comm: str
+    count: int
+    lat_us: int
+
+
+@dataclass(frozen=True)
+class KindLatency:
+    """The traced stalls of one kind (`direct_reclaim`, ...), from `memstall trace`'s tracker.
+
+    Percentiles are log2-bucket upper bounds (analysis/log2hist.py), so `p99_seconds` reads
+    "99% of stalls took at most this long".
+    """
+
+    kind: str
+    stalls: int
+    total_seconds: float
+    p50_seconds: float
+    p99_seconds: float
+    max_seconds: float
+    by_order: Mapping[int, int] = field(default_factory=dict)  # order -> stalls (None order left out)
+
+
+@dataclass(frozen=True)
+class TracedStalls:
+    """Stalls measured by a trace taken beside a live sample (`diagnose --trace N`)."""
+
+    wall_seconds: float
+    method: str  # "hist" or "pipe"
+    kinds: Mapping[str, KindLatency]
+    lost_events: int = 0

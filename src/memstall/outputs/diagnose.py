@@ -14,11 +14,40 @@ import textwrap
 from typing import Any
 
 from memstall.advice.recommend import Advice
+from memstall.model.trace import TracedStalls
 from memstall.outputs.render.table import render_table
 from memstall.rules import Finding, Report, Severity
 
 SCHEMA = "memstall.diagnosis/1"
 WIDTH = 100
+
+
+def trace_doc(traced: TracedStalls | None, unavailable: str | None) -> dict[str, Any]:
+    """`trace` of the JSON (only with --trace): what the trace beside the sample measured."""
+    if traced is None:
+        return {"available": False, "reason": unavailable}
+    return {"available": True, "reason": None, "method": traced.method,
+            "wall_seconds": traced.wall_seconds, "lost_events": traced.lost_events,
+            "kinds": {k.kind: {"stalls": k.stalls, "total_seconds": k.total_seconds,
+                               "p50_seconds": k.p50_seconds, "p99_seconds": k.p99_seconds,
+                               "max_seconds": k.max_seconds,
+                               "by_order": {str(o): n for o, n in k.by_order.items()}}
+                      for k in traced.kinds.values()}}
+
+
+def trace_lines(traced: TracedStalls | None, unavailable: str | None) -> list[str]:
+    """The text report's `Trace` section (only with --trace)."""
+    if traced is None:
+        return [f"Trace: unavailable: {unavailable}", ""]
+    out = [f"Trace ({traced.wall_seconds:g} s, {traced.method} path, {traced.lost_events} events lost)"]
+    if not traced.kinds:
+        out.append("  no direct reclaim, memcg reclaim or compaction stalls were traced")
+    for k in traced.kinds.values():
+        orders = ", ".join(f"order {o}: {n}" for o, n in k.by_order.items()) or "-"
+        out += _wrap(f"{k.kind}: {k.stalls} stalls, {k.total_seconds * 1000:.3f} ms in all, "
+                     f"p50 <= {k.p50_seconds * 1000:g} ms, p99 <= {k.p99_seconds * 1000:g} ms, "
+                     f"max {k.max_seconds * 1000:g} ms ({orders})", "  - ", "    ")
+    return [*out, ""]
 
 
 def diagnosis_doc(report: Report, advice: Advice) -> dict[str, Any]:

@@ -3,33 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from memstall.analysis.log2hist import Log2Hist, bucket_range_us, counts_by_high_us
-from memstall.analysis.stall_trace import KINDS, NodeActivity, StallTracker, TaskTotals, by_cgroup
+from memstall.analysis.stall_trace import (
+    DIRECT_RECLAIM,
+    KINDS,
+    MEMCG_RECLAIM,
+    NodeActivity,
+    TaskTotals,
+    by_cgroup,
+)
 from memstall.outputs.render.table import render_table
+from memstall.pipeline.stall_tracer import TraceRun
+
+__all__ = ["SCHEMA", "TraceRun", "trace_doc", "trace_text"]
 
 SCHEMA = "memstall.trace/1"
 BAR_WIDTH = 40
-
-
-@dataclass
-class TraceRun:
-    """What one trace produced, plus how it was taken."""
-
-    tracker: StallTracker
-    wall_seconds: float
-    source: str  # "instances/memstall-1234" or the --input file
-    path: str = "pipe"  # "pipe" (trace_pipe) or "input" (a saved text)
-    buffer_kb: int | None = None
-    lost_events: int = 0  # per-CPU stats overrun + dropped, or LOST markers of a saved text
-    lost_by_cpu: Mapping[int, int] = field(default_factory=dict)
-    missing_events: tuple[str, ...] = ()
-    removed_stale: tuple[str, ...] = ()
-    in_progress: int = 0
-    interrupted: bool = False
-    cgroup_of: dict[int, str | None] = field(default_factory=dict)
 
 
 def _hist_rows(hist: Log2Hist) -> list[str]:
@@ -65,22 +56,30 @@ def _activity_rows(table: Mapping[int, NodeActivity]) -> list[list[object]]:
 
 def trace_text(run: TraceRun) -> str:
     t = run.tracker
-    out = [f"memstall trace: {run.wall_seconds:.1f} s from {run.source} ({run.path} path"
+    how = (f"{run.path} path" if run.method != "hist" else
+           "hist path: reclaim latencies built in the kernel, compaction and kthreads from trace_pipe")
+    out = [f"memstall trace: {run.wall_seconds:.1f} s from {run.source} ({how}"
            + (f", buffer {run.buffer_kb} KiB per CPU" if run.buffer_kb else "")
            + (", stopped early" if run.interrupted else "") + ")"]
-    out.extend(f"note: removed leftover instance {n} of a dead memstall run" for n in run.removed_stale)
+    if run.fallback_reason:
+        out.append(f"note: pipe path, the hist path is not available: {run.fallback_reason}")
+    out.extend(f"note: removed leftover {_what(n)} {n} of a dead memstall run" for n in run.removed_stale)
     if run.missing_events:
         out.append("not on this kernel: " + ", ".join(run.missing_events))
     out.append(f"events: {t.events} read, {run.lost_events} lost"
                + (" (raise --buffer-kb)" if run.lost_events else "")
                + f"; unmatched ends {t.unmatched_end}, lost begins {t.dropped_begin}, "
                  f"in progress at stop {run.in_progress}")
+    if run.kernel_stalls is not None:
+        out.append(f"in the kernel: {run.kernel_stalls} reclaim stalls counted, "
+                   f"{run.kernel_dropped} dropped (maps full)")
     out.append("")
     if not t.hists:
         out.append("no direct reclaim or compaction stalls traced")
     for (kind, order, gfp), hist in sorted(t.hists.items(), key=_hist_sort):
+        bound = "<= " if _max_is_bound(run, kind) else ""
         out.append(f"{kind} order={'-' if order is None else order} gfp={gfp or '-'}: "
-                   f"{hist.n} stalls, total {_ms(hist.total_us)} ms, max {_ms(hist.max_us)} ms")
+                   f"{hist.n} stalls, total {_ms(hist.total_us)} ms, max {bound}{_ms(hist.max_us)} ms")
         out.append(f"  {'usecs':>22} : {'count':<8} distribution")
         out.extend(_hist_rows(hist))
     if t.tasks:
@@ -102,6 +101,15 @@ def trace_text(run: TraceRun) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+def _what(name: str) -> str:
+    return "instance" if name.startswith("memstall-") else "synthetic event"
+
+
+def _max_is_bound(run: TraceRun, kind: str) -> bool:
+    """The kernel keeps no maximum: a hist-path kind's max is its top bucket's bound."""
+    return run.method == "hist" and kind in (DIRECT_RECLAIM, MEMCG_RECLAIM)
+
+
 def _hist_sort(item: tuple[tuple[str, int | None, str | None], Log2Hist]) -> tuple[int, int, str]:
     (kind, order, gfp), _ = item
     return (KINDS.index(kind), -1 if order is None else order, gfp or "")
@@ -117,16 +125,20 @@ def trace_doc(run: TraceRun) -> dict[str, Any]:
     t = run.tracker
     return {
         "schema": SCHEMA,
-        "source": run.source, "path": run.path, "wall_seconds": round(run.wall_seconds, 6),
+        "source": run.source, "path": run.path, "method": run.method,
+        "fallback_reason": run.fallback_reason, "wall_seconds": round(run.wall_seconds, 6),
         "buffer_kb": run.buffer_kb, "interrupted": run.interrupted,
         "missing_events": list(run.missing_events), "removed_stale_instances": list(run.removed_stale),
         "events": {"read": t.events, "lost": run.lost_events,
                    "lost_by_cpu": {str(c): n for c, n in sorted(run.lost_by_cpu.items())},
                    "unmatched_end": t.unmatched_end, "lost_begin": t.dropped_begin,
                    "in_progress": run.in_progress},
+        "in_kernel": None if run.kernel_stalls is None else
+        {"stalls": run.kernel_stalls, "dropped": run.kernel_dropped},
         "histograms": [
             {"kind": kind, "order": order, "gfp_flags": gfp, "count": h.n,
              "total_seconds": h.total_us / 1e6, "max_seconds": h.max_us / 1e6,
+             "max_is_bucket_bound": _max_is_bound(run, kind),
              "buckets_us": {str(high): n for high, n in counts_by_high_us(h).items()}}
             for (kind, order, gfp), h in sorted(t.hists.items(), key=_hist_sort)],
         "processes": [dict(pid=pid, comm=task.comm, cgroup=run.cgroup_of.get(pid),

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Union
 
 from memstall.model.kernel import KernelVersion
 from memstall.model.state import SystemState
+from memstall.model.trace import TracedStalls
 from memstall.units import human_bytes, pages_to_bytes
 
 if TYPE_CHECKING:
@@ -139,6 +140,8 @@ class Inputs:
     rates_reason: str = ("needs two samples to compute rates: run `memstall diagnose` live, "
                          "or on a capture made with `memstall snapshot --samples 2`")
     """Why `rates` is None, shown in the Skipped line of rules that need rates."""
+    traced: TracedStalls | None = None
+    """Stall latencies measured by a trace beside the live sample (`diagnose --trace N`)."""
 
 
 Result = Union[Sequence[Finding], Skipped]

@@ -14,6 +14,9 @@ Evidence:
     compact_stall_per_second, compact_fail_per_second, compact_success_per_second between
     two samples; with one sample, compact_stall_since_boot, compact_fail_since_boot,
     compact_success_since_boot.
+    With `diagnose --trace N`, also the direct compaction latencies traced beside the sample:
+    traced_stalls, traced_stall_seconds, traced_p50_seconds, traced_p99_seconds,
+    traced_max_seconds (log2-bucket bounds), traced_seconds, traced_method (hist or pipe).
 
 Remediation:
     When failures dominate and free memory is low, more free memory (watermarks) helps
@@ -41,6 +44,7 @@ from memstall.rules._base import (
     missing,
 )
 from memstall.rules._knobs import compaction_fix, watermark_knob
+from memstall.rules._traced import TracedFields, traced_fields, with_trace
 
 KEY = "COMPACTION_STALLS"
 
@@ -61,6 +65,16 @@ class SinceBootEvidence(RuleEvidence):
     compact_stall_since_boot: float
     compact_fail_since_boot: float
     compact_success_since_boot: float
+
+
+@dataclass(frozen=True)
+class TracedPerSecondEvidence(TracedFields, PerSecondEvidence):
+    """Rates, with the direct compaction latencies a trace measured (`diagnose --trace N`)."""
+
+
+@dataclass(frozen=True)
+class TracedSinceBootEvidence(TracedFields, SinceBootEvidence):
+    """Totals since boot, with the direct compaction latencies a trace measured."""
 
 
 TEXT = Text(
@@ -117,11 +131,18 @@ def check(inputs: Inputs) -> Result:
         evidence = SinceBootEvidence(compact_stall_since_boot=round(stalls, 3),
                                      compact_fail_since_boot=round(fails, 3),
                                      compact_success_since_boot=round(ok, 3))
-    return (TEXT.finding(KEY, severity, "host", evidence, window=window, stalls=fmt.format(stalls),
+    text, display = TEXT, dict[str, object]()
+    traced = traced_fields(inputs, "direct_compaction")
+    if traced is not None:
+        both = {**vars(evidence), **vars(traced)}
+        evidence = (TracedPerSecondEvidence if per_second else TracedSinceBootEvidence)(**both)
+        text, display = with_trace(TEXT, traced, "direct compactions")
+    return (text.finding(KEY, severity, "host", evidence, **display, window=window, stalls=fmt.format(stalls),
                          fails=fmt.format(fails), successes=fmt.format(ok),
                          fail_words=_fail_words(fails, stalls),
                          watermark_knob=watermark_knob(kernel_of(inputs)),
                          compaction_fix=compaction_fix(kernel_of(inputs))),)
 
 
-RULE = Rule(KEY, check, __doc__ or "", (PerSecondEvidence, SinceBootEvidence))
+RULE = Rule(KEY, check, __doc__ or "", (PerSecondEvidence, SinceBootEvidence, TracedPerSecondEvidence,
+                                         TracedSinceBootEvidence))

@@ -13,6 +13,9 @@ Why it matters:
 Evidence:
     allocstall_per_second, pgscan_direct_per_second, pgscan_kswapd_per_second,
     direct_scan_ratio (0..1), interval_seconds.
+    With `diagnose --trace N`, also the direct reclaim latencies traced beside the sample:
+    traced_stalls, traced_stall_seconds, traced_p50_seconds, traced_p99_seconds,
+    traced_max_seconds (log2-bucket bounds), traced_seconds, traced_method (hist or pipe).
 
 Remediation:
     Let kswapd start earlier (vm.watermark_scale_factor); make reclaim cheaper (limit
@@ -43,6 +46,7 @@ from memstall.rules._base import (
     rates_skip,
     ratio,
 )
+from memstall.rules._traced import TracedFields, traced_fields, with_trace
 
 KEY = "DIRECT_RECLAIM"
 
@@ -54,6 +58,11 @@ class Evidence(RuleEvidence):
     pgscan_kswapd_per_second: float
     direct_scan_ratio: float
     interval_seconds: float
+
+
+@dataclass(frozen=True)
+class TracedEvidence(TracedFields, Evidence):
+    """The same, with the direct reclaim latencies a trace measured (`diagnose --trace N`)."""
 
 CRITICAL_DIRECT_SCAN_RATIO = 0.25
 """Above a quarter of all scanning done synchronously, reclaim latency is part of most
@@ -89,7 +98,12 @@ def check(inputs: Inputs) -> Result:
                         pgscan_direct_per_second=round(direct, 1),
                         pgscan_kswapd_per_second=round(kswapd, 1), direct_scan_ratio=share,
                         interval_seconds=round(rates.interval_seconds, 3))
-    return (TEXT.finding(KEY, severity, "host", evidence, direct_pct=share * 100),)
+    traced = traced_fields(inputs, "direct_reclaim")
+    if traced is None:
+        return (TEXT.finding(KEY, severity, "host", evidence, direct_pct=share * 100),)
+    text, display = with_trace(TEXT, traced, "direct reclaims")
+    return (text.finding(KEY, severity, "host", TracedEvidence(**vars(evidence), **vars(traced)),
+                         direct_pct=share * 100, **display),)
 
 
-RULE = Rule(KEY, check, __doc__ or "", (Evidence,))
+RULE = Rule(KEY, check, __doc__ or "", (Evidence, TracedEvidence))

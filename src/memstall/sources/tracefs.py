@@ -117,3 +117,43 @@ class PipeReader:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+
+
+def hist_unsupported(tracefs: Path) -> str | None:
+    """Why the hist path cannot run here, or None when it can.
+
+    It needs `synthetic_events` (CONFIG_SYNTH_EVENTS, 4.17+; part of CONFIG_HIST_TRIGGERS
+    before 5.6) and a `hist` file under an event (CONFIG_HIST_TRIGGERS, 4.7+).
+    """
+    if not (tracefs / "synthetic_events").exists():
+        return "no synthetic_events in tracefs (kernel without CONFIG_SYNTH_EVENTS)"
+    if not (tracefs / "events" / "vmscan" / "mm_vmscan_direct_reclaim_end" / "hist").exists():
+        return "no hist file under events/vmscan (kernel without CONFIG_HIST_TRIGGERS)"
+    return None
+
+
+def read_event_format(tracefs: Path, system: str, event: str) -> str | None:
+    """The text of events/SYSTEM/EVENT/format, None when the event is absent."""
+    try:
+        return (tracefs / "events" / system / event / "format").read_text()
+    except (FileNotFoundError, PermissionError):
+        return None
+
+
+def read_synthetic_events(tracefs: Path) -> list[str]:
+    """The names of the synthetic events defined now (`name field; ...` per line)."""
+    try:
+        text = (tracefs / "synthetic_events").read_text()
+    except OSError:
+        return []
+    return [line.split()[0] for line in text.splitlines() if line.strip()]
+
+
+def last_error_log_line(tracefs: Path) -> str | None:
+    """The kernel's last tracing error (`error_log`, 5.5+), None when it has none."""
+    try:
+        lines = [ln.strip() for ln in (tracefs / "error_log").read_text().splitlines() if ln.strip()]
+    except OSError:
+        return None
+    errors = [ln for ln in lines if ln.startswith("[")]
+    return errors[-1] if errors else (lines[-1] if lines else None)

@@ -9,9 +9,9 @@ and as SystemStates). Only cli and outputs import it; it imports model, analysis
 from __future__ import annotations
 
 from memstall.store.db import Db, StoreError
-from memstall.store.read import FindingSpan, History, Point, Run, bounds, read_history, state_of
+from memstall.store.read import FindingSpan, History, Point, Run, bounds, read_history, read_trace, state_of
 from memstall.store.schema import SCHEMA_VERSION
-from memstall.store.writer import Event, Marker, Writer, event_of
+from memstall.store.writer import Event, Marker, TraceInterval, Writer, event_of
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -23,9 +23,11 @@ __all__ = [
     "Point",
     "Run",
     "StoreError",
+    "TraceInterval",
     "Writer",
     "bounds",
     "event_of",
     "read_history",
+    "read_trace",
     "state_of",
 ]

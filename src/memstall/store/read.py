@@ -21,7 +21,7 @@ from memstall.model.vmstat import VmStat
 from memstall.model.zones import Zone, ZoneInfo
 from memstall.store.codec import CodecError, decode
 from memstall.store.db import Db, StoreError, translated
-from memstall.store.writer import Event, Marker
+from memstall.store.writer import Event, Marker, TraceInterval
 
 
 @dataclass(frozen=True)
@@ -330,3 +330,18 @@ __all__ = [
     "read_history",
     "state_of",
 ]
+
+
+def read_trace(db: Db, from_ms: int, to_ms: int) -> list[TraceInterval]:
+    """The `record --trace` intervals ending in [from_ms, to_ms], oldest first (schema 3+)."""
+    kinds: dict[tuple[int, int], dict[str, tuple[int, float]]] = {}
+    with translated(db.path):
+        for t_ms, run, kind, stalls, seconds in db.conn.execute(
+                "SELECT t_ms, run, kind, stalls, stall_seconds FROM trace_totals"
+                " WHERE t_ms BETWEEN ? AND ?", (from_ms, to_ms)):
+            kinds.setdefault((run, t_ms), {})[kind] = (int(stalls), float(seconds))
+        rows = db.conn.execute(
+            "SELECT t_ms, run, interval_ms, method, events, lost_events FROM trace_intervals"
+            " WHERE t_ms BETWEEN ? AND ? ORDER BY t_ms, run", (from_ms, to_ms)).fetchall()
+    return [TraceInterval(t, interval, method, events, lost, kinds.get((run, t), {}))
+            for t, run, interval, method, events, lost in rows]

@@ -7,11 +7,12 @@ wrote it and this one cannot know what its rows mean).
 Version history:
   1  runs, layouts, samples, sysctls, findings (the first recorder).
   2  events (kernel-log allocation reports) and markers (tune transactions): one timeline.
+  3  trace_intervals and trace_totals: `record --trace`, the stalls traced in each interval.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 V1 = """
 CREATE TABLE runs (
@@ -74,7 +75,29 @@ CREATE TABLE markers (
 CREATE INDEX markers_t ON markers (t_ms);
 """
 
-MIGRATIONS = {0: V1, 1: V2}
+V3 = """
+CREATE TABLE trace_intervals (
+  t_ms INTEGER NOT NULL,         -- the end of the interval: the sample's time
+  run INTEGER NOT NULL,
+  interval_ms INTEGER NOT NULL,
+  method TEXT NOT NULL,          -- 'hist' (reclaim latencies in the kernel) or 'pipe'
+  events INTEGER NOT NULL,       -- tracepoint events read from trace_pipe in the interval
+  lost_events INTEGER NOT NULL,  -- events the ring buffer overwrote in the interval
+  PRIMARY KEY (run, t_ms)
+);
+CREATE INDEX trace_intervals_t ON trace_intervals (t_ms);
+CREATE TABLE trace_totals (
+  t_ms INTEGER NOT NULL,         -- the trace_intervals row it belongs to
+  run INTEGER NOT NULL,
+  kind TEXT NOT NULL,            -- direct_reclaim, memcg_reclaim, direct_compaction, other_compaction
+  stalls INTEGER NOT NULL,       -- stalls that ended in the interval
+  stall_seconds REAL NOT NULL,   -- their summed duration
+  PRIMARY KEY (run, t_ms, kind)
+);
+CREATE INDEX trace_totals_t ON trace_totals (t_ms);
+"""
+
+MIGRATIONS = {0: V1, 1: V2, 2: V3}
 """from version -> the DDL that brings it to version + 1."""
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "V1", "V2"]
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "V1", "V2", "V3"]

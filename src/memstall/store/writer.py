@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from memstall.model.state import SystemState
@@ -56,6 +56,18 @@ class Event:
 def event_of(e: AllocEvent, t_ms: int, host: str | None, origin: str) -> Event:
     gfp = e.gfp_mode + (f"({'|'.join(e.gfp_flags)})" if e.gfp_flags else "") if e.gfp_mode else None
     return Event(t_ms, e.kind, e.order, gfp, e.comm, e.stall_ms, host, origin)
+
+
+@dataclass(frozen=True)
+class TraceInterval:
+    """The stalls `record --trace` traced between two samples (ending at `t_ms`)."""
+
+    t_ms: int
+    interval_ms: int
+    method: str
+    events: int
+    lost_events: int
+    by_kind: Mapping[str, tuple[int, float]]  # kind -> (stalls, stall_seconds)
 
 
 class Writer:
@@ -203,6 +215,16 @@ class Writer:
                 new += cur.rowcount
         return new
 
+    def trace_interval(self, t: TraceInterval) -> None:
+        """Store one interval of `record --trace`: its counts and a row per kind of stall."""
+        with self.db.transaction() as c:
+            c.execute("INSERT OR REPLACE INTO trace_intervals (t_ms, run, interval_ms, method, events,"
+                      " lost_events) VALUES (?, ?, ?, ?, ?, ?)",
+                      (t.t_ms, self.run, t.interval_ms, t.method, t.events, t.lost_events))
+            c.executemany("INSERT OR REPLACE INTO trace_totals (t_ms, run, kind, stalls, stall_seconds)"
+                          " VALUES (?, ?, ?, ?, ?)",
+                          [(t.t_ms, self.run, kind, n, sec) for kind, (n, sec) in sorted(t.by_kind.items())])
+
     def prune(self, before_ms: int) -> int:
         """Delete up to PRUNE_BATCH_ROWS samples older than `before_ms` (and older events,
         markers, findings). Keeps the keyframe the oldest remaining delta rows need. Returns
@@ -220,6 +242,8 @@ class Writer:
             gone = c.execute("DELETE FROM samples WHERE t_ms < ?", (cut,)).rowcount
             c.execute("DELETE FROM events WHERE t_ms < ?", (cut,))
             c.execute("DELETE FROM markers WHERE t_ms < ?", (cut,))
+            c.execute("DELETE FROM trace_intervals WHERE t_ms < ?", (cut,))
+            c.execute("DELETE FROM trace_totals WHERE t_ms < ?", (cut,))
             c.execute("DELETE FROM findings WHERE last_ms < ?", (cut,))
         if gone:
             with self.db.transaction() as c:
@@ -227,4 +251,4 @@ class Writer:
         return int(gone)
 
 
-__all__ = ["KEYFRAME_EVERY", "PRUNE_BATCH_ROWS", "Event", "Marker", "Writer", "event_of"]
+__all__ = ["KEYFRAME_EVERY", "PRUNE_BATCH_ROWS", "Event", "Marker", "TraceInterval", "Writer", "event_of"]

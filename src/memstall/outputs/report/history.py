@@ -30,7 +30,7 @@ from memstall.outputs.report.svg import (
     line_chart,
     marks,
 )
-from memstall.store import History, Marker, Point
+from memstall.store import History, Marker, Point, TraceInterval
 
 MAX_EVENT_ROWS = MAX_TABLE_ROWS = 500
 
@@ -118,10 +118,12 @@ def _comparison(c: Comparison) -> str:
 
 
 def render_history(
-    h: History, title: str, points: Iterable[Point] | None = None, count: int | None = None
+    h: History, title: str, points: Iterable[Point] | None = None, count: int | None = None,
+    trace: Sequence[TraceInterval] = (),
 ) -> str:
     """The whole page for History `h` (see module docstring). `points`: the samples to draw,
-    read one at a time (store.iter_points; `count` of them), instead of `h.points`."""
+    read one at a time (store.iter_points; `count` of them), instead of `h.points`; `trace`:
+    the `record --trace` intervals of the period (a section only when there are some)."""
     n = len(h.points) if points is None or count is None else count
     tl = Timeline(h.from_ms, h.to_ms, columns_for(n))
     charts = chart(h.points if points is None else points, h.runs, tl, [m.t_ms for m in h.markers], WINDOW_MS)
@@ -188,8 +190,34 @@ def render_history(
                 + line_chart(f"rate{k}", tl, rbands, unit, overlay, 1.0 if unit == "share of time" else None)
             )
             data[f"rate{k}"] = _line_data(tl, rbands)
-    parts.append(_events(h) + _sysctls(h))
+    parts.append(_traced(trace) + _events(h) + _sysctls(h))
     return page(title, "".join(parts), data)
+
+
+def _traced(trace: Sequence[TraceInterval]) -> str:
+    """`record --trace`: the period's stalls by kind, then the intervals that had any."""
+    if not trace:
+        return ""
+    totals: dict[str, list[float]] = {}
+    for t in trace:
+        for kind, (n, sec) in t.by_kind.items():
+            acc = totals.setdefault(kind, [0, 0.0])
+            acc[0] += n
+            acc[1] += sec
+    traced_s = sum(t.interval_ms for t in trace) / 1000
+    rows = [(k, int(n), round(sec * 1000, 3), round(sec / traced_s, 6) if traced_s else None)
+            for k, (n, sec) in sorted(totals.items())]
+    busy = [(_iso(t.t_ms), t.method, t.events, t.lost_events, k, n, round(sec * 1000, 3))
+            for t in trace for k, (n, sec) in sorted(t.by_kind.items()) if n]
+    lost = sum(t.lost_events for t in trace)
+    return (
+        f"<h2>Traced stalls (record --trace)</h2><p>{traced_s:g} s traced in {len(trace)} intervals, "
+        f"{lost} events lost.</p>"
+        + (table(("kind", "stalls", "stall ms", "share of wall time"), rows, (1, 2, 3)) if rows
+           else "<p>No direct reclaim, memcg reclaim or compaction stall was traced.</p>")
+        + (table(("interval end", "method", "events", "lost", "kind", "stalls", "stall ms"),
+                 busy[:MAX_TABLE_ROWS], (2, 3, 5, 6)) if busy else "")
+    )
 
 
 def _summary(h: History, samples: int, runs: set[int]) -> str:
