@@ -8,6 +8,7 @@ TCG on the 2-core CI VM: 1 GiB guests with two NUMA nodes; about 5 minutes in al
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -82,12 +83,44 @@ def test_fragmentation_once_per_profile_raises_compaction(tmp_path: Path) -> Non
         assert "Linux version" in (d / "dmesg.txt").read_text()
         shown = run_cli("--root", str(snaps[-1]), "show", "frag")
         assert shown.code == 0 and "node1/" in shown.out
+    _check_traced_stalls(doc, res)
     run2 = json.loads((res / "run2" / "run.json").read_text())
     assert run2["profile"] == "proactive0"
     assert "sysctl vm/compaction_proactiveness=0 (asked 0)" in run2["guest_log"]
     lab = json.loads((res / "lab.json").read_text())
     assert lab["kernel"]["release"] and lab["qemu"].startswith("QEMU emulator")
     assert (res / "profiles" / "proactive0.conf").read_text() == prof.read_text()
+
+
+def _events(trace: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for line in trace.read_text().splitlines():
+        m = re.search(r" \d+\.\d+: (\w+):", line)
+        if m:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return counts
+
+
+def _check_traced_stalls(doc: dict[str, Any], res: Path) -> None:
+    """What the kernel guarantees of the guest's trace (tracing on from before the first
+    snapshot to after the last; mm/page_alloc.c and mm/vmscan.c, 6.1): every
+    try_to_compact_pages call is traced, and compact_stall counts only calls that compacted
+    a zone (mm_compaction_begin/end ran in it); try_to_free_pages traces
+    direct_reclaim_begin before do_try_to_free_pages counts allocstall. So, when no event
+    was lost, traced windows >= compact_stall and traced reclaims >= allocstall."""
+    for p in doc["profiles"]:
+        (run,) = p["runs"]
+        m, trace = run["metrics"], res / run["dir"] / "trace.txt"
+        if not trace.exists():  # a guest kernel without tracefs: absent, not zero
+            assert m["compaction_seconds"] is None and m["direct_reclaim_seconds"] is None
+            continue
+        events = _events(trace)
+        if m["trace_lost_events"] == 0:
+            windows = events.get("mm_compaction_try_to_compact_pages", 0)
+            assert windows >= m["compact_stall"], (p["name"], events)
+            assert events.get("mm_vmscan_direct_reclaim_begin", 0) >= m["allocstall"], (p["name"], events)
+        if m["compact_stall"] > 0:  # zone runs in direct context: microseconds at least, ms under TCG
+            assert m["compaction_seconds"] > 0 and m["compaction_p99_us"] > 0, (p["name"], m)
 
 
 def _recommended_wsf() -> int:
