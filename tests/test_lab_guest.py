@@ -60,8 +60,16 @@ def _metric(doc: dict[str, Any], name: str) -> dict[str, Any]:
 def test_fragmentation_once_per_profile_raises_compaction(tmp_path: Path) -> None:
     prof = tmp_path / "proactive0.conf"
     prof.write_text("vm.compaction_proactiveness = 0\n")
+    page = tmp_path / "lab.html"
     doc, res = _lab(tmp_path / "out", "--scenario", "fragmentation", "--profile", "current",
-                    "--profile", str(prof), "--runs", "1", "--duration", "30", "--timeout", "240")
+                    "--profile", str(prof), "--runs", "1", "--duration", "30", "--timeout", "240",
+                    "--report", str(page))
+    # the report of `lab run`: one free series per profile, drawn from every run's snapshots
+    text = page.read_text()
+    for name in ("current", "proactive0"):
+        assert f"{name} free" in text and f"run{1 if name == 'current' else 2} ({name})" in text
+    assert [len(r["series"]["t_seconds"]) for p in doc["profiles"] for r in p["runs"]] == \
+        [len(list((res / r["dir"]).glob("snap-*"))) for p in doc["profiles"] for r in p["runs"]]
     stalls = {}
     for p in doc["profiles"]:
         (run,) = p["runs"]
@@ -101,15 +109,20 @@ def _events(trace: Path) -> dict[str, int]:
     return counts
 
 
+def _kcompactd_runs(trace: Path) -> int:
+    return sum(1 for ln in trace.read_text().splitlines()
+               if ln.lstrip().startswith("kcompactd") and " mm_compaction_end:" in ln)
+
+
 def _check_traced_stalls(doc: dict[str, Any], res: Path) -> None:
     """What the kernel guarantees of the guest's trace (tracing on from before the first
     snapshot to after the last; mm/page_alloc.c and mm/vmscan.c, 6.1): every
-    try_to_compact_pages call is traced, and compact_stall counts only calls that compacted
-    a zone (mm_compaction_begin/end ran in it); try_to_free_pages traces
+    try_to_compact_pages call is traced, and compact_stall is counted only after one
+    (when no zone was skipped: a deferred zone or one already above its watermark counts,
+    with no zone run traced, as in the seed runs); try_to_free_pages traces
     direct_reclaim_begin before do_try_to_free_pages counts allocstall. So, when no event
     was lost, traced windows >= compact_stall and traced reclaims >= allocstall."""
-    for p in doc["profiles"]:
-        (run,) = p["runs"]
+    for p, run in ((prof, r) for prof in doc["profiles"] for r in prof["runs"]):
         m, trace = run["metrics"], res / run["dir"] / "trace.txt"
         if not trace.exists():  # a guest kernel without tracefs: absent, not zero
             assert m["compaction_seconds"] is None and m["direct_reclaim_seconds"] is None
@@ -119,8 +132,11 @@ def _check_traced_stalls(doc: dict[str, Any], res: Path) -> None:
             windows = events.get("mm_compaction_try_to_compact_pages", 0)
             assert windows >= m["compact_stall"], (p["name"], events)
             assert events.get("mm_vmscan_direct_reclaim_begin", 0) >= m["allocstall"], (p["name"], events)
-        if m["compact_stall"] > 0:  # zone runs in direct context: microseconds at least, ms under TCG
-            assert m["compaction_seconds"] > 0 and m["compaction_p99_us"] > 0, (p["name"], m)
+        assert m["compaction_seconds"] is not None and m["direct_reclaim_seconds"] is not None
+        if events.get("mm_compaction_end", 0) > _kcompactd_runs(trace):
+            # compact_zone() runs by the workload: each isolates and migrates pages, which
+            # takes microseconds at least (milliseconds under TCG), so the windows are not 0
+            assert m["compaction_seconds"] > 0, (p["name"], m)
 
 
 def _recommended_wsf() -> int:
@@ -135,8 +151,9 @@ def test_seed_wsf10_against_the_recommended_value(tmp_path: Path) -> None:
     base, rec = tmp_path / "wsf10.conf", tmp_path / f"wsf{wsf}.conf"
     base.write_text("vm.watermark_scale_factor = 10\n")
     rec.write_text(f"vm.watermark_scale_factor = {wsf}\n")
-    doc, _res = _lab(tmp_path / "out", "--scenario", "seed", "--profile", str(base), "--profile", str(rec),
-                     "--runs", "3", "--duration", "20", "--timeout", "240")
+    doc, res = _lab(tmp_path / "out", "--scenario", "seed", "--profile", str(base), "--profile", str(rec),
+                    "--runs", "3", "--duration", "20", "--timeout", "240")
+    _check_traced_stalls(doc, res)
     name = f"wsf{wsf}"
     low, high = _metric(doc, "wmark_low_bytes"), _metric(doc, "wmark_high_bytes")
     # The kernel's formula: a higher watermark_scale_factor raises low and high in every run
