@@ -186,3 +186,17 @@ def test_report_write_errors_are_one_line(tmp_path: Path) -> None:
     r = run_cli("lab", "run", "--scenario", "fragmentation", "--profile", "current",
                 "--report", str(tmp_path / "no" / "r.html"))
     assert r.code == 2 and "--report" in r.err
+
+
+def test_runs_are_resampled_to_the_same_moments() -> None:
+    from memstall.outputs.report.lab import _resampled
+    from memstall.outputs.report.series import Timeline
+
+    tl = Timeline(0, 10_000, 10)  # 1 s columns, centres at 0.5 s, 1.5 s, ...
+    assert [(t, round(v, 6)) for t, v in _resampled(tl, [0.0, 10.0], [0.0, 100.0])] == \
+        [(500 + 1000 * c, 5.0 + 10 * c) for c in range(10)]
+    # a run that took its snapshots at other moments lands on the same column centres
+    centres = [500 + 1000 * c for c in range(10)]
+    assert [t for t, _ in _resampled(tl, [0.0, 3.3, 10.0], [1.0, 2.0, 3.0])] == centres
+    assert [t for t, _ in _resampled(tl, [0.0, 3.5, 10.0], [1.0, 2.0, 3.0])] == centres  # 3.5 s: once
+    assert _resampled(tl, [0.0, 5.0, 10.0], [0.0, None, 100.0]) == []  # a missing value breaks the line

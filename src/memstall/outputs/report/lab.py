@@ -21,6 +21,7 @@ from memstall.outputs.report.series import Band, BandAcc, Timeline, columns_for
 from memstall.outputs.report.svg import esc, line_chart
 
 MIB = float(1 << 20)
+MIN_COLUMNS = 120  # columns of a chart at least (runs are resampled to them)
 
 # (chart id, title, unit shown, scale, [(series suffix, series key in a run's `series`)])
 CHARTS: tuple[tuple[str, str, str, float, tuple[tuple[str, str], ...]], ...] = (
@@ -47,22 +48,38 @@ def _timeline(doc: Mapping[str, Any]) -> Timeline:
     series = [r.get("series") or {} for _, r in _runs(doc)]
     ts = [t for s in series for t in s.get("t_seconds", []) if t is not None]
     points = max((len(s.get("t_seconds", [])) for s in series), default=1)
-    # two columns per snapshot interval: runs of one profile share columns without two
-    # snapshots of one run falling into one column (the band is then the spread over runs)
-    return Timeline(0, int(max(ts, default=0.0) * 1000), columns_for(2 * points))
+    return Timeline(0, int(max(ts, default=0.0) * 1000), columns_for(max(4 * points, MIN_COLUMNS)))
+
+
+def _resampled(tl: Timeline, ts: Sequence[float | None],
+               vs: Sequence[float | None]) -> list[tuple[int, float]]:
+    """One run's series at every column centre between two of its snapshots, linearly
+    interpolated: runs sample at their own times (the guest's pace), so a profile's mean
+    and min..max are taken over runs at the same moments. A missing value breaks the line."""
+    pts = [(t * 1000, v) for t, v in zip(ts, vs) if t is not None]
+    span = max(1, tl.to_ms - tl.from_ms)
+    out: list[tuple[int, float]] = []
+    for (t0, v0), (t1, v1) in zip(pts, pts[1:]):
+        if v0 is None or v1 is None or t1 <= t0:
+            continue
+        c0, c1 = tl.column(int(t0)), tl.column(int(t1))
+        for c in range(c0, c1 + 1):
+            tc = tl.from_ms + (c + 0.5) * span / tl.columns
+            if t0 <= tc <= t1 and (not out or int(tc) > out[-1][0]):  # a centre on a snapshot: once
+                out.append((int(tc), v0 + (v1 - v0) * (tc - t0) / (t1 - t0)))
+    return out
 
 
 def _bands(doc: Mapping[str, Any], tl: Timeline, keys: Sequence[tuple[str, str]], scale: float) -> list[Band]:
-    """One Band per profile and key: every run of the profile added to the same columns."""
+    """One Band per profile and key, over every run of the profile (resampled)."""
     out = []
     for key_label, key in keys:
         for p in doc["profiles"]:
             acc = BandAcc(tl, f"{p['name']} {key_label}".strip())
             for r in p["runs"]:
                 s = r.get("series") or {}
-                for t, v in zip(s.get("t_seconds", []), s.get(key, [])):
-                    if t is not None and v is not None:
-                        acc.add(int(t * 1000), v / scale)
+                for t_ms, v in _resampled(tl, s.get("t_seconds", []), s.get(key, [])):
+                    acc.add(t_ms, v / scale)
             out.append(acc.band())
     return out
 
@@ -142,7 +159,8 @@ def render_lab(doc: Mapping[str, Any], title: str) -> str:
     parts = [_head(doc, title), _comparison(doc), "<h2>Over time</h2>",
              '<p class="note">x: time since each run\'s first snapshot (h:m:s; the hover reads it '
              "as a time on 1970-01-01). One line per profile: the mean over its runs, the band their "
-             "min..max.</p>"]
+             "min..max; each run is interpolated linearly between its snapshots (the runs take "
+             "them at their own pace).</p>"]
     for cid, ctitle, unit, scale, keys in CHARTS:
         bands = [b for b in _bands(doc, tl, keys, scale) if b.has_data]
         if bands:
