@@ -8,6 +8,7 @@ TCG on the 2-core CI VM: 1 GiB guests with two NUMA nodes; about 5 minutes in al
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,16 @@ def _metric(doc: dict[str, Any], name: str) -> dict[str, Any]:
 def test_fragmentation_once_per_profile_raises_compaction(tmp_path: Path) -> None:
     prof = tmp_path / "proactive0.conf"
     prof.write_text("vm.compaction_proactiveness = 0\n")
+    page = tmp_path / "lab.html"
     doc, res = _lab(tmp_path / "out", "--scenario", "fragmentation", "--profile", "current",
-                    "--profile", str(prof), "--runs", "1", "--duration", "30", "--timeout", "240")
+                    "--profile", str(prof), "--runs", "1", "--duration", "30", "--timeout", "240",
+                    "--report", str(page))
+    # the report of `lab run`: one free series per profile, drawn from every run's snapshots
+    text = page.read_text()
+    for name in ("current", "proactive0"):
+        assert f"{name} free" in text and f"run{1 if name == 'current' else 2} ({name})" in text
+    assert [len(r["series"]["t_seconds"]) for p in doc["profiles"] for r in p["runs"]] == \
+        [len(list((res / r["dir"]).glob("snap-*"))) for p in doc["profiles"] for r in p["runs"]]
     stalls = {}
     for p in doc["profiles"]:
         (run,) = p["runs"]
@@ -82,12 +91,52 @@ def test_fragmentation_once_per_profile_raises_compaction(tmp_path: Path) -> Non
         assert "Linux version" in (d / "dmesg.txt").read_text()
         shown = run_cli("--root", str(snaps[-1]), "show", "frag")
         assert shown.code == 0 and "node1/" in shown.out
+    _check_traced_stalls(doc, res)
     run2 = json.loads((res / "run2" / "run.json").read_text())
     assert run2["profile"] == "proactive0"
     assert "sysctl vm/compaction_proactiveness=0 (asked 0)" in run2["guest_log"]
     lab = json.loads((res / "lab.json").read_text())
     assert lab["kernel"]["release"] and lab["qemu"].startswith("QEMU emulator")
     assert (res / "profiles" / "proactive0.conf").read_text() == prof.read_text()
+
+
+def _events(trace: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for line in trace.read_text().splitlines():
+        m = re.search(r" \d+\.\d+: (\w+):", line)
+        if m:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return counts
+
+
+def _kcompactd_runs(trace: Path) -> int:
+    return sum(1 for ln in trace.read_text().splitlines()
+               if ln.lstrip().startswith("kcompactd") and " mm_compaction_end:" in ln)
+
+
+def _check_traced_stalls(doc: dict[str, Any], res: Path) -> None:
+    """What the kernel guarantees of the guest's trace (tracing on from before the first
+    snapshot to after the last; mm/page_alloc.c and mm/vmscan.c, 6.1): every
+    try_to_compact_pages call is traced, and compact_stall is counted only after one
+    (when no zone was skipped: a deferred zone or one already above its watermark counts,
+    with no zone run traced, as in the seed runs); try_to_free_pages traces
+    direct_reclaim_begin before do_try_to_free_pages counts allocstall. So, when no event
+    was lost, traced windows >= compact_stall and traced reclaims >= allocstall."""
+    for p, run in ((prof, r) for prof in doc["profiles"] for r in prof["runs"]):
+        m, trace = run["metrics"], res / run["dir"] / "trace.txt"
+        if not trace.exists():  # a guest kernel without tracefs: absent, not zero
+            assert m["compaction_seconds"] is None and m["direct_reclaim_seconds"] is None
+            continue
+        events = _events(trace)
+        if m["trace_lost_events"] == 0:
+            windows = events.get("mm_compaction_try_to_compact_pages", 0)
+            assert windows >= m["compact_stall"], (p["name"], events)
+            assert events.get("mm_vmscan_direct_reclaim_begin", 0) >= m["allocstall"], (p["name"], events)
+        assert m["compaction_seconds"] is not None and m["direct_reclaim_seconds"] is not None
+        if events.get("mm_compaction_end", 0) > _kcompactd_runs(trace):
+            # compact_zone() runs by the workload: each isolates and migrates pages, which
+            # takes microseconds at least (milliseconds under TCG), so the windows are not 0
+            assert m["compaction_seconds"] > 0, (p["name"], m)
 
 
 def _recommended_wsf() -> int:
@@ -102,8 +151,9 @@ def test_seed_wsf10_against_the_recommended_value(tmp_path: Path) -> None:
     base, rec = tmp_path / "wsf10.conf", tmp_path / f"wsf{wsf}.conf"
     base.write_text("vm.watermark_scale_factor = 10\n")
     rec.write_text(f"vm.watermark_scale_factor = {wsf}\n")
-    doc, _res = _lab(tmp_path / "out", "--scenario", "seed", "--profile", str(base), "--profile", str(rec),
-                     "--runs", "3", "--duration", "20", "--timeout", "240")
+    doc, res = _lab(tmp_path / "out", "--scenario", "seed", "--profile", str(base), "--profile", str(rec),
+                    "--runs", "3", "--duration", "20", "--timeout", "240")
+    _check_traced_stalls(doc, res)
     name = f"wsf{wsf}"
     low, high = _metric(doc, "wmark_low_bytes"), _metric(doc, "wmark_high_bytes")
     # The kernel's formula: a higher watermark_scale_factor raises low and high in every run

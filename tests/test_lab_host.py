@@ -191,6 +191,8 @@ def test_cpio_newc_round_trip() -> None:
 def test_guest_sources_are_package_data() -> None:
     assert guest_source("init").startswith(b"#!/bin/busybox sh")
     assert b"int main" in guest_source("workload.c")
+    assert b'#include "node_mem.h"' in guest_source("workload.c")
+    assert b"fill_node" in guest_source("node_mem.h")
 
 
 def test_scenario_sizing_and_params() -> None:

@@ -48,7 +48,7 @@ dpkg-deb -f "$deb" Version > "$WORK/kernel-version"
 echo "$KPKG" > "$WORK/kernel-package"
 
 # --- initramfs
-gcc -static -O2 -Wall -o "$WORK/fragment" "$HERE/fragment.c"
+gcc -static -O2 -Wall -I "$HERE/../../src/memstall/lab/guest" -o "$WORK/fragment" "$HERE/fragment.c"
 root="$WORK/initramfs"
 rm -rf "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,run}

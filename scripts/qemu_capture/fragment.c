@@ -35,9 +35,10 @@
  *       buddyinfo_before, extfrag_index, unusable_index, buddyinfo_after,
  *       plus "attempts" (number of tries, and "stable"/"unstable").
  *
- * Build: gcc -static -O2 -o fragment fragment.c
+ * Build: gcc -static -O2 -I ../../src/memstall/lab/guest -o fragment fragment.c
+ * (node_mem.h: the node helpers the lab's workload.c uses too)
  */
-#define _GNU_SOURCE
+#include "node_mem.h" /* memstall/lab/guest: read_file, node_memfree_kb, bind_node, fill_node */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -52,74 +53,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#define PAGE 4096UL
 #define HPAGE (2UL << 20)
-#define MPOL_BIND_ 2
-
-static long read_file(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			close(fd);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n >= cap - 1)
-			break;
-	}
-	close(fd);
-	buf[n] = 0;
-	return (long)n;
-}
-
-static char meminfo_buf[16384];
-
-static long node_memfree_kb(int node)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/sys/devices/system/node/node%d/meminfo", node);
-	if (read_file(path, meminfo_buf, sizeof meminfo_buf) < 0)
-		return -1;
-	char *p = strstr(meminfo_buf, "MemFree:");
-	if (!p)
-		return -1;
-	return strtol(p + 8, NULL, 10);
-}
-
-static char zoneinfo_buf[1 << 20];
-
-/* Sum of the "high" watermark (pages) over the populated zones of a node. */
-static long node_high_pages(int node)
-{
-	if (read_file("/proc/zoneinfo", zoneinfo_buf, sizeof zoneinfo_buf) < 0)
-		return -1;
-	long sum = 0;
-	int cur = -1;
-	char *line = zoneinfo_buf;
-	while (line && *line) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = 0;
-		int n;
-		char zname[32];
-		long v;
-		if (sscanf(line, "Node %d, zone %31s", &n, zname) == 2)
-			cur = n;
-		else if (cur == node && sscanf(line, " high %ld", &v) == 1)
-			sum += v;
-		line = nl ? nl + 1 : NULL;
-	}
-	return sum;
-}
 
 static char buddy_buf[65536];
 
@@ -263,14 +197,7 @@ static void touch_file(const char *path)
 
 static int do_hold(int node, const char *pattern, const char *ready, long margin_kb, int eatord)
 {
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(node, &set);
-	if (sched_setaffinity(0, sizeof set, &set))
-		perror("sched_setaffinity");
-	unsigned long mask = 1UL << node;
-	if (syscall(SYS_set_mempolicy, MPOL_BIND_, &mask, 8 * sizeof mask + 1))
-		perror("set_mempolicy");
+	bind_node(node);
 
 	int fd = open("/proc/self/oom_score_adj", O_WRONLY);
 	if (fd >= 0) {
@@ -287,28 +214,11 @@ static int do_hold(int node, const char *pattern, const char *ready, long margin
 	fprintf(stderr, "fragment[%d]: MemFree %ld kB, high wmarks %ld pages, stop at %ld kB\n",
 		node, free0, high, stop_kb);
 
-	size_t cap = (size_t)(free0 > 0 ? free0 : 1 << 20) * 1024;
-	char *fill = mmap(NULL, cap, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (fill == MAP_FAILED) {
-		perror("mmap fill");
-		return 1;
-	}
-	madvise(fill, cap, MADV_NOHUGEPAGE);
-
 	/* 1. fill */
-	size_t npages = 0;
-	for (;;) {
-		if ((npages & 255) == 0) {
-			long f = node_memfree_kb(node);
-			if (f >= 0 && f <= stop_kb)
-				break;
-		}
-		if ((npages + 1) * PAGE > cap)
-			break;
-		fill[npages * PAGE] = (char)(npages | 1);
-		npages++;
-	}
+	size_t npages;
+	char *fill = fill_node(node, margin_kb, &npages);
+	if (!fill)
+		return 1;
 	fprintf(stderr, "fragment[%d]: filled %zu pages (%zu MB), MemFree %ld kB\n",
 		node, npages, npages * PAGE >> 20, node_memfree_kb(node));
 

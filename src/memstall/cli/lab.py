@@ -8,7 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from memstall.errors import UsageError
+from memstall.durable import replacing
+from memstall.errors import SourceUnavailable, UsageError
 from memstall.lab import tools
 from memstall.lab.compare import compare_dir
 from memstall.lab.profiles import load_profiles
@@ -16,6 +17,13 @@ from memstall.lab.runner import LabConfig, run_lab
 from memstall.lab.scenarios import SCENARIOS, THP_DEFRAG_MODES
 from memstall.outputs.lab import kernels_text, lab_text
 from memstall.outputs.render.jsonout import dumps
+from memstall.outputs.report.lab import render_lab
+
+
+def _report_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--report", metavar="FILE",
+                   help="also write the comparison as one self-contained HTML page (charts over time "
+                        "with one series per profile, the comparison table, each run's counters)")
 
 
 def _cache_option(p: argparse.ArgumentParser) -> None:
@@ -61,10 +69,12 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     r.add_argument("--timeout", type=float, metavar="SECONDS", help="per boot (default 3 x duration + 240)")
     r.add_argument("-o", "--output", default="memstall-lab", metavar="DIR",
                    help="results go to DIR/<scenario>-<UTC time>/ (default ./memstall-lab)")
+    _report_option(r)
     _cache_option(r)
     r.set_defaults(handler=run_run)
     c = sub.add_parser("compare", parents=[common], help="recompute the comparison of a results directory")
     c.add_argument("results", metavar="DIR", help="a directory `memstall lab run` wrote")
+    _report_option(c)
     c.set_defaults(handler=run_compare)
 
 
@@ -106,6 +116,8 @@ def run_run(args: argparse.Namespace, io: Any) -> int:
         raise UsageError(f"--nodes {args.nodes}: each node needs at least 128 MiB of --memory")
     if args.runs < 1 or args.duration < 1 or args.interval <= 0:
         raise UsageError("--runs, --duration and --interval must be positive")
+    if args.report and not Path(args.report).absolute().parent.is_dir():
+        raise UsageError(f"--report {args.report}: no such directory to write it in")
     profiles = load_profiles(args.profiles)
     cache = tools.cache_dir(args.cache)
     kernel = tools.resolve_kernel(cache, args.kernel)
@@ -121,13 +133,26 @@ def run_run(args: argparse.Namespace, io: Any) -> int:
         io.stderr.flush()
 
     results = run_lab(cfg, progress)
-    return _print(compare_dir(results), args, io)
+    return _print(results, args, io)
 
 
 def run_compare(args: argparse.Namespace, io: Any) -> int:
-    return _print(compare_dir(Path(args.results)), args, io)
+    return _print(Path(args.results), args, io)
 
 
-def _print(doc: dict[str, Any], args: argparse.Namespace, io: Any) -> int:
+def _write_report(path: str, doc: dict[str, Any]) -> None:
+    title = f"memstall lab: {doc.get('scenario')}, " + " vs ".join(p["name"] for p in doc["profiles"])
+    text = render_lab(doc, title)
+    try:
+        with replacing(Path(path), 0o644) as f:
+            f.write(text.encode("utf-8"))
+    except OSError as err:
+        raise SourceUnavailable(path, f"cannot write the report ({err.strerror or err})") from None
+
+
+def _print(results: Path, args: argparse.Namespace, io: Any) -> int:
+    doc = compare_dir(results, series=bool(args.report))
+    if args.report:
+        _write_report(args.report, doc)
     io.stdout.write(dumps(doc) if args.format == "json" else lab_text(doc))
     return 0

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from memstall.errors import InputError
-from memstall.lab.metrics import METRICS, run_metrics
+from memstall.lab.metrics import METRICS, read_run
 from memstall.lab.stats import mann_whitney_u, mean, min_exact_p, stdev
 
 ALPHA = 0.05
@@ -23,6 +23,8 @@ class RunValues:
     run: int
     profile: str
     values: dict[str, float | None]
+    series: dict[str, list[float | None]] | None = None
+    """Per snapshot (metrics.state_series): kept when the report is asked for."""
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -38,15 +40,17 @@ def _read_json(path: Path) -> dict[str, Any]:
     return data
 
 
-def load_results(results: Path) -> tuple[dict[str, Any], list[RunValues]]:
-    """lab.json and the metrics of every finished run (a run without snapshots is an error)."""
+def load_results(results: Path, series: bool = False) -> tuple[dict[str, Any], list[RunValues]]:
+    """lab.json and the metrics of every finished run (a run without snapshots is an error);
+    with `series`, each run's per-snapshot series too."""
     lab = _read_json(results / "lab.json")
     runs = []
     for k, profile in enumerate(lab.get("order", []), 1):
         run_dir = results / f"run{k}"
         if not run_dir.is_dir():
             continue  # an interrupted lab: compare what finished
-        runs.append(RunValues(k, str(profile), run_metrics(run_dir)))
+        values, per_snapshot = read_run(run_dir)
+        runs.append(RunValues(k, str(profile), values, per_snapshot if series else None))
     if not runs:
         raise InputError(f"{results}: no finished runs", hint="run `memstall lab run` first")
     return lab, runs
@@ -94,14 +98,22 @@ def compare(lab: dict[str, Any], runs: list[RunValues]) -> dict[str, Any]:
                  "min_p_possible": min_exact_p(min(counts), max(counts)) if min(counts) else None},
         "profiles": [{"name": n, "settings": next((p.get("settings", []) for p in lab.get("profiles", [])
                                                    if p["name"] == n), []),
-                      "runs": [{"run": r.run, "dir": f"run{r.run}", "metrics": r.values}
-                               for r in runs if r.profile == n]} for n in names],
+                      "runs": [_run_entry(r) for r in runs if r.profile == n]} for n in names],
         "metrics": metrics,
     }
 
 
-def compare_dir(results: Path) -> dict[str, Any]:
-    lab, runs = load_results(results)
+def _run_entry(r: RunValues) -> dict[str, Any]:
+    entry: dict[str, Any] = {"run": r.run, "dir": f"run{r.run}", "metrics": r.values}
+    if r.series is not None:
+        entry["series"] = r.series
+    return entry
+
+
+def compare_dir(results: Path, series: bool = False) -> dict[str, Any]:
+    """The comparison of a results directory; `series`: each run's per-snapshot series too
+    (profiles[].runs[].series, for `--report`)."""
+    lab, runs = load_results(results, series)
     doc = compare(lab, runs)
     doc["results"] = str(results)
     return doc

@@ -111,13 +111,20 @@ def disk_modules(kernel: Kernel) -> list[tuple[str, bytes]]:
     return order
 
 
+GUEST_HEADERS = ("node_mem.h",)  # #included by workload.c (and scripts/qemu_capture/fragment.c)
+
+
 def _compile_workload(cache: Path, source: bytes) -> bytes:
-    digest = hashlib.sha256(source).hexdigest()[:16]
+    headers = {name: guest_source(name) for name in GUEST_HEADERS}
+    digest = hashlib.sha256(source + b"".join(headers.values())).hexdigest()[:16]
     out = cache / "build" / f"workload-{digest}"
     if not out.exists():
         gcc = need_tool("gcc", "to build the guest's static workload helper")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        src = out.with_suffix(".c")
+        src_dir = cache / "build" / f"src-{digest}"
+        src_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in headers.items():
+            (src_dir / name).write_bytes(text)
+        src = src_dir / "workload.c"
         src.write_bytes(source)
         r = subprocess.run([gcc, "-static", "-O2", "-Wall", "-o", str(out) + ".tmp", str(src)],
                            capture_output=True, text=True, check=False)

@@ -10,6 +10,9 @@ Results directory (one per invocation, `<out>/<scenario>-<UTC time>/`):
                              `memstall --root run<K>/snap-<J> show frag` works
     run<K>/dmesg.txt         the guest's kernel log;  run<K>/latency_us.txt the workload's
     run<K>/console.txt       console lines outside the file protocol (kernel messages)
+    run<K>/trace.txt         the stall tracepoints' `trace` text (tracefs instance), and
+    run<K>/trace-events.txt  the events that were enabled (its set_event); both absent
+                             when the guest kernel has no tracefs
 
 Order: runs alternate A B, B A, A B ... (ABBA), so slow drift of the host (page cache,
 another VM) does not land on one profile.
@@ -102,6 +105,9 @@ def _decode_run(console: Console, run_dir: Path, cfg: LabConfig, profile: Profil
     (run_dir / "dmesg.txt").write_bytes(extra.get("/dmesg", b""))
     lat = b"".join(v for p, v in sorted(extra.items()) if p.startswith("/workload/latency-"))
     (run_dir / "latency_us.txt").write_bytes(lat)
+    for name in ("trace", "trace-events"):  # absent: the guest kernel had no tracefs
+        if f"/{name}" in extra:
+            (run_dir / f"{name}.txt").write_bytes(extra[f"/{name}"])
     return len(snaps)
 
 

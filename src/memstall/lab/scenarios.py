@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memstall.analysis.stall_trace import EVENTS
 from memstall.errors import UsageError
 
 
@@ -51,7 +52,9 @@ def guest_params(name: str, memory_mib: int, nodes: int, duration_seconds: int,
     p = {"SCENARIO": name, "NODES": str(nodes), "DEADLINE": str(duration_seconds),
          "INTERVAL": f"{interval_seconds:g}",
          # snapshots are bounded: the console carries each one base64-encoded
-         "MAXSNAPS": str(max(3, min(60, int(duration_seconds / max(interval_seconds, 0.5)) + 3)))}
+         "MAXSNAPS": str(max(3, min(60, int(duration_seconds / max(interval_seconds, 0.5)) + 3))),
+         # the tracepoints the guest enables (system/event), paired on the host (metrics.py)
+         "TRACE_EVENTS": " ".join(f"{system}/{event}" for system, event in EVENTS)}
     if name == "fragmentation":
         # order-4 blocks worth 1/4 of the node: far more than the free high-order blocks left
         p.update(ORDER="4", COUNT=str(node_mib * 1024 // 64 // 4))

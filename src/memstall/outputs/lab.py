@@ -10,7 +10,7 @@ from memstall.outputs.render.table import render_table
 SCHEMA = "memstall.lab/1"
 
 
-def _num(value: float | None, unit: str) -> str:
+def number(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
     if unit == "bytes":
@@ -25,9 +25,9 @@ def _num(value: float | None, unit: str) -> str:
 def _cell(summary: Mapping[str, Any], unit: str) -> str:
     if not summary.get("n"):
         return "-"
-    text = _num(summary["mean"], unit)
+    text = number(summary["mean"], unit)
     if summary.get("stdev") is not None:
-        text += f" ± {_num(summary['stdev'], unit).split(' ')[0]}"
+        text += f" ± {number(summary['stdev'], unit).split(' ')[0]}"
     return text
 
 

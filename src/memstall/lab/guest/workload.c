@@ -29,7 +29,7 @@
  *       skb head is a kmalloc-8k object, whose slabs are order-3 allocations
  *       falling back to order 1 (GFP_KERNEL): an order-1-heavy kernel load.
  */
-#define _GNU_SOURCE
+#include "node_mem.h" /* read_file, node_memfree_kb, bind_node, fill_node, PAGE */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -45,9 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PAGE 4096UL
 #define HPAGE (2UL << 20)
-#define MPOL_BIND_ 2
 
 static FILE *lat;
 static double deadline;
@@ -70,98 +68,13 @@ static void record(double t0, int ok)
 
 static int past_deadline(void) { return now() > deadline; }
 
-static long read_file(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY);
-	if (fd < 0)
-		return -1;
-	size_t n = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (n >= cap - 1)
-			break;
-	}
-	close(fd);
-	buf[n] = 0;
-	return (long)n;
-}
-
-static char buf[1 << 20];
-
-static long node_memfree_kb(int node)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/sys/devices/system/node/node%d/meminfo", node);
-	if (read_file(path, buf, sizeof buf) < 0)
-		return -1;
-	char *p = strstr(buf, "MemFree:");
-	return p ? strtol(p + 8, NULL, 10) : -1;
-}
-
-/* Sum of the "high" watermark (pages) over the zones of a node. */
-static long node_high_pages(int node)
-{
-	if (read_file("/proc/zoneinfo", buf, sizeof buf) < 0)
-		return -1;
-	long sum = 0, v;
-	int cur = -1, n;
-	char zname[32];
-	for (char *line = buf; line && *line;) {
-		char *nl = strchr(line, '\n');
-		if (nl)
-			*nl = 0;
-		if (sscanf(line, "Node %d, zone %31s", &n, zname) == 2)
-			cur = n;
-		else if (cur == node && sscanf(line, " high %ld", &v) == 1)
-			sum += v;
-		line = nl ? nl + 1 : NULL;
-	}
-	return sum;
-}
-
-static void bind_node(int node)
-{
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(node, &set);
-	if (sched_setaffinity(0, sizeof set, &set))
-		perror("sched_setaffinity");
-	unsigned long mask = 1UL << node;
-	if (syscall(SYS_set_mempolicy, MPOL_BIND_, &mask, 8 * sizeof mask + 1))
-		perror("set_mempolicy");
-}
-
-/* Fill the node with 4 KiB pages down to its high watermarks + 8 MiB, then
- * free every other page. */
+/* Fill the node down to its high watermarks + 8 MiB, then free every other page. */
 static void fill_and_punch(int node)
 {
-	long stop_kb = node_high_pages(node) * 4 + 8192;
-	long free0 = node_memfree_kb(node);
-	size_t cap = (size_t)(free0 > 0 ? free0 : 1 << 20) * 1024;
-	char *fill = mmap(NULL, cap, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (fill == MAP_FAILED) {
-		perror("mmap fill");
+	size_t npages;
+	char *fill = fill_node(node, 8192, &npages);
+	if (!fill)
 		exit(1);
-	}
-	madvise(fill, cap, MADV_NOHUGEPAGE);
-	size_t npages = 0;
-	for (;;) {
-		if ((npages & 255) == 0) {
-			long f = node_memfree_kb(node);
-			if (f >= 0 && f <= stop_kb)
-				break;
-		}
-		if ((npages + 1) * PAGE > cap)
-			break;
-		fill[npages * PAGE] = (char)(npages | 1);
-		npages++;
-	}
 	for (size_t i = 1; i < npages; i += 2)
 		madvise(fill + i * PAGE, PAGE, MADV_DONTNEED);
 	fprintf(stderr, "workload[%d]: filled %zu MB, freed every other page, MemFree %ld kB\n",
