@@ -83,7 +83,7 @@ def read_log_last_dump(path: str) -> tuple[str, list[Item]]:
 
 # --- one file scanned by several processes (memstall logs --jobs N) ---------------------------
 
-PART_BYTES = 16 << 20
+PART_BYTES = 8 << 20
 """A file is cut into parts of about this size (at least one per job): the main process holds
 one part's reports at a time, so memory stays flat."""
 WARM_BYTES = 512 << 10
