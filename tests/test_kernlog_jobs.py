@@ -91,13 +91,13 @@ def test_reports_back_to_back_are_scanned_in_parts(back_to_back: Path, jobs: int
     expected = _serial(back_to_back)
     ps, got = _parallel(back_to_back, jobs, 150_000, 256 << 10)
     assert got == expected
-    assert ps.serial_from_part is None
+    assert ps.serial_parts == []
 
 
 def test_a_warm_up_too_short_falls_back_to_one_scan_from_where_states_differ(generated: Path) -> None:
     ps, got = _parallel(generated, 2, 100_000, 0)
     assert got == _serial(generated)
-    assert ps.serial_from_part is not None
+    assert ps.serial_parts
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "json", "text"])

@@ -102,6 +102,8 @@ class _Part:
     warm_line: int
     first_line: int
     last_line: int | None  # None: to the end of the file
+    state: bytes | None = None
+    """A pickled scanner to go on from instead of a warm-up (then warm is the part's start)."""
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,11 @@ def _count_newlines(f: IO[bytes], start: int, end: int) -> int:
 
 def _scan_part(part: _Part) -> _PartScan:
     reader = LogReader(part.path)
-    scanner = LogScanner(part.label)
-    scanner.at_line(part.warm_line)
+    if part.state is not None:
+        scanner: LogScanner = pickle.loads(part.state)
+    else:
+        scanner = LogScanner(part.label)
+        scanner.at_line(part.warm_line)
     items: list[Item] = []
     start_key: tuple[object, ...] | None = None
     truncated = seen = 0  # seen: reader.truncated after the previous block
@@ -234,8 +239,8 @@ class ParallelScan:
     state of that scanner (`LogScanner.state_key`) must equal the state of the scan of the
     part before at its end; then the part's items are exactly those of a scan of the whole
     file. Where the states differ (a report longer than the warm-up, a host or a wrapper
-    learned earlier in the file), the rest of the file is scanned in this process from the
-    state the part before ended with.
+    learned earlier in the file), that part is scanned again in this process from the state
+    the part before ended with, and the next part is checked against the state it ends with.
     """
 
     path: str
@@ -245,8 +250,8 @@ class ParallelScan:
     warm_bytes: int = WARM_BYTES
     skipped: dict[str, int] = field(default_factory=dict)
     cut_lines: int = 0
-    serial_from_part: int | None = None
-    """The part where the states differed and the scan went on in this process (None: never)."""
+    serial_parts: list[int] = field(default_factory=list)
+    """The parts whose start state differed, scanned again in this process."""
 
     def _parts(self) -> list[_Part]:
         size = Path(self.path).stat().st_size
@@ -273,23 +278,10 @@ class ParallelScan:
             end_state: bytes | None = None
             for k, res in enumerate(pool.imap(_scan_part, parts)):
                 if k and (end_key is None or res.start_key != end_key):
-                    pool.terminate()
-                    yield from self._serial(k, end_state)
-                    return
+                    # scanned again here, on from the state the part before ended with
+                    self.serial_parts.append(k)
+                    res = _scan_part(replace(parts[k], warm=self._offsets[k],  # noqa: PLW2901
+                                             warm_line=parts[k].first_line, state=end_state))
                 yield from res.items
                 self._add(res.skipped, res.cut_lines + res.truncated)
                 end_key, end_state = res.end_key, res.end_state
-
-    def _serial(self, k: int, state: bytes | None) -> Iterator[Item]:
-        """The rest of the file from part k, in this process, from the state part k-1 ended with."""
-        self.serial_from_part = k
-        scanner = pickle.loads(state) if state is not None else LogScanner(self.label)
-        scanner.reset_counts()
-        reader = LogReader(self.path)
-        try:
-            for block in reader.blocks(self._offsets[k]):
-                yield from scanner.feed_block(block)
-            yield from scanner.finish()
-        finally:
-            reader.close()
-        self._add(scanner.skipped, scanner.cut_lines + reader.truncated)
