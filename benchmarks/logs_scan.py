@@ -48,6 +48,8 @@ class Run:
     code: int
     stdout_lines: int
     head: str = ""
+    cpu_s: float = 0.0
+    """user + system CPU of the child and the children it waited for (memstall's grep, --jobs workers)."""
 
 
 def run(cmd: list[str], count_lines: bool = False) -> Run:
@@ -72,7 +74,8 @@ def run(cmd: list[str], count_lines: bool = False) -> Run:
             lines = sum(1 for _ in out)
     if proc.returncode not in (0, 1):  # grep -c exits 1 when it counts 0
         print(f"  ! {' '.join(cmd)} exited {proc.returncode}: {err.strip()[:300]}")
-    return Run(elapsed, usage.ru_maxrss / 1024, proc.returncode, lines, head)
+    return Run(elapsed, usage.ru_maxrss / 1024, proc.returncode, lines, head,
+               usage.ru_utime + usage.ru_stime)
 
 
 def memstall_cmd(path: Path) -> list[str]:
@@ -152,7 +155,7 @@ def best(cmd: list[str], repeat: int, count_lines: bool = False) -> Run:
     runs = [run(cmd, count_lines) for _ in range(max(1, repeat))]
     fastest = min(runs, key=lambda r: r.seconds)
     return Run(fastest.seconds, max(r.max_rss_mb for r in runs), max(r.code for r in runs),
-               fastest.stdout_lines, fastest.head)
+               fastest.stdout_lines, fastest.head, min(r.cpu_s for r in runs))
 
 
 def measure(files: dict[str, tuple[Path, int]], repeat: int = 1) -> bool:
@@ -195,9 +198,13 @@ def _has_jobs() -> bool:
 def measure_issue10(files: dict[str, tuple[Path, int]], repeat: int = 1) -> bool:
     """Issue 10's targets, each against its peer in this run: sparse <= 1.5x `LC_ALL=C grep -c
     -F 'page allocation'`, reports back to back >= 10,000 events/s (>= 20,000 with --jobs 2),
-    peak RSS < 100 MB for `logs` and `diagnose --log`, trace-only not slower per MB than sparse."""
+    peak RSS < 100 MB for `logs` and `diagnose --log`, trace-only not slower per MB than sparse.
+
+    The verdicts use wall time. CPU time (user + system, grep and workers included) is printed
+    beside it: on a machine shared with other work, wall time also measures the others, and
+    events per CPU second is the one-core rate."""
     ok = True
-    print("\nissue 10 targets (each against its peer in this run):")
+    print(f"\nissue 10 targets (each against its peer in this run; load average {os.getloadavg()[0]:.2f}):")
     per_mb: dict[str, float] = {}
     for label, (path, _expected) in files.items():
         warm(path)
@@ -206,8 +213,10 @@ def measure_issue10(files: dict[str, tuple[Path, int]], repeat: int = 1) -> bool
         m = best(memstall_cmd(path), repeat, count_lines=True)
         per_mb[label] = m.seconds / size_mb
         ratio = m.seconds / peer.seconds if peer.seconds else float("inf")
+        cpu_ratio = m.cpu_s / peer.cpu_s if peer.cpu_s else float("inf")
         line = (f"  {label:<13} {size_mb:>6.0f} MB  grep -F {peer.seconds:6.2f} s  "
-                f"memstall {m.seconds:6.2f} s  ratio {ratio:5.2f}  RSS {m.max_rss_mb:5.1f} MB")
+                f"memstall {m.seconds:6.2f} s  ratio {ratio:5.2f} (CPU {m.cpu_s:.2f} s, {cpu_ratio:.2f}x)"
+                f"  RSS {m.max_rss_mb:5.1f} MB")
         if label.startswith("sparse"):
             met = ratio <= 1.5
             line += f"  [{'met' if met else 'MISSED'}: <= 1.5x]"
@@ -215,13 +224,17 @@ def measure_issue10(files: dict[str, tuple[Path, int]], repeat: int = 1) -> bool
         if label == "reports-only":
             rate = m.stdout_lines / m.seconds if m.seconds else 0.0
             met = rate >= 10000
-            line += f"  {rate:,.0f} events/s [{'met' if met else 'MISSED'}: >= 10,000]"
+            cpu_rate = m.stdout_lines / m.cpu_s if m.cpu_s else 0.0
+            line += (f"  {rate:,.0f} events/s, {cpu_rate:,.0f} per CPU s "
+                     f"[{'met' if met else 'MISSED'}: >= 10,000]")
             ok &= met
             if _has_jobs():
                 j = best(jobs_cmd(path, 2), repeat, count_lines=True)
                 jrate = j.stdout_lines / j.seconds if j.seconds else 0.0
                 verdict = "met" if jrate >= 20000 else "MISSED"
-                line += f"; --jobs 2: {jrate:,.0f} events/s [{verdict}: >= 20,000]"
+                line += (f"; --jobs 2: {jrate:,.0f} events/s (CPU {j.cpu_s:.2f} s, "
+                         f"RSS {j.max_rss_mb:.1f} MB) [{verdict}: >= 20,000]")
+                ok &= j.max_rss_mb < 100
                 ok &= jrate >= 20000
             else:
                 line += "; --jobs: not implemented [MISSED: >= 20,000]"

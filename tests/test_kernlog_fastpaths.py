@@ -29,9 +29,10 @@ def _skipped_checks(s: str) -> bool:
 @settings(max_examples=300)
 @given(st.one_of(_FRAMES, st.text(max_size=80)))
 def test_a_frame_line_is_no_other_kind_of_line(s: str) -> None:
-    if c.FRAME_LINE.match(s):
+    m = c.FRAME_LINE.match(s)
+    if m:
         assert not _skipped_checks(s)
-        assert c.frames(s)
+        assert c.frames(s) == [m.group(1)]
 
 
 def test_frame_lines_of_the_corpus() -> None:
@@ -40,9 +41,10 @@ def test_frame_lines_of_the_corpus() -> None:
     for log in sorted((KERNLOG / "corpus").glob("*.log")):
         for line in log.read_text(errors="replace").splitlines():
             body = line.split("] ", 1)[-1].strip()
-            if c.FRAME_LINE.match(body):
+            m = c.FRAME_LINE.match(body)
+            if m:
                 taken += 1
-                assert not _skipped_checks(body) and c.frames(body), body
+                assert not _skipped_checks(body) and c.frames(body) == [m.group(1)], body
     assert taken > 100
 
 
@@ -77,3 +79,51 @@ def test_foreign_syslog_fast_path_agrees_with_the_general_path() -> None:
 @given(st.lists(_WORDS, max_size=10).map("".join))
 def test_unwrap_fast_paths_agree_on_random_wrappers(line: str) -> None:
     _agree(line)
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    out, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "|" and depth == 0:
+            out.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*out, pattern[start:]]
+
+
+def test_every_prefix_anchor_holds_one_of_the_scanners_anchor_words() -> None:
+    """The scanner skips ANCHOR.search on lines without any of _ANCHOR_WORDS: an anchor added
+    to prefix.ANCHOR must hold one of them (or the words must grow)."""
+    from memstall.parsers.kernlog.prefix import ANCHOR
+    from memstall.parsers.kernlog.scanner import _ANCHOR_WORDS
+
+    alternatives = _top_level_alternatives(ANCHOR.pattern)
+    assert len(alternatives) >= 9
+    for alt in alternatives:
+        literal = alt.replace("\\", "")
+        assert any(w in literal for w in _ANCHOR_WORDS), alt
+
+
+_ANCHORS = st.sampled_from(["CPU: 3 PID: 42 Comm: x", "Pid: 7, comm: y", "Mem-Info:", "Mem-info:",
+                            "Call Trace:", "Call trace:", "lowmem_reserve[]: 0 0", "Node 0 Normal free:12kB",
+                            "Node 1 DMA32: 3*4kB", "Node 0 HighMem: empty", "Hardware name: QEMU",
+                            "active_anon:1 inactive_anon:2", "CPU: 1 UID: 0 PID: 9 Comm: z"])
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=40), st.one_of(st.none(), _ANCHORS), st.text(max_size=40))
+def test_may_anchor_is_true_wherever_anchor_matches(head: str, anchor: str | None, tail: str) -> None:
+    from memstall.parsers.kernlog.prefix import ANCHOR
+    from memstall.parsers.kernlog.scanner import _may_anchor
+
+    text = head + (anchor or "") + tail
+    if ANCHOR.search(text) is not None:
+        assert _may_anchor(text)
+    if anchor is not None:
+        assert _may_anchor(text)

@@ -5,13 +5,18 @@ Apart from collect/ so that commands which never read a log do not import the sc
 
 from __future__ import annotations
 
+import multiprocessing
+import pickle
+import stat
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO
 
 from memstall.model.kernlog import AllocEvent, MemInfoDump
 from memstall.parsers.kernlog import Item, LogScanner
 from memstall.parsers.kernlog.scanner import PREFILTER_ERE
-from memstall.sources.kernlog import LogReader
+from memstall.sources.kernlog import STDIN, LogReader, compressed
 
 
 def scan_log(reader: LogReader, scanner: LogScanner, prefilter: bool | None = None) -> Iterator[Item]:
@@ -80,3 +85,209 @@ def scan_last_dump(reader: LogReader) -> list[Item]:
         return items
     finally:
         reader.close()
+
+
+# --- one file scanned by several processes (memstall logs --jobs N) ---------------------------
+
+PART_BYTES = 8 << 20
+"""A file is cut into parts of about this size (at least one per job): the main process holds
+one part's reports at a time, so memory stays flat."""
+WARM_BYTES = 512 << 10
+"""Each part after the first is scanned from this far before its start, to build the state
+(open reports, learned hosts and prefixes) the scan of everything before it would have."""
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Lines (first_line, last_line] of the file, which start at byte `start`; the scan
+    starts at byte `warm`, line `warm_line` (a line start at most WARM_BYTES before)."""
+
+    path: str
+    label: str
+    warm: int
+    warm_line: int
+    first_line: int
+    last_line: int | None  # None: to the end of the file
+    state: bytes | None = None
+    """A pickled scanner to go on from instead of a warm-up (then warm is the part's start)."""
+
+
+@dataclass(frozen=True)
+class _PartScan:
+    items: list[Item]
+    skipped: dict[str, int]
+    cut_lines: int
+    truncated: int
+    start_key: tuple[object, ...]
+    end_key: tuple[object, ...] | None
+    end_state: bytes | None
+    """The pickled scanner at the part's end: where a serial scan resumes after a mismatch."""
+
+
+def _line_starts(path: str, parts: int, warm_bytes: int) -> list[tuple[int, int, int, int]]:
+    """(warm offset, start offset, lines before start, lines before warm) of each part; both
+    offsets are line starts."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        starts = [0]
+        for k in range(1, parts):
+            f.seek(max(starts[-1], size * k // parts))
+            f.readline()
+            if f.tell() >= size or f.tell() <= starts[-1]:
+                break
+            starts.append(f.tell())
+        out = []
+        lines = 0
+        prev = 0
+        for start in starts:
+            lines += _count_newlines(f, prev, start)
+            prev = start
+            warm = start
+            if start:
+                f.seek(max(0, start - warm_bytes))
+                if f.tell():
+                    f.readline()
+                warm = min(f.tell(), start)
+            out.append((warm, start, lines, lines - _count_newlines(f, warm, start)))
+    return out
+
+
+def _count_newlines(f: IO[bytes], start: int, end: int) -> int:
+    f.seek(start)
+    n = 0
+    left = end - start
+    while left > 0:
+        data = f.read(min(left, 1 << 20))
+        if not data:
+            break
+        n += data.count(b"\n")
+        left -= len(data)
+    return n
+
+
+def _scan_part(part: _Part) -> _PartScan:
+    reader = LogReader(part.path)
+    if part.state is not None:
+        scanner: LogScanner = pickle.loads(part.state)
+    else:
+        scanner = LogScanner(part.label)
+        scanner.at_line(part.warm_line)
+    items: list[Item] = []
+    start_key: tuple[object, ...] | None = None
+    truncated = seen = 0  # seen: reader.truncated after the previous block
+    line = part.warm_line
+    try:
+        for raw in reader.blocks(part.warm):
+            before, seen = seen, reader.truncated  # a cut line comes as a block of its own
+            block = raw
+            if start_key is None:  # the warm-up: its items and counts are the part before's
+                head, block = _split_lines(raw, part.first_line - line)
+                scanner.feed_block(head)
+                line += _lines_in(head)
+                if line < part.first_line:
+                    continue
+                start_key = scanner.state_key()
+                scanner.reset_counts()
+            if block:
+                truncated += seen - before
+            n = _lines_in(block)
+            if part.last_line is not None and line + n >= part.last_line:
+                items.extend(scanner.feed_block(_split_lines(block, part.last_line - line)[0]))
+                break
+            items.extend(scanner.feed_block(block))
+            line += n
+    finally:
+        reader.close()
+    if start_key is None:  # nothing after the warm-up
+        start_key = scanner.state_key()
+        scanner.reset_counts()
+    if part.last_line is not None:
+        return _PartScan(items, scanner.skipped, scanner.cut_lines, truncated, start_key,
+                         scanner.state_key(), pickle.dumps(scanner))
+    items.extend(scanner.finish())
+    return _PartScan(items, scanner.skipped, scanner.cut_lines, truncated, start_key, None, None)
+
+
+def _split_lines(block: bytes, n: int) -> tuple[bytes, bytes]:
+    """The first `n` lines of a block of lines, and the rest."""
+    pos = 0
+    for _ in range(n):
+        nl = block.find(b"\n", pos)
+        if nl < 0:
+            return block, b""
+        pos = nl + 1
+    return block[:pos], block[pos:]
+
+
+def _lines_in(block: bytes) -> int:
+    return block.count(b"\n") + (len(block) > 0 and block[-1:] != b"\n")
+
+
+def splittable(path: str) -> bool:
+    """A plain (uncompressed) regular file, which parts can be read of independently."""
+    if path == STDIN:
+        return False
+    try:
+        if not stat.S_ISREG(Path(path).stat().st_mode):
+            return False
+        with open(path, "rb") as f:
+            return not compressed(f.read(8))
+    except OSError:
+        return False
+
+
+@dataclass
+class ParallelScan:
+    """Every report of one plain file, scanned in parts by `jobs` processes; the same items,
+    in the same order, and the same counts as `scan_log`.
+
+    Each part is scanned from WARM_BYTES before its start. At the part's first line, the
+    state of that scanner (`LogScanner.state_key`) must equal the state of the scan of the
+    part before at its end; then the part's items are exactly those of a scan of the whole
+    file. Where the states differ (a report longer than the warm-up, a host or a wrapper
+    learned earlier in the file), that part is scanned again in this process from the state
+    the part before ended with, and the next part is checked against the state it ends with.
+    """
+
+    path: str
+    label: str
+    jobs: int
+    part_bytes: int = PART_BYTES
+    warm_bytes: int = WARM_BYTES
+    skipped: dict[str, int] = field(default_factory=dict)
+    cut_lines: int = 0
+    serial_parts: list[int] = field(default_factory=list)
+    """The parts whose start state differed, scanned again in this process."""
+
+    def _parts(self) -> list[_Part]:
+        size = Path(self.path).stat().st_size
+        count = max(self.jobs, -(-size // self.part_bytes))
+        starts = _line_starts(self.path, count, self.warm_bytes)
+        parts = []
+        for k, (warm, _start, lines, warm_lines) in enumerate(starts):
+            last = starts[k + 1][2] if k + 1 < len(starts) else None
+            parts.append(_Part(self.path, self.label, warm, warm_lines, lines, last))
+        self._offsets = [start for _, start, _, _ in starts]
+        return parts
+
+    def _add(self, skipped: dict[str, int], cut_lines: int) -> None:
+        for reason, n in skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
+        self.cut_lines += cut_lines
+
+    def __iter__(self) -> Iterator[Item]:
+        parts = self._parts()
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+        with ctx.Pool(min(self.jobs, len(parts))) as pool:
+            end_key: tuple[object, ...] | None = None
+            end_state: bytes | None = None
+            for k, res in enumerate(pool.imap(_scan_part, parts)):
+                if k and (end_key is None or res.start_key != end_key):
+                    # scanned again here, on from the state the part before ended with
+                    self.serial_parts.append(k)
+                    res = _scan_part(replace(parts[k], warm=self._offsets[k],  # noqa: PLW2901
+                                             warm_line=parts[k].first_line, state=end_state))
+                yield from res.items
+                self._add(res.skipped, res.cut_lines + res.truncated)
+                end_key, end_state = res.end_key, res.end_state

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 from memstall.analysis.log_state import state_from_mem_info
 from memstall.analysis.log_summary import GfpView, SummaryBuilder, gfp_view
-from memstall.collect_log import scan_log
+from memstall.collect_log import ParallelScan, scan_log, splittable
 from memstall.errors import UsageError
 from memstall.model.kernel import KernelVersion
 from memstall.model.kernlog import KINDS, AllocEvent, MemInfoDump
@@ -51,9 +51,18 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="kernel release for decoding hex-only GFP masks when the log does not say")
     p.add_argument("--as-snapshot", metavar="DIR",
                    help="write the last Mem-Info as a snapshot directory usable with --root DIR")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="scan each plain (uncompressed) file in parts with N processes; same output "
+                        "as one (default 1)")
     p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                    help="show tracebacks instead of one-line errors")
     p.set_defaults(handler=run)
+
+
+def _jobs(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 256:
+        raise argparse.ArgumentTypeError(f"expected a number of processes from 1 to 256, got {text!r}")
+    return int(text)
 
 
 class _Run:
@@ -101,6 +110,14 @@ class _Run:
             self.standalone.append(out.mem_info_doc(d))
 
     def scan(self, reader: LogReader) -> None:
+        if self.args.jobs > 1 and splittable(reader.path):
+            parallel = ParallelScan(reader.path, reader.label, self.args.jobs)
+            for item in parallel:
+                self.event(item) if isinstance(item, AllocEvent) else self.dump(item)
+            for reason, n in parallel.skipped.items():
+                self.skipped[reason] = self.skipped.get(reason, 0) + n
+            self.cut_lines += parallel.cut_lines
+            return
         scanner = LogScanner(reader.label)
         for item in scan_log(reader, scanner):
             self.event(item) if isinstance(item, AllocEvent) else self.dump(item)

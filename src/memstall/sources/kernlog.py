@@ -52,6 +52,11 @@ _MAGIC = (
 )
 
 
+def compressed(head: bytes) -> bool:
+    """The first bytes of a file say it is gzip, xz, bzip2 or zstd."""
+    return any(head.startswith(magic) for magic, _ in _MAGIC)
+
+
 KMSG_DEVICE = (1, 11)
 """major, minor of /dev/kmsg (Documentation/admin-guide/devices.txt: 1 char, 11 = /dev/kmsg)."""
 NULL_DEVICE = (1, 3)

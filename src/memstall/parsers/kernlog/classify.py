@@ -164,9 +164,10 @@ _FROM = re.compile(rf"^\s*(?:\[<[0-9a-f]+>\]\s*)?\(?({_SYM})(?:\+0x[0-9a-f]+/0x[
                    rf"(?:\s\[[\w-]+\])?\)?\s+from\s")
 _OFF = re.compile(rf"(?:^|[\s\[\]>(:])(?:\?\s+)?({_SYM})\+0x[0-9a-f]+/0x[0-9a-f]+")
 _BRACE = re.compile(rf"\{{({_SYM})\+\d+\}}")
-FRAME_LINE = re.compile(rf"^(?:\[<[0-9a-f]+>\]\s*)?(?:\?\s+)?{_SYM}\+0x[0-9a-f]+/0x[0-9a-f]+"
+FRAME_LINE = re.compile(rf"^(?:\[<[0-9a-f]+>\]\s*)?(?:\?\s+)?({_SYM})\+0x[0-9a-f]+/0x[0-9a-f]+"
                         r"(?:\s\[[\w-]+\])?$")
-"""A line that is one frame and nothing else (no ':' or '=', so no other kind of line)."""
+"""A line that is one frame and nothing else (no ':' or '=', so no other kind of line); group 1
+is the function, what `frames` returns for the line."""
 _NOT_FRAME = ("RIP:", "EIP:", "PC is at", "LR is at", "pc :", "lr :", "Code:", "IP:")
 
 

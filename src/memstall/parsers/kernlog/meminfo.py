@@ -56,6 +56,18 @@ _TAIL_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
 
 
 _PAD = 8  # lookahead never reads past the end
+_RESERVE_WORDS = frozenset(("lowmem_reserve[]:", "protections[]:"))
+_TAIL_BY_FIRST: dict[str, tuple[tuple[tuple[str, ...], str], ...]] = {
+    first: tuple((words, key) for words, key in _TAIL_PHRASES if words[0] == first)
+    for first in {words[0] for words, _ in _TAIL_PHRASES}}
+"""_TAIL_PHRASES by their first word, in their order."""
+_KV_KB_MATCH = _KV_KB.match
+_KV_MATCH = _KV.match
+_KEY_MATCH = _KEY.match
+_VAL_KB_MATCH = _VAL_KB.match
+_BUDDY_MATCH = _BUDDY.match
+_TYPES_MATCH = _TYPES.match
+_FRAME_MATCH = _FRAME_TOKEN.match
 
 
 def _int(tok: str) -> int | None:
@@ -123,20 +135,31 @@ class _Walker:
         return None
 
     def run(self) -> None:
-        while self.i < self.n:
-            kind = self.starts()
+        t, n = self.t, self.n
+        while self.i < n:
+            tok = t[self.i]
+            # starts(), without the call for the common key:value token
+            kind = None if tok[:1].islower() and tok not in _RESERVE_WORDS else self.starts()
             if kind is None:
                 self.loose()
                 continue
             self.seen_construct = True
             _CONSTRUCTS[kind](self, None)
 
+    def at_construct(self, i: int) -> bool:
+        """`starts()` at index i is not None (and the cursor is left at i)."""
+        tok = self.t[i]
+        if tok[:1].islower():
+            return tok in _RESERVE_WORDS
+        self.i = i
+        return self.starts() is not None
+
     def loose(self) -> None:
-        tok = self.tok()
-        m = _KV.match(tok)
+        tok = self.t[self.i]
+        m = _KV_MATCH(tok)
         if m and not self.seen_construct and m.group(1) not in self.summary:
             self.summary[m.group(1)] = int(m.group(2))
-        elif _FRAME_TOKEN.match(tok):
+        elif _FRAME_MATCH(tok):
             self.interleaved = True
         self.i += 1
 
@@ -155,47 +178,51 @@ class _Walker:
 
     def c_node_line(self, node: int) -> None:
         fields = self.nodes.setdefault(node, {})
-        while self.i < self.n and self.starts() is None:
-            tok = self.tok()
-            m = _KV_KB.match(tok)
+        t, n, i = self.t, self.n, self.i
+        while i < n and not self.at_construct(i):
+            tok = t[i]
+            m = _KV_KB_MATCH(tok)
             if m:
                 fields.setdefault(m.group(1), int(m.group(2)))
             else:
-                k = _KEY.match(tok)
-                v = _VAL_KB.match(self.tok(1))
+                k = _KEY_MATCH(tok)
+                v = _VAL_KB_MATCH(t[i + 1])
                 if k and v:
                     fields.setdefault(k.group(1), int(v.group(1)))
-                    self.i += 1
-            self.i += 1
+                    i += 1
+            i += 1
+        self.i = i
 
     def c_zone(self, node: int | None) -> None:
-        zone = _ZoneAcc(node, self.tok())
+        t, n = self.t, self.n
+        zone = _ZoneAcc(node, t[self.i])
         kb, plain = zone.fields_kb, zone.fields
-        self.i += 1
-        while self.i < self.n and self.starts() is None:
-            tok = self.tok()
-            m = _KV_KB.match(tok)
+        i = self.i + 1
+        while i < n and not self.at_construct(i):
+            tok = t[i]
+            m = _KV_KB_MATCH(tok)
             k = v = None
             if not m:
-                k = _KEY.match(tok)
-                v = _VAL_KB.match(self.tok(1)) if k else None
+                k = _KEY_MATCH(tok)
+                v = _VAL_KB_MATCH(t[i + 1]) if k else None
             if m:
                 kb.setdefault(m.group(1), int(m.group(2)))
             elif k and v:
                 kb.setdefault(k.group(1), int(v.group(1)))
-                self.i += 1
+                i += 1
             elif tok == "all_unreclaimable?":
-                zone.unreclaimable = self.tok(1) == "yes"
-                self.i += 1
+                zone.unreclaimable = t[i + 1] == "yes"
+                i += 1
             else:
-                p = _KV.match(tok)
+                p = _KV_MATCH(tok)
                 if p and p.group(1).endswith("scanned"):
                     plain[p.group(1)] = int(p.group(2))
                 elif p:  # `managed:73` at the end of a cut excerpt: a kB field without its unit
                     zone.complete = False
-                elif _FRAME_TOKEN.match(tok):
+                elif _FRAME_MATCH(tok):
                     self.interleaved = True
-            self.i += 1
+            i += 1
+        self.i = i
         self.zones.append(zone)
 
     def c_reserve(self, _: int | None) -> None:
@@ -219,26 +246,28 @@ class _Walker:
         sizes: list[int] = []
         types: list[str] = []
         total: int | None = None
-        while self.i < self.n:
-            tok = self.tok()
-            b = _BUDDY.match(tok)
+        t, n, i = self.t, self.n, self.i
+        while i < n:
+            tok = t[i]
+            b = _BUDDY_MATCH(tok)
             if b:
                 counts.append(int(b.group(1)))
                 sizes.append(int(b.group(2)))
                 types.append("")
-            elif _TYPES.match(tok) and types:
+            elif types and _TYPES_MATCH(tok):
                 types[-1] = tok[1:-1]
-            elif tok == "=" or tok.startswith("="):
-                rest = tok[1:] if tok != "=" else self.tok(1)
-                v = _VAL_KB.match(rest)
+            elif tok.startswith("="):
+                rest = tok[1:] if tok != "=" else t[i + 1]
+                v = _VAL_KB_MATCH(rest)
                 total = int(v.group(1)) if v else None
-                self.i += 1 if tok != "=" else 2
+                i += 1 if tok != "=" else 2
                 break
-            elif self.starts() is not None:
+            elif self.at_construct(i):
                 break
-            elif _FRAME_TOKEN.match(tok):
+            elif _FRAME_MATCH(tok):
                 self.interleaved = True
-            self.i += 1
+            i += 1
+        self.i = i
         self.buddy.append(_buddy_line(node, name, counts, sizes, types, total))
 
     def c_huge(self, node: int) -> None:
@@ -264,9 +293,10 @@ class _Walker:
             self.i += 2
 
     def c_tail(self, _: int | None) -> None:
-        value = int(self.tok())
-        for words, key in _TAIL_PHRASES:
-            if all(self.tok(k + 1) == w for k, w in enumerate(words)):
+        i, t = self.i, self.t
+        value = int(t[i])
+        for words, key in _TAIL_BY_FIRST.get(t[i + 1], ()):
+            if tuple(t[i + 1:i + 1 + len(words)]) == words:
                 self.tail.setdefault(key, value)
                 self.i += len(words) + 1
                 return

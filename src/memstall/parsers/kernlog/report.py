@@ -87,8 +87,9 @@ class Report:
             self.mem_lines.append(s)
 
     def _trace(self, s: str, line_no: int) -> str:
-        if not self.version_pending and c.FRAME_LINE.match(s):
-            return self._frames(c.frames(s))  # no ':' or '=': no task, Mem-Info, tail or cpuset line
+        frame = c.FRAME_LINE.match(s) if not self.version_pending else None
+        if frame is not None:
+            return self._frames([frame.group(1)])  # no ':' or '=': no task, Mem-Info, tail or cpuset line
         if self.version_pending:
             self.version_pending = False
             v = c.kernel_version(" " + s)

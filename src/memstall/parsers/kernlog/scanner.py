@@ -17,6 +17,7 @@ without being decoded or unwrapped; that is what keeps a sparse 1 GB syslog chea
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator
 from typing import Union
 
@@ -51,6 +52,16 @@ _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ",
 # printed alone (':', ': ') before a KERN_CONT-split header.
 _BLOCK_TRIGGERS = (*_TRIGGERS, b"=\n", b"=\r", b":\n", b": \n")
 
+
+_ANCHOR_WORDS = ("CPU:", "Pid:", "Mem-", "Call ", "lowmem_reserve", "Node ", "Hardware name", "active_anon:")
+"""Every match of prefix.ANCHOR holds one of these: a line without any cannot teach a prefix
+(tests/test_kernlog_fastpaths.py checks each alternative of ANCHOR)."""
+
+
+def _may_anchor(body: str) -> bool:
+    """`any(w in body for w in _ANCHOR_WORDS)`, written out: this runs on every report line."""
+    return ("CPU:" in body or "Node " in body or "Call " in body or "Mem-" in body or "Pid:" in body
+            or "lowmem_reserve" in body or "active_anon:" in body or "Hardware name" in body)
 
 
 def _ere(words: tuple[bytes, ...]) -> str:
@@ -122,6 +133,38 @@ class LogScanner:
         if n:
             self._no += n
             self.skip(R_OUTSIDE, n)
+
+    # -- resuming in the middle of a log (memstall logs --jobs) -----------------------------
+
+    def at_line(self, line_no: int) -> None:
+        """Number the lines as if `line_no` lines had been fed already (a scan of a file part)."""
+        self._no = line_no
+
+    def reset_counts(self) -> None:
+        """Forget the skip and cut counts (a part's warm-up lines belong to the part before it)."""
+        self.skipped = {}
+        self.cut_lines = 0
+
+    def state_key(self) -> tuple[object, ...]:
+        """Everything that decides what the following lines produce, comparable with `==`.
+
+        Two scanners with equal keys at the same line give the same items and counts from
+        there on. A stream's previous line only matters when it is a comm printed alone, and
+        an idle stream without a learned prefix is the same as no stream.
+        """
+        open_reports = []
+        rest = []
+        for key, st in self._streams.items():
+            prev = st.prev if st.prev is not None and c.comm_alone(st.prev[0]) is not None else None
+            pattern = st.prefix.pattern if st.prefix is not None else None
+            if st.report is not None:
+                open_reports.append((key, pattern, prev, copy.deepcopy(vars(st.report))))
+            elif pattern is not None or prev is not None:
+                rest.append((key, pattern, prev, None))
+        for streams in (open_reports, rest):  # stale reports close in file order (_close_stale)
+            streams.sort(key=lambda r: (r[0] is None, r[0] or ""))
+        return (self._no, self._qp, self._qp_pending, self._qp_start, self._last_host, self._open,
+                frozenset(self.hosts), tuple(open_reports), tuple(rest))
 
     # -- input -------------------------------------------------------------------------------
 
@@ -267,7 +310,7 @@ class LogScanner:
         text); a dmesg stamp inside it is the line's time when the known wrappers gave none."""
         pfx = st.prefix
         if pfx is None or not pfx.matches(body):
-            if ANCHOR.search(body) is None:
+            if not _may_anchor(body) or ANCHOR.search(body) is None:
                 return body, u
             pfx = Prefix.learn(body)
             if pfx is None:
@@ -391,9 +434,13 @@ class LogScanner:
             self.skip(R_DROPPED, rep.lines)
 
     def _close_stale(self, out: list[Item]) -> None:
-        for st in self._streams.values():
-            if st.report is not None and self._no - st.report.last_line_no > STALE_LINES:
-                self._close(st, out)
+        """Close the reports whose host went quiet, in the order they started (not in the
+        order the hosts were first seen, which a scan of a part of the file cannot know)."""
+        stale = [st for st in self._streams.values()
+                 if st.report is not None and self._no - st.report.last_line_no > STALE_LINES]
+        stale.sort(key=lambda st: st.report.line_no if st.report is not None else 0)
+        for st in stale:
+            self._close(st, out)
 
     def finish(self) -> list[Item]:
         """End of input: close every open report (a cut Mem-Info is returned as partial)."""
