@@ -13,11 +13,14 @@ import shutil
 import sys
 from typing import Any
 
-from memstall.cli.args import seconds
-from memstall.errors import UsageError
+from memstall.cli.args import seconds, time_ms
+from memstall.errors import InputError, UsageError
 from memstall.outputs.top import MAX_WIDTH, FrameOptions, render_frame
+from memstall.outputs.top_replay import replay_frame
 from memstall.pipeline.sampler import Sampler, Tick
 from memstall.sources import open_root
+from memstall.store import Db
+from memstall.store.replay import Replay
 
 TUI_MISSING = "the interactive `memstall top` needs the [tui] extra: pip install 'memstall[tui]' " \
               "(or run `memstall top --once`)"
@@ -31,7 +34,9 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                     "blocks per order; reclaim and compaction rates, PSI and kswapd/kcompactd CPU; "
                     "the active findings. Interactive with the [tui] extra (keys: q quit, p pause, "
                     "+/- interval, n next node, z zone filter, ? help); --once, or a stdout that is "
-                    "not a terminal, prints one plain-text frame.")
+                    "not a terminal, prints one plain-text frame. With --db: replays a "
+                    "`memstall record` database (keys: left/right one sample, [ ] or PgUp/PgDn "
+                    "the previous/next event or tune marker, g/G first/last).")
     p.add_argument("--interval", type=seconds, default=1.0, metavar="SECONDS",
                    help="seconds between refreshes (default 1; --once on a live host: between "
                         "its two samples, 0 = one sample, no rates)")
@@ -39,6 +44,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
                    help="print one plain-text frame and exit (the default when stdout is not a terminal)")
     p.add_argument("--width", type=int, metavar="COLUMNS",
                    help="--once: frame width (default: the terminal's, else 80; 40 to 200)")
+    p.add_argument("--db", metavar="FILE", help="replay a database written by `memstall record`")
+    p.add_argument("--at", metavar="TIME",
+                   help="--db: start at the sample at or before TIME: ISO date/time (UTC unless it "
+                        "says), or a time before the last sample written --at=-2h (also -30s, -1d); "
+                        "default: the last sample")
     p.set_defaults(handler=run)
 
 
@@ -65,14 +75,50 @@ def _is_tty(stream: Any) -> bool:
     return bool(isatty and isatty())
 
 
+def _width(args: argparse.Namespace) -> int:
+    return int(args.width or min(MAX_WIDTH, shutil.get_terminal_size((80, 24)).columns))
+
+
+def replay(args: argparse.Namespace, io: Any) -> int:
+    """`top --db`: one frame of the recording (--once, or not a terminal), else the replay view."""
+    if args.root != "/":
+        raise UsageError("--db and --root: give one source (the database records its own)")
+    db = Db(args.db, write=False)
+    try:
+        rec = Replay(db)
+        last = rec.last()
+        if last is None:
+            raise InputError(f"{args.db}: holds no samples yet",
+                             hint="record some with `memstall record --db`")
+        start = time_ms(args.at, "--at", last) if args.at else last
+        if args.once or not (_is_tty(sys.stdout) and _is_tty(sys.stdin)):
+            moment = rec.moment(start)
+            if moment is None:
+                raise InputError(f"{args.db}: the sample at {start} ms does not decode (cut by retention?)")
+            options = FrameOptions(ascii_only=_ascii_only(sys.stdout))
+            io.stdout.write("\n".join(replay_frame(moment, _width(args), None, options)) + "\n")
+            return 0
+        try:
+            from memstall.outputs.top_tui import run_replay_tui
+        except ImportError:
+            raise UsageError(TUI_MISSING) from None
+        return run_replay_tui(rec, start, no_color="NO_COLOR" in os.environ)
+    finally:
+        db.close()
+
+
 def run(args: argparse.Namespace, io: Any) -> int:
     if args.width is not None and not 40 <= args.width <= MAX_WIDTH:
         raise UsageError(f"--width must be 40 to {MAX_WIDTH} columns, got {args.width}")
+    if args.db:
+        return replay(args, io)
+    if args.at:
+        raise UsageError("--at picks a time in a recording: give --db too")
     source = open_root(args.root)
     if args.once or not (_is_tty(sys.stdout) and _is_tty(sys.stdin)):
         sampler = Sampler(source)
         tick = once_tick(sampler, source.is_live, args.interval)
-        width = args.width or min(MAX_WIDTH, shutil.get_terminal_size((80, 24)).columns)
+        width = _width(args)
         options = FrameOptions(interval_seconds=args.interval if source.is_live else None,
                                ascii_only=_ascii_only(sys.stdout))
         io.stdout.write("\n".join(render_frame(tick, width, None, options)) + "\n")
