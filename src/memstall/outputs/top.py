@@ -291,13 +291,14 @@ def _fit(line: str, width: int) -> str:
 
 def render_frame(tick: Tick, width: int, height: int | None = None,
                  options: FrameOptions = FrameOptions(),
-                 events: Sequence[AllocEvent] = ()) -> list[str]:
+                 events: Sequence[AllocEvent] = (), trace: Sequence[str] = ()) -> list[str]:
     """The frame's lines, each at most `width` columns; at most `height` lines when given.
 
     `events`: the kernel's allocation reports seen so far (oldest first); the newest are shown
-    below the rates, at most EVENT_LINES of them.
+    below the rates, at most EVENT_LINES of them. `trace`: the stall-latency lines of `--trace`
+    (outputs/top_trace.py), shown below them.
     """
-    rates = rate_lines(tick) + [event_line(e) for e in reversed(events[-EVENT_LINES:])]
+    rates = [*rate_lines(tick), *(event_line(e) for e in reversed(events[-EVENT_LINES:])), *trace]
     findings = [finding_line(f) for f in sorted(tick.report.findings, key=lambda f: -f.severity)]
     return frame_lines(tick.state, rates, findings, width, height, options)
 

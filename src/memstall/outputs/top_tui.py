@@ -18,7 +18,7 @@ import sys
 import termios
 import tty
 from dataclasses import dataclass, replace
-from typing import Callable, TextIO
+from typing import Callable, Protocol, TextIO
 
 from rich.console import Console
 from rich.text import Text
@@ -61,6 +61,14 @@ REPLAY_KEYS = {"left": "back", "right": "forward", "[": "previous mark", "pgup":
                "]": "next mark", "pgdn": "next mark", "g": "first", "home": "first", "G": "last",
                "end": "last"}
 """Replay key -> move (see `replay_move`)."""
+
+
+class TracePoll(Protocol):
+    """--trace: the panel's lines for the stalls since the last call (the seconds since then)."""
+
+    def __call__(self, interval_seconds: float | None) -> list[str]: ...
+
+
 _ESCAPES = {"\x1b[D": "left", "\x1bOD": "left", "\x1b[C": "right", "\x1bOC": "right",
             "\x1b[5~": "pgup", "\x1b[6~": "pgdn", "\x1b[H": "home", "\x1bOH": "home", "\x1b[1~": "home",
             "\x1b[F": "end", "\x1bOF": "end", "\x1b[4~": "end"}
@@ -172,13 +180,13 @@ def _styled(line: str) -> Text:
 
 
 def screen(tick: Tick, view: ViewState, width: int, height: int,
-           events: tuple[AllocEvent, ...] = ()) -> Text:
+           events: tuple[AllocEvent, ...] = (), trace: tuple[str, ...] = ()) -> Text:
     """Everything on the screen now: the frame, or the help."""
     if view.help:
         intervals = "/".join(f"{s:g}" for s in INTERVALS_SECONDS)
         lines = HELP.format(intervals=intervals).splitlines()[:height]
         return Text("\n".join(line[:width] for line in lines))
-    return _text(render_frame(tick, width, height, view.options, events))
+    return _text(render_frame(tick, width, height, view.options, events, trace))
 
 
 def replay_screen(moment: Moment, view: ViewState, width: int, height: int) -> Text:
@@ -217,12 +225,14 @@ def _size(console: Console) -> tuple[int, int]:
 
 
 def run_tui(sampler: Sampler, interval_seconds: float, *, no_color: bool,
-            kmsg: KmsgEvents | None = None) -> int:
+            kmsg: KmsgEvents | None = None, trace: TracePoll | None = None) -> int:
     """Full-screen view until `q` (or Ctrl-C); the terminal is restored either way.
-    `kmsg`: the kernel's allocation reports as they are printed (live, as root)."""
+    `kmsg`: the kernel's allocation reports as they are printed (live, as root); `trace`:
+    the `--trace` lines of the stalls since its last call (given the interval), once a tick."""
     view = ViewState(FrameOptions(interval_seconds=interval_seconds or 1.0))
+    feeds = _Feeds(kmsg, trace)
     return _full_screen(no_color,
-                        lambda console, live, stdin: _loop(sampler, console, live, view, stdin, kmsg))
+                        lambda console, live, stdin: _loop(sampler, console, live, view, stdin, feeds))
 
 
 def run_replay_tui(rec: Replay, t_ms: int, *, no_color: bool) -> int:
@@ -266,10 +276,19 @@ def _replay_loop(rec: Replay, t_ms: int, console: Console, live: object, stdin: 
                 break
 
 
+@dataclass(frozen=True)
+class _Feeds:
+    kmsg: KmsgEvents | None
+    trace: TracePoll | None
+
+
 def _loop(sampler: Sampler, console: Console, live: object, view: ViewState, stdin: TextIO,
-          kmsg: KmsgEvents | None) -> None:
+          feeds: _Feeds) -> None:
     clock = sampler.clock
+    kmsg = feeds.kmsg
     tick = sampler.sample()
+    last = clock.monotonic()
+    trace: tuple[str, ...] = tuple(feeds.trace(None)) if feeds.trace else ()
     events: tuple[AllocEvent, ...] = ()
     due = clock.monotonic() + (view.options.interval_seconds or 1.0)
     drawn: tuple[object, ...] = ()
@@ -280,12 +299,15 @@ def _loop(sampler: Sampler, console: Console, live: object, view: ViewState, std
                 tick = sampler.sample()
                 if kmsg is not None:
                     events = (*events, *kmsg.poll())[-EVENT_LINES:]
+                if feeds.trace is not None:
+                    trace = tuple(feeds.trace(round(now - last, 1)))
+                last = now
             due = now + (view.options.interval_seconds or 1.0)
         width, height = _size(console)
-        key_state = (id(tick), view, width, height, events)
+        key_state = (id(tick), view, width, height, events, trace)
         if key_state != drawn:
             console.size = (width, height)  # rich lays out to this, not to a stale $COLUMNS
-            live.update(screen(tick, view, min(width, 200), height, events))  # type: ignore[attr-defined]
+            live.update(screen(tick, view, min(width, 200), height, events, trace))  # type: ignore[attr-defined]
             drawn = key_state
         for key in split_keys(_read_keys(stdin, min(POLL_SECONDS, due - clock.monotonic()))):
             view = on_key(view, key, tick)
