@@ -70,7 +70,8 @@ def test_on_a_capture_the_panel_says_why() -> None:
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root to drop it")
 def test_without_root_top_runs_on_and_says_so() -> None:
     done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable,
-                           "-m", "memstall", "top", "--once", "--trace", "--interval", "0.2", "--width", "200"],
+                           "-m", "memstall", "top", "--once", "--trace", "--interval", "0.2",
+                           "--width", "200"],
                           capture_output=True, text=True, check=False,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent / "src")})
     assert done.returncode == 0, done.stderr
@@ -85,7 +86,7 @@ def test_as_root_the_instance_is_made_and_removed() -> None:
         pytest.skip("needs root and a mounted tracefs")
     r = run_cli("top", "--once", "--trace", "--interval", "0.5", "--width", "200")
     assert r.code == 0, r.err
-    (line, *more) = [x for x in r.out.splitlines() if x.startswith("trace")]
+    line = next(x for x in r.out.splitlines() if x.startswith("trace"))
     assert "not available" not in line and "in the last 0.5s" in line
     tracefs = find_tracefs()
     assert tracefs is not None
