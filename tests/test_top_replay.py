@@ -8,13 +8,14 @@ moves (a sample at a time, event to event, first/last) against those times.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 import replay_db
-from conftest import TESTS, run_cli
+from conftest import TESTS, json_keys, run_cli
 from memstall.outputs.top_replay import RUN_START, replay_frame, utc
 from memstall.outputs.top_tui import REPLAY_KEYS, replay_move, split_keys
 from memstall.store import Db
@@ -22,6 +23,7 @@ from memstall.store.replay import Moment, Replay
 
 T0, STEP = replay_db.T0_MS, replay_db.STEP_MS
 GOLDEN = TESTS / "golden" / "top"
+JSON_MD = TESTS.parent / "docs" / "json.md"
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +153,27 @@ def test_a_bad_database_is_one_line(tmp_path: Path, db_path: Path) -> None:
     assert "--at 'yesterday'" in _one_line_error("top", "--db", str(db_path), "--at", "yesterday", "--once")
     assert "give --db too" in _one_line_error("top", "--at=-1h", "--once")
     assert "--db and --root" in _one_line_error("--root", str(tmp_path), "top", "--db", str(db_path))
+
+
+def test_json_of_a_replayed_sample_and_of_a_capture(db_path: Path) -> None:
+    r = run_cli("top", "--db", str(db_path), "--at", "2026-12-04T10:00:40", "--format", "json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    assert doc["schema"] == "memstall.top/1" and doc["source"] == "seed-host"
+    assert doc["rates"]["per_second"]["allocstall"] == 10.0 and doc["rates"]["interval_seconds"] == 10.0
+    replay = doc["replay"]
+    assert replay["t_ms"] == T0 + 4 * STEP and (replay["index"], replay["total"]) == (5, 5)
+    (event,) = doc["replay"]["events"]
+    assert event["comm"] == replay_db.HOSTILE_COMM and event["t_ms"] == replay_db.EVENT_MS  # the real name
+    assert doc["replay"]["markers"][0]["text"] == replay_db.MARKER_TEXT
+    normal = next(z for z in doc["zones"] if (z["node"], z["zone"]) == (0, "Normal"))
+    assert normal["free_pages"] < normal["min_pages"] and normal["free_blocks"][6:] == [0] * 5
+    assert "\x1b" not in r.out and "\u202e" not in r.out  # escaped in the JSON text, as \u001b
+    section = JSON_MD.read_text().split("### `memstall.top/1`", 1)[1]
+    live = json.loads(run_cli("--root", str(replay_db.SEED), "top", "--format", "json").out)
+    assert live["replay"] is None and live["rates"] is None and live["rates_reason"]
+    skip = frozenset({"per_second", "kthread_cpu_ratio"})
+    keys = json_keys(doc, skip) | json_keys(live, skip) | set(doc["rates"]["per_second"])
+    assert sorted(k for k in keys if f"`{k}`" not in section and k not in ("source", "kernel_release",
+                                                                        "page_size")) == []
+    assert "--trace is text only" in run_cli("top", "--format", "json", "--trace").err

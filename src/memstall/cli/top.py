@@ -18,7 +18,9 @@ from memstall.analysis.stall_trace import DIRECT_COMPACTION, EVENTS, StallTracke
 from memstall.cli.args import seconds, time_ms
 from memstall.errors import InputError, MemstallError, UsageError
 from memstall.model.trace import TraceEvent
+from memstall.outputs.render.jsonout import dumps
 from memstall.outputs.top import MAX_WIDTH, FrameOptions, render_frame
+from memstall.outputs.top_json import moment_doc, tick_doc
 from memstall.outputs.top_replay import replay_frame
 from memstall.outputs.top_trace import by_kind, trace_lines, trace_unavailable
 from memstall.parsers.trace_pipe import parse_trace_line
@@ -180,7 +182,10 @@ def replay(args: argparse.Namespace, io: Any) -> int:
             if moment is None:
                 raise InputError(f"{args.db}: the sample at {start} ms does not decode (cut by retention?)")
             options = FrameOptions(ascii_only=_ascii_only(sys.stdout))
-            io.stdout.write("\n".join(replay_frame(moment, _width(args), None, options)) + "\n")
+            if args.format == "json":
+                io.stdout.write(dumps(moment_doc(moment)))
+            else:
+                io.stdout.write("\n".join(replay_frame(moment, _width(args), None, options)) + "\n")
             return 0
         try:
             from memstall.outputs.top_tui import run_replay_tui
@@ -194,6 +199,10 @@ def replay(args: argparse.Namespace, io: Any) -> int:
 def run(args: argparse.Namespace, io: Any) -> int:
     if args.width is not None and not 40 <= args.width <= MAX_WIDTH:
         raise UsageError(f"--width must be 40 to {MAX_WIDTH} columns, got {args.width}")
+    if args.format == "json":
+        args.once = True  # one document: there is no interactive JSON
+        if args.trace:
+            raise UsageError("--trace is text only (memstall.top/1 has no trace panel)")
     if args.db and args.trace:
         raise UsageError("--trace traces this host now: it cannot replay a --db")
     if args.db:
@@ -215,7 +224,11 @@ def run(args: argparse.Namespace, io: Any) -> int:
             options = FrameOptions(interval_seconds=args.interval if source.is_live else None,
                                    ascii_only=_ascii_only(sys.stdout))
             trace = feed(args.interval if source.is_live else None) if feed else []
-            io.stdout.write("\n".join(render_frame(tick, _width(args), None, options, trace=trace)) + "\n")
+            if args.format == "json":
+                io.stdout.write(dumps(tick_doc(tick)))
+            else:
+                lines = render_frame(tick, _width(args), None, options, trace=trace)
+                io.stdout.write("\n".join(lines) + "\n")
             return 0
         kmsg = None
         if source.is_live:  # the host's own kernel log; a capture has no live events
