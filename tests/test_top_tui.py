@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import replay_db
 from conftest import FIXTURES
 from memstall.outputs.top import FrameOptions
 from memstall.outputs.top_tui import ViewState, on_key, screen
@@ -80,12 +81,12 @@ def tmux() -> Iterator[Callable[..., Tmux]]:
         pytest.skip("needs tmux (apt-get install tmux; .ci/run installs it)")
     started: list[Tmux] = []
 
-    def start(width: int, height: int, env: str = "", python_flags: str = "") -> Tmux:
+    def start(width: int, height: int, env: str = "", python_flags: str = "", args: str = "") -> Tmux:
         t = Tmux(f"memstall-test-{os.getpid()}-{next(_SESSIONS)}")
         started.append(t)
         python = f"{shlex.quote(sys.executable)} {python_flags}"
-        cmd = (f"{env} PYTHONPATH={shlex.quote(str(SRC))} {python} -m memstall "
-               f"--root {shlex.quote(str(SEED))} top; echo EXIT=$?; sleep 60")
+        args = args or f"--root {shlex.quote(str(SEED))} top"
+        cmd = f"{env} PYTHONPATH={shlex.quote(str(SRC))} {python} -m memstall {args}; echo EXIT=$?; sleep 60"
         t("new-session", "-d", "-s", "top", "-x", str(width), "-y", str(height), "sh", "-c", cmd)
         return t
 
@@ -146,3 +147,27 @@ def test_without_the_extra_top_says_which_to_install(tmux: Callable[..., Tmux]) 
     assert "memstall: error: the interactive `memstall top` needs the [tui] extra: pip install " \
            "'memstall[tui]'" in done.replace("\n", "")
     assert "EXIT=2" in done and "Traceback" not in done
+
+
+def test_replay_keys_in_a_real_terminal(tmux: Callable[..., Tmux], tmp_path: Path) -> None:
+    """`top --db` from the first sample: right steps 10 s, `]` jumps to the stall report's
+    sample, `]` again to the tune marker's, `g` back to the first, `q` restores the terminal."""
+    db = replay_db.build(tmp_path)
+    t = tmux(80, 24, args=f"top --db {shlex.quote(str(db))} --at 2026-12-04T10:00:00Z")
+    first = t.wait_for(lambda s: "REPLAY 2026-12-04 10:00:00 UTC  1/5" in s, "the first sample")
+    assert "n0 Normal      free   42.9M [!!m" in first and "rates/s  none: the first sample" in first
+    t("send-keys", "-t", "top", "Right")
+    t.wait_for(lambda s: "REPLAY 2026-12-04 10:00:10 UTC  2/5" in s, "the time after one step right")
+    t("send-keys", "-t", "top", "]")
+    stall = t.wait_for(lambda s: "10:00:20 UTC  3/5" in s, "the stall report's sample")
+    assert "event    10:00:15 -5s  stall  py\\u001b]52;c;aGk=\\u0007\\u202ethon" in stall
+    t("send-keys", "-t", "top", "PageDown")
+    marker = t.wait_for(lambda s: "10:00:40 UTC  5/5" in s, "the tune marker's sample")
+    assert "tune     10:00:32 -8s  apply" in marker
+    t("send-keys", "-t", "top", "Left")
+    t.wait_for(lambda s: "10:00:30 UTC  4/5" in s, "one step left")
+    t("send-keys", "-t", "top", "g")
+    t.wait_for(lambda s: "10:00:00 UTC  1/5" in s, "the first sample again")
+    t("send-keys", "-t", "top", "q")
+    done = t.wait_for(lambda s: "EXIT=0" in s, "the exit")
+    assert "REPLAY" not in done  # the alternate screen is gone: the terminal is restored

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from memstall.advice.recommend import recommend
-from memstall.duration import parse_duration
+from memstall.cli.args import time_ms as _time
 from memstall.errors import InputError, SourceUnavailable, UsageError
 from memstall.outputs.report import render_history, render_moment
 from memstall.pipeline import inputs_from_log, inputs_from_root
@@ -46,21 +46,6 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "-o", "--output", required=True, metavar="FILE", help="the HTML file to write ('-': stdout)"
     )
     p.set_defaults(handler=run)
-
-
-def _time(text: str, flag: str, end_ms: int) -> int:
-    if text.startswith("-"):
-        return end_ms - int(parse_duration(text[1:], flag) * 1000)
-    try:
-        when = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"{flag} {text!r}: expected an ISO date/time such as 2026-12-04T10:00 "
-            "or a time before the end such as -2h"
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.timezone.utc)
-    return int(when.timestamp() * 1000)
 
 
 def _write(path: str, text: str, io: Any) -> None:

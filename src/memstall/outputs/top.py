@@ -54,6 +54,8 @@ class FrameOptions:
     paused: bool = False
     ascii_only: bool = False
     """No block characters (an output encoding without them, such as LANG=C)."""
+    replay: str | None = None
+    """Replaying a recording: what the header says first (`REPLAY <time> <k>/<n>`)."""
 
 
 @dataclass(frozen=True)
@@ -199,10 +201,14 @@ def _rate(rates: Rates, name: str) -> str:
 
 def rate_lines(tick: Tick) -> list[str]:
     """vmstat rates, PSI, kthread CPU; or why there are no rates yet."""
-    state, rates = tick.state, tick.rates
+    return state_rate_lines(tick.state, tick.rates, tick.inputs.rates_reason)
+
+
+def state_rate_lines(state: SystemState, rates: Rates | None, rates_reason: str) -> list[str]:
+    """rate_lines from the parts (a replayed sample has no Tick)."""
     psi = state.psi_memory
     if rates is None:
-        lines = [f"rates/s  none: {tick.inputs.rates_reason}"]
+        lines = [f"rates/s  none: {rates_reason}"]
     else:
         lines = [
             f"rates/s  allocstall {_rate(rates, 'allocstall')}  pgscan direct "
@@ -251,16 +257,21 @@ def event_line(e: AllocEvent) -> str:
 
 
 def finding_line(f: Finding) -> str:
-    summary = f.summary
-    if summary.startswith(f"{f.subject}: "):
-        summary = summary[len(f.subject) + 2:]
-    return safe_text(f"{f.severity.name:<8} {f.key} {f.subject}: {summary}")
+    return finding_text(f.severity.name, f.key, f.subject, f.summary)
 
 
-def header(tick: Tick, options: FrameOptions) -> str:
+def finding_text(severity: str, key: str, subject: str, summary: str) -> str:
+    """`SEVERITY KEY subject: summary` (the summary without its own leading subject)."""
+    if summary.startswith(f"{subject}: "):
+        summary = summary[len(subject) + 2:]
+    return safe_text(f"{severity:<8} {key} {subject}: {summary}")
+
+
+def header(state: SystemState, options: FrameOptions) -> str:
     """The viewer's choices first (they must survive truncation at 80 columns), then the source."""
-    state = tick.state
     parts = ["memstall top"]
+    if options.replay is not None:
+        parts.append(options.replay)
     if options.paused:
         parts.append("PAUSED")
     if options.interval_seconds is not None:
@@ -274,34 +285,43 @@ def header(tick: Tick, options: FrameOptions) -> str:
 
 
 def _fit(line: str, width: int) -> str:
+    line = line.replace("\n", "\\n").replace("\t", " ")  # safe_text keeps them; a frame line may not
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def render_frame(tick: Tick, width: int, height: int | None = None,
                  options: FrameOptions = FrameOptions(),
-                 events: Sequence[AllocEvent] = ()) -> list[str]:
+                 events: Sequence[AllocEvent] = (), trace: Sequence[str] = ()) -> list[str]:
     """The frame's lines, each at most `width` columns; at most `height` lines when given.
 
     `events`: the kernel's allocation reports seen so far (oldest first); the newest are shown
-    below the rates, at most EVENT_LINES of them.
+    below the rates, at most EVENT_LINES of them. `trace`: the stall-latency lines of `--trace`
+    (outputs/top_trace.py), shown below them.
     """
+    rates = [*rate_lines(tick), *(event_line(e) for e in reversed(events[-EVENT_LINES:])), *trace]
+    findings = [finding_line(f) for f in sorted(tick.report.findings, key=lambda f: -f.severity)]
+    return frame_lines(tick.state, rates, findings, width, height, options)
+
+
+def frame_lines(state: SystemState, rates: list[str], findings: list[str], width: int,
+                height: int | None, options: FrameOptions) -> list[str]:
+    """The frame from its parts: the zones of `state`, the rate/event lines, the finding lines
+    (most severe first); shared by the live frame and the replayed one (outputs/top_replay.py)."""
     width = max(MIN_WIDTH, min(MAX_WIDTH, width))
-    views = [v for v in zone_views(tick.state)
+    views = [v for v in zone_views(state)
              if (options.node is None or v.node == options.node)
              and (options.zone is None or v.zone == options.zone)]
-    rates = rate_lines(tick) + [event_line(e) for e in reversed(events[-EVENT_LINES:])]
-    findings = [finding_line(f) for f in sorted(tick.report.findings, key=lambda f: -f.severity)]
     budget = None if height is None else height - 1 - len(rates) - 1 - min(1, len(findings))
     if budget is not None and options.node is None and len(views) * 2 > budget and views:
         views = [v for v in views if v.node == views[0].node]  # one node at a time: `n` cycles
     zones: list[str] = []
     for v in views:
-        zones += zone_lines(v, tick.state.page_size, width, options.ascii_only)
+        zones += zone_lines(v, state.page_size, width, options.ascii_only)
     if not views:
         zones.append("no zones to show" + (" (zone filter)" if options.zone else ""))
     if budget is not None and len(zones) > budget:
         zones = [*zones[: max(budget - 1, 0)], f"+{len(zones) - budget + 1} more zone lines"]
-    lines = [header(tick, options), *zones, *rates]
+    lines = [header(state, options), *zones, *rates]
     lines += _finding_lines(findings, None if height is None else height - len(lines))
     return [_fit(line, width) for line in lines]
 
@@ -316,5 +336,6 @@ def _finding_lines(findings: list[str], room: int | None) -> list[str]:
     return [head, *findings[:shown], f"+{len(findings) - shown} more"][: max(room, 1)]
 
 
-__all__ = ["EVENT_LINES", "FrameOptions", "ZoneView", "event_line", "histogram", "node_ids", "order_summary",
-           "render_frame", "watermark_bar", "zone_views"]
+__all__ = ["EVENT_LINES", "FrameOptions", "ZoneView", "event_line", "finding_text", "frame_lines",
+           "histogram", "node_ids", "order_summary", "render_frame", "state_rate_lines", "watermark_bar",
+           "zone_views"]
