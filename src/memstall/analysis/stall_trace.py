@@ -167,6 +167,14 @@ class StallTracker:
                                ev.timestamp_us - begin.timestamp_us,
                                f"status={ev.fields.get('status', '?')}"))
 
+    def close_idle_compaction(self) -> None:
+        """End every direct compaction window that has no zone run in flight, as the end of a
+        trace does: a periodic reader (top's frames) calls it so an idle task's compaction is
+        counted now rather than when that task next stalls."""
+        for pid, kind in list(self._open):
+            if kind == DIRECT_COMPACTION and pid not in self._zone_runs:
+                self._close_compaction(pid)
+
     def _close_compaction(self, pid: int) -> None:
         window = self._open.pop((pid, DIRECT_COMPACTION), None)
         if window is None:
@@ -210,7 +218,7 @@ class StallTracker:
         item = (stall.duration_us, -self._seq, stall)
         if len(self.slowest) < self.keep_slowest:
             heapq.heappush(self.slowest, item)
-        elif item[:2] > self.slowest[0][:2]:
+        elif self.slowest and item[:2] > self.slowest[0][:2]:  # keep_slowest=0 keeps none
             heapq.heapreplace(self.slowest, item)
 
     def finish(self) -> int:

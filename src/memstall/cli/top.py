@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from memstall.analysis.stall_trace import DIRECT_COMPACTION, EVENTS, StallTracker
+from memstall.analysis.stall_trace import EVENTS, StallTracker
 from memstall.cli.args import seconds, time_ms
 from memstall.errors import InputError, MemstallError, UsageError
 from memstall.model.trace import TraceEvent
@@ -100,7 +100,7 @@ class TraceFeed:
 
     def __init__(self, reader: PipeReader | None, why: str = "", instance: Path | None = None) -> None:
         self.reader, self.why, self.instance = reader, why, instance
-        self.tracker = StallTracker(keep_slowest=1)  # 0 is not accepted (an IndexError in _record)
+        self.tracker = StallTracker(keep_slowest=0)
         self.line_no = 0
 
     def __call__(self, interval_seconds: float | None) -> list[str]:
@@ -115,21 +115,11 @@ class TraceFeed:
                 record = parse_trace_line(line, self.line_no, "trace_pipe")
                 if isinstance(record, TraceEvent):
                     self.tracker.feed(record)
-        self._close_compaction_windows()
+        self.tracker.close_idle_compaction()  # a frame is an end for idle windows
         kinds = by_kind(self.tracker.hists)
         self.tracker.hists.clear()  # the open begins stay: a stall across two frames still pairs
         self.tracker.tasks.clear()
-        self.tracker.slowest.clear()
         return trace_lines(kinds, interval_seconds)
-
-    def _close_compaction_windows(self) -> None:
-        """A direct compaction window ends at its task's next stall event or at the end of the
-        trace (analysis/stall_trace.py); a frame is such an end for the windows with no zone run
-        in flight, or an idle task's compaction would show only when it next stalls."""
-        t = self.tracker
-        for pid, kind in list(t._open):  # private: StallTracker has no public close for one window
-            if kind == DIRECT_COMPACTION and pid not in t._zone_runs:
-                t._close_compaction(pid)
 
     def close(self) -> None:
         if self.reader is not None:
