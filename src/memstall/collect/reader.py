@@ -87,6 +87,16 @@ class _Read:
                 if node.isdigit() and value is not None:
                     out[int(node)] = value
             return out
+        if f.per == "glob":
+            texts = {rel: self.text(rel) for rel in self.source.glob(f.path)}
+            found = {rel: text for rel, text in texts.items() if text is not None}
+            if not found:
+                # Read the pattern as a path: the source says why in its own words
+                # ('no such file', 'not in this sosreport').
+                self.text(f.path)
+                return None
+            parse = f.parse
+            return self.parse(f.path, lambda: parse(found, f.path))
         if f.per == "dir":
             directory = f.unavailable_key
             texts = {rel.rsplit("/", 1)[1]: self.text(rel) for rel in expand(self.source, f.path)}
