@@ -7,8 +7,7 @@ from memstall.advice.recommend import Advice, recommend
 from memstall.model.meminfo import HugePagePool, MemInfo
 from memstall.model.slab import SlabCache, SlabInfo
 from memstall.model.state import SystemState
-from memstall.rules import run_rules
-from memstall.rules import Severity, Skipped
+from memstall.rules import Severity, Skipped, run_rules
 from memstall.rules import hugetlb_squeezes_page_cache as hs
 from memstall.rules import page_cache_dominant as pc
 from memstall.rules import reclaimable_slab as rs
@@ -99,14 +98,16 @@ def test_vfs_cache_pressure_is_not_advised_when_slabinfo_shows_little_dentry_and
     assert not any(r.setting == "vm.vfs_cache_pressure" for r in mostly_buffers.recommendations)
     assert any("vm.vfs_cache_pressure will not help much" in n and "buffer_head" in n
                for n in mostly_buffers.notes)
-    mostly_dentries = recommend_for(state(meminfo=mi, slabinfo=_slab(("buffer_head", 100), ("dentry", 900))))
+    mostly_dentries = recommend_for(state(meminfo=mi,
+                                          slabinfo=_slab(("buffer_head", 100), ("dentry", 900))))
     (rec,) = [r for r in mostly_dentries.recommendations if r.setting == "vm.vfs_cache_pressure"]
     assert "proc/slabinfo: dentry and inode caches hold 3.5 MiB (90%" in rec.rationale
 
 
 def test_hugetlb_without_hugepagesize_infers_the_size_or_says_unknown_never_zero() -> None:
     # hotsos's hugepages_fail meminfo: no Hugepagesize; Hugetlb / HugePages_Total = 1 GiB.
-    m = MemInfo({"MemTotal": 395397124, "Hugetlb": 335544320}, {"HugePages_Total": 320, "HugePages_Free": 306})
+    m = MemInfo({"MemTotal": 395397124, "Hugetlb": 335544320},
+                {"HugePages_Total": 320, "HugePages_Free": 306})
     (f,) = hs.check(inputs(state(meminfo=m)))  # type: ignore[misc]
     assert f.severity is Severity.WARNING and f.evidence["hugetlb_free_pages"] == 306 * 262144
     assert "1048576 kB inferred as Hugetlb / HugePages_Total" in f.explanation

@@ -66,8 +66,8 @@ def hugepage_size_kib(m: MemInfo, pools: tuple[HugePagePool, ...] | None = None,
     nr_hugepages is HugePages_Total), else Hugetlb / HugePages_Total when that is a power of
     two above the page size (exact while one size is in use). Else (None, why not).
 
-    >>> hugepage_size_kib(MemInfo({"Hugetlb": 335544320}, {"HugePages_Total": 320}))
-    (1048576, 'Hugepagesize absent from meminfo: 1048576 kB inferred as Hugetlb / HugePages_Total (one hugepage size in use assumed)')
+    >>> hugepage_size_kib(MemInfo({"Hugetlb": 335544320}, {"HugePages_Total": 320}))[0]
+    1048576
     """
     said = m.kib("Hugepagesize")
     if said is not None:

@@ -40,7 +40,8 @@ def slab_text(state: SystemState) -> str:
     doc = slab_doc(state)
     ps = state.page_size
     shown = [c for c in doc["caches"] if c["bytes"] > 0][:TEXT_TOP]
-    rows = [[c["name"], pages_to_mib(c["num_slabs"] * c["pagesperslab"], ps), c["reclaim"] or "", c["active_objs"],
+    rows = [[c["name"], pages_to_mib(c["num_slabs"] * c["pagesperslab"], ps), c["reclaim"] or "",
+             c["active_objs"],
              c["num_objs"], c["objsize_bytes"], c["num_slabs"], c["pagesperslab"]] for c in shown]
     headers = ["cache", "MiB", "reclaim", "active_objs", "num_objs", "objsize", "slabs", "pages/slab"]
     title = (f"Slab caches by memory (proc/slabinfo; num_slabs * pagesperslab * "

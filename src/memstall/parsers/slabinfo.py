@@ -1,7 +1,8 @@
 """slabinfo — /proc/slabinfo (mode 0400: root only), format 2.1
 
     slabinfo - version: 2.1
-    # name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>
+    # name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> \
+        : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>
     dentry             95802  98133    192   21    1 : tunables    0    0    0 : slabdata   4673   4673      0
 
 Printed by mm/slab_common.c (print_slabinfo_header, cache_show); version 2.1 since 2.6.x

@@ -14,7 +14,7 @@ Why it matters:
 Evidence:
     hugetlb_pages, hugetlb_free_pages, total_pages, hugetlb_ratio, outside_hugetlb_pages.
     hugetlb_free_pages is null when meminfo lacks Hugepagesize and no other source tells the
-    size (analysis/memory_use.hugepage_size_kib); the finding is then INFO and says so.
+    size; the finding is then INFO and says so.
 
 Remediation:
     Size vm.nr_hugepages to what the workload maps (HugePages_Total - HugePages_Free);

@@ -12,9 +12,9 @@ Why it matters:
 
 Evidence:
     slab_reclaimable_pages, outside_hugetlb_pages, slab_ratio; with proc/slabinfo (root only)
-    also vfs_cache_pages (dentry and inode caches: what vm.vfs_cache_pressure weights),
-    other_reclaimable_pages (buffer_head, radix_tree_node...: freed with the page cache) and
-    top_reclaimable_caches ('name=bytes' of the largest reclaimable caches, largest first).
+    also vfs_cache_pages (dentry and inode caches: what the vfs cache pressure knob weights),
+    other_reclaimable_pages (caches freed with the page cache) and top_reclaimable_caches
+    ('name=bytes' of the largest reclaimable caches, largest first).
 
 Remediation:
     Raise vm.vfs_cache_pressure above 100 so shrinkers free dentries/inodes more
@@ -28,9 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from memstall.analysis.slab import SlabUse, slab_use
-
 from memstall.analysis.memory_use import memory_use
+from memstall.analysis.slab import SlabUse, slab_use
 from memstall.rules._base import (
     Inputs,
     Result,
