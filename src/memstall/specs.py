@@ -26,7 +26,8 @@ THP_ENABLED = "sys/kernel/mm/transparent_hugepage/enabled"
 THP_DEFRAG = "sys/kernel/mm/transparent_hugepage/defrag"
 THP_KHUGEPAGED_DEFRAG = "sys/kernel/mm/transparent_hugepage/khugepaged/defrag"
 # One directory per hugepage size (2.6.27+): the size is in its name, hugepages-<kB>kB.
-HUGEPAGES_FILES = "sys/kernel/mm/hugepages/hugepages-*kB/*"
+# *_hugepages: the counts; never demote (mode 0200, write-only, 6.1+).
+HUGEPAGES_FILES = "sys/kernel/mm/hugepages/hugepages-*kB/*_hugepages"
 NODE_DIR = "sys/devices/system/node"
 NODE_VMSTAT = "sys/devices/system/node/node*/vmstat"
 NODE_MEMINFO = "sys/devices/system/node/node*/meminfo"

@@ -55,6 +55,15 @@ class _Read:
             self.unavailable[rel] = err.reason
             return None
 
+    def _why_absent(self, directory: str) -> str:
+        if self.source.exists(directory):
+            return "no file in it"
+        try:
+            self.source.read_text(directory)
+        except SourceUnavailable as err:
+            return err.reason
+        return "no such file"
+
     def parse(self, rel: str, build: Callable[[], Any]) -> Any:
         """`build()`, or None (strict=False) with `rel` recorded as malformed."""
         try:
@@ -91,9 +100,9 @@ class _Read:
             texts = {rel: self.text(rel) for rel in self.source.glob(f.path)}
             found = {rel: text for rel, text in texts.items() if text is not None}
             if not found:
-                # Read the pattern as a path: the source says why in its own words
-                # ('no such file', 'not in this sosreport').
-                self.text(f.path)
+                # The source says why in its own words ('no such file', 'not in this sosreport').
+                reason = self._why_absent(f.unavailable_key)
+                self.unavailable[f.unavailable_key] = reason
                 return None
             parse = f.parse
             return self.parse(f.path, lambda: parse(found, f.path))

@@ -91,6 +91,8 @@ class KernelFile:
     @property
     def unavailable_key(self) -> str:
         """The path `SystemState.unavailable` names when nothing of it could be read."""
+        if self.per == "glob":  # the directory above the first wildcard
+            return self.path[:self.path.index("*")].rsplit("/", 1)[0]
         return self.path[:-2] if self.per == "dir" else self.path
 
     def matches(self, rel: str) -> bool:
