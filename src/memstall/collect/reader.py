@@ -55,6 +55,15 @@ class _Read:
             self.unavailable[rel] = err.reason
             return None
 
+    def _why_absent(self, directory: str) -> str:
+        if self.source.exists(directory):
+            return "no file in it"
+        try:
+            self.source.read_text(directory)
+        except SourceUnavailable as err:
+            return err.reason
+        return "no such file"
+
     def parse(self, rel: str, build: Callable[[], Any]) -> Any:
         """`build()`, or None (strict=False) with `rel` recorded as malformed."""
         try:
@@ -87,6 +96,16 @@ class _Read:
                 if node.isdigit() and value is not None:
                     out[int(node)] = value
             return out
+        if f.per == "glob":
+            texts = {rel: self.text(rel) for rel in self.source.glob(f.path)}
+            found = {rel: text for rel, text in texts.items() if text is not None}
+            if not found:
+                # The source says why in its own words ('no such file', 'not in this sosreport').
+                reason = self._why_absent(f.unavailable_key)
+                self.unavailable[f.unavailable_key] = reason
+                return None
+            parse = f.parse
+            return self.parse(f.path, lambda: parse(found, f.path))
         if f.per == "dir":
             directory = f.unavailable_key
             texts = {rel.rsplit("/", 1)[1]: self.text(rel) for rel in expand(self.source, f.path)}

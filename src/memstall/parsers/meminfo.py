@@ -2,7 +2,8 @@
 
 `Name:   value kB` lines (and unitless `HugePages_*` counts). The per-node file prefixes
 every line with `Node N `. Any unit other than `kB` is an error: we would otherwise
-misread the value.
+misread the value. A `#` line (a person's annotation, which the kernel never prints) is
+left out and kept in `skipped`, so that the reader notes it instead of losing the file.
 
 >>> m = parse_meminfo("MemTotal:       24523576 kB\\nHugePages_Total:       0\\n")
 >>> m.kib("MemTotal"), m.count("HugePages_Total")
@@ -24,7 +25,11 @@ _LINE = re.compile(r"^(?:Node\s+\d+\s+)?([A-Za-z][\w()]*):\s+(\d+)(?:\s+(\S+))?\
 def parse_meminfo(text: str, path: str = "proc/meminfo") -> MemInfo:
     kib: dict[str, int] = {}
     counts: dict[str, int] = {}
+    skipped: list[tuple[int, str]] = []
     for no, line in numbered(text):
+        if line.lstrip().startswith("#"):
+            skipped.append((no, line))
+            continue
         m = _LINE.match(line)
         if not m:
             raise ParseError(path, no, line, "'<Name>: <int> kB'")
@@ -37,4 +42,4 @@ def parse_meminfo(text: str, path: str = "proc/meminfo") -> MemInfo:
             raise ParseError(path, no, line, "the unit 'kB' or no unit")
     if not kib and not counts:
         raise ParseError(path, 0, text[:40], "'<Name>: <int> kB' lines (the file is empty)")
-    return MemInfo(fields_kib=kib, counts=counts)
+    return MemInfo(fields_kib=kib, counts=counts, skipped=tuple(skipped))
