@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
@@ -23,6 +24,7 @@ from conftest import FIXTURES, TESTS, run_cli
 from memstall import __version__
 from memstall.cli.exporter import build, is_loopback, listen_address, make_server
 from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
+from memstall.outputs.exposition import text_exposition
 from memstall.pipeline import Sampler
 from memstall.sources import open_root
 
@@ -56,6 +58,45 @@ def test_golden_exposition_of_every_capture(root: Path, update_golden: bool) -> 
         path.write_text(text)
     assert path.exists(), f"no golden {name}: run pytest --update-golden"
     assert text == path.read_text(), f"{name} differs: review, then pytest --update-golden"
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda p: p.parent.name if p.name.startswith("sos") else p.name)
+def test_fast_exposition_is_prometheus_clients_byte_for_byte(root: Path) -> None:
+    sampler = Sampler(open_root(str(root)))
+    registry = registry_for(MemstallCollector(SharedSample(sampler.sample, StepClock())))
+    for _ in range(2):  # the second time from the label-text cache
+        assert text_exposition(registry) == generate_latest(registry)
+
+
+def test_fast_exposition_hands_what_needs_escaping_to_prometheus_client() -> None:
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+        InfoMetricFamily,
+    )
+    from prometheus_client.registry import CollectorRegistry
+
+    class Odd:
+        def collect(self) -> list[Any]:
+            quoted = GaugeMetricFamily("odd_gauge", 'help with \\ and\nnewline', labels=["a", "b"])
+            quoted.add_metric(['say "hi"', "back\\slash"], 1.5)
+            quoted.add_metric(["new\nline", "plain"], float("nan"))
+            quoted.add_metric(["x", "y"], float("inf"), timestamp=12.5)
+            created = CounterMetricFamily("odd_counter", "with created", labels=["k"], created=100.0)
+            created.add_metric(["v"], 3.0, created=100.0)
+            plain = CounterMetricFamily("plain", "no labels")
+            plain.add_metric([], 1e-7)
+            hist = HistogramMetricFamily("odd_hist", "a histogram", buckets=[("1", 2.0), ("+Inf", 3.0)],
+                                         sum_value=4.0)
+            info = InfoMetricFamily("odd", "an info", value={"version": "1"})
+            utf = GaugeMetricFamily("odd.dotted", "a name outside the legacy set")
+            utf.add_metric([], 2.0)
+            return [quoted, created, plain, hist, info, utf]
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Odd())
+    assert text_exposition(registry) == generate_latest(registry)
 
 
 def _families_have_help_with_unit(text: str) -> None:

@@ -126,6 +126,7 @@ def build(root: str, per_order: bool) -> tuple[Callable[[], bytes], str]:
     """(scrape, content type) for `root`: one Sampler behind a SharedSample, one registry."""
     prometheus_client = _prometheus()
     from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
+    from memstall.outputs.exposition import text_exposition
     from memstall.pipeline import SYSTEM_CLOCK, Sampler
     from memstall.sources import open_root
 
@@ -134,7 +135,7 @@ def build(root: str, per_order: bool) -> tuple[Callable[[], bytes], str]:
                                               per_order=per_order))
 
     def scrape() -> bytes:
-        return bytes(prometheus_client.generate_latest(registry))
+        return text_exposition(registry)
 
     return scrape, str(prometheus_client.CONTENT_TYPE_LATEST)
 

@@ -24,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from memstall import __version__
-from memstall.analysis.fragmentation import fragmentation_index_milli, unusable_index_milli
+from memstall.analysis.fragmentation import indices_per_order
 from memstall.pipeline.sampler import Tick
 
 LOG = logging.getLogger("memstall.exporter")
@@ -172,11 +172,12 @@ def _orders(tick: Tick) -> list[Metric]:
                              "from fragmentation; -1 when a block is free; dimensionless",
                              labels=ORDER_LABELS)
     for z in buddy.zones if buddy else ():
-        for order, count in enumerate(z.free_blocks):
+        for order, (count, (unusable_milli, frag_milli)) in enumerate(
+                zip(z.free_blocks, indices_per_order(z.free_blocks))):
             labels = [str(z.node), z.zone, str(order)]
             free.add_metric(labels, float(count))
-            unusable.add_metric(labels, unusable_index_milli(z.free_blocks, order) / 1000)
-            frag.add_metric(labels, fragmentation_index_milli(z.free_blocks, order) / 1000)
+            unusable.add_metric(labels, unusable_milli / 1000)
+            frag.add_metric(labels, frag_milli / 1000)
     return [free, unusable, frag]
 
 

@@ -157,6 +157,13 @@ def fast_parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
             cur.protection = _fast_protection(line, path, no)
         elif mode == "pagesets":
             _fast_pageset(cur, line)
+        elif len(tokens) == 2 and first in _KNOWN_KEYS and is_int(tokens[1]):  # the common line
+            if mode == "node":
+                nodes[cur.node][first] = int(tokens[1])
+            elif first in _ZONE_FIELDS:
+                _fast_zone_field(cur, first, tokens[1])
+            else:
+                cur.counters[first] = int(tokens[1])
         else:
             _fast_key_int(cur, nodes, mode, tokens)
     if cur is None:
@@ -217,11 +224,15 @@ def _fast_key_int(cur: _ZoneBuilder, nodes: dict[int, dict[str, int]], mode: str
     if mode == "node":
         nodes[cur.node][key] = value
     elif key in _ZONE_FIELDS:
-        if key in cur.fields:
-            raise _Fallback
-        cur.fields[key] = value
+        _fast_zone_field(cur, key, tokens[1])
     else:
         cur.counters[key] = value
+
+
+def _fast_zone_field(cur: _ZoneBuilder, key: str, value: str) -> None:
+    if key in cur.fields:
+        raise _Fallback
+    cur.fields[key] = int(value)
 
 
 def reference_parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
