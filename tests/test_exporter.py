@@ -266,3 +266,58 @@ def test_listen_address(text: str, want: tuple[str, int]) -> None:
 def test_loopback() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and not is_loopback("example.com")
+
+
+KMSG_RECORDS = FIXTURES / "kernlog" / "formats" / "kmsg-records.txt"
+
+
+def _kmsg_records() -> bytes:
+    return b"".join(line + b"\n" for line in KMSG_RECORDS.read_bytes().splitlines()
+                    if not line.startswith(b"#"))
+
+
+def test_alloc_events_from_kmsg_records_count_by_kind_and_order(tmp_path: Path) -> None:
+    from memstall.outputs.exporter import AllocEventCounts
+    from memstall.pipeline.kmsg_events import open_kmsg
+
+    log = tmp_path / "kmsg"
+    log.write_bytes(_kmsg_records())  # printed before the exporter started: not counted
+    feed, why = open_kmsg(str(log))
+    assert feed is not None, why
+    events = AllocEventCounts(feed.poll)
+    sampler = Sampler(open_root(str(SEED)))
+    registry = registry_for(MemstallCollector(SharedSample(sampler.sample, StepClock(), 0.0),
+                                              events=events, kmsg_up=True))
+    first = samples(text_exposition(registry).decode())
+    assert not any(name == "memstall_alloc_events_total" for name, _ in first)
+    assert first[("memstall_source_up", (("file", "dev/kmsg"),))] == 1.0
+    with log.open("ab") as f:  # the seed's stall report, printed twice, the second as an OOM at order -1
+        f.write(_kmsg_records())
+        f.write(_kmsg_records().replace(b"page allocation stalls for 15412ms, order:1",
+                                        b"invoked oom-killer: gfp_mask=0x26040c0(GFP_KERNEL), order=-1"))
+    scrapes = [samples(text_exposition(registry).decode()) for _ in range(2)]  # complete after a quiet poll
+    got = {labels: v for (name, labels), v in scrapes[-1].items() if name == "memstall_alloc_events_total"}
+    assert got[(("kind", "stall"), ("order", "1"))] == 1.0
+    assert sum(got.values()) == 2.0 and any(dict(k)["order"] == "-1" for k in got), got
+    text = text_exposition(registry).decode()
+    assert "# TYPE memstall_alloc_events_total counter" in text
+
+
+def test_alloc_events_poll_failure_keeps_the_counts_and_the_scrape() -> None:
+    from memstall.outputs.exporter import AllocEventCounts
+
+    def broken() -> list[Any]:
+        raise OSError("gone")
+
+    events = AllocEventCounts(broken)
+    sampler = Sampler(open_root(str(SEED)))
+    registry = registry_for(MemstallCollector(SharedSample(sampler.sample, StepClock(), 0.0), events=events,
+                                              kmsg_up=True))
+    got = samples(text_exposition(registry).decode())
+    assert got[("memstall_up", ())] == 1.0 and not any(n == "memstall_alloc_events_total" for n, _ in got)
+
+
+def test_a_capture_root_has_no_event_family_and_no_kmsg_source() -> None:
+    text, _ = build(str(SEED), per_order=True)
+    body = text().decode()
+    assert "memstall_alloc_events" not in body and 'file="dev/kmsg"' not in body

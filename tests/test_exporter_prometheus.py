@@ -58,10 +58,19 @@ def _stop(procs: list[subprocess.Popen[Any]]) -> None:
             p.wait(timeout=10)
 
 
-def _start_exporter(root: Path, log: Path) -> subprocess.Popen[bytes]:
+def _start_exporter(root: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:  # the child keeps its own descriptor
         return subprocess.Popen([sys.executable, "-m", "memstall", "--root", str(root), "exporter",
-                                 "--listen", "127.0.0.1:0"], stdout=subprocess.DEVNULL, stderr=out)
+                                 "--listen", "127.0.0.1:0", *extra], stdout=subprocess.DEVNULL, stderr=out)
+
+
+KMSG_RECORDS = FIXTURES / "kernlog" / "formats" / "kmsg-records.txt"
+
+
+def kmsg_records() -> bytes:
+    """The seed's stall report (order 1) as /dev/kmsg records."""
+    return b"".join(line + b"\n" for line in KMSG_RECORDS.read_bytes().splitlines()
+                    if not line.startswith(b"#"))
 
 
 def _address(proc: subprocess.Popen[bytes], log: Path, deadline: float) -> str:
@@ -81,11 +90,16 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     procs: list[subprocess.Popen[Any]] = []
     try:
         started = {}
+        kmsg = tmp / "seed-kmsg"  # the seed's exporter follows this file as its /dev/kmsg
+        kmsg.write_bytes(b"")
         for name, root in ROOTS.items():
-            started[name] = (_start_exporter(root, tmp / f"{name}.log"), tmp / f"{name}.log")
+            extra = ("--kmsg", str(kmsg)) if name == SEED else ()
+            started[name] = (_start_exporter(root, tmp / f"{name}.log", *extra), tmp / f"{name}.log")
             procs.append(started[name][0])
         deadline = time.monotonic() + 60
         targets = {name: _address(proc, log, deadline) for name, (proc, log) in started.items()}
+        with kmsg.open("ab") as f:  # printed after the exporter started: counted
+            f.write(kmsg_records())
         rules = yaml.safe_load(RULES.read_text())
         for group in rules["groups"]:
             group["interval"] = "1s"  # the test cannot wait 30 s for the first evaluation
@@ -169,6 +183,19 @@ def test_prometheus_scrapes_every_exporter_and_evaluates_the_rules(
     assert "x86_64-6.18-idle" not in hosts and "x86_64-6.1-qemu-2node-fresh" not in hosts
     findings = _query(base, 'memstall_finding_active{rule="ZONE_BELOW_WATERMARK",severity="critical"}')
     assert SEED in {r["metric"]["fixture"] for r in findings}
+
+    # the seed's exporter follows a kmsg file that got the seed's stall report: counted and alerted
+    events = _wait_for("the seed's stall report counted",
+                       lambda: _query(base, "memstall_alloc_events_total"), deadline)
+    assert [(r["metric"]["fixture"], r["metric"]["kind"], r["metric"]["order"], r["value"][1])
+            for r in events] == [(SEED, "stall", "1", "1")]
+
+    def logged() -> set[str]:
+        alerts = _get(f"{base}/api/v1/alerts")["data"]["alerts"]
+        return {a["labels"]["fixture"] for a in alerts
+                if a["labels"]["alertname"] == "MemstallAllocationReportsLogged" and a["state"] == "firing"}
+
+    assert _wait_for("the allocation-reports alert firing", logged, deadline) == {SEED}
 
 
 def test_every_dashboard_panel_returns_data(prometheus: tuple[str, dict[str, str]]) -> None:

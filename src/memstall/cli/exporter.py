@@ -53,6 +53,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--no-per-order", dest="per_order", action="store_false",
                    help="leave out the per-order families (free blocks, unusable and fragmentation "
                         "index): 11 series per zone fewer, for very large fleets")
+    p.add_argument("--kmsg", metavar="PATH", default=None,
+                   help="count the allocation reports the kernel logs from now on, read from PATH "
+                        "(/dev/kmsg records; a regular file is followed from its end). Default: "
+                        "/dev/kmsg for the live root (needs root), nothing for a capture")
     p.add_argument("--once", action="store_true",
                    help="print one scrape's exposition to stdout and exit (no server)")
     p.set_defaults(handler=run)
@@ -122,17 +126,34 @@ def make_server(listen: tuple[str, int], scrape: Callable[[], bytes],
     return server
 
 
-def build(root: str, per_order: bool) -> tuple[Callable[[], bytes], str]:
-    """(scrape, content type) for `root`: one Sampler behind a SharedSample, one registry."""
+def build(root: str, per_order: bool, kmsg_path: str | None = None) -> tuple[Callable[[], bytes], str]:
+    """(scrape, content type) for `root`: one Sampler behind a SharedSample, one registry.
+
+    `kmsg_path`: where allocation reports are read from (None: /dev/kmsg for a live root,
+    none for a capture)."""
     prometheus_client = _prometheus()
     from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
     from memstall.outputs.exposition import text_exposition
     from memstall.pipeline import SYSTEM_CLOCK, Sampler
     from memstall.sources import open_root
 
-    sampler = Sampler(open_root(root))
+    source = open_root(root)
+    sampler = Sampler(source)
+    events, kmsg_up = None, None
+    if kmsg_path is None and source.is_live:
+        kmsg_path = "/dev/kmsg"
+    if kmsg_path is not None:  # a capture has no kernel log stream: no event family (docs/exporter.md)
+        from memstall.outputs.exporter import AllocEventCounts
+        from memstall.pipeline.kmsg_events import open_kmsg
+
+        kmsg, why = open_kmsg(kmsg_path)
+        kmsg_up = kmsg is not None
+        if kmsg is None:
+            logging.getLogger("memstall.exporter").warning("no allocation events: %s", why)
+        else:
+            events = AllocEventCounts(kmsg.poll)
     registry = registry_for(MemstallCollector(SharedSample(sampler.sample, SYSTEM_CLOCK),
-                                              per_order=per_order))
+                                              per_order=per_order, events=events, kmsg_up=kmsg_up))
 
     def scrape() -> bytes:
         return text_exposition(registry)
@@ -141,7 +162,7 @@ def build(root: str, per_order: bool) -> tuple[Callable[[], bytes], str]:
 
 
 def run(args: argparse.Namespace, io: Any) -> int:
-    scrape, content_type = build(args.root, args.per_order)
+    scrape, content_type = build(args.root, args.per_order, args.kmsg)
     if args.once:
         io.stdout.write(scrape().decode("utf-8", "backslashreplace"))
         return 0
