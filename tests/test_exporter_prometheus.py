@@ -35,6 +35,9 @@ ROOTS.update({p.name: next(p.glob("sosreport-*")) for p in sorted((FIXTURES / "s
               if p.is_dir()})
 SEED = "x86_64-4.9-handmade-seed-2node-256g"
 DEADLINE_SECONDS = 90.0
+STATE_RULES = {"ZONE_BELOW_WATERMARK", "HIGH_ORDER_EXHAUSTION", "NUMA_IMBALANCE"}
+"""The rules fleet runs that read one sample's state (tests/test_fleet.py): diagnose on a capture
+runs them the same way."""
 
 pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="prometheus not installed: apt-get install "
                                 "prometheus (.ci/run does)")
@@ -215,9 +218,9 @@ def test_fleet_ranks_the_seed_like_hosts_first(prometheus: tuple[str, dict[str, 
     base, targets = prometheus
     by_address = {address: name for name, address in targets.items()}
     deadline = time.monotonic() + DEADLINE_SECONDS
-    twice = "count_over_time(memstall_finding_active[5m]) > 1"
-    _wait_for("findings scraped twice", lambda: _query(base, twice), deadline)
-    r = run_cli("fleet", "--prometheus", base, "--since", "5m", "--format", "json")
+    thrice = "min(count_over_time(memstall_zone_free_bytes[5m])) > 2"
+    _wait_for("every host scraped three times", lambda: _query(base, thrice), deadline)
+    r = run_cli("fleet", "--prometheus", base, "--since", "1m", "--format", "json")
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     ranked = [by_address[h["instance"]] for h in doc["hosts"]]
@@ -226,7 +229,17 @@ def test_fleet_ranks_the_seed_like_hosts_first(prometheus: tuple[str, dict[str, 
     assert SEED in critical and ranked[:len(critical)] == critical  # critical hosts first
     assert "x86_64-6.18-idle" in ranked[len(critical):]
     seed = doc["hosts"][ranked.index(SEED)]
-    assert seed["trouble_ratio"] == 1.0 and seed["below_low_zones"] >= 1
+    assert seed["samples"] >= 2 and seed["trouble_ratio"] == 1.0 and seed["below_low_zones"] >= 1
+    assert "KSWAPD_BUSY" in doc["rules_not_run"]
+    # the rules fleet ran over each host's series find what diagnose finds on its capture
+    for host in doc["hosts"]:
+        name = by_address[host["instance"]]
+        fleet = {(f["rule"], f["severity"], f["subject"]) for f in host["findings"]
+                 if f["rule"] in STATE_RULES}
+        diag = json.loads(run_cli("--root", str(ROOTS[name]), "diagnose", "--format", "json").out)
+        want = {(f["key"], f["severity"].lower(), f["subject"]) for f in diag["findings"]
+                if f["key"] in STATE_RULES}
+        assert fleet == want, name
     assert doc["fleet"]["hosts_below_low"] >= 1
     # the captures run different vm.watermark_scale_factor values: the fleet view lists each
     assert len(doc["fleet"]["sysctls"]["memstall_vm_min_free_bytes"]) > 1
