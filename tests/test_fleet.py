@@ -55,6 +55,13 @@ def test_hosts_rank_by_worst_severity_then_time_in_trouble() -> None:
     assert [f.rule for f in b.findings] == ["ZONE_BELOW_WATERMARK", "DIRECT_RECLAIM"]
 
 
+def test_an_exporter_without_zone_series_is_listed_with_no_samples() -> None:
+    fleet = build_fleet({**RESULTS, "up": [sample(0, instance="broken"), sample(1, instance="a")]}, RUNS)
+    broken = next(h for h in fleet.hosts if h.instance == "broken")
+    assert (broken.samples, broken.worst, broken.trouble_ratio) == (0, None, 0.0)
+    assert fleet.hosts[-1].instance == "broken" and len(fleet.hosts) == 5
+
+
 def test_fleet_view_names_the_hosts_that_differ() -> None:
     fleet = build_fleet(RESULTS, RUNS)
     doc = fleet_doc(fleet, "http://p:9090", "6h")

@@ -27,6 +27,7 @@ def fleet_queries(since: str) -> dict[str, str]:
     """name -> PromQL, over the range `since` (a Prometheus duration such as 6h)."""
     del since  # the fleet-wide view is of now; the period's series come through query_range
     return {
+        "up": "memstall_up",
         "below_low": "count by (instance) (memstall_zone_free_bytes < memstall_watermark_low_bytes)",
         "free_by_order": "sum by (instance, order) (memstall_free_blocks)",
         "sysctls": '{__name__=~"memstall_vm_.+"}',
@@ -89,11 +90,12 @@ def build_fleet(results: Mapping[str, Result], runs: Mapping[str, HostRun]) -> F
     below = {s["metric"].get("instance", ""): int(_value(s)) for s in results["below_low"]}
     orders = _highest_orders(results["free_by_order"])
     hosts = []
-    for inst in sorted(set(runs)):
+    exporting = {s["metric"].get("instance", "") for s in results.get("up", ())}
+    for inst in sorted(set(runs) | exporting):  # an exporter without zone series: 0 samples
         own = sorted(findings.get(inst, []), key=lambda f: (-SEVERITY_RANK.get(f.severity, 0),
                                                             -f.active_ratio, f.rule, f.subject))
         worst = own[0].severity if own else None
-        run = runs[inst]
+        run = runs.get(inst, HostRun(0, {}, 0))
         trouble = run.in_trouble / run.samples if run.samples else 0.0
         hosts.append(Host(inst, worst, trouble, tuple(own), below.get(inst, 0), orders.get(inst),
                           run.samples))
