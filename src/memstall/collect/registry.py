@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 from memstall import specs
@@ -167,6 +168,7 @@ def sample_paths() -> list[str]:
     return [f.path for f in FILES if f.sampled and not f.path.startswith(specs.DEBUGFS_DIR + "/")]
 
 
+@lru_cache(maxsize=1024)  # FILES is constant; the Sampler asks for the same paths every tick
 def record_for(rel: str) -> KernelFile | None:
     return next((f for f in FILES if f.matches(rel)), None)
 
@@ -175,6 +177,7 @@ NOT_CAPTURED = ("not captured: this sosreport did not collect it, which says not
                 "the kernel; capture with `memstall snapshot` to read it")
 
 
+@lru_cache(maxsize=1024)
 def hint_for(rel: str, reason: str) -> str | None:
     """What the user can do about `rel` being unavailable for `reason`.
 
