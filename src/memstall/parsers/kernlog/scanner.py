@@ -158,9 +158,9 @@ class LogScanner:
             prev = st.prev if st.prev is not None and c.comm_alone(st.prev[0]) is not None else None
             pattern = st.prefix.pattern if st.prefix is not None else None
             if st.report is not None:
-                open_reports.append((key, pattern, prev, copy.deepcopy(vars(st.report))))
-            elif pattern is not None or prev is not None:
-                rest.append((key, pattern, prev, None))
+                open_reports.append((key, pattern, prev, st.open_oom, copy.deepcopy(vars(st.report))))
+            elif pattern is not None or prev is not None or st.open_oom:
+                rest.append((key, pattern, prev, st.open_oom, None))
         for streams in (open_reports, rest):  # stale reports close in file order (_close_stale)
             streams.sort(key=lambda r: (r[0] is None, r[0] or ""))
         return (self._no, self._qp, self._qp_pending, self._qp_start, self._last_host, self._open,
