@@ -105,3 +105,23 @@ def json_keys(doc: object, skip: frozenset[str] = frozenset()) -> set[str]:
         for v in doc:
             out |= json_keys(v, skip)
     return out
+
+
+def guest_skip_reason(tools: tuple[str, ...] = ("qemu-system-x86_64", "busybox", "gcc")) -> str | None:
+    """Why a QEMU guest cannot boot here (a missing tool, busybox or kernel image), or None.
+
+    The lab's and the trace's guest tests share it; .ci/run installs everything it names."""
+    import shutil
+
+    from memstall.errors import MemstallError
+    from memstall.lab import tools as lab_tools
+
+    for tool in tools:
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (.ci/run installs it)"
+    try:
+        lab_tools.static_busybox()
+        lab_tools.resolve_kernel(lab_tools.cache_dir(), None)
+    except MemstallError as err:
+        return err.message
+    return None
