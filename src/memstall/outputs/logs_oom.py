@@ -250,7 +250,8 @@ def oom_story(e: AllocEvent, view: GfpView) -> list[tuple[str, str]]:
     cause = cause_of(e, view)
     story = []
     if o.missing:
-        what = {"begin": "its beginning (the `invoked oom-killer` header, trace, Mem-Info)",
+        what = {"begin": "its beginning (the `invoked oom-killer` header, trace, Mem-Info; the kernel "
+                         "rate-limits those, never the kill line)",
                 "end": "its end (the kill line)"}
         story.append(("incomplete", "the report lacks " + " and ".join(what[m] for m in o.missing)))
     if o.has_begin:

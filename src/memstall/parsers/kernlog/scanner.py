@@ -364,6 +364,12 @@ class LogScanner:
         if rep is None:
             self._idle(st, s, u, key)
             return
+        if rep.kind is None and "ut of memory" in s and oom_end(s):
+            # a kill line after a CPU line or a Mem-Info of no report (a WARNING's, SysRq-m's):
+            # not theirs; it is an OOM kill of its own (its report rate-limited away)
+            self._close(st, out)
+            self._idle(st, s, u, key)
+            return
         rep.note_stamp(u)
         verdict = rep.consume(s, self._start)
         if verdict != OK:
@@ -420,9 +426,14 @@ class LogScanner:
         st.report = None
         self._open -= 1
         event = rep.event()
-        if event is not None and event.oom is not None and not event.oom.has_begin and rep.lines < 2:
-            self.skip(R_OUTSIDE, rep.lines)  # a lone kill line (its report rate-limited away): not a report
+        if (event is not None and event.oom is not None and not event.oom.has_begin and rep.lines < 2
+                and event.oom.kill is None):
+            self.skip(R_OUTSIDE, rep.lines)  # a lone select line: no kill followed, not a report
             return
+        # A lone kill line is an OOM kill whose report was rate-limited away: oom_kill_process()
+        # prints dump_header() only `if (__ratelimit(&oom_rs))` but __oom_kill_process() always
+        # prints "<message>: Killed process ..." (mm/oom_kill.c, 2.6.x to 6.x). It is an event,
+        # flagged incomplete (its beginning is missing).
         st.open_oom = event is not None and event.oom is not None and not event.oom.has_end
         if event is not None:
             out.append(event)
