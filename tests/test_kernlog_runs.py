@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memstall.parsers.kernlog import LogScanner, runs
+from memstall.parsers.kernlog import classify as c
+from memstall.parsers.kernlog.prefix import ANCHOR
 from memstall.parsers.kernlog.scanner import MAX_LINE
 from test_kernlog_scanner import mutated_logs
 
@@ -125,3 +128,27 @@ def test_a_run_never_takes_what_the_slow_path_would_rewrite() -> None:
                  b" [<ffffffff8113fedc>] warn_alloc+0x1/0x2", b"y" * (MAX_LINE + 10)):
         data = head + b"Nov 26 04:00:00 h kernel: [ 1.1] " + tail + b"\n" + head
         assert _scan(data, fast=True) == _scan(data, fast=False), tail
+
+
+_SYMS = st.from_regex(r"\A[A-Za-z_.$][\w.$]{0,20}\Z", fullmatch=True)
+_FRAME_TEXT = st.builds(
+    lambda lead, addr, q, sym, off, size, mod, tail: lead + (f"[<{addr}>] " if addr else "")
+    + ("? " if q else "") + f"{sym}+0x{off:x}/0x{size:x}" + (f" [{mod}]" if mod else "") + tail,
+    st.sampled_from(["", " ", "  ", "\t"]),
+    st.one_of(st.none(), st.from_regex(r"\A[0-9a-f]{8,16}\Z", fullmatch=True)),
+    st.booleans(), _SYMS, st.integers(0, 1 << 20), st.integers(1, 1 << 20),
+    st.one_of(st.none(), st.from_regex(r"\A[\w-]{1,12}\Z", fullmatch=True)), st.sampled_from(["", " ", "x"]))
+
+
+@settings(max_examples=400)
+@given(st.one_of(_FRAME_TEXT, st.text(max_size=60)))
+def test_a_bulk_frame_is_a_frame_line_with_the_same_function(text: str) -> None:
+    """What `_frame_run` takes in bulk, `Report._trace` takes as a FRAME_LINE with that name."""
+    data = text.encode("utf-8", "replace") + b"\n"
+    m = re.fullmatch(runs._FRAME, data)
+    if m is not None:
+        s = data[:-1].decode().strip()
+        f = c.FRAME_LINE.match(s)
+        assert f is not None and f.group(1) == m.group(1).decode()
+        a = ANCHOR.search(s)
+        assert c.header_kind(s) is None and (a is None or not s[:a.start()].strip())
