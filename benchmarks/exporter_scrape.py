@@ -44,10 +44,11 @@ from memstall.cli.exporter import make_server
 from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
 from memstall.pipeline import SYSTEM_CLOCK, Sampler
 from memstall.sources import open_root
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from memstall.outputs.exposition import text_exposition
+from prometheus_client import CONTENT_TYPE_LATEST
 sampler = Sampler(open_root(sys.argv[1]))
 registry = registry_for(MemstallCollector(SharedSample(sampler.sample, SYSTEM_CLOCK, max_age_seconds=0.0)))
-server = make_server(("127.0.0.1", int(sys.argv[2])), lambda: generate_latest(registry), CONTENT_TYPE_LATEST)
+server = make_server(("127.0.0.1", int(sys.argv[2])), lambda: text_exposition(registry), CONTENT_TYPE_LATEST)
 server.serve_forever()
 """
 

@@ -7,6 +7,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -105,3 +106,36 @@ def json_keys(doc: object, skip: frozenset[str] = frozenset()) -> set[str]:
         for v in doc:
             out |= json_keys(v, skip)
     return out
+
+
+def guest_skip_reason(tools: tuple[str, ...] = ("qemu-system-x86_64", "busybox", "gcc")) -> str | None:
+    """Why a QEMU guest cannot boot here (a missing tool, busybox or kernel image), or None.
+
+    The lab's and the trace's guest tests share it; .ci/run installs everything it names."""
+    import shutil
+
+    from memstall.errors import MemstallError
+    from memstall.lab import tools as lab_tools
+
+    for tool in tools:
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (.ci/run installs it)"
+    try:
+        lab_tools.static_busybox()
+        lab_tools.resolve_kernel(lab_tools.cache_dir(), None)
+    except MemstallError as err:
+        return err.message
+    return None
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """benchmarks/NAME.py as a module (the benchmarks are scripts, not a package); registered
+    in sys.modules first, where dataclasses look their module up."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, TESTS.parent / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod

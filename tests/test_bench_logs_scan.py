@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import random
 import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, load_benchmark
 
 BENCH = Path(__file__).parent.parent / "benchmarks"
 CORPUS = FIXTURES / "kernlog" / "corpus"  # the repo's copy: a clean clone has it
 SYSLOG = re.compile(r"^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d stor-\d\d \S")
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("syslog_gen", BENCH / "syslog_gen.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["syslog_gen"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
-gen = _load()
+gen = load_benchmark("syslog_gen")
 
 
 @pytest.mark.parametrize(("line", "text"), [

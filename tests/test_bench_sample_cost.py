@@ -6,30 +6,21 @@ positive and that the ratios and the exit status follow from the numbers printed
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from conftest import load_benchmark
 
 BENCH = Path(__file__).parent.parent / "benchmarks" / "sample_cost.py"
 KINDS = ("memstall.pipeline.Sampler", "collect.load_state")
 
 
-def _load() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sample_cost", BENCH)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["sample_cost"] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-bench = _load()
+bench = load_benchmark("sample_cost")
 EXPORTER = bench.find_exporter(None)
 
 

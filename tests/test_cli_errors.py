@@ -25,6 +25,8 @@ IDLE = FIXTURES / "snapshots" / "x86_64-6.18-idle"
 def _copy(tmp_path: Path) -> Path:
     root = tmp_path / "root"
     shutil.copytree(IDLE, root)
+    # The idle capture predates slabinfo: the same VM's, so that `show slab` has its file too.
+    shutil.copy(FIXTURES / "samples" / "slabinfo" / "valid" / "x86_64-6.18.txt", root / "proc" / "slabinfo")
     return root
 
 

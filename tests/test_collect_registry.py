@@ -81,7 +81,8 @@ def test_hints_follow_the_reason() -> None:
     assert hint_for(specs.MEMINFO, "malformed: proc/meminfo:1: expected x, got 'y'") is None
     assert hint_for("proc/cpuinfo", "no such file") is None
     privileged = {f.path for f in FILES if f.privileges}
-    assert privileged == {specs.PAGETYPEINFO, specs.DEBUGFS_EXTFRAG_INDEX, specs.DEBUGFS_UNUSABLE_INDEX}
+    assert privileged == {specs.PAGETYPEINFO, specs.SLABINFO, specs.DEBUGFS_EXTFRAG_INDEX,
+                          specs.DEBUGFS_UNUSABLE_INDEX}
 
 
 def test_a_rule_skip_line_says_the_registry_hint(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
@@ -23,6 +24,7 @@ from conftest import FIXTURES, TESTS, run_cli
 from memstall import __version__
 from memstall.cli.exporter import build, is_loopback, listen_address, make_server
 from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
+from memstall.outputs.exposition import text_exposition
 from memstall.pipeline import Sampler
 from memstall.sources import open_root
 
@@ -56,6 +58,45 @@ def test_golden_exposition_of_every_capture(root: Path, update_golden: bool) -> 
         path.write_text(text)
     assert path.exists(), f"no golden {name}: run pytest --update-golden"
     assert text == path.read_text(), f"{name} differs: review, then pytest --update-golden"
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda p: p.parent.name if p.name.startswith("sos") else p.name)
+def test_fast_exposition_is_prometheus_clients_byte_for_byte(root: Path) -> None:
+    sampler = Sampler(open_root(str(root)))
+    registry = registry_for(MemstallCollector(SharedSample(sampler.sample, StepClock())))
+    for _ in range(2):  # the second time from the label-text cache
+        assert text_exposition(registry) == generate_latest(registry)
+
+
+def test_fast_exposition_hands_what_needs_escaping_to_prometheus_client() -> None:
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+        InfoMetricFamily,
+    )
+    from prometheus_client.registry import CollectorRegistry
+
+    class Odd:
+        def collect(self) -> list[Any]:
+            quoted = GaugeMetricFamily("odd_gauge", 'help with \\ and\nnewline', labels=["a", "b"])
+            quoted.add_metric(['say "hi"', "back\\slash"], 1.5)
+            quoted.add_metric(["new\nline", "plain"], float("nan"))
+            quoted.add_metric(["x", "y"], float("inf"), timestamp=12.5)
+            created = CounterMetricFamily("odd_counter", "with created", labels=["k"], created=100.0)
+            created.add_metric(["v"], 3.0, created=100.0)
+            plain = CounterMetricFamily("plain", "no labels")
+            plain.add_metric([], 1e-7)
+            hist = HistogramMetricFamily("odd_hist", "a histogram", buckets=[("1", 2.0), ("+Inf", 3.0)],
+                                         sum_value=4.0)
+            info = InfoMetricFamily("odd", "an info", value={"version": "1"})
+            utf = GaugeMetricFamily("odd.dotted", "a name outside the legacy set")
+            utf.add_metric([], 2.0)
+            return [quoted, created, plain, hist, info, utf]
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Odd())
+    assert text_exposition(registry) == generate_latest(registry)
 
 
 def _families_have_help_with_unit(text: str) -> None:
@@ -225,3 +266,58 @@ def test_listen_address(text: str, want: tuple[str, int]) -> None:
 def test_loopback() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("10.1.2.3") and not is_loopback("example.com")
+
+
+KMSG_RECORDS = FIXTURES / "kernlog" / "formats" / "kmsg-records.txt"
+
+
+def _kmsg_records() -> bytes:
+    return b"".join(line + b"\n" for line in KMSG_RECORDS.read_bytes().splitlines()
+                    if not line.startswith(b"#"))
+
+
+def test_alloc_events_from_kmsg_records_count_by_kind_and_order(tmp_path: Path) -> None:
+    from memstall.outputs.exporter import AllocEventCounts
+    from memstall.pipeline.kmsg_events import open_kmsg
+
+    log = tmp_path / "kmsg"
+    log.write_bytes(_kmsg_records())  # printed before the exporter started: not counted
+    feed, why = open_kmsg(str(log))
+    assert feed is not None, why
+    events = AllocEventCounts(feed.poll)
+    sampler = Sampler(open_root(str(SEED)))
+    registry = registry_for(MemstallCollector(SharedSample(sampler.sample, StepClock(), 0.0),
+                                              events=events, kmsg_up=True))
+    first = samples(text_exposition(registry).decode())
+    assert not any(name == "memstall_alloc_events_total" for name, _ in first)
+    assert first[("memstall_source_up", (("file", "dev/kmsg"),))] == 1.0
+    with log.open("ab") as f:  # the seed's stall report, printed twice, the second as an OOM at order -1
+        f.write(_kmsg_records())
+        f.write(_kmsg_records().replace(b"page allocation stalls for 15412ms, order:1",
+                                        b"invoked oom-killer: gfp_mask=0x26040c0(GFP_KERNEL), order=-1"))
+    scrapes = [samples(text_exposition(registry).decode()) for _ in range(2)]  # complete after a quiet poll
+    got = {labels: v for (name, labels), v in scrapes[-1].items() if name == "memstall_alloc_events_total"}
+    assert got[(("kind", "stall"), ("order", "1"))] == 1.0
+    assert sum(got.values()) == 2.0 and any(dict(k)["order"] == "-1" for k in got), got
+    text = text_exposition(registry).decode()
+    assert "# TYPE memstall_alloc_events_total counter" in text
+
+
+def test_alloc_events_poll_failure_keeps_the_counts_and_the_scrape() -> None:
+    from memstall.outputs.exporter import AllocEventCounts
+
+    def broken() -> list[Any]:
+        raise OSError("gone")
+
+    events = AllocEventCounts(broken)
+    sampler = Sampler(open_root(str(SEED)))
+    registry = registry_for(MemstallCollector(SharedSample(sampler.sample, StepClock(), 0.0), events=events,
+                                              kmsg_up=True))
+    got = samples(text_exposition(registry).decode())
+    assert got[("memstall_up", ())] == 1.0 and not any(n == "memstall_alloc_events_total" for n, _ in got)
+
+
+def test_a_capture_root_has_no_event_family_and_no_kmsg_source() -> None:
+    text, _ = build(str(SEED), per_order=True)
+    body = text().decode()
+    assert "memstall_alloc_events" not in body and 'file="dev/kmsg"' not in body

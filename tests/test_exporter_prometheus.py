@@ -35,6 +35,9 @@ ROOTS.update({p.name: next(p.glob("sosreport-*")) for p in sorted((FIXTURES / "s
               if p.is_dir()})
 SEED = "x86_64-4.9-handmade-seed-2node-256g"
 DEADLINE_SECONDS = 90.0
+STATE_RULES = {"ZONE_BELOW_WATERMARK", "HIGH_ORDER_EXHAUSTION", "NUMA_IMBALANCE"}
+"""The rules fleet runs that read one sample's state (tests/test_fleet.py): diagnose on a capture
+runs them the same way."""
 
 pytestmark = pytest.mark.skipif(PROMETHEUS is None, reason="prometheus not installed: apt-get install "
                                 "prometheus (.ci/run does)")
@@ -58,10 +61,19 @@ def _stop(procs: list[subprocess.Popen[Any]]) -> None:
             p.wait(timeout=10)
 
 
-def _start_exporter(root: Path, log: Path) -> subprocess.Popen[bytes]:
+def _start_exporter(root: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:  # the child keeps its own descriptor
         return subprocess.Popen([sys.executable, "-m", "memstall", "--root", str(root), "exporter",
-                                 "--listen", "127.0.0.1:0"], stdout=subprocess.DEVNULL, stderr=out)
+                                 "--listen", "127.0.0.1:0", *extra], stdout=subprocess.DEVNULL, stderr=out)
+
+
+KMSG_RECORDS = FIXTURES / "kernlog" / "formats" / "kmsg-records.txt"
+
+
+def kmsg_records() -> bytes:
+    """The seed's stall report (order 1) as /dev/kmsg records."""
+    return b"".join(line + b"\n" for line in KMSG_RECORDS.read_bytes().splitlines()
+                    if not line.startswith(b"#"))
 
 
 def _address(proc: subprocess.Popen[bytes], log: Path, deadline: float) -> str:
@@ -81,11 +93,16 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     procs: list[subprocess.Popen[Any]] = []
     try:
         started = {}
+        kmsg = tmp / "seed-kmsg"  # the seed's exporter follows this file as its /dev/kmsg
+        kmsg.write_bytes(b"")
         for name, root in ROOTS.items():
-            started[name] = (_start_exporter(root, tmp / f"{name}.log"), tmp / f"{name}.log")
+            extra = ("--kmsg", str(kmsg)) if name == SEED else ()
+            started[name] = (_start_exporter(root, tmp / f"{name}.log", *extra), tmp / f"{name}.log")
             procs.append(started[name][0])
         deadline = time.monotonic() + 60
         targets = {name: _address(proc, log, deadline) for name, (proc, log) in started.items()}
+        with kmsg.open("ab") as f:  # printed after the exporter started: counted
+            f.write(kmsg_records())
         rules = yaml.safe_load(RULES.read_text())
         for group in rules["groups"]:
             group["interval"] = "1s"  # the test cannot wait 30 s for the first evaluation
@@ -170,6 +187,19 @@ def test_prometheus_scrapes_every_exporter_and_evaluates_the_rules(
     findings = _query(base, 'memstall_finding_active{rule="ZONE_BELOW_WATERMARK",severity="critical"}')
     assert SEED in {r["metric"]["fixture"] for r in findings}
 
+    # the seed's exporter follows a kmsg file that got the seed's stall report: counted and alerted
+    events = _wait_for("the seed's stall report counted",
+                       lambda: _query(base, "memstall_alloc_events_total"), deadline)
+    assert [(r["metric"]["fixture"], r["metric"]["kind"], r["metric"]["order"], r["value"][1])
+            for r in events] == [(SEED, "stall", "1", "1")]
+
+    def logged() -> set[str]:
+        alerts = _get(f"{base}/api/v1/alerts")["data"]["alerts"]
+        return {a["labels"]["fixture"] for a in alerts
+                if a["labels"]["alertname"] == "MemstallAllocationReportsLogged" and a["state"] == "firing"}
+
+    assert _wait_for("the allocation-reports alert firing", logged, deadline) == {SEED}
+
 
 def test_every_dashboard_panel_returns_data(prometheus: tuple[str, dict[str, str]]) -> None:
     """Each panel's PromQL, with the host selector matching every host, returns series."""
@@ -188,9 +218,9 @@ def test_fleet_ranks_the_seed_like_hosts_first(prometheus: tuple[str, dict[str, 
     base, targets = prometheus
     by_address = {address: name for name, address in targets.items()}
     deadline = time.monotonic() + DEADLINE_SECONDS
-    twice = "count_over_time(memstall_finding_active[5m]) > 1"
-    _wait_for("findings scraped twice", lambda: _query(base, twice), deadline)
-    r = run_cli("fleet", "--prometheus", base, "--since", "5m", "--format", "json")
+    thrice = "min(count_over_time(memstall_zone_free_bytes[5m])) > 2"
+    _wait_for("every host scraped three times", lambda: _query(base, thrice), deadline)
+    r = run_cli("fleet", "--prometheus", base, "--since", "1m", "--format", "json")
     assert r.code == 0, r.err
     doc = json.loads(r.out)
     ranked = [by_address[h["instance"]] for h in doc["hosts"]]
@@ -199,7 +229,17 @@ def test_fleet_ranks_the_seed_like_hosts_first(prometheus: tuple[str, dict[str, 
     assert SEED in critical and ranked[:len(critical)] == critical  # critical hosts first
     assert "x86_64-6.18-idle" in ranked[len(critical):]
     seed = doc["hosts"][ranked.index(SEED)]
-    assert seed["trouble_ratio"] == 1.0 and seed["below_low_zones"] >= 1
+    assert seed["samples"] >= 2 and seed["trouble_ratio"] == 1.0 and seed["below_low_zones"] >= 1
+    assert "KSWAPD_BUSY" in doc["rules_not_run"]
+    # the rules fleet ran over each host's series find what diagnose finds on its capture
+    for host in doc["hosts"]:
+        name = by_address[host["instance"]]
+        fleet = {(f["rule"], f["severity"], f["subject"]) for f in host["findings"]
+                 if f["rule"] in STATE_RULES}
+        diag = json.loads(run_cli("--root", str(ROOTS[name]), "diagnose", "--format", "json").out)
+        want = {(f["key"], f["severity"].lower(), f["subject"]) for f in diag["findings"]
+                if f["key"] in STATE_RULES}
+        assert fleet == want, name
     assert doc["fleet"]["hosts_below_low"] >= 1
     # the captures run different vm.watermark_scale_factor values: the fleet view lists each
     assert len(doc["fleet"]["sysctls"]["memstall_vm_min_free_bytes"]) > 1

@@ -120,10 +120,24 @@ def _pagetypeinfo(text: str, golden: Any) -> None:
     assert {(f["node"], f["zone"], f["migrate_type"]): f["free_blocks"] for f in golden["free"]} == free
 
 
+def _slabinfo(text: str, golden: Any) -> None:
+    """'name active num objsize perslab pages : tunables l b s : slabdata as ns sa [: ...]'."""
+    rows = []
+    for line in text.splitlines()[1:]:
+        if line.startswith("#"):
+            continue
+        head, tunables, slabdata = line.split(" : ")[:3]
+        rows.append([head.split()[0], *map(int, head.split()[1:] + tunables.split()[1:]
+                                           + slabdata.split()[1:])])
+    keys = ("name", "active_objs", "num_objs", "objsize_bytes", "objperslab", "pagesperslab",
+            "limit", "batchcount", "sharedfactor", "active_slabs", "num_slabs", "sharedavail")
+    assert [[c[k] for k in keys] for c in golden["caches"]] == rows
+
+
 CHECKS: dict[str, Callable[[str, Any], None]] = {
     "buddyinfo": _buddyinfo, "meminfo": _meminfo, "vmstat": _vmstat, "psi": _psi, "thp": _thp,
     "zoneinfo": _zoneinfo, "extfrag_index": _extfrag_index, "kthread_stat": _kthread_stat,
-    "pagetypeinfo": _pagetypeinfo,
+    "pagetypeinfo": _pagetypeinfo, "slabinfo": _slabinfo,
 }
 VALID = [(p, s) for p in sorted(CHECKS) for s in _valid(p)]
 

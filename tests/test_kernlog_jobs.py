@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import random
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from conftest import run_cli
+from conftest import load_benchmark, run_cli
 from memstall.collect_log import ParallelScan, scan_log, splittable
 from memstall.parsers.kernlog import Item, LogScanner
 from memstall.sources.kernlog import LogReader
@@ -18,16 +15,6 @@ from memstall.sources.kernlog import LogReader
 KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
 LOGS = sorted([*(KERNLOG / "corpus").glob("*.log"), *(KERNLOG / "heldback").glob("*.log"),
                *(KERNLOG / "wild").glob("*.log"), *(KERNLOG / "formats").glob("*.txt")])
-BENCH = Path(__file__).parent.parent / "benchmarks"
-
-
-def _gen() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("syslog_gen", BENCH / "syslog_gen.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["syslog_gen"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _serial(path: Path) -> tuple[list[Item], dict[str, int], int]:
@@ -47,7 +34,7 @@ def _parallel(path: Path, jobs: int, part_bytes: int,
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Corpus reports back to back and in a fleet syslog (8 hosts, other hosts' lines between
     a report's lines), a missing final newline, a NUL run and an over-long line."""
-    gen = _gen()
+    gen = load_benchmark("syslog_gen")
     reports = gen.load_reports(KERNLOG / "corpus")
     path = tmp_path_factory.mktemp("jobs") / "mixed.log"
     with path.open("wb") as f:
@@ -61,7 +48,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def back_to_back(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    gen = _gen()
+    gen = load_benchmark("syslog_gen")
     path = tmp_path_factory.mktemp("jobs") / "reports.log"
     with path.open("wb") as f:
         gen.write_reports_only(f, 1_200_000, gen.load_reports(KERNLOG / "corpus"), seed=8)

@@ -187,7 +187,8 @@ def test_a_log_that_grows_during_the_scan_is_read_to_its_end(tmp_path: Path) -> 
     items += sc.finish()
     expected = _run(log, False)
     events = [i for i in items if isinstance(i, AllocEvent)]
-    assert appended and len(events) == 2 and (items, dict(sc.skipped), sc._no) == expected[:3]
+    stalls = [e for e in events if e.kind == "stall"]  # the noise adds its two lone OOM kills
+    assert appended and len(stalls) == 2 and (items, dict(sc.skipped), sc._no) == expected[:3]
 
 
 @pytest.mark.parametrize("script", ["exit 2", "echo 'grep: unrecognized option' >&2; exit 2",

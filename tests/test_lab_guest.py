@@ -9,33 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import FIXTURES, run_cli
-from memstall.errors import MemstallError
-from memstall.lab import tools
+from conftest import FIXTURES, guest_skip_reason, run_cli
 
 pytestmark = pytest.mark.slow
 SEED_LOG = FIXTURES / "kernlog" / "corpus" / "000-seed-cold-storage-4.9.log"
 
 
-def _skip_reason() -> str | None:
-    for tool in ("qemu-system-x86_64", "busybox", "gcc"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (.ci/run installs it)"
-    try:
-        tools.static_busybox()
-        tools.resolve_kernel(tools.cache_dir(), None)
-    except MemstallError as err:
-        return err.message
-    return None
-
-
-REASON = _skip_reason()
+REASON = guest_skip_reason()
 needs_guest = pytest.mark.skipif(REASON is not None, reason=f"memstall lab guest: {REASON}")
 
 

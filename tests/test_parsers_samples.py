@@ -30,6 +30,7 @@ from memstall.parsers.kthread_stat import parse_kthread_stat
 from memstall.parsers.meminfo import parse_meminfo
 from memstall.parsers.pagetypeinfo import parse_pagetypeinfo
 from memstall.parsers.psi import parse_psi
+from memstall.parsers.slabinfo import parse_slabinfo
 from memstall.parsers.sysctl_vm import parse_sysctl_vm
 from memstall.parsers.thp import parse_thp_choice
 from memstall.parsers.vmstat import parse_vmstat
@@ -58,6 +59,7 @@ PARSERS: dict[str, Callable[[Path], object]] = {
     "kthread_stat": lambda p: parse_kthread_stat(_read_text(p)),
     "thp": lambda p: parse_thp_choice(_read_text(p)),
     "pagetypeinfo": lambda p: parse_pagetypeinfo(_read_text(p)),
+    "slabinfo": lambda p: parse_slabinfo(_read_text(p)),
     "sysctl_vm": _sysctl_dir,
 }
 
@@ -137,6 +139,7 @@ ROOT_PATHS = {
     "kthread_stat": "proc/45/stat",
     "thp": "sys/kernel/mm/transparent_hugepage/enabled",
     "pagetypeinfo": "proc/pagetypeinfo",
+    "slabinfo": "proc/slabinfo",
     "sysctl_vm": "proc/sys/vm",
 }
 DEFAULT_PATHS = {**ROOT_PATHS, "kthread_stat": "proc/<pid>/stat"}

@@ -40,7 +40,7 @@ def test_every_alert_says_what_to_run_next() -> None:
     alerts = _alerts()
     assert set(alerts) == {"MemstallDirectReclaimStorm", "MemstallZoneBelowLowWatermark",
                            "MemstallHighOrderExhaustion", "MemstallCompactionFailing",
-                           "MemstallPsiMemoryFull", "MemstallSourcesDown"}
+                           "MemstallPsiMemoryFull", "MemstallSourcesDown", "MemstallAllocationReportsLogged"}
     for name, rule in alerts.items():
         notes = rule["annotations"]
         assert isinstance(notes, dict)

@@ -43,6 +43,7 @@ from builders import (
 from conftest import FIXTURES, run_cli
 from memstall.advice import recommend as recommend_module
 from memstall.model.kernel import KernelVersion
+from memstall.model.slab import SlabCache, SlabInfo
 from memstall.model.thp import ThpSettings
 from memstall.model.trace import KindLatency, TracedStalls
 from memstall.model.vmstat import VmStat
@@ -159,6 +160,8 @@ def _firing_inputs() -> Iterator[tuple[str, Inputs]]:
                                           events=(alloc_event("failure", 4),))
     huge = meminfo({"HugePages_Total": 4096, "HugePages_Free": 2048}, MemTotal=16 * 1024 * 1024)
     yield "hugetlb", inputs(state(meminfo=huge))
+    slab = SlabInfo("2.1", (SlabCache("dentry", 1, 1, 192, 21, 1, 0, 0, 0, 9, 9, 0),))
+    yield "stressed, slabinfo", Inputs(dataclasses.replace(stressed, slabinfo=slab), kernel=kernel)
     two_nodes = zoneinfo(zone(0, "Normal", free=1_000, low=12_500), zone(1, "Normal", free=900_000))
     yield "two nodes", inputs(state(zoneinfo=two_nodes))
 

@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import gzip
 import shlex
-import shutil
 from pathlib import Path
 
 import pytest
 
+from conftest import guest_skip_reason
 from memstall.analysis.stall_hist import HistPlan, KindHists, fill_tracker, hist_plan
 from memstall.analysis.stall_trace import DIRECT_RECLAIM, EVENTS, MEMCG_RECLAIM, StallTracker
-from memstall.errors import MemstallError
 from memstall.lab import initramfs, qemu, tools
 from memstall.model.kernel import KernelVersion
 from memstall.parsers.trace_format import parse_event_format
@@ -40,19 +39,7 @@ pytestmark = pytest.mark.slow
 GUEST_PID = 4242  # the tracer's pid the names are built from (memstall-4242, memstall_4242_*)
 
 
-def _skip_reason() -> str | None:
-    for tool in ("qemu-system-x86_64", "gcc"):
-        if shutil.which(tool) is None:
-            return f"{tool} is not installed (.ci/run installs it)"
-    try:
-        tools.static_busybox()
-        tools.resolve_kernel(tools.cache_dir(), None)
-    except MemstallError as err:
-        return err.message
-    return None
-
-
-REASON = _skip_reason()
+REASON = guest_skip_reason(("qemu-system-x86_64", "gcc"))
 
 
 def _w(text: str, path: str, append: bool = True) -> str:

@@ -14,6 +14,7 @@ from memstall.manifest import MANIFEST
 BUDDYINFO = "proc/buddyinfo"
 ZONEINFO = "proc/zoneinfo"
 PAGETYPEINFO = "proc/pagetypeinfo"  # mode 0400 since 5.6: root only
+SLABINFO = "proc/slabinfo"  # mode 0400: root only
 VMSTAT = "proc/vmstat"
 MEMINFO = "proc/meminfo"
 PSI_MEMORY = "proc/pressure/memory"  # 4.20+ with CONFIG_PSI
@@ -24,6 +25,9 @@ THP_DIR = "sys/kernel/mm/transparent_hugepage"
 THP_ENABLED = "sys/kernel/mm/transparent_hugepage/enabled"
 THP_DEFRAG = "sys/kernel/mm/transparent_hugepage/defrag"
 THP_KHUGEPAGED_DEFRAG = "sys/kernel/mm/transparent_hugepage/khugepaged/defrag"
+# One directory per hugepage size (2.6.27+): the size is in its name, hugepages-<kB>kB.
+# *_hugepages: the counts; never demote (mode 0200, write-only, 6.1+).
+HUGEPAGES_FILES = "sys/kernel/mm/hugepages/hugepages-*kB/*_hugepages"
 NODE_DIR = "sys/devices/system/node"
 NODE_VMSTAT = "sys/devices/system/node/node*/vmstat"
 NODE_MEMINFO = "sys/devices/system/node/node*/meminfo"

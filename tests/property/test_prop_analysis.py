@@ -9,7 +9,10 @@ from hypothesis import strategies as st
 
 from memstall.analysis.fragmentation import (
     WOULD_SUCCEED,
+    contig_page_info,
+    contig_page_infos,
     fragmentation_index_milli,
+    indices_per_order,
     unusable_index_milli,
 )
 from memstall.analysis.watermarks import ZoneSize, compute_watermarks
@@ -72,3 +75,12 @@ def test_current_sysctls_reproduce_every_zone_of_the_6_18_capture() -> None:
     for zone, mine in zip(zi.zones, got):
         assert (mine.min_pages, mine.low_pages, mine.high_pages, mine.promo_pages) == \
             zone.watermarks_without_boost(), zone.subject
+
+
+@given(st.lists(st.integers(min_value=0, max_value=2**40), min_size=1, max_size=16))
+def test_indices_per_order_equal_the_per_order_functions(free_blocks: list[int]) -> None:
+    """The exporter's one-pass form equals the kernel formulas order by order."""
+    orders = range(len(free_blocks))
+    assert contig_page_infos(free_blocks) == [contig_page_info(free_blocks, o) for o in orders]
+    assert indices_per_order(free_blocks) == [
+        (unusable_index_milli(free_blocks, o), fragmentation_index_milli(free_blocks, o)) for o in orders]

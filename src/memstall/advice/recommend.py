@@ -257,12 +257,35 @@ def _slab_words(ctx: _Ctx, use: MemoryUse) -> str:
             "of page cache")
 
 
+VFS_SHARE_MIN = 0.25
+"""Below this share of the reclaimable slab in dentry/inode caches (proc/slabinfo), raising
+vm.vfs_cache_pressure frees too little to recommend: the rest goes with the page cache."""
+
+
+def _caches_say(ev: reclaimable_slab.Evidence, ctx: _Ctx) -> tuple[str, float | None]:
+    """What proc/slabinfo adds to the advice, and the dentry/inode share of the reclaimable slab."""
+    if not isinstance(ev, reclaimable_slab.SlabinfoEvidence):
+        return "", None
+    known = ev.vfs_cache_pages + ev.other_reclaimable_pages
+    share = ev.vfs_cache_pages / known if known else 0.0
+    top = ", ".join(f"{name} {human_bytes(int(b))}" for name, _, b in
+                    (item.partition("=") for item in ev.top_reclaimable_caches.split(",") if item))
+    return (f" proc/slabinfo: dentry and inode caches hold {ctx.human(ev.vfs_cache_pages)} "
+            f"({share * 100:.0f}% of the reclaimable caches it names; largest: {top})."), share
+
+
 def _vfs_cache_pressure(ctx: _Ctx) -> _Out:
-    out = []
+    out, notes = [], []
     current = ctx.sysctl("vfs_cache_pressure")
     use = ctx.use()
     for f, ev in ctx.found(reclaimable_slab.Evidence):
         share = ev.slab_ratio
+        caches, vfs_share = _caches_say(ev, ctx)
+        if vfs_share is not None and vfs_share < VFS_SHARE_MIN:
+            notes.append("vm.vfs_cache_pressure will not help much: most reclaimable slab is not "
+                         "dentries or inodes, so it goes with the page cache, which the knob does "
+                         "not weight." + caches)
+            continue
         proposed = sizing.vfs_cache_pressure(current or 100, share, ctx.kernel)
         if current is not None and proposed <= current:
             continue
@@ -271,11 +294,11 @@ def _vfs_cache_pressure(ctx: _Ctx) -> _Out:
             f"Reclaimable slab is {share * 100:.0f}% of usable memory; scaling the pressure by "
             f"{share / sizing.SLAB_TARGET_RATIO:.1f} aims at {sizing.SLAB_TARGET_RATIO * 100:.0f}%. "
             f"{ctx.on()} it weights how many dentries/inodes the shrinkers scan per page-cache scan"
-            + (f"; {_slab_words(ctx, use)}." if use else "."),
+            + (f"; {_slab_words(ctx, use)}." if use else ".") + caches,
             "dentry and inode caches shrink faster under memory pressure",
             "Metadata-heavy workloads re-read inodes from disk; 0 would never reclaim them (OOM).",
             (f.key,)))
-    return out, _vfs_will_not_help(ctx, current, use)
+    return out, notes + _vfs_will_not_help(ctx, current, use)
 
 
 def _vfs_will_not_help(ctx: _Ctx, current: int | None, use: MemoryUse | None) -> list[str]:

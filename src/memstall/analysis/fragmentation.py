@@ -46,7 +46,10 @@ def fragmentation_index_milli(free_blocks: Sequence[int], order: int) -> int:
     >>> fragmentation_index_milli([0] * 9 + [1, 0], 10)
     -500
     """
-    info = contig_page_info(free_blocks, order)
+    return _fragmentation_from(contig_page_info(free_blocks, order), order)
+
+
+def _fragmentation_from(info: ContigInfo, order: int) -> int:
     if info.free_blocks_total == 0:
         return 0
     if info.free_blocks_suitable > 0:
@@ -57,11 +60,37 @@ def fragmentation_index_milli(free_blocks: Sequence[int], order: int) -> int:
 
 def unusable_index_milli(free_blocks: Sequence[int], order: int) -> int:
     """unusable_free_index(): share of free memory in blocks smaller than 2**order, 0..1000."""
-    info = contig_page_info(free_blocks, order)
+    return _unusable_from(contig_page_info(free_blocks, order), order)
+
+
+def _unusable_from(info: ContigInfo, order: int) -> int:
     if info.free_pages == 0:
         return 1000
     usable = info.free_blocks_suitable << order
     return ((info.free_pages - usable) * 1000) // info.free_pages
+
+
+def contig_page_infos(free_blocks: Sequence[int]) -> list[ContigInfo]:
+    """contig_page_info for every order, in one pass (suitable(o) = n_o + 2 * suitable(o + 1))."""
+    total = sum(free_blocks)
+    free_pages = sum(n << k for k, n in enumerate(free_blocks))
+    out: list[ContigInfo] = []
+    suitable = 0
+    for n in reversed(free_blocks):
+        suitable = n + 2 * suitable
+        out.append(ContigInfo(free_pages, total, suitable))
+    out.reverse()
+    return out
+
+
+def indices_per_order(free_blocks: Sequence[int]) -> list[tuple[int, int]]:
+    """(unusable_index_milli, fragmentation_index_milli) for orders 0..len-1, in one pass.
+
+    >>> indices_per_order([0] * 9 + [1, 0])[9:]
+    [(0, -1000), (1000, -500)]
+    """
+    return [(_unusable_from(info, order), _fragmentation_from(info, order))
+            for order, info in enumerate(contig_page_infos(free_blocks))]
 
 
 def extfrag_for_order(free_blocks: Sequence[int], order: int) -> int:

@@ -22,7 +22,14 @@ from memstall.analysis.stall_summary import traced_stalls
 from memstall.cli.args import seconds
 from memstall.errors import PluginStatus, SourceUnavailable, UsageError
 from memstall.model.trace import TracedStalls
-from memstall.outputs.diagnose import diagnosis_doc, diagnosis_text, trace_doc, trace_lines
+from memstall.outputs.diagnose import (
+    diagnosis_doc,
+    diagnosis_text,
+    oom_story_doc,
+    oom_story_lines,
+    trace_doc,
+    trace_lines,
+)
 from memstall.outputs.render.jsonout import dumps
 from memstall.pipeline.log_inputs import inputs_from_log
 from memstall.pipeline.root_inputs import inputs_from_root
@@ -121,6 +128,9 @@ def run(args: argparse.Namespace, io: Any) -> int:
     advice = recommend(report, inputs, managed_total)
     if args.format == "json":
         doc = diagnosis_doc(report, advice)
+        oom = oom_story_doc(inputs.events)
+        if oom is not None:
+            doc["oom"] = oom
         if args.trace is not None:
             doc["trace"] = trace_doc(traced, unavailable)
         io.stdout.write(dumps(doc))
@@ -128,6 +138,10 @@ def run(args: argparse.Namespace, io: Any) -> int:
         kernel = inputs.kernel or inputs.state.kernel
         title = f"memstall diagnose: {label} ({how}; kernel {kernel or 'unknown'})"
         text = diagnosis_text(report, advice, title)
+        story = oom_story_lines(inputs.events)
+        if story:  # the story first, as an on-call reads an OOM: right under the title
+            title_line, rest = text.split("\n", 1)
+            text = title_line + "\n\n" + "\n".join(story) + "\n" + rest
         if args.trace is not None:
             text = text + "\n" + "\n".join(trace_lines(traced, unavailable)).rstrip("\n") + "\n"
         io.stdout.write(text)

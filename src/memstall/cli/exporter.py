@@ -56,6 +56,10 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--trace", action="store_true",
                    help="also trace direct reclaim and compaction in the background (as memstall "
                         "trace, root) and export their latency histograms by order")
+    p.add_argument("--kmsg", metavar="PATH", default=None,
+                   help="count the allocation reports the kernel logs from now on, read from PATH "
+                        "(/dev/kmsg records; a regular file is followed from its end). Default: "
+                        "/dev/kmsg for the live root (needs root), nothing for a capture")
     p.add_argument("--once", action="store_true",
                    help="print one scrape's exposition to stdout and exit (no server)")
     p.set_defaults(handler=run)
@@ -75,6 +79,12 @@ def make_handler(scrape: Callable[[], bytes], content_type: str) -> type[BaseHTT
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "memstall-exporter"
+        # HTTP/1.1: the connection stays open between scrapes, as Prometheus keeps it
+        # (HTTP/1.0 closed it after each reply: a new connection and thread per scrape).
+        # Every reply sends Content-Length, which keep-alive needs. TCP_NODELAY: the headers
+        # and the body are two writes, which Nagle + delayed ACK would hold ~40 ms.
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
 
         def _reply(self, send_body: bool) -> None:
             path = self.path.split("?", 1)[0]
@@ -119,24 +129,43 @@ def make_server(listen: tuple[str, int], scrape: Callable[[], bytes],
     return server
 
 
-def build(root: str, per_order: bool, trace: Any = None) -> tuple[Callable[[], bytes], str]:
-    """(scrape, content type) for `root`: one Sampler behind a SharedSample, one registry;
-    with `trace` (a started BackgroundTrace), its histograms too (outputs/exporter_trace.py)."""
+def build(root: str, per_order: bool, kmsg_path: str | None = None,
+          trace: Any = None) -> tuple[Callable[[], bytes], str]:
+    """(scrape, content type) for `root`: one Sampler behind a SharedSample, one registry.
+
+    `kmsg_path`: where allocation reports are read from (None: /dev/kmsg for a live root,
+    none for a capture). `trace` (a started BackgroundTrace): its histograms too
+    (outputs/exporter_trace.py)."""
     prometheus_client = _prometheus()
     from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
+    from memstall.outputs.exposition import text_exposition
     from memstall.pipeline import SYSTEM_CLOCK, Sampler
     from memstall.sources import open_root
 
-    sampler = Sampler(open_root(root))
+    source = open_root(root)
+    sampler = Sampler(source)
+    events, kmsg_up = None, None
+    if kmsg_path is None and source.is_live:
+        kmsg_path = "/dev/kmsg"
+    if kmsg_path is not None:  # a capture has no kernel log stream: no event family (docs/exporter.md)
+        from memstall.outputs.exporter import AllocEventCounts
+        from memstall.pipeline.kmsg_events import open_kmsg
+
+        kmsg, why = open_kmsg(kmsg_path)
+        kmsg_up = kmsg is not None
+        if kmsg is None:
+            logging.getLogger("memstall.exporter").warning("no allocation events: %s", why)
+        else:
+            events = AllocEventCounts(kmsg.poll)
     registry = registry_for(MemstallCollector(SharedSample(sampler.sample, SYSTEM_CLOCK),
-                                              per_order=per_order))
+                                              per_order=per_order, events=events, kmsg_up=kmsg_up))
     if trace is not None:
         from memstall.outputs.exporter_trace import StallTraceCollector
         registry.register(StallTraceCollector(trace.current, trace.tracer.method,
                                               trace.tracer.lost_so_far))
 
     def scrape() -> bytes:
-        return bytes(prometheus_client.generate_latest(registry))
+        return text_exposition(registry)
 
     return scrape, str(prometheus_client.CONTENT_TYPE_LATEST)
 
@@ -165,7 +194,7 @@ def run(args: argparse.Namespace, io: Any) -> int:
 
 
 def serve(args: argparse.Namespace, io: Any, trace: Any) -> int:
-    scrape, content_type = build(args.root, args.per_order, trace)
+    scrape, content_type = build(args.root, args.per_order, args.kmsg, trace)
     if args.once:
         io.stdout.write(scrape().decode("utf-8", "backslashreplace"))
         return 0

@@ -9,6 +9,7 @@ from memstall.collect import load_state
 from memstall.model.state import SystemState
 from memstall.outputs import show as views
 from memstall.outputs import show_files as files
+from memstall.outputs import show_slab
 from memstall.outputs.render.jsonout import dumps
 from memstall.sources import open_root
 
@@ -35,6 +36,8 @@ VIEWS: dict[str, tuple[DocFn, TextFn, str]] = {
                  "CPU time of kswapd and kcompactd threads"),
     "extfrag": (files.extfrag_doc, files.extfrag_text,
                 "debugfs extfrag_index/unusable_index, checked against buddyinfo"),
+    "slab": (show_slab.slab_doc, show_slab.slab_text,
+             "slab caches by memory, and which reclaim can free (proc/slabinfo, root only)"),
 }
 
 # what -> the SystemState fields it shows: a malformed file behind one of them is an error
@@ -45,6 +48,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "meminfo": ("meminfo", "node_meminfo"), "psi": ("psi_memory",), "sysctl": ("sysctl_vm",),
     "thp": ("thp",), "kthreads": ("kthreads", "uptime_seconds"),
     "extfrag": ("extfrag_index", "unusable_index", "buddyinfo"),
+    "slab": ("slabinfo",),
 }
 
 

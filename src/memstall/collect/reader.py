@@ -41,9 +41,11 @@ from memstall.sources.snapshot import SampleView, sample_count
 class _Read:
     """One pass over some files: their texts, parsed, and why some could not be."""
 
-    def __init__(self, source: Source, strict: bool) -> None:
+    def __init__(self, source: Source, strict: bool, globs: dict[str, list[str]] | None = None) -> None:
         self.source = source
         self.strict = strict
+        self.globs = {} if globs is None else globs
+        """pattern -> its matches, kept by the StateReader between static refreshes."""
         self.unavailable: dict[str, str] = {}
         self.errors: dict[str, ParseError] = {}
         self.notes: list[str] = []
@@ -54,6 +56,15 @@ class _Read:
         except SourceUnavailable as err:
             self.unavailable[rel] = err.reason
             return None
+
+    def _why_absent(self, directory: str) -> str:
+        if self.source.exists(directory):
+            return "no file in it"
+        try:
+            self.source.read_text(directory)
+        except SourceUnavailable as err:
+            return err.reason
+        return "no such file"
 
     def parse(self, rel: str, build: Callable[[], Any]) -> Any:
         """`build()`, or None (strict=False) with `rel` recorded as malformed."""
@@ -81,12 +92,24 @@ class _Read:
         assert f.parse is not None
         if f.per == "node":
             out = {}
-            for rel in self.source.glob(f.path):
+            if f.path not in self.globs:  # the node directories: listed again on a static refresh
+                self.globs[f.path] = self.source.glob(f.path)
+            for rel in self.globs[f.path]:
                 node = rel.split("/")[-2][len("node"):]
                 value = self.parsed(rel, f.parse)
                 if node.isdigit() and value is not None:
                     out[int(node)] = value
             return out
+        if f.per == "glob":
+            texts = {rel: self.text(rel) for rel in self.source.glob(f.path)}
+            found = {rel: text for rel, text in texts.items() if text is not None}
+            if not found:
+                # The source says why in its own words ('no such file', 'not in this sosreport').
+                reason = self._why_absent(f.unavailable_key)
+                self.unavailable[f.unavailable_key] = reason
+                return None
+            parse = f.parse
+            return self.parse(f.path, lambda: parse(found, f.path))
         if f.per == "dir":
             directory = f.unavailable_key
             texts = {rel.rsplit("/", 1)[1]: self.text(rel) for rel in expand(self.source, f.path)}
@@ -218,9 +241,10 @@ class StateReader:
 
     `read()` reads every file of the registry. `read(refresh_static=False)` re-reads only
     the sampled ones and reuses the settings (sysctls, THP, osrelease, the MANIFEST's page
-    size and clock ticks) of the previous read. The kswapd/kcompactd threads are found once
-    (proc/*/comm) and afterwards only their proc/<pid>/stat is read; they are looked for
-    again on a full read, or when a pid vanished or its stat names another thread.
+    size and clock ticks) and the list of NUMA node directories of the previous read. The
+    kswapd/kcompactd threads are found once (proc/*/comm) and afterwards only their
+    proc/<pid>/stat is read; they are looked for again on a full read, or when a pid
+    vanished or its stat names another thread.
     """
 
     def __init__(self, source: Source, *, strict: bool = True) -> None:
@@ -228,6 +252,7 @@ class StateReader:
         self.strict = strict
         self._static: _Static | None = None
         self._kthread_dirs: list[tuple[str, str]] | None = None
+        self._globs: dict[str, list[str]] = {}
         self.errors: dict[str, ParseError] = {}
         """strict=False: the files the last read() left out as malformed, with the error."""
 
@@ -235,8 +260,9 @@ class StateReader:
         if refresh_static or self._static is None:
             self._static = _read_static(self.source, self.strict)
             self._kthread_dirs = None
+            self._globs.clear()
         static = self._static
-        read = _Read(self.source, self.strict)
+        read = _Read(self.source, self.strict, self._globs)
         values = {**static.fields, **_fields(read, sampled=True)}
         values["kthreads"] = self._kthreads_or_why(read)
         if not values["kthreads"]:

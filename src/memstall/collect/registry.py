@@ -15,16 +15,19 @@ from __future__ import annotations
 import fnmatch
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
 from memstall import specs
 from memstall.errors import ParseError
 from memstall.parsers.buddyinfo import parse_buddyinfo
 from memstall.parsers.extfrag import parse_extfrag
+from memstall.parsers.hugepages import parse_hugepages
 from memstall.parsers.kthread_stat import parse_kthread_stat
 from memstall.parsers.meminfo import parse_meminfo
 from memstall.parsers.pagetypeinfo import parse_pagetypeinfo
 from memstall.parsers.psi import parse_psi
+from memstall.parsers.slabinfo import parse_slabinfo
 from memstall.parsers.sysctl_vm import parse_sysctl_vm
 from memstall.parsers.thp import parse_thp_choice, parse_thp_flag
 from memstall.parsers.vmstat import parse_vmstat
@@ -76,16 +79,21 @@ class KernelFile:
 
     @property
     def per(self) -> str:
-        """'node' (one per NUMA node), 'pid' (one per kthread), 'dir' (every file), ''."""
+        """'node' (one per NUMA node), 'pid' (one per kthread), 'dir' (every file), 'glob'
+        (every file the pattern matches, parsed together), ''."""
         if is_pid_pattern(self.path):
             return "pid"
         if is_dir_pattern(self.path):
             return "dir"
-        return "node" if "/node*/" in self.path else ""
+        if "/node*/" in self.path:
+            return "node"
+        return "glob" if any(c in self.path for c in "*?[") else ""
 
     @property
     def unavailable_key(self) -> str:
         """The path `SystemState.unavailable` names when nothing of it could be read."""
+        if self.per == "glob":  # the directory above the first wildcard
+            return self.path[:self.path.index("*")].rsplit("/", 1)[0]
         return self.path[:-2] if self.per == "dir" else self.path
 
     def matches(self, rel: str) -> bool:
@@ -109,6 +117,14 @@ FILES: tuple[KernelFile, ...] = (
     # memstall spent reading here (benchmarks/sample_cost.py, docs/benchmarks.md).
     KernelFile(specs.PAGETYPEINFO, "pagetypeinfo", parse_pagetypeinfo, sampled=False,
                hint=_INCOMPLETE.format(specs.PAGETYPEINFO), privileges="root (mode 0400 since 5.4)"),
+    # Mode 0400. Read once per capture and static refresh, like pagetypeinfo: the kernel walks
+    # every cache under slab_mutex to print it (mm/slab_common.c slab_show), it is ~200 lines,
+    # and only the RECLAIMABLE_SLAB evidence and `show slab` read it.
+    KernelFile(specs.SLABINFO, "slabinfo", parse_slabinfo, sampled=False,
+               hint="run as root (mode 0400); sosreports keep proc/slabinfo when sos ran as root",
+               privileges="root (mode 0400)"),
+    KernelFile(specs.HUGEPAGES_FILES, "hugepages", parse_hugepages, sampled=False,
+               hint="sys/kernel/mm/hugepages exists on kernels built with CONFIG_HUGETLBFS"),
     KernelFile(specs.VMSTAT, "vmstat", parse_vmstat, sampled=True,
                hint=_INCOMPLETE.format(specs.VMSTAT)),
     KernelFile(specs.MEMINFO, "meminfo", parse_meminfo, sampled=True,
@@ -152,6 +168,7 @@ def sample_paths() -> list[str]:
     return [f.path for f in FILES if f.sampled and not f.path.startswith(specs.DEBUGFS_DIR + "/")]
 
 
+@lru_cache(maxsize=1024)  # FILES is constant; the Sampler asks for the same paths every tick
 def record_for(rel: str) -> KernelFile | None:
     return next((f for f in FILES if f.matches(rel)), None)
 
@@ -160,6 +177,7 @@ NOT_CAPTURED = ("not captured: this sosreport did not collect it, which says not
                 "the kernel; capture with `memstall snapshot` to read it")
 
 
+@lru_cache(maxsize=1024)
 def hint_for(rel: str, reason: str) -> str | None:
     """What the user can do about `rel` being unavailable for `reason`.
 

@@ -9,9 +9,10 @@ from memstall.model.buddy import BuddyInfo
 from memstall.model.extfrag import ExtfragIndexFile
 from memstall.model.kernel import KernelVersion
 from memstall.model.kthreads import ASSUMED_USER_HZ, KThreadPs, KThreadStat
-from memstall.model.meminfo import MemInfo
+from memstall.model.meminfo import HugePagePool, MemInfo
 from memstall.model.pagetypeinfo import PageTypeInfo
 from memstall.model.pressure import Pressure
+from memstall.model.slab import SlabInfo
 from memstall.model.sysctl import SysctlVm
 from memstall.model.thp import ThpSettings
 from memstall.model.vmstat import VmStat
@@ -46,6 +47,10 @@ class SystemState:
     unusable_index: ExtfragIndexFile | None = None
     pagetypeinfo: PageTypeInfo | None = None
     """None also when not readable: mode 0400 (root only) since 5.6, see `unavailable`."""
+    slabinfo: SlabInfo | None = None
+    """proc/slabinfo: mode 0400 (root only); None when not readable, see `unavailable`."""
+    hugepages: tuple[HugePagePool, ...] | None = None
+    """sys/kernel/mm/hugepages/hugepages-*kB: one pool per size; None when the root lacks it."""
     unavailable: Mapping[str, str] = field(default_factory=dict)
     """relative path -> why it could not be read (missing, permission denied, `malformed: ...`)."""
     hints: Mapping[str, str] = field(default_factory=dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 # Zones the kernel treats like highmem when setting watermarks (see analysis/watermarks.py).
 HIGHMEM_ZONES = frozenset({"HighMem"})
@@ -67,7 +68,16 @@ class ZoneInfo:
     """(line number, line) of the lines of a shape the parser does not know, left out."""
 
     def zone(self, node: int, name: str) -> Zone | None:
-        return next((z for z in self.zones if z.node == node and z.zone == name), None)
+        return self._by_key.get((node, name))
+
+    @cached_property
+    def _by_key(self) -> dict[tuple[int, str], Zone]:
+        """(node, zone) -> Zone, built on the first look-up: the rules look zones up in every
+        earlier state of the history on every tick. The first block wins, as a scan would."""
+        index: dict[tuple[int, str], Zone] = {}
+        for z in self.zones:
+            index.setdefault((z.node, z.zone), z)
+        return index
 
     @property
     def node_ids(self) -> tuple[int, ...]:

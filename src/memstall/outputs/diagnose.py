@@ -11,15 +11,51 @@ memstall assumed, summed or left out).
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 from memstall.advice.recommend import Advice
+from memstall.analysis.log_summary import gfp_view
+from memstall.model.kernlog import AllocEvent
 from memstall.model.trace import TracedStalls
+from memstall.outputs.logs_oom import oom_doc, oom_story, oom_text
 from memstall.outputs.render.table import render_table
 from memstall.rules import Finding, Report, Severity
 
 SCHEMA = "memstall.diagnosis/1"
 WIDTH = 100
+
+
+def _ooms(events: Sequence[object]) -> list[AllocEvent]:
+    # the rules see events through a protocol; the OOM details are the parser's records
+    return [e for e in events if isinstance(e, AllocEvent) and e.oom is not None]
+
+
+def oom_story_doc(events: Sequence[object]) -> dict[str, Any] | None:
+    """`oom` of the JSON when the input's logs hold OOM reports: how many, and the last one told
+    as `memstall logs` tells it (its story and its `oom` object); None without any."""
+    ooms = _ooms(events)
+    if not ooms:
+        return None
+    e = ooms[-1]
+    view = gfp_view(e)
+    return {"count": len(ooms),
+            "last": {"time": e.time, "host": e.host, "comm": e.comm, "pid": e.pid, "order": e.order,
+                     "source": e.source, "line_no": e.line_no,
+                     "story": [{"label": label, "text": text} for label, text in oom_story(e, view)],
+                     "oom": oom_doc(e, view)}}
+
+
+def oom_story_lines(events: Sequence[object]) -> list[str]:
+    """The text section: the last OOM report's story and its zones; [] without any."""
+    ooms = _ooms(events)
+    if not ooms:
+        return []
+    e = ooms[-1]
+    who = f"{e.comm or '?'}[{e.pid}]" if e.pid is not None else (e.comm or "?")
+    when = " ".join(x for x in (e.time, e.host) if x)
+    head = f"The last OOM report ({len(ooms)} in the logs): {who}" + (f" at {when}" if when else "")
+    return [head + f" ({e.source}:{e.line_no})", *oom_text(e, gfp_view(e)).rstrip("\n").split("\n")]
 
 
 def trace_doc(traced: TracedStalls | None, unavailable: str | None) -> dict[str, Any]:

@@ -18,13 +18,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Callable, Protocol
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from memstall import __version__
-from memstall.analysis.fragmentation import fragmentation_index_milli, unusable_index_milli
+from memstall.analysis.fragmentation import indices_per_order
+from memstall.model.kernlog import AllocEvent
 from memstall.pipeline.sampler import Tick
 
 LOG = logging.getLogger("memstall.exporter")
@@ -77,6 +79,7 @@ FIELD_FILES: Mapping[str, str] = {
     "unusable_index": "sys/kernel/debug/extfrag/unusable_index",
 }
 
+KMSG_FILE = "dev/kmsg"
 ZONE_LABELS = ["node", "zone"]
 ORDER_LABELS = ["node", "zone", "order"]
 
@@ -107,12 +110,58 @@ class SharedSample:
             return tick
 
 
-class MemstallCollector(Collector):
-    """The custom collector: every family built fresh from the shared tick on each collect()."""
+class AllocEventCounts:
+    """Allocation reports from the kernel's log (/dev/kmsg) counted by kind and order.
 
-    def __init__(self, shared: SharedSample, *, per_order: bool = True) -> None:
+    `poll` returns the reports completed since its last call (pipeline.kmsg_events.KmsgEvents.poll);
+    it is called once per scrape, so a report shows on the first scrape after the kernel
+    finished printing it (at the latest the second: the scanner closes a report at the next
+    unrelated record or at a poll that finds none). Counts start at 0 when the exporter starts.
+    """
+
+    def __init__(self, poll: Callable[[], list[AllocEvent]]) -> None:
+        self._poll = poll
+        self._lock = threading.Lock()
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def update(self) -> None:
+        with self._lock:
+            try:
+                events = self._poll()
+            except Exception:  # a scrape never raises: the counts stay as they were
+                LOG.exception("reading the kernel log failed")
+                return
+            for e in events:
+                key = (e.kind, "unknown" if e.order is None else str(e.order))
+                self.counts[key] = self.counts.get(key, 0) + 1
+
+    def family(self) -> Metric:
+        family = CounterMetricFamily(
+            "memstall_alloc_events", "allocation reports the kernel logged since the exporter "
+            "started (/dev/kmsg): kind stall (4.9-4.14 'page allocation stalls'), failure ('page "
+            "allocation failure'), oom (an OOM-killer report; order -1: forced by hand); order as "
+            "printed; a count", labels=["kind", "order"])
+        with self._lock:
+            for (kind, order), n in sorted(self.counts.items()):
+                family.add_metric([kind, order], float(n))
+        return family
+
+
+class MemstallCollector(Collector):
+    """The custom collector: every family built fresh from the shared tick on each collect().
+
+    `events`: the kernel log's allocation reports (live root as root); None for a capture,
+    which has no kernel log stream: then neither memstall_alloc_events_total nor a dev/kmsg
+    memstall_source_up line is exported. `kmsg_up`: on a live root, whether /dev/kmsg could
+    be opened (its memstall_source_up{file="dev/kmsg"}); None for a capture.
+    """
+
+    def __init__(self, shared: SharedSample, *, per_order: bool = True,
+                 events: AllocEventCounts | None = None, kmsg_up: bool | None = None) -> None:
         self.shared = shared
         self.per_order = per_order
+        self.events = events
+        self.extra_sources = {} if kmsg_up is None else {KMSG_FILE: 1.0 if kmsg_up else 0.0}
 
     def collect(self) -> Iterator[Metric]:
         info = GaugeMetricFamily("memstall_build_info", "memstall version; always 1",
@@ -121,6 +170,8 @@ class MemstallCollector(Collector):
         yield info
         up = GaugeMetricFamily("memstall_up", "1 if the last sample of the root succeeded, 0 if it "
                                "failed as a whole (see the exporter's log)")
+        if self.events is not None:
+            self.events.update()
         try:
             tick = self.shared.get()
         except Exception:  # a scrape never raises: the failure shows as memstall_up 0
@@ -130,31 +181,36 @@ class MemstallCollector(Collector):
             return
         up.add_metric([], 1.0)
         yield up
-        yield from families(tick, per_order=self.per_order)
+        yield from families(tick, per_order=self.per_order, extra_sources=self.extra_sources)
+        if self.events is not None:
+            yield self.events.family()
 
 
-def families(tick: Tick, *, per_order: bool = True) -> Iterator[Metric]:
+def families(tick: Tick, *, per_order: bool = True,
+             extra_sources: Mapping[str, float] | None = None) -> Iterator[Metric]:
     """Every family of one tick; a family whose builder fails is logged and left out."""
-    builders: list[Callable[[Tick], list[Metric]]] = [_source_up, _zones, _vmstat, _psi,
-                                                      _kthreads, _sysctls, _findings]
+    builders: list[Callable[[Tick], list[Metric]]] = [
+        partial(_source_up, extra=extra_sources or {}), _zones, _vmstat, _psi, _kthreads, _sysctls,
+        _findings]
     if per_order:
         builders.insert(1, _orders)
     for build in builders:
         try:
             metrics = build(tick)
         except Exception:  # one bug must not blank the scrape
-            LOG.exception("building %s failed", build.__name__)
+            LOG.exception("building %s failed", getattr(build, "__name__", build))
             continue
         yield from metrics
 
 
-def _source_up(tick: Tick) -> list[Metric]:
+def _source_up(tick: Tick, extra: Mapping[str, float]) -> list[Metric]:
     state = tick.state
     up = GaugeMetricFamily("memstall_source_up", "1 if the kernel file was read and parsed, 0 if it "
                            "could not be (missing, permission denied, malformed; see `memstall "
                            "diagnose`)", labels=["file"])
     status = {rel: 1.0 for field, rel in FIELD_FILES.items() if getattr(state, field) is not None}
     status.update((rel, 0.0) for rel in state.unavailable)
+    status.update(extra)
     for rel in sorted(status):
         up.add_metric([rel], status[rel])
     return [up]
@@ -172,11 +228,12 @@ def _orders(tick: Tick) -> list[Metric]:
                              "from fragmentation; -1 when a block is free; dimensionless",
                              labels=ORDER_LABELS)
     for z in buddy.zones if buddy else ():
-        for order, count in enumerate(z.free_blocks):
+        for order, (count, (unusable_milli, frag_milli)) in enumerate(
+                zip(z.free_blocks, indices_per_order(z.free_blocks))):
             labels = [str(z.node), z.zone, str(order)]
             free.add_metric(labels, float(count))
-            unusable.add_metric(labels, unusable_index_milli(z.free_blocks, order) / 1000)
-            frag.add_metric(labels, fragmentation_index_milli(z.free_blocks, order) / 1000)
+            unusable.add_metric(labels, unusable_milli / 1000)
+            frag.add_metric(labels, frag_milli / 1000)
     return [free, unusable, frag]
 
 
@@ -289,13 +346,17 @@ def _findings(tick: Tick) -> list[Metric]:
     return [family]
 
 
-def registry_for(collector: MemstallCollector) -> CollectorRegistry:
-    """A registry holding only this collector (no process or platform collectors: their
-    values change on every scrape and say nothing about the host's memory)."""
+def registry_for(*collectors: Collector) -> CollectorRegistry:
+    """A registry holding only these collectors: the MemstallCollector, and any other
+    collector of memstall's (each with its own family names), in the order given. No process
+    or platform collectors: their values change on every scrape and say nothing about the
+    host's memory."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
+    for collector in collectors:
+        registry.register(collector)
     return registry
 
 
-__all__ = ["FIELD_FILES", "SYSCTLS", "VMSTAT_COUNTERS", "MemstallCollector", "SharedSample", "families",
+__all__ = ["FIELD_FILES", "KMSG_FILE", "SYSCTLS", "VMSTAT_COUNTERS", "AllocEventCounts", "MemstallCollector",
+           "SharedSample", "families",
            "registry_for"]

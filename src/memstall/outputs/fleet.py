@@ -1,10 +1,11 @@
-"""`memstall fleet`: hosts ranked from what their exporters told Prometheus (pure: no I/O).
+"""`memstall fleet`: hosts ranked by what the rules find in their series (pure: no I/O).
 
-The input is the `data.result` lists of a few instant queries (cli/fleet.py runs them);
-`FleetQueries` names them. A host's findings are the ones its exporter reported
-(`memstall_finding_active`, the same rules as `memstall diagnose`) over the period; its time
-in trouble is the share of its scrapes during which a WARNING or CRITICAL finding held.
-Hosts rank by the worst severity seen, then time in trouble, then name.
+The inputs are the rules' runs over each host's samples of the period (outputs/fleet_rules.py,
+from query_range results) and the `data.result` lists of a few instant queries for the
+fleet-wide view now (`fleet_queries`; cli/fleet.py runs both). A host's findings are the ones
+the rules found in some of its samples, each with the share of samples in which it held; its
+time in trouble is the share of samples with a WARNING or CRITICAL finding. Hosts rank by the
+worst severity seen, then time in trouble, then name.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from memstall.outputs.fleet_rules import NOT_FROM_SERIES, HostRun
 from memstall.outputs.render.table import render_table
 
 Result = Sequence[Mapping[str, Any]]
@@ -23,9 +25,9 @@ SEVERITY_RANK = {"info": 1, "warning": 2, "critical": 3}
 
 def fleet_queries(since: str) -> dict[str, str]:
     """name -> PromQL, over the range `since` (a Prometheus duration such as 6h)."""
+    del since  # the fleet-wide view is of now; the period's series come through query_range
     return {
-        "scrapes": f"count_over_time(memstall_up[{since}])",
-        "findings": f"count_over_time(memstall_finding_active[{since}])",
+        "up": "memstall_up",
         "below_low": "count by (instance) (memstall_zone_free_bytes < memstall_watermark_low_bytes)",
         "free_by_order": "sum by (instance, order) (memstall_free_blocks)",
         "sysctls": '{__name__=~"memstall_vm_.+"}',
@@ -50,6 +52,8 @@ class Host:
     below_low_zones: int
     highest_free_order: int | None
     """The highest order with a free block in some zone now; None without buddy data."""
+    samples: int = 0
+    """The host's samples in the period the rules ran on."""
 
 
 @dataclass(frozen=True)
@@ -63,15 +67,11 @@ def _value(sample: Mapping[str, Any]) -> float:
     return float(sample["value"][1])
 
 
-def _host_findings(results: Mapping[str, Result],
-                   scrapes: Mapping[str, float]) -> dict[str, list[HostFinding]]:
+def _host_findings(runs: Mapping[str, HostRun]) -> dict[str, list[HostFinding]]:
     out: dict[str, list[HostFinding]] = {}
-    for s in results["findings"]:
-        m = s["metric"]
-        total = scrapes.get(m.get("instance", ""), 0.0)
-        ratio = min(1.0, _value(s) / total) if total else 0.0
-        out.setdefault(m.get("instance", ""), []).append(
-            HostFinding(m.get("rule", "?"), m.get("severity", "?"), m.get("subject", "?"), ratio))
+    for inst, run in runs.items():
+        out[inst] = [HostFinding(rule, severity, subject, count / run.samples if run.samples else 0.0)
+                     for (rule, severity, subject), count in run.active.items()]
     return out
 
 
@@ -84,18 +84,21 @@ def _highest_orders(result: Result) -> dict[str, int]:
     return best
 
 
-def build_fleet(results: Mapping[str, Result]) -> Fleet:
-    scrapes = {s["metric"].get("instance", ""): _value(s) for s in results["scrapes"]}
-    findings = _host_findings(results, scrapes)
+def build_fleet(results: Mapping[str, Result], runs: Mapping[str, HostRun]) -> Fleet:
+    """`runs`: the rules over each host's samples (fleet_rules.run_fleet); `results`: fleet_queries'."""
+    findings = _host_findings(runs)
     below = {s["metric"].get("instance", ""): int(_value(s)) for s in results["below_low"]}
     orders = _highest_orders(results["free_by_order"])
     hosts = []
-    for inst in sorted(set(scrapes) | set(findings)):
+    exporting = {s["metric"].get("instance", "") for s in results.get("up", ())}
+    for inst in sorted(set(runs) | exporting):  # an exporter without zone series: 0 samples
         own = sorted(findings.get(inst, []), key=lambda f: (-SEVERITY_RANK.get(f.severity, 0),
                                                             -f.active_ratio, f.rule, f.subject))
         worst = own[0].severity if own else None
-        trouble = max((f.active_ratio for f in own if SEVERITY_RANK.get(f.severity, 0) >= 2), default=0.0)
-        hosts.append(Host(inst, worst, trouble, tuple(own), below.get(inst, 0), orders.get(inst)))
+        run = runs.get(inst, HostRun(0, {}, 0))
+        trouble = run.in_trouble / run.samples if run.samples else 0.0
+        hosts.append(Host(inst, worst, trouble, tuple(own), below.get(inst, 0), orders.get(inst),
+                          run.samples))
     hosts.sort(key=lambda h: (-SEVERITY_RANK.get(h.worst or "", 0), -h.trouble_ratio, h.instance))
     sysctls: dict[str, dict[str, list[str]]] = {}
     for s in results["sysctls"]:
@@ -110,7 +113,9 @@ def build_fleet(results: Mapping[str, Result]) -> Fleet:
 def fleet_doc(fleet: Fleet, prometheus: str, since: str) -> dict[str, Any]:
     return {
         "prometheus": prometheus, "since": since,
+        "rules_not_run": dict(NOT_FROM_SERIES),
         "hosts": [{"instance": h.instance, "worst": h.worst, "trouble_ratio": round(h.trouble_ratio, 4),
+                   "samples": h.samples,
                    "below_low_zones": h.below_low_zones, "highest_free_order": h.highest_free_order,
                    "findings": [{"rule": f.rule, "severity": f.severity, "subject": f.subject,
                                  "active_ratio": round(f.active_ratio, 4)} for f in h.findings]}

@@ -240,31 +240,50 @@ def _tasks_line(e: AllocEvent) -> str:
     return text + (f"; largest: {top}" if top else "")
 
 
-def oom_text(e: AllocEvent, view: GfpView) -> str:
-    """The story of one OOM event, then its zones' numbers; '' for other kinds."""
+def oom_story(e: AllocEvent, view: GfpView) -> list[tuple[str, str]]:
+    """The story of one OOM event as (label, sentence) pairs, in the order an on-call reads
+    them: incomplete (when so), asked, failed, why, killed, tasks. [] for other kinds.
+    The text below and the HTML report (outputs/report/oom.py) both tell it from here."""
     o = e.oom
     if o is None:
-        return ""
+        return []
     cause = cause_of(e, view)
-    lines = []
+    story = []
     if o.missing:
-        what = {"begin": "its beginning (the `invoked oom-killer` header, trace, Mem-Info)",
+        what = {"begin": "its beginning (the `invoked oom-killer` header, trace, Mem-Info; the kernel "
+                         "rate-limits those, never the kill line)",
                 "end": "its end (the kill line)"}
-        lines.append("incomplete: the report lacks " + " and ".join(what[m] for m in o.missing))
+        story.append(("incomplete", "the report lacks " + " and ".join(what[m] for m in o.missing)))
     if o.has_begin:
-        lines.append("asked:  " + _asked(e, view, cause))
+        story.append(("asked", _asked(e, view, cause)))
     failed = cause.first_failed
     if failed is not None and cause.kind not in (FORCED, MEMCG):
-        lines.append("failed: " + _failed(failed, failed is cause.checks[0]))
-    lines.append("why:    " + _why(e, cause))
-    killed = _killed(o)
-    lines.append("killed: " + (killed or "not printed"))
-    lines.append("tasks:  " + _tasks_line(e))
-    out = "".join(f"    {line}\n" for line in lines)
+        story.append(("failed", _failed(failed, failed is cause.checks[0])))
+    story.append(("why", _why(e, cause)))
+    story.append(("killed", _killed(o) or "not printed"))
+    story.append(("tasks", _tasks_line(e)))
+    return story
+
+
+ZONE_COLUMNS = ("zone", "free_kB", "min_kB", "high_kB", "reserve_kB", "vs_min_kB", "block")
+
+
+def zone_rows(cause: OomCause) -> list[list[object]]:
+    """The replayed watermark check, one row per zone in zonelist order (ZONE_COLUMNS)."""
+    return [[_zone_name(c), c.free_kb, c.min_kb, c.high_kb, c.reserve_kb, c.margin_kb,
+             "-" if c.block_ok is None else "yes" if c.block_ok else "no"] for c in cause.checks]
+
+
+def oom_text(e: AllocEvent, view: GfpView) -> str:
+    """The story of one OOM event, then its zones' numbers; '' for other kinds."""
+    story = oom_story(e, view)
+    if not story:
+        return ""
+    out = "".join(f"    {label + ':':<7} {text}\n" if label != "incomplete" else f"    {label}: {text}\n"
+                  for label, text in story)
+    cause = cause_of(e, view)
     if cause.checks:
-        rows = [[_zone_name(c), c.free_kb, c.min_kb, c.high_kb, c.reserve_kb, c.margin_kb,
-                 "-" if c.block_ok is None else "yes" if c.block_ok else "no"] for c in cause.checks]
-        table = render_table(["zone", "free_kB", "min_kB", "high_kB", "reserve_kB", "vs_min_kB", "block"],
-                             rows, title="zones the mask may use, zonelist order (vs_min > 0 passes)")
+        table = render_table(list(ZONE_COLUMNS), zone_rows(cause),
+                             title="zones the mask may use, zonelist order (vs_min > 0 passes)")
         out += "".join(f"    {line}\n" for line in table.splitlines())
     return out

@@ -48,6 +48,13 @@ value of another shape is a ParseError: never half a watermark.
 ... ''')
 >>> zi.zones[0].low_pages, zi.zones[0].protection_pages
 (88, (0, 3019))
+
+`parse_zoneinfo` takes a fast path (`str.split` per line, the key shapes checked once per
+process) on plain text in which every line has one of the shapes above; any other line,
+a repeated field or zone, or a missing field sends the whole text to
+`reference_parse_zoneinfo`, the regex parser, which keeps, skips or refuses it. Both give
+the same ZoneInfo (tests/property/test_prop_fastpaths.py compares them on every fixture root and
+on generated text).
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ from typing import Any
 
 from memstall.errors import ParseError
 from memstall.model.zones import NodeStats, Zone, ZoneInfo
-from memstall.parsers._lines import numbered, to_int
+from memstall.parsers._lines import is_int, numbered, plain, to_int, valid_name
 
 _ZONE_HEAD = re.compile(r"^Node\s+(\d+),\s+zone\s+(\S+)\s*$", re.ASCII)
 _KEY_INT = re.compile(r"^\s*([A-Za-z_][\w()]*)\s+(-?\d+)\s*$", re.ASCII)
@@ -100,6 +107,135 @@ class _ZoneBuilder:
 
 
 def parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
+    try:
+        return fast_parse_zoneinfo(text, path)
+    except _Fallback:
+        return reference_parse_zoneinfo(text, path)
+
+
+class _Fallback(Exception):
+    """A line the fast path does not take: the reference parser decides."""
+
+
+_KEY = re.compile(r"[A-Za-z_][\w()]*", re.ASCII)
+_COLON_KEY = re.compile(r"[A-Za-z_][\w ]*", re.ASCII)
+_KNOWN_KEYS: set[str] = set()
+_KNOWN_COLON_KEYS: set[str] = set()
+
+
+def fast_parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
+    """reference_parse_zoneinfo's result for text of the usual shapes; raises _Fallback otherwise."""
+    if not plain(text):
+        raise _Fallback
+    zones: list[Zone] = []
+    seen: set[tuple[int, str]] = set()
+    nodes: dict[int, dict[str, int]] = {}
+    cur: _ZoneBuilder | None = None
+    mode = "zone"
+    for no, line in enumerate(text.split("\n"), start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        first = tokens[0]
+        if first == "Node" and line[0] == "N":
+            cur = _fast_head(tokens, no, line, cur, zones, seen, path)
+            mode = "zone"
+            continue
+        if cur is None:
+            raise _Fallback
+        if first == "per-node":
+            if line.strip() != "per-node stats":
+                raise _Fallback
+            mode = "node"
+            nodes.setdefault(cur.node, {})
+        elif len(tokens) == 1 and first == "pagesets":
+            mode = "pagesets"
+        elif first == "pages":
+            _fast_pages_free(cur, tokens, line)
+            mode = "zone"
+        elif first.startswith("protection:"):
+            cur.protection = _fast_protection(line, path, no)
+        elif mode == "pagesets":
+            _fast_pageset(cur, line)
+        elif len(tokens) == 2 and first in _KNOWN_KEYS and is_int(tokens[1]):  # the common line
+            if mode == "node":
+                nodes[cur.node][first] = int(tokens[1])
+            elif first in _ZONE_FIELDS:
+                _fast_zone_field(cur, first, tokens[1])
+            else:
+                cur.counters[first] = int(tokens[1])
+        else:
+            _fast_key_int(cur, nodes, mode, tokens)
+    if cur is None:
+        raise _Fallback
+    zones.append(_fast_build(cur, path))
+    return ZoneInfo(zones=tuple(zones), nodes=tuple(NodeStats(n, c) for n, c in sorted(nodes.items())))
+
+
+def _fast_head(tokens: list[str], no: int, line: str, cur: _ZoneBuilder | None, zones: list[Zone],
+               seen: set[tuple[int, str]], path: str) -> _ZoneBuilder:
+    if len(tokens) != 4 or tokens[2] != "zone" or tokens[1][-1:] != "," or not tokens[1][:-1].isdigit():
+        raise _Fallback
+    if cur is not None:
+        zones.append(_fast_build(cur, path))
+    key = (int(tokens[1][:-1]), tokens[3])
+    if key in seen:
+        raise _Fallback
+    seen.add(key)
+    return _ZoneBuilder(key[0], key[1], no, line)
+
+
+def _fast_build(cur: _ZoneBuilder, path: str) -> Zone:
+    try:
+        return cur.build(path)
+    except ParseError:
+        raise _Fallback from None
+
+
+def _fast_pages_free(cur: _ZoneBuilder, tokens: list[str], line: str) -> None:
+    if (len(tokens) != 3 or tokens[1] != "free" or not tokens[2].isdigit()
+            or not line.lstrip().startswith("pages free") or "free" in cur.fields):
+        raise _Fallback
+    cur.fields["free"] = int(tokens[2])
+
+
+def _fast_protection(line: str, path: str, no: int) -> tuple[int, ...]:
+    try:
+        return _protection(line, path, no)
+    except ParseError:
+        raise _Fallback from None
+
+
+def _fast_pageset(cur: _ZoneBuilder, line: str) -> None:
+    raw, colon, value = line.partition(":")
+    key, value = raw.strip(), value.strip()
+    if (not colon or "\t" in raw.lstrip() or not is_int(value)
+            or not valid_name(key, _COLON_KEY, _KNOWN_COLON_KEYS)):
+        raise _Fallback
+    if key not in _PAGESET_KEYS or key == "vm stats threshold":
+        cur.extra[key] = int(value)
+
+
+def _fast_key_int(cur: _ZoneBuilder, nodes: dict[int, dict[str, int]], mode: str,
+                  tokens: list[str]) -> None:
+    if len(tokens) != 2 or not is_int(tokens[1]) or not valid_name(tokens[0], _KEY, _KNOWN_KEYS):
+        raise _Fallback
+    key, value = tokens[0], int(tokens[1])
+    if mode == "node":
+        nodes[cur.node][key] = value
+    elif key in _ZONE_FIELDS:
+        _fast_zone_field(cur, key, tokens[1])
+    else:
+        cur.counters[key] = value
+
+
+def _fast_zone_field(cur: _ZoneBuilder, key: str, value: str) -> None:
+    if key in cur.fields:
+        raise _Fallback
+    cur.fields[key] = int(value)
+
+
+def reference_parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
     zones: list[Zone] = []
     nodes: dict[int, dict[str, int]] = {}
     skipped: list[tuple[int, str]] = []

@@ -13,6 +13,8 @@ Why it matters:
 
 Evidence:
     hugetlb_pages, hugetlb_free_pages, total_pages, hugetlb_ratio, outside_hugetlb_pages.
+    hugetlb_free_pages is null when meminfo lacks Hugepagesize and no other source tells the
+    size; the finding is then INFO and says so.
 
 Remediation:
     Size vm.nr_hugepages to what the workload maps (HugePages_Total - HugePages_Free);
@@ -25,7 +27,8 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Optional
 
 from memstall.analysis.memory_use import memory_use
 from memstall.rules._base import Inputs, Result, Rule, RuleEvidence, Severity, Text, human, missing, ratio
@@ -39,7 +42,7 @@ UNUSED_RATIO = 0.1
 @dataclass(frozen=True)
 class Evidence(RuleEvidence):
     hugetlb_pages: int
-    hugetlb_free_pages: int
+    hugetlb_free_pages: Optional[int]
     total_pages: int
     hugetlb_ratio: float
     outside_hugetlb_pages: int
@@ -56,26 +59,33 @@ TEXT = Text(
     fix="""Keep vm.nr_hugepages at what the workload maps ({used} in use now); remember the
     smaller remainder when sizing watermarks and dirty limits.""",
 )
+SIZE_UNKNOWN = "an unknown amount"
+"""What `unused` and `used` say when the hugepage size is unknown."""
 
 
 def check(inputs: Inputs) -> Result:
     ps = inputs.state.page_size
-    use = memory_use(inputs.state.meminfo, ps)
+    use = memory_use(inputs.state.meminfo, ps, inputs.state.hugepages)
     if use is None:
         return missing(KEY, inputs, "meminfo", "proc/meminfo")
     share = ratio(use.hugetlb_pages, use.total_pages)
     if share < INFO_RATIO:
         return ()
-    unused = ratio(use.hugetlb_free_pages, use.hugetlb_pages)
+    free = use.hugetlb_free_pages
+    unused = 0.0 if free is None else ratio(free, use.hugetlb_pages)
     severity = Severity.WARNING if unused >= UNUSED_RATIO else Severity.INFO
     outside = use.outside_hugetlb_pages
-    evidence = Evidence(hugetlb_pages=use.hugetlb_pages, hugetlb_free_pages=use.hugetlb_free_pages,
+    evidence = Evidence(hugetlb_pages=use.hugetlb_pages, hugetlb_free_pages=free,
                         total_pages=use.total_pages, hugetlb_ratio=share, outside_hugetlb_pages=outside)
-    return (TEXT.finding(KEY, severity, "host", evidence, hugetlb=human(use.hugetlb_pages, ps),
-                         hugetlb_pct=share * 100, unused=human(use.hugetlb_free_pages, ps),
+    found = TEXT.finding(KEY, severity, "host", evidence, hugetlb=human(use.hugetlb_pages, ps),
+                         hugetlb_pct=share * 100,
+                         unused=SIZE_UNKNOWN if free is None else human(free, ps),
                          outside=human(outside, ps), total=human(use.total_pages, ps),
                          weight=use.total_pages / outside if outside else 0.0,
-                         used=human(use.hugetlb_pages - use.hugetlb_free_pages, ps)),)
+                         used=SIZE_UNKNOWN if free is None else human(use.hugetlb_pages - free, ps))
+    if use.hugepage_size_note is None:
+        return (found,)
+    return (replace(found, explanation=f"{found.explanation} {use.hugepage_size_note}."),)
 
 
 RULE = Rule(KEY, check, __doc__ or "", (Evidence,))

@@ -40,6 +40,7 @@ class DirSource:
         self._root = Path(root)
         self._label = label or root
         self._live = os.path.realpath(root) == "/"
+        self._paths: dict[str, Path] = {}
 
     @property
     def label(self) -> str:
@@ -54,7 +55,14 @@ class DirSource:
         return self._root
 
     def _path(self, rel: str) -> Path:
-        return self._root / clean_rel(rel)
+        """The path of `rel` under the root; remembered, since a Sampler asks for the same
+        few dozen paths on every tick (bounded: proc/<pid> paths come and go)."""
+        path = self._paths.get(rel)
+        if path is None:
+            if len(self._paths) >= 4096:
+                self._paths.clear()
+            path = self._paths[rel] = self._root / clean_rel(rel)
+        return path
 
     def _read_capture_file(self, rel: str) -> bytes:
         with os.fdopen(self._open_capture_file(rel), "rb", buffering=0) as fh:

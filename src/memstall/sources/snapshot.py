@@ -33,6 +33,7 @@ from memstall.sources.base import Source
 _WANTED = (
     "MANIFEST.json",
     "proc/buddyinfo", "proc/zoneinfo", "proc/pagetypeinfo", "proc/vmstat", "proc/meminfo",
+    "proc/slabinfo", "sys/kernel/mm/hugepages/*/*",
     "proc/uptime", "proc/pressure/*", "proc/sys/vm/*", "proc/sys/kernel/osrelease",
     "proc/[0-9]*/stat", "proc/[0-9]*/comm",
     "sys/kernel/mm/transparent_hugepage/*", "sys/kernel/mm/transparent_hugepage/khugepaged/*",

@@ -5,7 +5,8 @@ Every write memstall makes to tracefs is here (mkdir/rmdir of an instance, its
 appended to `synthetic_events` and to the instance's `events/*/*/trigger` files), so a
 reviewer checks one file. `synthetic_events` and `trigger` are opened for APPEND only:
 opened with O_TRUNC they delete every synthetic event (other tools' too) or every trigger.
-Only `pipeline/stall_tracer.py` imports it. An instance is a ring buffer of our own: the global buffer,
+Imported by `pipeline/stall_tracer.py` and by `cli/top.py` (its pipe-only `--trace` panel).
+An instance is a ring buffer of our own: the global buffer,
 and any other tool's instance, are never touched. Instances exist since 3.10.
 """
 

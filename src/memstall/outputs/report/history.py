@@ -57,7 +57,7 @@ def _geometry(tl: Timeline) -> dict[str, object]:
     }
 
 
-def _line_data(tl: Timeline, bands: Sequence[Band]) -> dict[str, object]:
+def line_data(tl: Timeline, bands: Sequence[Band]) -> dict[str, object]:
     return {
         **_geometry(tl),
         # min and max only where they differ from the mean somewhere (else [], read as the mean)
@@ -172,7 +172,7 @@ def render_history(
         parts.append(f"<h2>Node {node}, zone {esc(zone)}</h2><h3>Free pages against the watermarks</h3>")
         if any(b.has_data for b in bands):
             parts.append(line_chart(cid + "-free", tl, bands, "pages", overlay))
-            data[cid + "-free"] = _line_data(tl, bands)
+            data[cid + "-free"] = line_data(tl, bands)
         if blocks.rows:
             parts.append(
                 "<h3>Free blocks by order</h3>" + heat_map(cid + "-blocks", tl, blocks, False, overlay)
@@ -189,7 +189,7 @@ def render_history(
                 f"<h3>{esc(ctitle)}</h3>"
                 + line_chart(f"rate{k}", tl, rbands, unit, overlay, 1.0 if unit == "share of time" else None)
             )
-            data[f"rate{k}"] = _line_data(tl, rbands)
+            data[f"rate{k}"] = line_data(tl, rbands)
     parts.append(_traced(trace) + _events(h) + _sysctls(h))
     return page(title, "".join(parts), data)
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from memstall.outputs.lab import number
-from memstall.outputs.report.history import _line_data as line_data
+from memstall.outputs.report.history import line_data
 from memstall.outputs.report.page import page, table
 from memstall.outputs.report.series import Band, BandAcc, Timeline, columns_for
 from memstall.outputs.report.svg import esc, line_chart

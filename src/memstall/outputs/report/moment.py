@@ -1,6 +1,7 @@
 """The one-moment page (`memstall report --root SNAPSHOT` or `--log FILE`): per zone the
 free pages as a bar against min/low/high, the free pages held in each order, the findings
-with their recommendations, and (from a log) the allocation reports.
+with their recommendations, and (from a log) the allocation reports, each OOM report told as
+a story with its numbers (outputs/report/oom.py).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from memstall.advice.recommend import Advice
+from memstall.outputs.report.oom import oom_sections
 from memstall.outputs.report.page import page, table
 from memstall.outputs.report.svg import COLORS, esc, fmt, nice_max
 from memstall.rules import AllocEvent, Inputs, Report
@@ -128,6 +130,7 @@ def render_moment(inputs: Inputs, report: Report, advice: Advice, title: str, ho
                 [(r.setting, r.current, r.proposed, r.rationale, r.risk) for r in advice.recommendations],
             )
         )
+    parts.append(oom_sections(inputs.events))  # the story of each OOM before the zones' numbers
     parts.append("<h2>Zones: free pages against the watermarks</h2>")
     zone_parts = _zones(inputs)
     parts.extend(zone_parts or ["<p>No zone figures in this input.</p>"])

@@ -18,6 +18,11 @@ body{font:14px/1.4 system-ui,sans-serif;overflow-wrap:anywhere;
 margin:0 auto;max-width:1000px;padding:12px 20px;color:#222}
 h1{font-size:22px;margin:8px 0}h2{font-size:18px;margin:26px 0 6px;border-bottom:1px solid #ccc}
 h3{font-size:15px;margin:16px 0 4px}.meta,.note{color:#555}.note{font-size:13px}
+h4{font-size:14px;margin:10px 0 2px}.oom{border-left:3px solid #c33;padding-left:10px;margin:12px 0}
+dl.story{display:grid;grid-template-columns:max-content 1fr;gap:2px 10px;margin:4px 0}
+dl.story dt{font-weight:600}dl.story dd{margin:0}
+ul.legend-list{list-style:none;padding:0;margin:2px 0;font-size:13px}
+ul.legend-list li{display:inline-block;margin-right:14px}
 table{border-collapse:collapse;margin:6px 0;font-size:13px}td,th{border:1px solid #ddd;padding:2px 6px;
 text-align:left;vertical-align:top}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .sev-CRITICAL{color:#b00;font-weight:bold}.sev-WARNING{color:#b60}.yes{color:#b00;font-weight:bold}

@@ -11,6 +11,7 @@ import time
 import zlib
 from collections.abc import Sequence
 
+from memstall.outputs.render.safe import safe_text
 from memstall.outputs.report.series import Band, Grid, Timeline
 
 W, H = 960, 180
@@ -21,7 +22,10 @@ COLORS = ("#1f5fa8", "#c0392b", "#d68910", "#1e8449", "#7d3c98", "#566573")
 
 
 def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """Markup-safe and display-safe: control and format characters (an ANSI escape, a
+    right-to-left override that would reorder the page's text) become visible \\uXXXX first,
+    as on the terminal (outputs/render/safe.py), then <, >, &, quotes become entities."""
+    return html.escape(safe_text(str(text)), quote=True)
 
 
 def fmt(v: float) -> str:

@@ -149,6 +149,12 @@ class OomTail:
         self.task_in: tuple[str, str] | None = None
         self.stats_of: str | None = None
 
+    def __eq__(self, other: object) -> bool:
+        # LogScanner.state_key compares open reports by value (the --jobs boundary check)
+        return isinstance(other, OomTail) and vars(self) == vars(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: compared, never hashed
+
     def feed(self, s: str) -> bool:
         """Take `s` when it is one of the lines this module reads; False otherwise."""
         t = s.lstrip()

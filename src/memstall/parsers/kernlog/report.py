@@ -13,7 +13,7 @@ from __future__ import annotations
 from memstall.model.kernlog import AllocEvent, MemInfoDump
 from memstall.parsers.kernlog import classify as c
 from memstall.parsers.kernlog.meminfo import parse_mem_info
-from memstall.parsers.kernlog.oom import OomTail
+from memstall.parsers.kernlog.oom import OomTail, parse_kill
 from memstall.parsers.kernlog.unwrap import Unwrapped
 
 MAX_HEADER_JOINS = 3
@@ -158,10 +158,15 @@ class Report:
         if c.MEMCG_TAIL.search(s):
             self.memcg_seen = True
         k = c.KILLED.search(s)
+        if k and self.oom_tail.kill is not None and parse_kill(s) is not None:
+            return END  # a second kill line: the next OOM (its report rate-limited away)
         if k and self.killed is None:
             self.killed = s.strip()
         taken = self.oom_tail.feed(s)
-        return OK if taken or c.OOM_TAIL.match(s) or k else UNKNOWN
+        if taken or c.OOM_TAIL.match(s) or k:
+            return OK
+        # a report known only by its kill line ends with it: what follows is not its own
+        return END if not self.header and self.oom_tail.kill is not None else UNKNOWN
 
     # -- closing ---------------------------------------------------------------------------
 

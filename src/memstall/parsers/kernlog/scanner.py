@@ -162,9 +162,9 @@ class LogScanner:
             prev = st.prev if st.prev is not None and c.comm_alone(st.prev[0]) is not None else None
             pattern = st.prefix.pattern if st.prefix is not None else None
             if st.report is not None:
-                open_reports.append((key, pattern, prev, copy.deepcopy(vars(st.report))))
-            elif pattern is not None or prev is not None:
-                rest.append((key, pattern, prev, None))
+                open_reports.append((key, pattern, prev, st.open_oom, copy.deepcopy(vars(st.report))))
+            elif pattern is not None or prev is not None or st.open_oom:
+                rest.append((key, pattern, prev, st.open_oom, None))
         for streams in (open_reports, rest):  # stale reports close in file order (_close_stale)
             streams.sort(key=lambda r: (r[0] is None, r[0] or ""))
         return (self._no, self._qp, self._qp_pending, self._qp_start, self._last_host, self._open,
@@ -373,6 +373,12 @@ class LogScanner:
         if rep is None:
             self._idle(st, s, u, key)
             return
+        if rep.kind is None and "ut of memory" in s and oom_end(s):
+            # a kill line after a CPU line or a Mem-Info of no report (a WARNING's, SysRq-m's):
+            # not theirs; it is an OOM kill of its own (its report rate-limited away)
+            self._close(st, out)
+            self._idle(st, s, u, key)
+            return
         rep.note_stamp(u)
         self._verdict(st, rep, rep.consume(s, self._start), s, u, key, out)
 
@@ -433,9 +439,14 @@ class LogScanner:
         st.report = None
         self._open -= 1
         event = rep.event()
-        if event is not None and event.oom is not None and not event.oom.has_begin and rep.lines < 2:
-            self.skip(R_OUTSIDE, rep.lines)  # a lone kill line (its report rate-limited away): not a report
+        if (event is not None and event.oom is not None and not event.oom.has_begin and rep.lines < 2
+                and event.oom.kill is None):
+            self.skip(R_OUTSIDE, rep.lines)  # a lone select line: no kill followed, not a report
             return
+        # A lone kill line is an OOM kill whose report was rate-limited away: oom_kill_process()
+        # prints dump_header() only `if (__ratelimit(&oom_rs))` but __oom_kill_process() always
+        # prints "<message>: Killed process ..." (mm/oom_kill.c, 2.6.x to 6.x). It is an event,
+        # flagged incomplete (its beginning is missing).
         st.open_oom = event is not None and event.oom is not None and not event.oom.has_end
         if event is not None:
             out.append(event)
