@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import load_benchmark
 from memstall.parsers.kernlog import LogScanner, runs
 from memstall.parsers.kernlog import classify as c
 from memstall.parsers.kernlog.prefix import ANCHOR
@@ -19,7 +18,6 @@ from test_kernlog_scanner import mutated_logs
 
 KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
 LOGS = sorted(p for p in KERNLOG.rglob("*") if p.is_file() and p.suffix not in (".json", ".md"))
-BENCH = Path(__file__).parent.parent / "benchmarks"
 
 
 def _scan(data: bytes, fast: bool, chunk: int | None = None) -> tuple[object, ...]:
@@ -74,11 +72,7 @@ def test_the_fast_path_takes_most_report_lines_of_the_fixtures() -> None:
 
 
 def test_fast_and_reference_paths_agree_on_reports_back_to_back(tmp_path: Path) -> None:
-    spec = importlib.util.spec_from_file_location("syslog_gen", BENCH / "syslog_gen.py")
-    assert spec is not None and spec.loader is not None
-    gen = importlib.util.module_from_spec(spec)
-    sys.modules["syslog_gen"] = gen
-    spec.loader.exec_module(gen)
+    gen = load_benchmark("syslog_gen")
     reports = gen.load_reports(KERNLOG / "corpus")
     path = tmp_path / "mixed.log"
     with path.open("wb") as f:
