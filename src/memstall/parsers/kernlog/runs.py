@@ -18,7 +18,8 @@ Every step skipped is one that these checks prove would do nothing on the line:
   already learned, or `_FAST_DMESG`): the text after the stamp does not start with `[`, and
   the dmesg form has `_FAST_DMESG`'s look-ahead; so the line routes to the stream of the line
   before (`_last_host`), whose report is open;
-* the stream has no learned prefix; a line whose anchor stands after other text (which would
+* a line of a stream with a learned prefix carries it (it is stripped, as `_strip_prefix`
+  does); in a stream without one, a line whose anchor stands after other text (which would
   teach one), a line holding a header word or `ut of memory` (an OOM's end, which the scanner
   checks before the report sees it), a blank line, and the line at which the scanner closes
   quiet reports (every 256th) are left to the slow path;
@@ -111,7 +112,7 @@ def take_run(sc: LogScanner, block: bytes, pos: int, out: list[Item]) -> int:
     key = sc._last_host
     st = sc._streams.get(key)
     rep = st.report if st is not None else None
-    if st is None or rep is None or st.prefix is not None or rep.time is None or sc._qp_pending is not None:
+    if st is None or rep is None or rep.time is None or sc._qp_pending is not None:
         return pos
     if block[pos:pos + 1] == b"[":
         w, host = _DMESG, None
@@ -119,12 +120,12 @@ def take_run(sc: LogScanner, block: bytes, pos: int, out: list[Item]) -> int:
         w, host = _syslog(key), key
     else:
         return pos
-    first, qp, consume, find, rx = pos, sc._qp, rep.consume, block.find, w.line
+    first, qp, consume, find, rx, pfx = pos, sc._qp, rep.consume, block.find, w.line, st.prefix
     while (sc._no + 1) & 255:
         m = rx.match(block, pos)
         if m is None:
             break
-        if rep.phase == "trace" and not rep.version_pending and _FRAME_BODY(block, m.end()):
+        if pfx is None and rep.phase == "trace" and not rep.version_pending and _FRAME_BODY(block, m.end()):
             after = _frame_run(sc, rep, w.frames, block, pos)
             if after != pos:
                 pos = after
@@ -136,11 +137,15 @@ def take_run(sc: LogScanner, block: bytes, pos: int, out: list[Item]) -> int:
         if (b"=" in raw and (raw.endswith(b"=") or b"=3D" in raw or (qp and b"=20" in raw))) \
                 or b"#01" in raw or b"\\x0a" in raw or not raw.isascii():
             break
-        body = raw.decode()
+        body = text = raw.decode()
+        if pfx is not None:  # _strip_prefix: a line that carries the learned wrapper loses it
+            if not pfx.matches(text):
+                break
+            body = pfx.split(text)[1]
         s = body.strip()
         if not s or not body.isprintable() or "page allo" in s or "oom-killer" in s or "ut of memory" in s:
             break
-        if _may_anchor(body):
+        if pfx is None and _may_anchor(body):
             a = ANCHOR.search(body)
             if a is not None and body[:a.start()].strip():
                 break
@@ -152,7 +157,7 @@ def take_run(sc: LogScanner, block: bytes, pos: int, out: list[Item]) -> int:
             rep.unknown_run = 0
             continue
         wall, stamp = m.group(1, 2)
-        u = Unwrapped(body, host, wall.decode() if host else None, stamp.decode(), float(stamp), True, True)
+        u = Unwrapped(text, host, wall.decode() if host else None, stamp.decode(), float(stamp), True, True)
         sc._verdict(st, rep, verdict, s, u, key, out)
         break
     return pos if pos != first else first
