@@ -119,7 +119,8 @@ def test_fast_and_reference_paths_agree_on_rewrapped_corpus_logs(lines: list[byt
 def test_a_run_never_takes_what_the_slow_path_would_rewrite() -> None:
     head = b"Nov 26 04:00:00 h kernel: [ 1.0] a: page allocation failure: order:0, mode:0x20(GFP_ATOMIC)\n"
     for tail in (b"Call Trace:=3D", b" dump_stack+0x1/0x2 #012x", b"x" * 70 + b"=", b" \\x0ax",
-                 b" [<ffffffff8113fedc>] warn_alloc+0x1/0x2", b"y" * (MAX_LINE + 10)):
+                 b" [<ffffffff8113fedc>] warn_alloc+0x1/0x2", b"y" * (MAX_LINE + 10), b" x\x00y", b" x\r",
+                 b" Out of memory: Killed process 1 (a)", b"", b"   ", b"[<ffffffff8113fedc>] a+0x1/0x2"):
         data = head + b"Nov 26 04:00:00 h kernel: [ 1.1] " + tail + b"\n" + head
         assert _scan(data, fast=True) == _scan(data, fast=False), tail
 

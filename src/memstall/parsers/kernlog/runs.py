@@ -143,7 +143,7 @@ def take_run(sc: LogScanner, block: bytes, pos: int, out: list[Item]) -> int:
                 break
             body = pfx.split(text)[1]
         s = body.strip()
-        if not s or not body.isprintable() or "page allo" in s or "oom-killer" in s or "ut of memory" in s:
+        if not s or not text.isprintable() or "page allo" in s or "oom-killer" in s or "ut of memory" in s:
             break
         if pfx is None and _may_anchor(body):
             a = ANCHOR.search(body)
