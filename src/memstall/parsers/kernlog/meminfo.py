@@ -179,8 +179,13 @@ class _Walker:
     def c_node_line(self, node: int) -> None:
         fields = self.nodes.setdefault(node, {})
         t, n, i = self.t, self.n, self.i
-        while i < n and not self.at_construct(i):
+        while i < n:
             tok = t[i]
+            if tok[:1].islower():  # at_construct(i), without the call for key:value tokens
+                if tok in _RESERVE_WORDS:
+                    break
+            elif self.at_construct(i):
+                break
             m = _KV_KB_MATCH(tok)
             if m:
                 fields.setdefault(m.group(1), int(m.group(2)))
@@ -198,8 +203,13 @@ class _Walker:
         zone = _ZoneAcc(node, t[self.i])
         kb, plain = zone.fields_kb, zone.fields
         i = self.i + 1
-        while i < n and not self.at_construct(i):
+        while i < n:
             tok = t[i]
+            if tok[:1].islower():  # at_construct(i), without the call for key:value tokens
+                if tok in _RESERVE_WORDS:
+                    break
+            elif self.at_construct(i):
+                break
             m = _KV_KB_MATCH(tok)
             k = v = None
             if not m:

@@ -146,7 +146,8 @@ class Report:
         if c.MEMINFO_VOCAB.search(s):
             if len(self.mem_lines) < MAX_MEMINFO_LINES:
                 self.mem_lines.append(s)
-            if c.MEMINFO_CLOSING.search(s):
+            # every alternative of MEMINFO_CLOSING holds one of these words (the search is slow)
+            if ("pages" in s or "Memory cgroup" in s) and c.MEMINFO_CLOSING.search(s):
                 self.mem_closed = True
             return OK
         # After `N pages reserved` (the last lines of show_mem) a stall or failure report is

@@ -26,6 +26,7 @@ from memstall.parsers.kernlog import classify as c
 from memstall.parsers.kernlog.oom import oom_end
 from memstall.parsers.kernlog.prefix import ANCHOR, STAMP_IN, Prefix, stamp_in
 from memstall.parsers.kernlog.report import END, OK, UNKNOWN, Report
+from memstall.parsers.kernlog.runs import take_run
 from memstall.parsers.kernlog.unwrap import Hosts, Unwrapped, unwrap
 
 Item = Union[AllocEvent, MemInfoDump]
@@ -99,8 +100,11 @@ class _Stream:
 class LogScanner:
     """Feed physical lines (bytes or str) with `feed`; call `finish` at the end of input."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, fast: bool = True) -> None:
         self.source = source
+        self.fast = fast
+        """Take runs of same-shaped report lines at once in `feed_block` (`runs.take_run`);
+        False keeps the line-by-line reference path (same output, tested)."""
         self.skipped: dict[str, int] = {}
         self.cut_lines = 0
         self.hosts: Hosts = {}
@@ -202,6 +206,11 @@ class LogScanner:
                 if hit < 0:
                     return out
                 pos = start
+            if self._open and self.fast:
+                after = take_run(self, block, pos, out)
+                if after != pos:
+                    pos = after
+                    continue
             stop = block.find(b"\n", pos)
             if stop < 0:
                 stop = end
@@ -371,7 +380,11 @@ class LogScanner:
             self._idle(st, s, u, key)
             return
         rep.note_stamp(u)
-        verdict = rep.consume(s, self._start)
+        self._verdict(st, rep, rep.consume(s, self._start), s, u, key, out)
+
+    def _verdict(self, st: _Stream, rep: Report, verdict: str, s: str, u: Unwrapped, key: str | None,
+                 out: list[Item]) -> None:
+        """What a report line's verdict does to the report (shared with `runs.take_run`)."""
         if verdict != OK:
             rep.lines -= 1  # counted as skipped below, or handed on
         if verdict == END:
