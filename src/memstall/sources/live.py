@@ -62,6 +62,9 @@ def _open_kept(path: Path) -> int:
 # Descriptors kept open for files of the live root read more than once (a Sampler's files,
 # read every tick): pread at offset 0 saves the open, fstat and close of each read.
 _MAX_KEPT = 64
+# Only the kernel's files, printed afresh on each read: a regular file replaced by a rename
+# (/etc) would be read through a kept descriptor as it was.
+_KEPT_UNDER = ("proc/", "sys/")
 
 
 class DirSource:
@@ -122,9 +125,9 @@ class DirSource:
         return fd
 
     def _read_live(self, rel: str) -> bytes:
-        """A file of the live root. Its second read keeps a descriptor open (up to _MAX_KEPT);
-        a read that fails through a kept descriptor (the file is gone: an exited task's
-        proc/<pid>/stat) closes it and opens the path once more, whose errors are today's."""
+        """A file of the live root. The second read of a proc/ or sys/ file keeps a descriptor
+        open (up to _MAX_KEPT); a read that fails through a kept descriptor (the file is gone:
+        an exited task's proc/<pid>/stat) closes it and opens the path once more, whose errors are today's."""
         fd = self._kept.pop(rel, None)
         if fd is not None:
             try:
@@ -132,9 +135,10 @@ class DirSource:
             except OSError:
                 os.close(fd)
             else:
-                self._kept[rel] = fd
+                self._keep(rel, fd)
                 return data
-        elif rel not in self._read_once or len(self._kept) >= _MAX_KEPT:
+        elif (rel not in self._read_once or len(self._kept) >= _MAX_KEPT
+              or not rel.startswith(_KEPT_UNDER)):
             if len(self._read_once) >= 4096:
                 self._read_once.clear()
             self._read_once.add(rel)
@@ -145,8 +149,13 @@ class DirSource:
         except BaseException:
             os.close(fd)
             raise
-        self._kept[rel] = fd
+        self._keep(rel, fd)
         return data
+
+    def _keep(self, rel: str, fd: int) -> None:
+        # Two threads reading one file each hold a descriptor: one is kept, one closed.
+        if self._kept.setdefault(rel, fd) != fd:
+            os.close(fd)
 
     def close(self) -> None:
         """Closes the descriptors kept open (reads after it open them again)."""
