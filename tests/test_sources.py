@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +108,54 @@ def test_live_root_is_marked_live() -> None:
     assert DirSource("/").is_live
     assert not DirSource(str(IDLE)).is_live
     assert open_root(str(IDLE)).label == str(IDLE)
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_live_reads_through_a_kept_descriptor_see_the_kernel_afresh() -> None:
+    src = DirSource("/")
+    before = _open_fds()
+    first = src.read_text("proc/uptime")  # opened, read, closed
+    assert _open_fds() == before
+    texts = [first] + [src.read_text("proc/uptime") for _ in range(3)]  # the second keeps it open
+    assert _open_fds() == before + 1
+    assert all(len(t.split()) == 2 for t in texts)
+    time.sleep(0.02)
+    later = src.read_text("proc/uptime")
+    assert float(later.split()[0]) > float(first.split()[0])  # printed again at offset 0
+    # a file longer than one seq_file buffer comes whole, as a fresh open reads it
+    for _ in range(2):
+        kept = src.read_text("proc/self/mountinfo")
+    fresh = Path("/proc/self/mountinfo").read_text()
+    assert kept.endswith("\n") and len(kept.splitlines()) == len(fresh.splitlines())
+    src.close()
+    assert _open_fds() == before
+
+
+def test_a_kept_descriptor_of_an_exited_task_reopens_once_then_is_unavailable() -> None:
+    src = DirSource("/")
+    child = subprocess.Popen(["sleep", "30"])  # a task of our own to end
+    rel = f"proc/{child.pid}/stat"
+    before = _open_fds()
+    try:
+        for _ in range(2):
+            assert src.read_text(rel).startswith(f"{child.pid} (sleep)")
+        assert _open_fds() == before + 1
+    finally:
+        child.kill()
+        child.wait()
+    with pytest.raises(SourceUnavailable, match="no such file"):
+        src.read_text(rel)
+    assert _open_fds() == before  # the stale descriptor closed, none opened
+
+
+def test_live_directory_read_twice_is_refused_both_times() -> None:
+    src = DirSource("/")
+    for _ in range(2):
+        with pytest.raises(SourceUnavailable, match="is a directory"):
+            src.read_text("proc/sys")
 
 
 def test_paths_cannot_escape_the_root() -> None:

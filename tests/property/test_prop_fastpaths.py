@@ -126,6 +126,29 @@ def test_zoneinfo_generated_and_mutated(data: st.DataObject) -> None:
     check("zoneinfo", data.draw(mutated(text)))
 
 
+# One CPU of a pagesets section as 6.7+ prints it (high_min, high_max and the CPU's own
+# 'vm stats threshold'): the fast path takes all but the last CPU out without splitting them.
+CPU_PAGESET = st.tuples(st.integers(0, 99999), st.integers(0, 99999), st.integers(0, 999), st.booleans(),
+                        st.integers(0, 125)).map(
+    lambda c: (f"              count:    {c[0]}\n              high:     {c[1]}\n"
+               f"              batch:    {c[2]}\n"
+               + ("              high_min: 14\n              high_max: 240\n" if c[3] else "")
+               + f"  vm stats threshold: {c[4]}"))
+
+
+@given(st.data())
+def test_zoneinfo_many_cpu_pagesets_generated_and_mutated(data: st.DataObject) -> None:
+    lines = []
+    for line in format_zoneinfo(data.draw(zoneinfo_models())).split("\n"):
+        lines.append(line)
+        if line == "  pagesets":
+            cpus = data.draw(st.lists(CPU_PAGESET, max_size=6))
+            lines += [f"    cpu: {n}\n{text}" for n, text in enumerate(cpus)]
+    text = "\n".join(lines)
+    assert check("zoneinfo", text)
+    check("zoneinfo", data.draw(mutated(text)))
+
+
 COUNTERS = st.dictionaries(st.from_regex(r"[a-z_][a-z0-9_]{0,20}", fullmatch=True),
                            st.integers(min_value=-2**63, max_value=2**64), min_size=1, max_size=30)
 

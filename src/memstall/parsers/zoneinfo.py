@@ -121,12 +121,21 @@ _KEY = re.compile(r"[A-Za-z_][\w()]*", re.ASCII)
 _COLON_KEY = re.compile(r"[A-Za-z_][\w ]*", re.ASCII)
 _KNOWN_KEYS: set[str] = set()
 _KNOWN_COLON_KEYS: set[str] = set()
+# One CPU's lines of a zone's pagesets section, exactly as the kernel prints them (count,
+# high and batch since 2.6; high_min and high_max since 6.7; mm/vmstat.c zoneinfo_show_print).
+_CPU_PAGESET = (r"    cpu: \d+\n(?: +(?:count|high|batch|high_min|high_max): +\d+\n)*"
+                r"  vm stats threshold: +\d+\n")
+# Every CPU of a pagesets section but the last: each line a key the zone keeps nothing of,
+# but 'vm stats threshold', whose last value the last CPU's block gives. Taken out of the
+# text as a whole (on a many-CPU host most of zoneinfo's lines), they are never split.
+_OTHER_CPUS = re.compile(rf"\n  pagesets\n(?:{_CPU_PAGESET})+(?={_CPU_PAGESET})", re.ASCII)
 
 
 def fast_parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
     """reference_parse_zoneinfo's result for text of the usual shapes; raises _Fallback otherwise."""
     if not plain(text):
         raise _Fallback
+    text = _OTHER_CPUS.sub("\n  pagesets\n", text)  # line numbers: only errors name them
     zones: list[Zone] = []
     seen: set[tuple[int, str]] = set()
     nodes: dict[int, dict[str, int]] = {}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +35,38 @@ def _read_bounded(path: Path) -> bytes:
         return _read_bounded_from(fh)
 
 
+def _pread_bounded(fd: int) -> bytes:
+    """The whole file from offset 0 through a descriptor kept open: seq_file (/proc) and
+    kernfs (/sys) files print afresh when read at offset 0, and a seq_file read can stop
+    short of the end (a record that does not fit its buffer), so read on to an empty read."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= MAX_FILE_BYTES:
+        chunk = os.pread(fd, _CHUNK, size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
+def _open_kept(path: Path) -> int:
+    """Opened as open() does (so the same errors), a directory refused as open() refuses it."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    return fd
+
+
+# Descriptors kept open for files of the live root read more than once (a Sampler's files,
+# read every tick): pread at offset 0 saves the open, fstat and close of each read.
+_MAX_KEPT = 64
+# Only the kernel's files, printed afresh on each read: a regular file replaced by a rename
+# (/etc) would be read through a kept descriptor as it was.
+_KEPT_UNDER = ("proc/", "sys/")
+
+
 class DirSource:
     """Reads files below a directory. With root '/' this is the running kernel."""
 
@@ -41,6 +75,8 @@ class DirSource:
         self._label = label or root
         self._live = os.path.realpath(root) == "/"
         self._paths: dict[str, Path] = {}
+        self._kept: dict[str, int] = {}
+        self._read_once: set[str] = set()
 
     @property
     def label(self) -> str:
@@ -88,9 +124,53 @@ class DirSource:
             os.close(root_fd)
         return fd
 
+    def _read_live(self, rel: str) -> bytes:
+        """A file of the live root. The second read of a proc/ or sys/ file keeps a descriptor
+        open (up to _MAX_KEPT); a read that fails through a kept descriptor (the file is gone:
+        an exited task's proc/<pid>/stat) closes it and opens the path once more, whose errors are today's."""
+        fd = self._kept.pop(rel, None)
+        if fd is not None:
+            try:
+                data = _pread_bounded(fd)
+            except OSError:
+                os.close(fd)
+            else:
+                self._keep(rel, fd)
+                return data
+        elif (rel not in self._read_once or len(self._kept) >= _MAX_KEPT
+              or not rel.startswith(_KEPT_UNDER)):
+            if len(self._read_once) >= 4096:
+                self._read_once.clear()
+            self._read_once.add(rel)
+            return _read_bounded(self._path(rel))
+        fd = _open_kept(self._path(rel))
+        try:
+            data = _pread_bounded(fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._keep(rel, fd)
+        return data
+
+    def _keep(self, rel: str, fd: int) -> None:
+        # Two threads reading one file each hold a descriptor: one is kept, one closed.
+        if self._kept.setdefault(rel, fd) != fd:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Closes the descriptors kept open (reads after it open them again)."""
+        kept, self._kept = self._kept, {}
+        for fd in kept.values():
+            os.close(fd)
+
+    def __del__(self) -> None:
+        for fd in getattr(self, "_kept", {}).values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
     def read_text(self, rel: str) -> str:
         try:
-            data = self._read_capture_file(rel) if not self._live else _read_bounded(self._path(rel))
+            data = self._read_capture_file(rel) if not self._live else self._read_live(rel)
         except FileNotFoundError:
             raise SourceUnavailable(rel, "no such file") from None
         except PermissionError:
