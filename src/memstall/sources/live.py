@@ -6,6 +6,7 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -18,16 +19,21 @@ from memstall.sources._paths import MAX_FILE_BYTES, TOO_LARGE, clean_rel, glob_o
 _CHUNK = 256 * 1024
 
 
-def _read_bounded_from(fh: BinaryIO) -> bytes:
+def _bounded(read_at: Callable[[int], bytes]) -> bytes:
+    """Chunks from read_at(offset) until an empty one, at most MAX_FILE_BYTES (plus a chunk)."""
     parts: list[bytes] = []
     size = 0
     while size <= MAX_FILE_BYTES:
-        chunk = fh.read(_CHUNK)
+        chunk = read_at(size)
         if not chunk:
             break
         parts.append(chunk)
         size += len(chunk)
     return b"".join(parts)
+
+
+def _read_bounded_from(fh: BinaryIO) -> bytes:
+    return _bounded(lambda _offset: fh.read(_CHUNK))
 
 
 def _read_bounded(path: Path) -> bytes:
@@ -39,15 +45,7 @@ def _pread_bounded(fd: int) -> bytes:
     """The whole file from offset 0 through a descriptor kept open: seq_file (/proc) and
     kernfs (/sys) files print afresh when read at offset 0, and a seq_file read can stop
     short of the end (a record that does not fit its buffer), so read on to an empty read."""
-    parts: list[bytes] = []
-    size = 0
-    while size <= MAX_FILE_BYTES:
-        chunk = os.pread(fd, _CHUNK, size)
-        if not chunk:
-            break
-        parts.append(chunk)
-        size += len(chunk)
-    return b"".join(parts)
+    return _bounded(lambda offset: os.pread(fd, _CHUNK, offset))
 
 
 def _open_kept(path: Path) -> int:
