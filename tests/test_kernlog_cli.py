@@ -371,8 +371,8 @@ def test_streamed_json_is_byte_identical_to_the_whole_document(logs: list[Path],
     assert r.code == 0
     doc = json.loads(r.out)
     assert r.out == document_text(doc)
-    lines = r.out.splitlines()
-    assert len(lines) == len(document_text({**doc, "events": [], "standalone_mem_info": []}).splitlines()) \
+    lines = r.out.count("\n")  # not splitlines(): U+2028 in a log's text is left as it is
+    assert lines == document_text({**doc, "events": [], "standalone_mem_info": []}).count("\n") \
         + (1 + len(doc["events"]) if doc["events"] else 0) \
         + (1 + len(doc["standalone_mem_info"]) if doc["standalone_mem_info"] else 0)
 

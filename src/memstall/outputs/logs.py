@@ -100,7 +100,8 @@ whole skeleton text take 2 or 4 bytes a character)."""
 def _list_item(value: object) -> str:
     """`value` as one item of a list at the document's top level: one line, encoded by json's
     C encoder (no `indent`: with it, json falls back to its pure-Python encoder, which cost
-    about 30 % of `--format json` on a log of reports back to back)."""
+    about 30 % of `--format json` on a log of reports back to back). One line means no "\\n":
+    json escapes it, but leaves U+0085 and U+2028 of a log's text as they are."""
     return "    " + json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
