@@ -220,6 +220,9 @@ def measure_issue10(files: dict[str, tuple[Path, int]], repeat: int = 1) -> bool
         if label.startswith("sparse"):
             met = ratio <= 1.5
             line += f"  [{'met' if met else 'MISSED'}: <= 1.5x]"
+            pre = best(prefilter_cmd(path), repeat)
+            line += (f"\n    (its prefilter grep -E alone: {pre.seconds:.2f} s, CPU {pre.cpu_s:.2f} s = "
+                     f"{pre.cpu_s / peer.cpu_s if peer.cpu_s else float('inf'):.2f}x grep -F's CPU)")
             ok &= met
         if label == "reports-only":
             rate = m.stdout_lines / m.seconds if m.seconds else 0.0
@@ -239,6 +242,9 @@ def measure_issue10(files: dict[str, tuple[Path, int]], repeat: int = 1) -> bool
             else:
                 line += "; --jobs: not implemented [MISSED: >= 20,000]"
                 ok = False
+            js = best([*memstall_cmd(path)[:-2], "json", str(path)], repeat)
+            line += (f"\n  --format json {label}: {js.seconds:.2f} s (CPU {js.cpu_s:.2f} s, "
+                     f"{js.cpu_s / m.cpu_s if m.cpu_s else float('inf'):.2f}x jsonl's CPU)")
             d = best(diagnose_cmd(path), repeat)
             line += f"\n  diagnose --log {label}: {d.seconds:.2f} s, RSS {d.max_rss_mb:.1f} MB" \
                     f" [{'met' if d.max_rss_mb < 100 else 'MISSED'}: < 100 MB]"

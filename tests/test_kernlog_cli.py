@@ -361,14 +361,20 @@ SYSRQ = CORPUS / "003-lkml-2004-sysrq-m-highmem-2.6.3.log"
 
 @pytest.mark.parametrize("logs", [[SEED, DOM, FC27], [SYSRQ], []], ids=["events", "standalone-only", "empty"])
 def test_streamed_json_is_byte_identical_to_the_whole_document(logs: list[Path], tmp_path: Path) -> None:
-    """--format json encodes events as they come; the result is exactly render.jsonout's output."""
-    from memstall.outputs.render.jsonout import dumps
+    """--format json encodes events as they come; the result is exactly document_text's output:
+    the envelope indented, each event and standalone dump on one line."""
+    from memstall.outputs.logs import document_text
 
     empty = tmp_path / "empty.log"
     empty.write_text("")
     r = run_cli("logs", "--format", "json", *[str(p) for p in logs or [empty]])
     assert r.code == 0
-    assert r.out == dumps(json.loads(r.out))
+    doc = json.loads(r.out)
+    assert r.out == document_text(doc)
+    lines = r.out.count("\n")  # not splitlines(): U+2028 in a log's text is left as it is
+    assert lines == document_text({**doc, "events": [], "standalone_mem_info": []}).count("\n") \
+        + (1 + len(doc["events"]) if doc["events"] else 0) \
+        + (1 + len(doc["standalone_mem_info"]) if doc["standalone_mem_info"] else 0)
 
 
 def test_version_imports_no_sub_command() -> None:

@@ -24,6 +24,8 @@ KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
 LOGS = sorted([*(KERNLOG / "corpus").glob("*.log"), *(KERNLOG / "formats").glob("*.txt"),
                *(KERNLOG / "noise").glob("*.txt")])
 NOISE = (KERNLOG / "noise" / "boot-and-memory-messages.txt").read_bytes()
+EVERY_LOG = sorted(p for p in KERNLOG.rglob("*") if p.suffix in (".log", ".txt"))
+"""Every log under tests/fixtures/kernlog: corpus, formats, noise, held-back and wild."""
 
 pytestmark = pytest.mark.skipif(shutil.which("grep") is None, reason="no grep binary")
 
@@ -59,7 +61,7 @@ def _mixed(rng: random.Random) -> bytes:
     return b"\n".join(parts) + (b"" if rng.random() < 0.5 else b"\n")
 
 
-@pytest.mark.parametrize("path", LOGS, ids=[p.name for p in LOGS])
+@pytest.mark.parametrize("path", EVERY_LOG, ids=[str(p.relative_to(KERNLOG)) for p in EVERY_LOG])
 def test_grep_path_equals_block_path_on_every_fixture(path: Path, tmp_path: Path) -> None:
     data = NOISE + path.read_bytes() + NOISE + path.read_bytes()
     log = tmp_path / "x.log"
@@ -82,6 +84,56 @@ def test_grep_path_equals_block_path_on_mixed_logs(seed: int, tmp_path: Path) ->
     assert fast[0], "the mixed log has reports"
     # dense input: the prefilter hands over to block reading part-way, same result
     assert _run(log, True, dense_lines=rng.randrange(50, 500)) == fast
+
+
+# Report kinds a sparse syslog may hold, beside the corpus's reports: OOM ends without their
+# beginning (select + kill lines, global and memcg), a lone kill line (its report rate-limited
+# away: not a report), and a header whose comm KERN_CONT printed on the line before.
+_HEADERLESS = (
+    b"Out of memory: Kill process 4321 (java) score 950 or sacrifice child\n"
+    b"Killed process 4321 (java) total-vm:8123456kB, anon-rss:6012344kB, file-rss:1024kB\n",
+    b"Memory cgroup out of memory: Kill process 77 (stress) score 1000 or sacrifice child\n"
+    b"Killed process 77 (stress) total-vm:1050000kB, anon-rss:1048000kB, file-rss:0kB\n",
+    b"Out of memory: Killed process 31769 (chromium) total-vm:3512344kB, anon-rss:1201404kB, "
+    b"file-rss:0kB, shmem-rss:7968kB, UID:1000 pgtables:4024kB oom_score_adj:300\n",
+    b"rsync: \n"
+    b"page allocation stalls for 10004ms, order:0, mode:0x24201ca(GFP_HIGHUSER_MOVABLE|__GFP_COLD)\n",
+)
+
+
+def _sparse(rng: random.Random) -> bytes:
+    """A sparse syslog: a few MB of background (fleet daemon lines and the noise file, with
+    prefilter-passing lines that open nothing) with every corpus report, a SysRq Mem-Info
+    without a header (corpus 003, 040) and the header-less pieces above embedded far apart."""
+    background = [b"%s stor-%02d systemd[1]: Started Session %d of user u%d." % (
+        b"Nov 26 07:00:%02d" % (n % 60), n % 8, n, n % 5) for n in range(400)]
+    background += [*NOISE.split(b"\n"), b"Nov 26 07:01:00 stor-03 kernel: [ 9.0] eth0: link up:",
+                   b"Nov 26 07:01:00 stor-04 kernel: [ 9.1] Call Trace:"]
+    pieces = [p.read_bytes() for p in sorted((KERNLOG / "corpus").glob("*.log"))] + list(_HEADERLESS) * 2
+    rng.shuffle(pieces)
+    out = []
+    for piece in pieces:
+        out += rng.sample(background, rng.randrange(50, len(background)))
+        out.append(piece.rstrip(b"\n"))
+    out += background
+    return b"\n".join(out) + b"\n"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_grep_path_equals_block_path_on_sparse_logs_with_every_report_kind(seed: int, tmp_path: Path) -> None:
+    data = _sparse(random.Random(seed))
+    log = tmp_path / "sparse.log"
+    log.write_bytes(data)
+    fast = _run(log, True)
+    assert fast == _run(log, False)
+    assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
+    items = fast[0]
+    events = [i for i in items if isinstance(i, AllocEvent)]
+    assert {e.kind for e in events} == {"stall", "failure", "oom"}
+    ends = [e for e in events if e.oom is not None and not e.oom.has_begin]
+    assert len(ends) >= 2 * 2  # the two select + kill pairs, twice; the lone kill lines are not reports
+    assert any(not isinstance(i, AllocEvent) for i in items)  # standalone Mem-Info (SysRq)
+    assert any(e.comm == "rsync" for e in events)  # the KERN_CONT-split header
 
 
 def test_long_lines_are_cut_where_they_are_read(tmp_path: Path) -> None:

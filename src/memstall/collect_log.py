@@ -5,7 +5,6 @@ Apart from collect/ so that commands which never read a log do not import the sc
 
 from __future__ import annotations
 
-import multiprocessing
 import pickle
 import stat
 from collections.abc import Iterator
@@ -276,6 +275,8 @@ class ParallelScan:
         self.cut_lines += cut_lines
 
     def __iter__(self) -> Iterator[Item]:
+        import multiprocessing  # here: a one-process `memstall logs` does not pay for its import
+
         parts = self._parts()
         methods = multiprocessing.get_all_start_methods()
         ctx = multiprocessing.get_context("fork" if "fork" in methods else None)

@@ -2,7 +2,8 @@
 
 Streams: events are printed as their report ends (`--format jsonl` flushes every line), and
 memory stays flat whatever the log size. `--format json` is one document, which appears on
-stdout only when it is whole: its events wait in a temporary file, not in memory. Files may
+stdout only when it is whole: its events wait in a temporary file, not in memory, each
+encoded on one line by json's C encoder (only the envelope is indented). Files may
 be plain, .gz, .xz, .bz2, .zst (with the `zstd` extra) or `-` for stdin.
 """
 
@@ -24,7 +25,6 @@ from memstall.model.kernel import KernelVersion
 from memstall.model.kernlog import KINDS, AllocEvent, MemInfoDump
 from memstall.outputs import logs as out
 from memstall.outputs.logs_snapshot import snapshot_files
-from memstall.outputs.render.jsonout import dumps
 from memstall.parsers.kernlog import LogScanner
 from memstall.pipeline.log_filter import EventFilter, parse_bound
 from memstall.sources.kernlog import STDIN, LogReader
@@ -133,7 +133,7 @@ class _Run:
             doc = out.document(events, self.standalone, out.summary_doc(summary, last), self.skipped,
                                self.cut_lines)
             if not self.events_written:
-                self.io.stdout.write(dumps(doc))
+                self.io.stdout.write(out.document_text(doc))
                 return
             head, tail = out.around_events(doc)
             self.io.stdout.write(head)
