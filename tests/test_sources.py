@@ -23,7 +23,7 @@ from memstall.collect.registry import sample_paths
 from memstall.errors import SourceUnavailable
 from memstall.sources import open_root
 from memstall.sources._paths import MAX_FILE_BYTES, clean_rel
-from memstall.sources.live import DirSource
+from memstall.sources.live import DirSource, keepable
 from memstall.sources.snapshot import SampleView, TarSource
 from memstall.sources.sosreport import SosSource
 
@@ -132,6 +132,15 @@ def test_live_reads_through_a_kept_descriptor_see_the_kernel_afresh() -> None:
     assert kept.endswith("\n") and len(kept.splitlines()) == len(fresh.splitlines())
     src.close()
     assert _open_fds() == before
+
+
+def test_no_descriptor_is_kept_in_debugfs_or_tracefs() -> None:
+    """A kept descriptor there would make `umount /sys/kernel/debug` fail (EBUSY) while an
+    exporter or top runs; the live test that mounts debugfs for extfrag unmounts it after."""
+    assert keepable("proc/zoneinfo") and keepable("sys/devices/system/node/node0/meminfo")
+    assert not keepable("sys/kernel/debug/extfrag/extfrag_index")
+    assert not keepable("sys/kernel/tracing/instances/memstall-1/trace")
+    assert not keepable("etc/sysctl.conf")
 
 
 def test_a_kept_descriptor_of_an_exited_task_reopens_once_then_is_unavailable() -> None:

@@ -63,6 +63,15 @@ _MAX_KEPT = 64
 # Only the kernel's files, printed afresh on each read: a regular file replaced by a rename
 # (/etc) would be read through a kept descriptor as it was.
 _KEPT_UNDER = ("proc/", "sys/")
+# ...but never under a mount an administrator may want to unmount: a kept descriptor in
+# debugfs or tracefs makes `umount /sys/kernel/debug` fail with EBUSY while memstall runs
+# (found by the live test that mounts debugfs for the extfrag files and unmounts it after).
+_NEVER_KEPT_UNDER = ("sys/kernel/debug/", "sys/kernel/tracing/")
+
+
+def keepable(rel: str) -> bool:
+    """Whether a live file read again may keep its descriptor open."""
+    return rel.startswith(_KEPT_UNDER) and not rel.startswith(_NEVER_KEPT_UNDER)
 
 
 class DirSource:
@@ -136,7 +145,7 @@ class DirSource:
                 self._keep(rel, fd)
                 return data
         elif (rel not in self._read_once or len(self._kept) >= _MAX_KEPT
-              or not rel.startswith(_KEPT_UNDER)):
+              or not keepable(rel)):
             if len(self._read_once) >= 4096:
                 self._read_once.clear()
             self._read_once.add(rel)
