@@ -98,6 +98,23 @@ def _rows(db: Db, from_ms: int, to_ms: int) -> list[tuple[int, int, int, int, by
     return rows
 
 
+def _decoded(layouts: dict[int, tuple[str, ...]], prev: dict[int, tuple[int, list[int]]], run: int,
+             layout: int, data: bytes) -> tuple[tuple[str, ...] | None, list[int] | None]:
+    """One row's (names, values), delta-decoded against the run's previous row (kept in
+    `prev`); (names, None) for a row that does not decode, which also breaks the run's chain."""
+    names = layouts.get(layout)
+    base = prev.get(run)
+    try:
+        if names is None:
+            raise CodecError(f"unknown layout {layout}")
+        values = decode(bytes(data), len(names), base[1] if base and base[0] == layout else None)
+    except CodecError:
+        prev.pop(run, None)
+        return names, None
+    prev[run] = (layout, values)
+    return names, values
+
+
 def _points(db: Db, from_ms: int, to_ms: int, every: int = 1) -> tuple[list[Point], int]:
     """The decoded samples of the range; with `every` > 1, every `every`-th of each run
     (all rows are still decoded, a delta needs the row before it)."""
@@ -107,17 +124,10 @@ def _points(db: Db, from_ms: int, to_ms: int, every: int = 1) -> tuple[list[Poin
     points: list[Point] = []
     skipped = 0
     for t, run, layout, _kf, data in _rows(db, from_ms, to_ms):
-        names = layouts.get(layout)
-        base = prev.get(run)
-        try:
-            if names is None:
-                raise CodecError(f"unknown layout {layout}")
-            values = decode(bytes(data), len(names), base[1] if base and base[0] == layout else None)
-        except CodecError:
-            prev.pop(run, None)
+        names, values = _decoded(layouts, prev, run, layout, data)
+        if names is None or values is None:
             skipped += 1
             continue
-        prev[run] = (layout, values)
         if t >= from_ms:
             seen[run] = seen.get(run, -1) + 1
             if seen[run] % every == 0:
@@ -149,16 +159,9 @@ def iter_points(db: Db, from_ms: int, to_ms: int) -> Iterator[Point]:
     for t, run, layout, data in rows:
         if run not in starts or t < starts[run]:
             continue
-        names = layouts.get(layout)
-        base = prev.get(run)
-        try:
-            if names is None:
-                raise CodecError(f"unknown layout {layout}")
-            values = decode(bytes(data), len(names), base[1] if base and base[0] == layout else None)
-        except CodecError:
-            prev.pop(run, None)
+        names, values = _decoded(layouts, prev, run, layout, data)
+        if names is None or values is None:
             continue
-        prev[run] = (layout, values)
         if t >= from_ms:
             yield Point(t, run, dict(zip(names, values)))
 
