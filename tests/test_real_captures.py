@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 
 from conftest import run_cli
+from kernel_formulas import fragmentation_milli as _frag_index
+from kernel_formulas import unusable_milli as _unusable_index
 
 CAPTURES = Path(__file__).parent / "fixtures" / "real-captures"
 ROOTS = sorted(p.name for p in CAPTURES.iterdir() if p.is_dir())
@@ -122,27 +124,6 @@ def _zoneinfo(root: str) -> dict[tuple[int, str], dict[str, int]]:
                 and words[1].isdigit():
             cur.setdefault(words[0], int(words[1]))
     return zones
-
-
-def _frag_index(counts: list[int], order: int) -> int:
-    """__fragmentation_index (mm/vmstat.c), in thousandths."""
-    free_pages = sum(n << k for k, n in enumerate(counts))
-    blocks_total = sum(counts)
-    suitable = sum(n << (k - order) for k, n in enumerate(counts) if k >= order)
-    if blocks_total == 0:
-        return 0
-    if suitable > 0:
-        return -1000
-    return 1000 - (1000 + (free_pages * 1000) // (1 << order)) // blocks_total
-
-
-def _unusable_index(counts: list[int], order: int) -> int:
-    """unusable_free_index (mm/vmstat.c), in thousandths."""
-    free_pages = sum(n << k for k, n in enumerate(counts))
-    suitable = sum(n << (k - order) for k, n in enumerate(counts) if k >= order)
-    if free_pages == 0:
-        return 1000
-    return ((free_pages - (suitable << order)) * 1000) // free_pages
 
 
 def _index_text(thousandths: int, width: int) -> str:
