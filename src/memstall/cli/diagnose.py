@@ -137,11 +137,8 @@ def run(args: argparse.Namespace, io: Any) -> int:
     else:
         kernel = inputs.kernel or inputs.state.kernel
         title = f"memstall diagnose: {label} ({how}; kernel {kernel or 'unknown'})"
-        text = diagnosis_text(report, advice, title)
-        story = oom_story_lines(inputs.events)
-        if story:  # the story first, as an on-call reads an OOM: right under the title
-            title_line, rest = text.split("\n", 1)
-            text = title_line + "\n\n" + "\n".join(story) + "\n" + rest
+        # the last OOM's story first, as an on-call reads one: right under the title
+        text = diagnosis_text(report, advice, title, oom_story_lines(inputs.events))
         if args.trace is not None:
             text = text + "\n" + "\n".join(trace_lines(traced, unavailable)).rstrip("\n") + "\n"
         io.stdout.write(text)

@@ -122,8 +122,11 @@ def _finding(f: Finding) -> list[str]:
     return lines
 
 
-def diagnosis_text(report: Report, advice: Advice, title: str) -> str:
+def diagnosis_text(report: Report, advice: Advice, title: str, lead: Sequence[str] = ()) -> str:
+    """`lead`: lines told before the findings (the last OOM report's story), under the title."""
     out = [title, ""]
+    if lead:
+        out += [*lead, ""]
     if not report.findings:
         out += ["No findings: every rule that could run passed.", ""]
     for severity in (Severity.CRITICAL, Severity.WARNING, Severity.INFO):
