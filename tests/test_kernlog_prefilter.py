@@ -17,7 +17,7 @@ from conftest import run_cli
 from memstall.collect_log import scan_log
 from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner, scan_lines
-from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_ERE
+from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_WORDS as PREFILTER_ERE
 from memstall.sources.kernlog import PREFILTER_MIN_BYTES, LogReader
 
 KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"

@@ -6,7 +6,11 @@ the wrapper names (many hosts interleave in a fleet syslog); a line without a ho
 continuation, a record that lost its prefix) goes to the stream of the line before it.
 
 Fast path: while no report is open, a line that holds none of the trigger words is counted
-without being decoded or unwrapped; that is what keeps a sparse 1 GB syslog cheap.
+without being decoded or unwrapped; that is what keeps a sparse 1 GB syslog cheap. The trigger
+words are fixed strings (`PREFILTER_WORDS`), so a big file can be prefiltered by `rg -F` or
+`grep -F`. What once needed a line-end trigger is found otherwise: a comm printed alone before a
+KERN_CONT-split header is looked up among the few lines before the header (`LOOKBACK_LINES`),
+and once a log shows quoted-printable (`=3D`), every line after is read.
 
 >>> sc = LogScanner("demo")
 >>> out = sc.feed_text("[ 10.0] a: page allocation failure: order:2, mode:0x40cc0(GFP_KERNEL|__GFP_COMP)")
@@ -18,6 +22,7 @@ without being decoded or unwrapped; that is what keeps a sparse 1 GB syslog chea
 from __future__ import annotations
 
 import copy
+from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Union
 
@@ -44,14 +49,27 @@ MAX_LINE = 1 << 14
 # these; while no report is open, other lines are counted without being decoded. Fragments
 # that start with a buddy or node line but have no zone line (`free:`) are not picked up.
 _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ", b"lowmem_reserve",
-             b"SysRq", b"ut of memory")
+             b"SysRq", b"ut of memory", b"=3D")
 # `ut of memory`: an OOM report's end (`Out of memory: Kill process`, `Memory cgroup out of memory:
 # ...`) without its beginning is kept as an incomplete OOM event when it is more than one line
 # (select + kill); a lone kill line (dump_header() was rate-limited) stays outside any report.
-# The same for a block of lines searched with bytes.find (one pass per word): the triggers,
-# plus the line ends `feed` also lets through: quoted-printable soft breaks ('=') and a comm
-# printed alone (':', ': ') before a KERN_CONT-split header.
-_BLOCK_TRIGGERS = (*_TRIGGERS, b"=\n", b"=\r", b":\n", b": \n")
+# `=3D`: a quoted-printable `=` (`gfp_mask=3D0x...`); from the first line holding it (or a
+# soft break in a line fed for another word) the scanner reads every line (`busy`), so soft
+# breaks need no trigger of their own. Mail archives are small.
+_BLOCK_TRIGGERS = _TRIGGERS
+"""The same words, searched in a block of lines with bytes.find (one pass per word)."""
+PREFILTER_WORDS = _TRIGGERS
+"""Fixed strings (`rg -F` / `grep -F`, LC_ALL=C) in every line `feed_block` stops at while
+idle: a prefilter may skip the other lines while the scanner is idle (see `skip_idle`)."""
+
+LOOKBACK_LINES = 4
+"""A `page allocation` header without a comm takes it from a comm printed alone (KERN_CONT
+split the header) on the nearest of these previous lines that its host printed."""
+LOOKBACK_LINE_BYTES = 512
+"""A longer line is no comm printed alone, and the look-back stops there."""
+LOOKBACK_BYTES = LOOKBACK_LINES * (LOOKBACK_LINE_BYTES + 1) + 1
+"""Bytes before a header that hold every line the look-back can reach: a prefilter that
+skipped lines starts its region at least this far before a hit (`skip_idle`)."""
 
 
 _ANCHOR_WORDS = ("CPU:", "Pid:", "Mem-", "Call ", "lowmem_reserve", "Node ", "Hardware name", "active_anon:")
@@ -65,17 +83,6 @@ def _may_anchor(body: str) -> bool:
             or "lowmem_reserve" in body or "active_anon:" in body or "Hardware name" in body)
 
 
-def _ere(words: tuple[bytes, ...]) -> str:
-    """The trigger set as one POSIX extended regex for `grep -E` (a final newline becomes `$`)."""
-    def esc(text: str) -> str:
-        return "".join("\\" + ch if ch in ".[]()*+?{}|^$\\" else ch for ch in text)
-    return "|".join(esc(w.decode()[:-1]) + "$" if w.endswith(b"\n") else esc(w.decode()) for w in words)
-
-
-PREFILTER_ERE = _ere(_BLOCK_TRIGGERS)
-"""`grep -a -E` pattern matching every line `feed_block` would stop at (with LC_ALL=C): a
-prefilter may skip the other lines while the scanner is idle (see `skip_idle`)."""
-
 R_OUTSIDE = "outside any allocation report"
 R_FOREIGN = "not a kernel message (other syslog tag)"
 R_UNKNOWN = "unrecognised line inside a report"
@@ -85,14 +92,13 @@ R_DROPPED = "report without a header or Mem-Info"
 
 
 class _Stream:
-    __slots__ = ("open_oom", "prefix", "prev", "report")
+    __slots__ = ("open_oom", "prefix", "report")
 
     def __init__(self) -> None:
         self.report: Report | None = None
         self.open_oom = False
         """The last report closed on this stream was an OOM without its kill line: a kill line
         that follows belongs to it (it was cut off by interleaved text), not to a new report."""
-        self.prev: tuple[str, Unwrapped] | None = None
         self.prefix: Prefix | None = None
         """The wrapper `unwrap` did not know, learned from this stream's anchor lines."""
 
@@ -117,6 +123,12 @@ class LogScanner:
         self._qp_start = 0
         self._start = 0
         """First physical line of the logical line being handled (QP soft breaks join lines)."""
+        self._recent: deque[bytes | None] = deque(maxlen=LOOKBACK_LINES)
+        """The physical lines before the block being fed (None: a longer line, the look-back
+        stops there), oldest first."""
+        self._block: bytes | None = None
+        self._pos = 0
+        """While `feed_block` feeds a line: its block and the line's start in it."""
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -129,14 +141,20 @@ class LogScanner:
 
     @property
     def busy(self) -> bool:
-        """A report is open (or a quoted-printable line is pending): every line must be fed."""
-        return bool(self._open) or self._qp_pending is not None
+        """A report is open or the log is quoted-printable: every line must be fed."""
+        return bool(self._open) or self._qp
 
     def skip_idle(self, n: int) -> None:
-        """Count `n` lines a prefilter found free of `_BLOCK_TRIGGERS`, as `feed_block` would."""
+        """Count `n` lines a prefilter found free of `PREFILTER_WORDS`, as `feed_block` would.
+
+        The scanner does not see them, so it forgets the lines before: the next block must
+        start at least LOOKBACK_BYTES before the line that made the prefilter stop (or where
+        the skipped lines began), so that the look-back finds what reading every line finds.
+        """
         if n:
             self._no += n
             self.skip(R_OUTSIDE, n)
+            self._recent.clear()
 
     # -- resuming in the middle of a log (memstall logs --jobs) -----------------------------
 
@@ -153,33 +171,41 @@ class LogScanner:
         """Everything that decides what the following lines produce, comparable with `==`.
 
         Two scanners with equal keys at the same line give the same items and counts from
-        there on. A stream's previous line only matters when it is a comm printed alone, and
-        an idle stream without a learned prefix is the same as no stream.
+        there on. The lines before (the look-back's) are part of it, and an idle stream
+        without a learned prefix is the same as no stream.
         """
         open_reports = []
         rest = []
         for key, st in self._streams.items():
-            prev = st.prev if st.prev is not None and c.comm_alone(st.prev[0]) is not None else None
             pattern = st.prefix.pattern if st.prefix is not None else None
             if st.report is not None:
-                open_reports.append((key, pattern, prev, st.open_oom, copy.deepcopy(vars(st.report))))
-            elif pattern is not None or prev is not None or st.open_oom:
-                rest.append((key, pattern, prev, st.open_oom, None))
+                open_reports.append((key, pattern, st.open_oom, copy.deepcopy(vars(st.report))))
+            elif pattern is not None or st.open_oom:
+                rest.append((key, pattern, st.open_oom, None))
         for streams in (open_reports, rest):  # stale reports close in file order (_close_stale)
             streams.sort(key=lambda r: (r[0] is None, r[0] or ""))
         return (self._no, self._qp, self._qp_pending, self._qp_start, self._last_host, self._open,
-                frozenset(self.hosts), tuple(open_reports), tuple(rest))
+                frozenset(self.hosts), tuple(open_reports), tuple(rest), tuple(self._recent))
 
     # -- input -------------------------------------------------------------------------------
 
     def feed(self, raw: bytes) -> list[Item]:
         """One physical line (without its newline) as bytes; returns the reports it closed."""
+        self._block = None
+        out = self._feed(raw)
+        self._remember(raw)
+        return out
+
+    def _remember(self, raw: bytes) -> None:
+        raw = raw.rstrip(b"\r\n")
+        self._recent.append(raw if len(raw) <= LOOKBACK_LINE_BYTES else None)
+
+    def _feed(self, raw: bytes) -> list[Item]:
         self._no += 1
         if len(raw) > MAX_LINE:
             raw = raw[:MAX_LINE]
             self.cut_lines += 1
-        if (not self._open and self._qp_pending is None and not raw.endswith((b"=", b"=\r", b": ", b":"))
-                and not any(t in raw for t in _TRIGGERS)):
+        if not self._open and not self._qp and not any(t in raw for t in _TRIGGERS):
             self.skip(R_BLANK if not raw.strip() else R_OUTSIDE)
             return []
         return self._line(raw.decode("utf-8", "replace"))
@@ -193,8 +219,9 @@ class LogScanner:
         out: list[Item] = []
         pos, end = 0, len(block)
         nxt: dict[bytes, int] = {}
+        self._block = block
         while pos < end:
-            if not self._open and self._qp_pending is None:
+            if not self._open and not self._qp:
                 hit = self._next_trigger(block, pos, nxt)
                 start = end if hit < 0 else max(pos, block.rfind(b"\n", pos, hit) + 1)
                 skipped = block.count(b"\n", pos, start)
@@ -204,7 +231,7 @@ class LogScanner:
                     self._no += skipped
                     self.skip(R_OUTSIDE, skipped)
                 if hit < 0:
-                    return out
+                    break
                 pos = start
             if self._open and self.fast:
                 after = take_run(self, block, pos, out)
@@ -214,9 +241,86 @@ class LogScanner:
             stop = block.find(b"\n", pos)
             if stop < 0:
                 stop = end
-            out.extend(self.feed(block[pos:stop]))
+            self._pos = pos
+            out.extend(self._feed(block[pos:stop]))
             pos = stop + 1
+        self._pos = end + (block[-1:] != b"\n")  # after the last line, as if it had a newline
+        self._recent = deque(reversed(self._lines_before()), maxlen=LOOKBACK_LINES)
+        self._block = None
         return out
+
+    def _lines_before(self) -> list[bytes | None]:
+        """The physical lines before the one being fed, nearest first: at most LOOKBACK_LINES,
+        ending at the first longer than LOOKBACK_LINE_BYTES (given as None) or the first the
+        scanner never saw (a prefilter skipped it)."""
+        out: list[bytes | None] = []
+        block, end = self._block, self._pos
+        if block is not None:
+            lo = max(0, end - LOOKBACK_BYTES)
+            while end > 0 and len(out) < LOOKBACK_LINES:
+                nl = block.rfind(b"\n", lo, end - 1)
+                line = block[nl + 1:end - 1].rstrip(b"\r")
+                if (nl < 0 and lo > 0) or len(line) > LOOKBACK_LINE_BYTES:
+                    out.append(None)
+                    return out
+                out.append(line)
+                end = nl + 1
+        for line in reversed(self._recent):
+            if len(out) >= LOOKBACK_LINES:
+                break
+            out.append(line)
+            if line is None:
+                break
+        return out
+
+    def _kernel_lines_before(self) -> Iterator[tuple[str, Unwrapped] | None]:
+        """The kernel lines among `_lines_before`, unwrapped (blank, binary and other
+        programs' lines passed over); None where the look-back stops early."""
+        for raw in self._lines_before():
+            if raw is None:
+                yield None
+                return
+            line = raw.decode("utf-8", "replace")
+            if not line.strip() or "\x00" in line or line.count("\ufffd") * 4 > len(line):
+                continue
+            if self._qp:
+                line = line.replace("=3D", "=").replace("=20", " ")
+            u = unwrap(line, dict(self.hosts))  # a copy: the look-back learns no host
+            if u.kernel:
+                yield line, u
+
+    def _host_before(self) -> str | None:
+        """The host of the kernel line before a line without one, when the scanner is idle
+        (the lines before were maybe not read): that line's stream is this one's, and its
+        host is learned as reading that line would have."""
+        for found in self._kernel_lines_before():
+            if found is None or found[1].host is None:
+                return None
+            return unwrap(found[0], self.hosts).host
+        return None
+
+    def _comm_before(self, host: str | None) -> tuple[str, Unwrapped] | None:
+        """A comm printed alone on the nearest line before this one that the stream printed
+        (other hosts' lines are passed over), and that line. A header without a host belongs
+        to the host of the kernel line before it."""
+        for found in self._kernel_lines_before():
+            if found is None:
+                return None
+            u = found[1]
+            if host is not None and u.host is not None and u.host != host:
+                continue
+            st = self._streams.get(u.host if u.host is not None else host)
+            body = u.body
+            if st is not None and st.prefix is not None and st.prefix.matches(body):
+                head, body = st.prefix.split(body)
+                found = stamp_in(head) if u.stamp is None and "[" in head else None
+                if found is not None:
+                    u = u._replace(stamp=found[0], uptime_s=found[1])
+            if not body.strip():
+                continue
+            comm = c.comm_alone(body.strip())
+            return (comm, u) if comm is not None else None
+        return None
 
     @staticmethod
     def _next_trigger(block: bytes, pos: int, nxt: dict[bytes, int]) -> int:
@@ -231,10 +335,13 @@ class LogScanner:
 
     def feed_text(self, line: str) -> list[Item]:
         self._no += 1
+        self._block = None
         if len(line) > MAX_LINE:
             line = line[:MAX_LINE]
             self.cut_lines += 1
-        return self._line(line)
+        out = self._line(line)
+        self._remember(line.encode("utf-8", "replace"))
+        return out
 
     def _line(self, line: str) -> list[Item]:
         out: list[Item] = []
@@ -281,6 +388,8 @@ class LogScanner:
 
     def _route(self, u: Unwrapped) -> str | None:
         host = u.host
+        if host is None and not self._open and not self._qp:
+            host = self._host_before()
         if host is None:
             return self._last_host
         if host != self._last_host:
@@ -366,8 +475,9 @@ class LogScanner:
         if kind is not None:
             if "]" in s:
                 s, u = self._header_stamp(kind, s, u)
+            alone = self._comm_before(u.host) if s.lstrip().startswith("page allo") else None
             self._close(st, out)
-            self._open_report(st, kind, s, u, key)
+            self._open_report(st, kind, s, u, key, alone)
             return
         rep = st.report
         if rep is None:
@@ -398,17 +508,15 @@ class LogScanner:
         else:
             rep.unknown_run = 0
 
-    def _open_report(self, st: _Stream, kind: str, s: str, u: Unwrapped, key: str | None) -> None:
+    def _open_report(self, st: _Stream, kind: str, s: str, u: Unwrapped, key: str | None,
+                     alone: tuple[str, Unwrapped] | None = None) -> None:
         rep = Report(kind, s, u, self.source, self._start, key)
-        if s.lstrip().startswith("page allo") and st.prev is not None:
+        if alone is not None:
             # `rsync: ` then `page allocation stalls ...`: KERN_CONT split the header.
-            comm = c.comm_alone(st.prev[0])
-            if comm is not None:
-                rep.comm_hint = comm
-                prev_u = st.prev[1]
-                rep.time = prev_u.stamp or prev_u.wall or rep.time
-                rep.uptime_s = prev_u.uptime_s if prev_u.stamp else rep.uptime_s
-        st.report, st.prev = rep, None
+            rep.comm_hint, prev_u = alone
+            rep.time = prev_u.stamp or prev_u.wall or rep.time
+            rep.uptime_s = prev_u.uptime_s if prev_u.stamp else rep.uptime_s
+        st.report = rep
         self._open += 1
 
     def _idle(self, st: _Stream, s: str, u: Unwrapped, key: str | None) -> None:
@@ -430,7 +538,6 @@ class LogScanner:
             self._open += 1
         else:
             self.skip(R_OUTSIDE)
-            st.prev = (s, u)
 
     def _close(self, st: _Stream, out: list[Item]) -> None:
         rep = st.report
