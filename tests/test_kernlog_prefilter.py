@@ -1,4 +1,4 @@
-"""The grep prefilter of `memstall logs` gives exactly what reading every line gives."""
+"""The prefilter of `memstall logs` (rg or grep -F) gives exactly what reading every line gives."""
 
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from conftest import run_cli
 from memstall.collect_log import scan_log
 from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner, scan_lines
-from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_WORDS as PREFILTER_ERE
-from memstall.sources.kernlog import PREFILTER_MIN_BYTES, LogReader
+from memstall.parsers.kernlog import scanner as scanner_module
+from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_WORDS
+from memstall.sources.kernlog import PREFILTER_MIN_BYTES, LogReader, Prefilter, find_prefilter
 
 KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
 LOGS = sorted([*(KERNLOG / "corpus").glob("*.log"), *(KERNLOG / "formats").glob("*.txt"),
@@ -28,15 +29,20 @@ EVERY_LOG = sorted(p for p in KERNLOG.rglob("*") if p.suffix in (".log", ".txt")
 """Every log under tests/fixtures/kernlog: corpus, formats, noise, held-back and wild."""
 
 pytestmark = pytest.mark.skipif(shutil.which("grep") is None, reason="no grep binary")
+GREP = Prefilter(shutil.which("grep") or "grep", "grep")
+RG = Prefilter(shutil.which("rg") or "rg", "rg")
+PROGRAMS = [GREP, pytest.param(RG, marks=pytest.mark.skipif(shutil.which("rg") is None, reason="no rg"))]
+"""Both prefilter programs, each forced by its path (ripgrep: Debian's `ripgrep`)."""
 
 
-def _run(path: Path, prefilter: bool, dense_lines: int | None = None) -> tuple[object, ...]:
+def _run(path: Path, prefilter: bool, dense_lines: int | None = None,
+         program: Prefilter | None = None) -> tuple[object, ...]:
     reader, sc = LogReader(str(path)), LogScanner("x")
     if dense_lines is None:
-        items = list(scan_log(reader, sc, prefilter))
+        items = list(scan_log(reader, sc, prefilter, program))
     else:  # the prefilter gives up on dense input after `dense_lines` lines
         items = []
-        for gap, block in reader.sparse_blocks(PREFILTER_ERE, lambda: sc.busy, dense_lines):
+        for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: sc.busy, dense_lines, program):
             sc.skip_idle(gap)
             items += sc.feed_block(block)
         items += sc.finish()
@@ -61,29 +67,31 @@ def _mixed(rng: random.Random) -> bytes:
     return b"\n".join(parts) + (b"" if rng.random() < 0.5 else b"\n")
 
 
+@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
 @pytest.mark.parametrize("path", EVERY_LOG, ids=[str(p.relative_to(KERNLOG)) for p in EVERY_LOG])
-def test_grep_path_equals_block_path_on_every_fixture(path: Path, tmp_path: Path) -> None:
+def test_grep_path_equals_block_path_on_every_fixture(path: Path, program: Prefilter, tmp_path: Path) -> None:
     data = NOISE + path.read_bytes() + NOISE + path.read_bytes()
     log = tmp_path / "x.log"
     log.write_bytes(data)
-    fast = _run(log, True)
+    fast = _run(log, True, program=program)
     assert fast == _run(log, False)
     assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
 
 
+@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
 @pytest.mark.parametrize("seed", range(6))
-def test_grep_path_equals_block_path_on_mixed_logs(seed: int, tmp_path: Path) -> None:
+def test_grep_path_equals_block_path_on_mixed_logs(seed: int, program: Prefilter, tmp_path: Path) -> None:
     rng = random.Random(seed)
     data = _mixed(rng)
     log = tmp_path / "mixed.log"
     log.write_bytes(data)
-    fast = _run(log, True)
+    fast = _run(log, True, program=program)
     assert fast == _run(log, False)
     # The reader drops NUL bytes (a crashed host's padding) before the scanner sees a line.
     assert fast[0] == list(scan_lines(data.replace(b"\0", b"").split(b"\n"), "x"))
     assert fast[0], "the mixed log has reports"
     # dense input: the prefilter hands over to block reading part-way, same result
-    assert _run(log, True, dense_lines=rng.randrange(50, 500)) == fast
+    assert _run(log, True, dense_lines=rng.randrange(50, 500), program=program) == fast
 
 
 # Report kinds a sparse syslog may hold, beside the corpus's reports: OOM ends without their
@@ -119,12 +127,14 @@ def _sparse(rng: random.Random) -> bytes:
     return b"\n".join(out) + b"\n"
 
 
+@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
 @pytest.mark.parametrize("seed", range(3))
-def test_grep_path_equals_block_path_on_sparse_logs_with_every_report_kind(seed: int, tmp_path: Path) -> None:
+def test_grep_path_equals_block_path_on_sparse_logs_with_every_report_kind(seed: int, program: Prefilter,
+                                                                           tmp_path: Path) -> None:
     data = _sparse(random.Random(seed))
     log = tmp_path / "sparse.log"
     log.write_bytes(data)
-    fast = _run(log, True)
+    fast = _run(log, True, program=program)
     assert fast == _run(log, False)
     assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
     items = fast[0]
@@ -147,10 +157,10 @@ def test_long_lines_are_cut_where_they_are_read(tmp_path: Path) -> None:
     assert cut == 3  # B and C by the reader, B again by the scanner; A is never read
 
 
-def _grep_lines(lines: list[bytes], tmp_path: Path) -> set[int]:
+def _grep_lines(lines: list[bytes], tmp_path: Path, program: Prefilter) -> set[int]:
     log = tmp_path / "lines.log"
     log.write_bytes(b"".join(ln + b"\n" for ln in lines))
-    out = subprocess.run(["grep", "-a", "-n", "-E", "-e", PREFILTER_ERE, str(log)], capture_output=True,
+    out = subprocess.run(program.command(PREFILTER_WORDS, str(log)), capture_output=True,
                          env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}, check=False).stdout
     return {int(row.split(b":", 1)[0]) for row in out.split(b"\n") if row}
 
@@ -159,15 +169,16 @@ _PIECES = st.sampled_from([*_BLOCK_TRIGGERS, b"page", b" allo", b"Mem", b"-", b"
                            b"PID", b"free", b"\x00", b"\xff", b"a", b"$", b"|", b"(", b"."])
 
 
+@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(_PIECES, max_size=6).map(b"".join).map(lambda b: b.replace(b"\n", b"")),
-                min_size=1, max_size=40))
-def test_prefilter_regex_matches_exactly_the_block_triggers(lines: list[bytes]) -> None:
+@given(lines=st.lists(st.lists(_PIECES, max_size=6).map(b"".join).map(lambda b: b.replace(b"\n", b"")),
+                      min_size=1, max_size=40))
+def test_prefilter_lists_exactly_the_lines_with_a_block_trigger(program: Prefilter, lines: list[bytes]) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        hits = _grep_lines(lines, Path(tmp))
-    expected = {i for i, ln in enumerate(lines, 1) if any(t in ln + b"\n" for t in _BLOCK_TRIGGERS)}
+        hits = _grep_lines(lines, Path(tmp), program)
+    expected = {i for i, ln in enumerate(lines, 1) if any(t in ln for t in _BLOCK_TRIGGERS)}
     assert hits == expected
 
 
@@ -233,7 +244,7 @@ def test_a_log_that_grows_during_the_scan_is_read_to_its_end(tmp_path: Path) -> 
         return sc.busy
 
     items = []
-    for gap, block in reader.sparse_blocks(PREFILTER_ERE, busy):
+    for gap, block in reader.sparse_blocks(PREFILTER_WORDS, busy):
         sc.skip_idle(gap)
         items += sc.feed_block(block)
     items += sc.finish()
@@ -243,18 +254,26 @@ def test_a_log_that_grows_during_the_scan_is_read_to_its_end(tmp_path: Path) -> 
     assert appended and len(stalls) == 2 and (items, dict(sc.skipped), sc._no) == expected[:3]
 
 
+@pytest.mark.parametrize("kind", ["grep", "rg"])
 @pytest.mark.parametrize("script", ["exit 2", "echo 'grep: unrecognized option' >&2; exit 2",
-                                    "kill -9 $$", "yes 'x:y:z' | head -c 2000000"])
-def test_a_failing_grep_falls_back_to_reading_every_block(script: str, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """A grep without GNU options (BusyBox) or one that dies: the result is still complete."""
+                                    "kill -9 $$", "kill -6 $$", "yes 'x:y:z' | head -c 2000000"])
+def test_a_failing_prefilter_falls_back_to_reading_every_block(script: str, kind: str, tmp_path: Path) -> None:
+    """A grep without GNU options (BusyBox), an rg that aborts (a line past its memory limit)
+    or one that dies: the result is still complete."""
     log = tmp_path / "x.log"
     log.write_bytes(NOISE + (KERNLOG / "corpus" / "000-seed-cold-storage-4.9.log").read_bytes() + NOISE)
     expected = _run(log, False)
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "grep").write_text(f"#!/bin/sh\n{script}\n")
-    (fake / "grep").chmod(0o755)
-    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
-    assert shutil.which("grep") == str(fake / "grep")
-    assert _run(log, True) == expected and expected[0]
+    fake = tmp_path / kind
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    assert _run(log, True, program=Prefilter(str(fake), kind)) == expected and expected[0]
+
+
+def test_the_prefilter_is_rg_when_on_path_else_grep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for kind in ("grep", "rg"):
+        (tmp_path / kind).write_text("#!/bin/sh\n")
+        (tmp_path / kind).chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert find_prefilter() == Prefilter(str(tmp_path / "rg"), "rg")
+    (tmp_path / "rg").unlink()
+    assert find_prefilter() == Prefilter(str(tmp_path / "grep"), "grep")

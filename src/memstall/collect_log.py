@@ -15,16 +15,18 @@ from typing import IO
 from memstall.model.kernlog import AllocEvent, MemInfoDump
 from memstall.parsers.kernlog import Item, LogScanner
 from memstall.parsers.kernlog.scanner import PREFILTER_WORDS
-from memstall.sources.kernlog import STDIN, LogReader, compressed
+from memstall.sources.kernlog import STDIN, LogReader, Prefilter, compressed
 
 
-def scan_log(reader: LogReader, scanner: LogScanner, prefilter: bool | None = None) -> Iterator[Item]:
-    """Every report of one log, in file order. A big plain file is prefiltered by grep
-    (`LogReader.sparse_blocks`): same result as reading every block, tested."""
+def scan_log(reader: LogReader, scanner: LogScanner, prefilter: bool | None = None,
+             program: Prefilter | None = None) -> Iterator[Item]:
+    """Every report of one log, in file order. A big plain file is prefiltered by rg or grep
+    (`LogReader.sparse_blocks`, `program` or `find_prefilter()`): same result as reading
+    every block, tested."""
     if prefilter is None:
         prefilter = reader.prefilterable()
     if prefilter:
-        for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: scanner.busy):
+        for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: scanner.busy, prefilter=program):
             scanner.skip_idle(gap)
             yield from scanner.feed_block(block)
     else:
