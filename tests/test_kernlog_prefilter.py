@@ -277,3 +277,95 @@ def test_the_prefilter_is_rg_when_on_path_else_grep(tmp_path: Path, monkeypatch:
     assert find_prefilter() == Prefilter(str(tmp_path / "rg"), "rg")
     (tmp_path / "rg").unlink()
     assert find_prefilter() == Prefilter(str(tmp_path / "grep"), "grep")
+
+
+def _far_apart(pieces: list[bytes], filler_lines: int = 3000) -> bytes:
+    """`pieces` far apart in a syslog of other hosts' kernel and daemon lines (a few MB)."""
+    filler = b"".join(b"Nov 26 07:00:%02d stor-%02d kernel: [ %d.5] eth0: rx %d packets\n" % (n % 60, n % 7, n, n)
+                      if n % 3 else b"Nov 26 07:00:%02d stor-01 sshd[9]: session %d opened\n" % (n % 60, n)
+                      for n in range(filler_lines))
+    return filler + b"".join(p + filler for p in pieces)
+
+
+_STALL = b"page allocation stalls for 10004ms, order:0, mode:0x24201ca(GFP_HIGHUSER_MOVABLE|__GFP_COLD)\n"
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
+def test_a_comm_printed_alone_is_found_before_a_split_header_far_into_a_big_file(program: Prefilter,
+                                                                                  tmp_path: Path) -> None:
+    """KERN_CONT split `rsync: ` from its header: the comm comes from the lines before the
+    header that its host printed (other hosts' and daemons' lines between are passed over),
+    at most LOOKBACK_LINES back; not from a prefilter-passing line."""
+    h = b"Nov 26 08:00:00 web-%d kernel: [ 50.0] "
+    pieces = [
+        h % 1 + b"rsync: \n" + h % 1 + _STALL,  # right before
+        h % 2 + b"tar:\n" + b"Nov 26 08:00:00 web-9 kernel: [ 9.0] eth1: up\n"
+        + b"Nov 26 08:00:00 web-2 cron[1]: job\n" + h % 2 + _STALL,  # another host's and a daemon's line between
+        h % 3 + b"cp: \n" + b"".join(h % 3 + b"line %d\n" % i for i in range(4)) + h % 3 + _STALL,  # too far
+        b"dd: \n" + _STALL,  # no wrapper at all
+        b"[ 51.0] gzip:\n" + b"x" * 600 + b"\n" + b"[ 51.1] " + _STALL,  # a long line between
+        b"2017-01-17T11:08:33.754562+03:00 storage8 [335170.452601] rsync: \n"
+        b"2017-01-17T11:08:33.754574+03:00 " + _STALL,  # the header lost its host (corpus 008)
+    ]
+    data = _far_apart(pieces)
+    assert len(data) > 1 << 20
+    log = tmp_path / "kerncont.log"
+    log.write_bytes(data)
+    fast = _run(log, True, program=program)
+    assert fast == _run(log, False)
+    assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
+    stalls = [e for e in fast[0] if isinstance(e, AllocEvent) and e.kind == "stall"]
+    assert [e.comm for e in stalls] == ["rsync", "tar", None, "dd", None, "rsync"]
+    assert [stalls[i].host for i in (0, 1, 2, 5)] == ["web-1", "web-2", "web-3", "storage8"]
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
+def test_quoted_printable_far_into_a_big_file(program: Prefilter, tmp_path: Path) -> None:
+    """A mail archive's quoted-printable OOM report (soft breaks, `=3D`) deep in a big file:
+    from its first `=3D` the scanner reads every line, and finds what it finds alone."""
+    qp = (KERNLOG / "corpus" / "011-lkml-2020-i386-highmem-oom-quoted-printable.log").read_bytes()
+    alone = [(e.kind, e.comm, e.order) for e in scan_lines(qp.split(b"\n"), "x") if isinstance(e, AllocEvent)]
+    data = _far_apart([qp])
+    log = tmp_path / "qp.log"
+    log.write_bytes(data)
+    fast = _run(log, True, program=program)
+    assert fast == _run(log, False)
+    assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
+    assert [(e.kind, e.comm, e.order) for e in fast[0] if isinstance(e, AllocEvent)] == alone != []
+
+
+def test_every_prefilter_word_is_needed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A prefilter without one of the words loses or changes a report of the fixture logs."""
+    log = tmp_path / "all.log"
+    corpus = KERNLOG / "corpus"
+    sysrq = (corpus / "003-lkml-2004-sysrq-m-highmem-2.6.3.log").read_bytes()
+    pid = (corpus / "021-spl217-3.8-no-timestamps-percpu.log").read_bytes()
+    qp = (corpus / "011-lkml-2020-i386-highmem-oom-quoted-printable.log").read_bytes()
+    pieces = [
+        sysrq.split(b"\n", 1)[1],  # `Mem-info:` without the SysRq line (`Mem-`)
+        sysrq.split(b"\n", 2)[0] + b"\n" + sysrq.split(b"\n", 2)[2],  # `SysRq` without `Mem-info:`
+        pid.split(b"\n", 1)[1],  # a 3.x task line `Pid: N, comm:` without its header (`Pid: `)
+        *_HEADERLESS[:2],  # OOM ends without their beginning (`ut of memory`)
+        # quoted-printable with `oom-killer` cut by a soft break (`=3D`)
+        qp.replace(b"Xorg invoked oom-killer: gfp_mask=3D0x0(), order=3D0, oom_sc=",
+                   b"Xorg (a long comm to pad it, here) invoked oom-kil=\nler: gfp_mask=3D0x0(), order=3D0, oom_sc="),
+    ]
+    logs = sorted((p.read_bytes() for p in EVERY_LOG), key=lambda b: b"=3D" in b)  # then all is read
+    logs[-1:-1] = pieces
+    log.write_bytes(_far_apart(logs, 1200))  # more than STALE_LINES: each report is closed
+    expected = _run(log, False)
+    missed = []
+    for word in PREFILTER_WORDS:
+        fewer = tuple(w for w in PREFILTER_WORDS if w != word)
+        reader, sc = LogReader(str(log)), LogScanner("x")
+        items = []
+        for gap, block in reader.sparse_blocks(fewer, lambda: sc.busy, prefilter=GREP):
+            sc.skip_idle(gap)
+            items += sc.feed_block(block)
+        items += sc.finish()
+        missed += [word] if (items, dict(sc.skipped)) == expected[:2] else []
+    # A region starts LOOKBACK_RAW_BYTES before its hit and goes on REGION bytes: a word whose
+    # lines always have another word's line that close (`Mem-` before a zone's `free:`,
+    # `SysRq` before `Mem-info:`, `Pid: ` after its header, `=3D` beside `oom-killer`) is not
+    # needed on these logs; the other six are.
+    assert missed == [b"Mem-", b"Pid: ", b"SysRq", b"=3D"], missed
