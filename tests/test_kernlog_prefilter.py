@@ -17,7 +17,6 @@ from conftest import run_cli
 from memstall.collect_log import scan_log
 from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner, scan_lines
-from memstall.parsers.kernlog import scanner as scanner_module
 from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_WORDS
 from memstall.sources.kernlog import PREFILTER_MIN_BYTES, LogReader, Prefilter, find_prefilter
 
@@ -173,7 +172,7 @@ _PIECES = st.sampled_from([*_BLOCK_TRIGGERS, b"page", b" allo", b"Mem", b"-", b"
 @settings(max_examples=60, deadline=None)
 @given(lines=st.lists(st.lists(_PIECES, max_size=6).map(b"".join).map(lambda b: b.replace(b"\n", b"")),
                       min_size=1, max_size=40))
-def test_prefilter_lists_exactly_the_lines_with_a_block_trigger(program: Prefilter, lines: list[bytes]) -> None:
+def test_prefilter_lists_exactly_the_lines_with_a_trigger(program: Prefilter, lines: list[bytes]) -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -257,7 +256,8 @@ def test_a_log_that_grows_during_the_scan_is_read_to_its_end(tmp_path: Path) -> 
 @pytest.mark.parametrize("kind", ["grep", "rg"])
 @pytest.mark.parametrize("script", ["exit 2", "echo 'grep: unrecognized option' >&2; exit 2",
                                     "kill -9 $$", "kill -6 $$", "yes 'x:y:z' | head -c 2000000"])
-def test_a_failing_prefilter_falls_back_to_reading_every_block(script: str, kind: str, tmp_path: Path) -> None:
+def test_a_failing_prefilter_falls_back_to_reading_every_block(script: str, kind: str,
+                                                                tmp_path: Path) -> None:
     """A grep without GNU options (BusyBox), an rg that aborts (a line past its memory limit)
     or one that dies: the result is still complete."""
     log = tmp_path / "x.log"
@@ -281,7 +281,8 @@ def test_the_prefilter_is_rg_when_on_path_else_grep(tmp_path: Path, monkeypatch:
 
 def _far_apart(pieces: list[bytes], filler_lines: int = 3000) -> bytes:
     """`pieces` far apart in a syslog of other hosts' kernel and daemon lines (a few MB)."""
-    filler = b"".join(b"Nov 26 07:00:%02d stor-%02d kernel: [ %d.5] eth0: rx %d packets\n" % (n % 60, n % 7, n, n)
+    line = b"Nov 26 07:00:%02d stor-%02d kernel: [ %d.5] eth0: rx %d packets\n"
+    filler = b"".join(line % (n % 60, n % 7, n, n)
                       if n % 3 else b"Nov 26 07:00:%02d stor-01 sshd[9]: session %d opened\n" % (n % 60, n)
                       for n in range(filler_lines))
     return filler + b"".join(p + filler for p in pieces)
@@ -300,7 +301,7 @@ def test_a_comm_printed_alone_is_found_before_a_split_header_far_into_a_big_file
     pieces = [
         h % 1 + b"rsync: \n" + h % 1 + _STALL,  # right before
         h % 2 + b"tar:\n" + b"Nov 26 08:00:00 web-9 kernel: [ 9.0] eth1: up\n"
-        + b"Nov 26 08:00:00 web-2 cron[1]: job\n" + h % 2 + _STALL,  # another host's and a daemon's line between
+        + b"Nov 26 08:00:00 web-2 cron[1]: job\n" + h % 2 + _STALL,  # another host's, a daemon's line between
         h % 3 + b"cp: \n" + b"".join(h % 3 + b"line %d\n" % i for i in range(4)) + h % 3 + _STALL,  # too far
         b"dd: \n" + _STALL,  # no wrapper at all
         b"[ 51.0] gzip:\n" + b"x" * 600 + b"\n" + b"[ 51.1] " + _STALL,  # a long line between
@@ -348,7 +349,8 @@ def test_every_prefilter_word_is_needed(tmp_path: Path, monkeypatch: pytest.Monk
         *_HEADERLESS[:2],  # OOM ends without their beginning (`ut of memory`)
         # quoted-printable with `oom-killer` cut by a soft break (`=3D`)
         qp.replace(b"Xorg invoked oom-killer: gfp_mask=3D0x0(), order=3D0, oom_sc=",
-                   b"Xorg (a long comm to pad it, here) invoked oom-kil=\nler: gfp_mask=3D0x0(), order=3D0, oom_sc="),
+                   b"Xorg (a long comm to pad it, here) invoked oom-kil=\n"
+                   b"ler: gfp_mask=3D0x0(), order=3D0, oom_sc="),
     ]
     logs = sorted((p.read_bytes() for p in EVERY_LOG), key=lambda b: b"=3D" in b)  # then all is read
     logs[-1:-1] = pieces
@@ -357,13 +359,13 @@ def test_every_prefilter_word_is_needed(tmp_path: Path, monkeypatch: pytest.Monk
     missed = []
     for word in PREFILTER_WORDS:
         fewer = tuple(w for w in PREFILTER_WORDS if w != word)
-        reader, sc = LogReader(str(log)), LogScanner("x")
+        reader, scanner = LogReader(str(log)), LogScanner("x")
         items = []
-        for gap, block in reader.sparse_blocks(fewer, lambda: sc.busy, prefilter=GREP):
-            sc.skip_idle(gap)
-            items += sc.feed_block(block)
-        items += sc.finish()
-        missed += [word] if (items, dict(sc.skipped)) == expected[:2] else []
+        for gap, block in reader.sparse_blocks(fewer, lambda sc=scanner: sc.busy, prefilter=GREP):
+            scanner.skip_idle(gap)
+            items += scanner.feed_block(block)
+        items += scanner.finish()
+        missed += [word] if (items, dict(scanner.skipped)) == expected[:2] else []
     # A region starts LOOKBACK_RAW_BYTES before its hit and goes on REGION bytes: a word whose
     # lines always have another word's line that close (`Mem-` before a zone's `free:`,
     # `SysRq` before `Mem-info:`, `Pid: ` after its header, `=3D` beside `oom-killer`) is not

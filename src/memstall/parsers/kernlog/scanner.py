@@ -265,11 +265,11 @@ class LogScanner:
                     return out
                 out.append(line)
                 end = nl + 1
-        for line in reversed(self._recent):
+        for seen in reversed(self._recent):
             if len(out) >= LOOKBACK_LINES:
                 break
-            out.append(line)
-            if line is None:
+            out.append(seen)
+            if seen is None:
                 break
         return out
 
@@ -313,9 +313,9 @@ class LogScanner:
             body = u.body
             if st is not None and st.prefix is not None and st.prefix.matches(body):
                 head, body = st.prefix.split(body)
-                found = stamp_in(head) if u.stamp is None and "[" in head else None
-                if found is not None:
-                    u = u._replace(stamp=found[0], uptime_s=found[1])
+                stamp = stamp_in(head) if u.stamp is None and "[" in head else None
+                if stamp is not None:
+                    u = u._replace(stamp=stamp[0], uptime_s=stamp[1])
             if not body.strip():
                 continue
             comm = c.comm_alone(body.strip())
