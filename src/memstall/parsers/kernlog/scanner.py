@@ -10,7 +10,7 @@ without being decoded or unwrapped; that is what keeps a sparse 1 GB syslog chea
 words are fixed strings (`PREFILTER_WORDS`), so a big file can be prefiltered by `rg -F` or
 `grep -F`. What once needed a line-end trigger is found otherwise: a comm printed alone before a
 KERN_CONT-split header is looked up among the few lines before the header (`LOOKBACK_LINES`),
-and once a log shows quoted-printable (`=3D`), every line after is read.
+and after a quoted-printable `=3D` or soft break the next QP_LINES lines are all read.
 
 >>> sc = LogScanner("demo")
 >>> out = sc.feed_text("[ 10.0] a: page allocation failure: order:2, mode:0x40cc0(GFP_KERNEL|__GFP_COMP)")
@@ -41,6 +41,9 @@ TOLERANCE = 3
 STALE_LINES = 500
 """A report with no line for this many physical lines is closed (its host went quiet)."""
 MAX_QP = 1 << 16
+QP_LINES = 256
+"""After a quoted-printable soft break or `=3D`, this many lines are all read (a trigger word
+may be cut by a soft break); a QP excerpt in a big syslog then costs little."""
 MAX_STREAMS = 4096
 MAX_LINE = 1 << 14
 """Longer lines are cut here (and counted in `cut_lines`): a kernel line is under 1 KiB."""
@@ -53,9 +56,9 @@ _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ",
 # `ut of memory`: an OOM report's end (`Out of memory: Kill process`, `Memory cgroup out of memory:
 # ...`) without its beginning is kept as an incomplete OOM event when it is more than one line
 # (select + kill); a lone kill line (dump_header() was rate-limited) stays outside any report.
-# `=3D`: a quoted-printable `=` (`gfp_mask=3D0x...`); from the first line holding it (or a
-# soft break in a line fed for another word) the scanner reads every line (`busy`), so soft
-# breaks need no trigger of their own. Mail archives are small.
+# `=3D`: a quoted-printable `=` (`gfp_mask=3D0x...`); after a line holding it (or a soft
+# break in a line fed for another word) the scanner reads every line for QP_LINES lines
+# (`busy`), so soft breaks need no trigger of their own.
 _BLOCK_TRIGGERS = _TRIGGERS
 """The same words, searched in a block of lines with bytes.find (one pass per word)."""
 PREFILTER_WORDS = _TRIGGERS
@@ -119,6 +122,8 @@ class LogScanner:
         self._last_host: str | None = None
         self._qp_pending: str | None = None
         self._qp = False
+        self._qp_until = 0
+        """Lines up to this number are all read (`QP_LINES`)."""
         self._no = 0
         self._qp_start = 0
         self._start = 0
@@ -141,8 +146,8 @@ class LogScanner:
 
     @property
     def busy(self) -> bool:
-        """A report is open or the log is quoted-printable: every line must be fed."""
-        return bool(self._open) or self._qp
+        """A report is open or quoted-printable was seen lately: every line must be fed."""
+        return bool(self._open) or self._qp_pending is not None or self._no < self._qp_until
 
     def skip_idle(self, n: int) -> None:
         """Count `n` lines a prefilter found free of `PREFILTER_WORDS`, as `feed_block` would.
@@ -184,7 +189,8 @@ class LogScanner:
                 rest.append((key, pattern, st.open_oom, None))
         for streams in (open_reports, rest):  # stale reports close in file order (_close_stale)
             streams.sort(key=lambda r: (r[0] is None, r[0] or ""))
-        return (self._no, self._qp, self._qp_pending, self._qp_start, self._last_host, self._open,
+        return (self._no, self._qp, max(0, self._qp_until - self._no), self._qp_pending, self._qp_start,
+                self._last_host, self._open,
                 frozenset(self.hosts), tuple(open_reports), tuple(rest), tuple(self._recent))
 
     # -- input -------------------------------------------------------------------------------
@@ -205,7 +211,8 @@ class LogScanner:
         if len(raw) > MAX_LINE:
             raw = raw[:MAX_LINE]
             self.cut_lines += 1
-        if not self._open and not self._qp and not any(t in raw for t in _TRIGGERS):
+        if (not self._open and self._no > self._qp_until and self._qp_pending is None
+                and not any(t in raw for t in _TRIGGERS)):
             self.skip(R_BLANK if not raw.strip() else R_OUTSIDE)
             return []
         return self._line(raw.decode("utf-8", "replace"))
@@ -221,7 +228,7 @@ class LogScanner:
         nxt: dict[bytes, int] = {}
         self._block = block
         while pos < end:
-            if not self._open and not self._qp:
+            if not self._open and self._no >= self._qp_until and self._qp_pending is None:
                 hit = self._next_trigger(block, pos, nxt)
                 start = end if hit < 0 else max(pos, block.rfind(b"\n", pos, hit) + 1)
                 skipped = block.count(b"\n", pos, start)
@@ -373,6 +380,7 @@ class LogScanner:
         """Undo quoted-printable soft breaks (`=` at the end of a <= 76-column line) and `=3D`."""
         if line.endswith("=") and 60 <= len(line) <= 77 and not line.endswith("=="):
             self._qp = True
+            self._qp_until = self._no + QP_LINES
             if self._qp_pending is None:
                 self._qp_start = self._no
             self._qp_pending = ((self._qp_pending or "") + line[:-1])[:MAX_QP]
@@ -381,6 +389,8 @@ class LogScanner:
         if self._qp_pending is not None:
             line, self._qp_pending = self._qp_pending + line, None
             self._start = self._qp_start
+        if "=3D" in line:
+            self._qp_until = self._no + QP_LINES
         if self._qp or "=3D" in line:
             self._qp = True
             line = line.replace("=3D", "=").replace("=20", " ")
@@ -388,7 +398,7 @@ class LogScanner:
 
     def _route(self, u: Unwrapped) -> str | None:
         host = u.host
-        if host is None and not self._open and not self._qp:
+        if host is None and not self._open:
             host = self._host_before()
         if host is None:
             return self._last_host
