@@ -40,15 +40,18 @@ import sample_cost as nodeexp  # noqa: E402 (the node_exporter helpers live ther
 TARGET_CPU_RATIO = 1.0
 MEMSTALL_CHILD = """
 import sys
-from memstall.cli.exporter import make_server
+from memstall.cli import exporter as cli
 from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
 from memstall.pipeline import SYSTEM_CLOCK, Sampler
 from memstall.sources import open_root
 from memstall.outputs.exposition import text_exposition
 from prometheus_client import CONTENT_TYPE_LATEST
-sampler = Sampler(open_root(sys.argv[1]))
+source = open_root(sys.argv[1])
+# the exporter's own Sampler (cli.exporter.make_sampler), or a plain one from a copy that has none
+sampler = cli.make_sampler(source) if hasattr(cli, "make_sampler") else Sampler(source)
 registry = registry_for(MemstallCollector(SharedSample(sampler.sample, SYSTEM_CLOCK, max_age_seconds=0.0)))
-server = make_server(("127.0.0.1", int(sys.argv[2])), lambda: text_exposition(registry), CONTENT_TYPE_LATEST)
+server = cli.make_server(("127.0.0.1", int(sys.argv[2])), lambda: text_exposition(registry),
+                         CONTENT_TYPE_LATEST)
 server.serve_forever()
 """
 

@@ -33,7 +33,7 @@ from memstall.model.kernel import KernelVersion
 from memstall.model.kthreads import KThreadStat
 from memstall.model.state import SystemState
 from memstall.model.thp import ThpSettings
-from memstall.sources import Source
+from memstall.sources import DirSource, Source
 from memstall.sources.expand import discover_kthreads, expand
 from memstall.sources.snapshot import SampleView, sample_count
 
@@ -41,9 +41,13 @@ from memstall.sources.snapshot import SampleView, sample_count
 class _Read:
     """One pass over some files: their texts, parsed, and why some could not be."""
 
-    def __init__(self, source: Source, strict: bool, globs: dict[str, list[str]] | None = None) -> None:
+    def __init__(self, source: Source, strict: bool, globs: dict[str, list[str]] | None = None,
+                 *, kept: bool = False) -> None:
         self.source = source
         self.strict = strict
+        self._read_text: Callable[[str], str] = (
+            source.read_text_kept if kept and isinstance(source, DirSource) else source.read_text)
+        """kept: the files are read again on every sample, through descriptors kept open."""
         self.globs = {} if globs is None else globs
         """pattern -> its matches, kept by the StateReader between static refreshes."""
         self.unavailable: dict[str, str] = {}
@@ -52,7 +56,7 @@ class _Read:
 
     def text(self, rel: str) -> str | None:
         try:
-            return self.source.read_text(rel)
+            return self._read_text(rel)
         except SourceUnavailable as err:
             self.unavailable[rel] = err.reason
             return None
@@ -151,14 +155,25 @@ def _thp(parts: Mapping[str, Any]) -> ThpSettings | None:
 _COMBINE: dict[str, Callable[[Mapping[str, Any]], Any]] = {"thp": _thp}
 
 
-def _fields(read: _Read, sampled: bool) -> dict[str, Any]:
-    """Every field the registry's sampled (or static) files fill, but kthreads."""
-    by_field: dict[str, list[KernelFile]] = {}
-    for f in FILES:
-        if f.sampled == sampled and f.per != "pid":
-            by_field.setdefault(f.field, []).append(f)
+def _by_field(sampled: bool, skip: Collection[str]) -> dict[str, list[KernelFile]]:
+    """The registry's sampled (or static) files but kthreads, by the field they fill."""
+    key = (sampled, tuple(sorted(skip)))
+    found = _BY_FIELD.get(key)
+    if found is None:
+        found = _BY_FIELD[key] = {}
+        for f in FILES:
+            if f.sampled == sampled and f.per != "pid" and f.field not in skip:
+                found.setdefault(f.field, []).append(f)
+    return found
+
+
+_BY_FIELD: dict[tuple[bool, tuple[str, ...]], dict[str, list[KernelFile]]] = {}
+
+
+def _fields(read: _Read, sampled: bool, skip: Collection[str] = ()) -> dict[str, Any]:
+    """Every field the registry's sampled (or static) files fill, but kthreads and `skip`."""
     out = {}
-    for name, files in by_field.items():
+    for name, files in _by_field(sampled, skip).items():
         parts = {f.path: read.file(f) for f in files}
         out[name] = _COMBINE[name](parts) if name in _COMBINE else parts[files[0].path]
     return out
@@ -247,9 +262,12 @@ class StateReader:
     vanished or its stat names another thread.
     """
 
-    def __init__(self, source: Source, *, strict: bool = True) -> None:
+    def __init__(self, source: Source, *, strict: bool = True, skip: Collection[str] = ()) -> None:
         self.source = source
         self.strict = strict
+        self.skip = tuple(skip)
+        """Sampled fields the caller never reads (the exporter: node_vmstat, node_meminfo),
+        not read: their SystemState default, and nothing of them in `unavailable`."""
         self._static: _Static | None = None
         self._kthread_dirs: list[tuple[str, str]] | None = None
         self._globs: dict[str, list[str]] = {}
@@ -262,8 +280,9 @@ class StateReader:
             self._kthread_dirs = None
             self._globs.clear()
         static = self._static
-        read = _Read(self.source, self.strict, self._globs)
-        values = {**static.fields, **_fields(read, sampled=True)}
+        # A second read of the same root (a Sampler's ticks) keeps the sampled files open.
+        read = _Read(self.source, self.strict, self._globs, kept=not refresh_static)
+        values = {**static.fields, **_fields(read, sampled=True, skip=self.skip)}
         values["kthreads"] = self._kthreads_or_why(read)
         if not values["kthreads"]:
             values["kthreads_ps"], said = kthreads_from_ps(self.source)
@@ -293,7 +312,7 @@ class StateReader:
 
     def _kthreads(self, read: _Read) -> tuple[KThreadStat, ...]:
         if self._kthread_dirs is not None:
-            again = _Read(self.source, self.strict)
+            again = _Read(self.source, self.strict, kept=True)
             found = self._stats(again, check=True)
             if found is not None:
                 read.unavailable.update(again.unavailable)

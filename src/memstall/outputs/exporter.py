@@ -79,6 +79,10 @@ FIELD_FILES: Mapping[str, str] = {
     "unusable_index": "sys/kernel/debug/extfrag/unusable_index",
 }
 
+UNREAD_FIELDS = ("node_vmstat", "node_meminfo")
+"""Sampled SystemState fields that no family and no rule reads: on the live root, where
+proc/vmstat and proc/meminfo are always there, the exporter's Sampler does not read them."""
+
 KMSG_FILE = "dev/kmsg"
 ZONE_LABELS = ["node", "zone"]
 ORDER_LABELS = ["node", "zone", "order"]
@@ -357,6 +361,5 @@ def registry_for(*collectors: Collector) -> CollectorRegistry:
     return registry
 
 
-__all__ = ["FIELD_FILES", "KMSG_FILE", "SYSCTLS", "VMSTAT_COUNTERS", "AllocEventCounts", "MemstallCollector",
-           "SharedSample", "families",
-           "registry_for"]
+__all__ = ["FIELD_FILES", "KMSG_FILE", "SYSCTLS", "UNREAD_FIELDS", "VMSTAT_COUNTERS", "AllocEventCounts",
+           "MemstallCollector", "SharedSample", "families", "registry_for"]

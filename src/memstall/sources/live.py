@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
+import weakref
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +35,35 @@ def _read_bounded(path: Path) -> bytes:
         return _read_bounded_from(fh)
 
 
+_MAX_KEPT = 64
+"""At most this many descriptors kept open (a few per NUMA node: the sampled files and the
+kswapd/kcompactd stat); past it they are all closed and opened again as needed."""
+
+
+def _close_all(fds: dict[str, tuple[int, int]]) -> None:
+    for fd, _ in fds.values():
+        os.close(fd)
+    fds.clear()
+
+
+def _pread_whole(fd: int, size_hint: int) -> bytes:
+    """The whole file from offset 0. procfs and sysfs files are seq_files: one read of
+    offset 0 renders the file again, a read shorter than asked for is its end (since
+    2.6.30 seq_file files take pread: 8f19d472935c "seq_file: properly cope with pread")."""
+    want = max(size_hint * 2, 8192)
+    data = os.pread(fd, want, 0)
+    if len(data) < want:
+        return data
+    parts, size = [data], len(data)
+    while size <= MAX_FILE_BYTES:
+        chunk = os.pread(fd, _CHUNK, size)
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
 class DirSource:
     """Reads files below a directory. With root '/' this is the running kernel."""
 
@@ -41,6 +72,10 @@ class DirSource:
         self._label = label or root
         self._live = os.path.realpath(root) == "/"
         self._paths: dict[str, Path] = {}
+        self._kept: dict[str, tuple[int, int]] = {}
+        """rel -> (descriptor, size of the last read): the files read with read_text_kept."""
+        self._kept_lock = threading.Lock()
+        weakref.finalize(self, _close_all, self._kept)
 
     @property
     def label(self) -> str:
@@ -102,10 +137,51 @@ class DirSource:
             if err.errno in (errno.EINVAL, errno.EIO, errno.ENODEV):
                 raise SourceUnavailable(rel, f"cannot be read ({err.strerror})") from None
             raise SourceUnavailable(rel, err.strerror or str(err)) from None
+        return self._decoded(rel, data)
+
+    @staticmethod
+    def _decoded(rel: str, data: bytes) -> str:
         if len(data) > MAX_FILE_BYTES:
             raise SourceUnavailable(rel, TOO_LARGE)
         # /proc text is ASCII; a bad byte must become a parse error, not a crash.
         return data.decode("utf-8", errors="replace")
+
+    def read_text_kept(self, rel: str) -> str:
+        """`read_text`, for a file read again and again (a Sampler's sampled files): on the
+        live root the descriptor stays open and each call reads it again from offset 0,
+        without an open and close per read. Any failure of a kept descriptor (a kthread that
+        exited gives ESRCH, then the path names nothing or another task) closes it and
+        reads the path afresh through `read_text`, which says what happened. A capture is
+        read as by `read_text` (its files do not change)."""
+        if not self._live:
+            return self.read_text(rel)
+        with self._kept_lock:
+            kept = self._kept.get(rel)
+            if kept is not None:
+                try:
+                    data = _pread_whole(kept[0], kept[1])
+                except OSError:
+                    os.close(self._kept.pop(rel)[0])
+                else:
+                    self._kept[rel] = (kept[0], len(data))
+                    return self._decoded(rel, data)
+            text = self.read_text(rel)  # the first read, or again after a failure: its errors
+            self._keep(rel, len(text))
+            return text
+
+    def _keep(self, rel: str, size: int) -> None:
+        try:
+            fd = os.open(self._path(rel), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return  # read_text just read it: a race with its removal; read it afresh next time
+        if len(self._kept) >= _MAX_KEPT:
+            _close_all(self._kept)
+        self._kept[rel] = (fd, size)
+
+    def close(self) -> None:
+        """Close the descriptors `read_text_kept` keeps (they are also closed with the object)."""
+        with self._kept_lock:
+            _close_all(self._kept)
 
     def open_stream(self, rel: str) -> tuple[BinaryIO, int]:
         """Opened like `read_text` (inside the capture, regular files only), not read."""
