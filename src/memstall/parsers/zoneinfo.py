@@ -123,10 +123,30 @@ _KNOWN_KEYS: set[str] = set()
 _KNOWN_COLON_KEYS: set[str] = set()
 
 
+# The per-CPU lines of a pagesets section (most of the file on a many-CPU host), in the
+# shapes the kernel prints them: none but the last `vm stats threshold` is kept, so the
+# section is cut to that one line in one pass instead of being split line by line.
+_PAGESET_LINES = re.compile(
+    r"^  pagesets\n((?:[ ]*(?:cpu|count|high|batch|high_min|high_max|vm stats threshold): +-?\d+\n)+)",
+    re.MULTILINE | re.ASCII)
+_THRESHOLD = "vm stats threshold:"
+
+
+def _last_threshold(m: re.Match[str]) -> str:
+    """The section as the line-by-line path would keep it: its last threshold line, if any."""
+    lines = m.group(1)
+    at = lines.rfind(_THRESHOLD)
+    if at < 0:
+        return "  pagesets\n"
+    value = lines[at + len(_THRESHOLD):lines.index("\n", at)].strip()
+    return f"  pagesets\n  {_THRESHOLD} {value}\n"
+
+
 def fast_parse_zoneinfo(text: str, path: str = "proc/zoneinfo") -> ZoneInfo:
     """reference_parse_zoneinfo's result for text of the usual shapes; raises _Fallback otherwise."""
     if not plain(text):
         raise _Fallback
+    text = _PAGESET_LINES.sub(_last_threshold, text)
     zones: list[Zone] = []
     seen: set[tuple[int, str]] = set()
     nodes: dict[int, dict[str, int]] = {}
