@@ -5,9 +5,11 @@ keep-alive connection, `--gap` seconds apart, plain text:
 
 * node_exporter with the same collectors as memstall reads (buddyinfo, zoneinfo, vmstat with
   every field, meminfo, pressure; benchmarks/sample_cost.py's command line, no go_*/process_*);
-* memstall's exporter serving `/` live: the collector and HTTP server of `memstall exporter`,
-  started with the shared-sample window at 0 so that every scrape samples (the real exporter
-  lets scrapes within 1 s share one sample: that would flatter it).
+* memstall's exporter serving `/` live: the Sampler (cli.exporter.make_sampler), collector and
+  HTTP server of `memstall exporter`, started with the shared-sample window at 0 so that every
+  scrape samples (the real exporter lets scrapes within 1 s share one sample: that would
+  flatter it). Run with PYTHONPATH pointing at another checkout's src/ to measure that one
+  (one without make_sampler gets a plain Sampler), e.g. a starting point, back to back.
 
 CPU per scrape is the child's utime+stime from /proc/PID/stat over the run / count; latency is
 the client's wall time per request (median and 95th percentile). Printed as memstall / node_exporter
