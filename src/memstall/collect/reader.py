@@ -94,7 +94,8 @@ class _Read:
     def file(self, f: KernelFile) -> Any:
         """The value of one registry record (not per-pid: see StateReader._kthreads)."""
         assert f.parse is not None
-        if f.per == "node":
+        per = _per(f)
+        if per == "node":
             out = {}
             if f.path not in self.globs:  # the node directories: listed again on a static refresh
                 self.globs[f.path] = self.source.glob(f.path)
@@ -104,7 +105,7 @@ class _Read:
                 if node.isdigit() and value is not None:
                     out[int(node)] = value
             return out
-        if f.per == "glob":
+        if per == "glob":
             texts = {rel: self.text(rel) for rel in self.source.glob(f.path)}
             found = {rel: text for rel, text in texts.items() if text is not None}
             if not found:
@@ -114,7 +115,7 @@ class _Read:
                 return None
             parse = f.parse
             return self.parse(f.path, lambda: parse(found, f.path))
-        if f.per == "dir":
+        if per == "dir":
             directory = f.unavailable_key
             texts = {rel.rsplit("/", 1)[1]: self.text(rel) for rel in expand(self.source, f.path)}
             files = {name: text for name, text in texts.items() if text is not None}
@@ -153,6 +154,17 @@ def _thp(parts: Mapping[str, Any]) -> ThpSettings | None:
 
 # Fields filled by several files: field -> (path -> parsed value) -> value.
 _COMBINE: dict[str, Callable[[Mapping[str, Any]], Any]] = {"thp": _thp}
+
+
+_PER: dict[int, tuple[KernelFile, str]] = {}
+
+
+def _per(f: KernelFile) -> str:
+    """f.per, worked out once per record (a property that matches patterns on every call)."""
+    known = _PER.get(id(f))
+    if known is None or known[0] is not f:
+        known = _PER[id(f)] = (f, f.per)
+    return known[1]
 
 
 def _by_field(sampled: bool, skip: Collection[str]) -> dict[str, list[KernelFile]]:
