@@ -47,9 +47,9 @@ def _close_all(fds: dict[str, tuple[int, int]]) -> None:
 
 
 def _pread_whole(fd: int, size_hint: int) -> bytes:
-    """The whole file from offset 0. procfs and sysfs files are seq_files: one read of
-    offset 0 renders the file again, a read shorter than asked for is its end (since
-    2.6.30 seq_file files take pread: 8f19d472935c "seq_file: properly cope with pread")."""
+    """The whole file from offset 0. procfs and sysfs files are seq_files: a read at offset
+    0 renders the file again, and a read shorter than asked for is its end. seq_file takes
+    pread since 2.6.30; where a kernel refuses it (ESPIPE), read_text_kept reads the path."""
     want = max(size_hint * 2, 8192)
     data = os.pread(fd, want, 0)
     if len(data) < want:
