@@ -28,6 +28,8 @@ def _got(e: Any, key: str) -> Any:
         return e.time
     if key == "oomkilladj":
         return e.oom_adj
+    if key == "has_mem_info":  # the report's own Mem-Info dump was tied to it
+        return e.mem_info is not None
     if key == "gfp_flags":
         return list(e.gfp_flags) if e.gfp_flags is not None else None
     return getattr(e, key)

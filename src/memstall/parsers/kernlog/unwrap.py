@@ -4,7 +4,8 @@ One physical line in, one `Unwrapped` out: the kernel text (`body`) plus what th
 said about it. Wrappers handled, outermost first:
 
 * journalctl `-o json` records (`{"MESSAGE": ..., "_HOSTNAME": ..., "__MONOTONIC_TIMESTAMP": ...}`);
-* `<N>` syslog priority prefixes and `/dev/kmsg` records (`6,1234,5678901,-;msg`);
+* `<N>` syslog priority prefixes and `/dev/kmsg` records (`6,1234,5678901,-;msg`,
+  `4,19685342,241227987454,-,caller=T12845;msg`);
 * syslog / journalctl short (`Mar 22 21:11:57 host kernel: `, `Feb 4 16:15:15` as a web
   archive that collapses spaces prints it), rsyslog RFC 3339 / journalctl
   short-iso (`2017-01-18T13:28:42.743176+03:00 host `), journalctl short-monotonic
@@ -53,7 +54,9 @@ _FAST_FOREIGN = re.compile(r"^([A-Z][a-z]{2} (?:[ \d]\d|\d) \d\d:\d\d:\d\d) ((?!
 _FAST_DMESG = re.compile(r"^\[ *(\d{1,12}\.\d+)\] ?(?!\s*(?:[\w.@/-]+\[\d+\]: |\S+ +kernel:|kernel:|\[))")
 _PRIO = re.compile(r"^<(\d{1,3}|[a-z]{2,8}\.[a-z]{2,7})> ?")
 """`<4>` or a text priority as syslog-ng/rsyslog templates print it (`<kern.warning>`)."""
-_KMSG = re.compile(r"^(\d{1,3}),(\d{1,18}),(\d{1,18}),[^;]{0,8};")
+_KMSG = re.compile(r"^(\d{1,3}),(\d{1,18}),(\d{1,18}),[^;,]{0,8}(?:,caller=([CT])(\d{1,18}))?[^;]{0,16};")
+"""A `/dev/kmsg` record: `prio,seq,usec,flags[,caller=T123];` (the caller field 5.1+, with
+CONFIG_PRINTK_CALLER; Documentation/ABI/testing/dev-kmsg)."""
 _KMSG_DICT = re.compile(r"^ [A-Z_]+=")
 _SYSLOG = re.compile(r"^([A-Z][a-z]{2} (?:[ \d]\d|\d) \d\d:\d\d:\d\d)(?:\.\d+)? +")
 _ISO = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) +")
@@ -233,7 +236,8 @@ def _general(line: str, hosts: Hosts) -> Unwrapped:
     m = _KMSG.match(rest)
     if m:
         seconds = int(m.group(3)) / 1e6
-        return Unwrapped(rest[m.end():], None, None, f"{seconds:.6f}", seconds, True, True)
+        caller = int(m.group(5)) if m.group(4) == "T" else None
+        return Unwrapped(rest[m.end():], None, None, f"{seconds:.6f}", seconds, True, True, caller)
     if _KMSG_DICT.match(rest):
         return Unwrapped(rest, kernel=False, prefixed=True)
     m = _SYSLOG.match(rest) or _ISO.match(rest)
