@@ -49,7 +49,8 @@ class Unwrapped(NamedTuple):
 # handles them too): syslog with `kernel:` and an optional dmesg stamp, and raw dmesg.
 _FAST_SYSLOG = re.compile(r"^([A-Z][a-z]{2} (?:[ \d]\d|\d) \d\d:\d\d:\d\d) (\S+) kernel: ?"
                           r"(?:\[ *(\d{1,12}\.\d+)\] ?)?")
-_FAST_FOREIGN = re.compile(r"^([A-Z][a-z]{2} (?:[ \d]\d|\d) \d\d:\d\d:\d\d) ((?!kernel:)\S+) +[\w.@/-]+\[\d+\]: ?")
+_FAST_FOREIGN = re.compile(r"^([A-Z][a-z]{2} (?:[ \d]\d|\d) \d\d:\d\d:\d\d) ((?!kernel:)\S+) +"
+                           r"[\w.@/-]+\[\d+\]: ?")
 """Syslog with another tag (`host sshd[12]: `): what `_after_wall` says through `_HOST_TAG`."""
 _FAST_DMESG = re.compile(r"^\[ *(\d{1,12}\.\d+)\] ?(?!\s*(?:[\w.@/-]+\[\d+\]: |\S+ +kernel:|kernel:|\[))")
 _PRIO = re.compile(r"^<(\d{1,3}|[a-z]{2,8}\.[a-z]{2,7})> ?")
