@@ -26,7 +26,7 @@ _COMM_OOM = re.compile(r"^(.*?) invoked oom-killer")
 # order=-1: an OOM forced by hand (SysRq-f, moom_callback in drivers/tty/sysrq.c), kept as -1.
 _ORDER = re.compile(r"order[:=]\s*(-1|\d{1,18})")
 _MODE = re.compile(r"(?:mode|gfp_mask)[:=]\s*(0[xX][0-9a-fA-F]+)(\(([^)]*)\)?)?")
-_NODEMASK = re.compile(r"nodemask=(\(null\)|[\d,\-]+)")
+_NODEMASK = re.compile(r"nodemask=(\(null\)|\d+(?:[,\-]\d+)*)")  # 4.9: `nodemask=0, order=0`
 _CPUSET_TAIL = re.compile(r"cpuset=([^,\s]*),\s*mems_allowed=([\d,\-]+)")
 _CPUSET_LINE = re.compile(r"^(.*?)\s*cpuset=(\S*)\s+mems_allowed=([\d,\-]+)")
 _OOM_ADJ = re.compile(r"oom_score_adj=(-?\d{1,18})")
@@ -127,7 +127,10 @@ _CPU_LINE = re.compile(r"^CPU: *(\d{1,18}) +(?:UID: *(\d{1,18}) +)?PID: *(\d{1,1
                        r"(?: +(?:Not tainted|Tainted:)|$)")
 _PID_LINE = re.compile(r"^Pid: *(\d{1,18}), comm: *(\S+)")
 _VERSION = re.compile(r"(?:^|\s)(\d+\.\d+(?:\.\d+)?[^\s#]*)\s+#\d")
-_VERSION_END = re.compile(r"(?:tainted|Tainted: [A-Z ]*?)\s+(\d+\.\d+(?:\.\d+)?\S*)\s*$")
+_VERSION_END = re.compile(r"(?:tainted|Tainted: [A-Z ]*?|^ [A-Z ]*?)\s+(\d+\.\d+(?:\.\d+)?\S*)\s*$")
+"""A release ending the line without a build number: after `Not tainted`, after the taint
+flags (`Tainted: G S      W  O      5.10.81-android12-9-24321119`, an Android GKI task line),
+or after the flags alone when the caller already cut `Tainted:` off."""
 
 
 class TaskLine(NamedTuple):

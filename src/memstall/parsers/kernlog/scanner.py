@@ -392,7 +392,8 @@ class LogScanner:
             self._idle(st, s, u, key)  # the line may start the next thing (a CPU line...)
         elif verdict == UNKNOWN:
             self.skip(R_UNKNOWN)
-            rep.unknown_run += 1
+            if u.caller_pid is None or u.caller_pid != rep.caller_pid:
+                rep.unknown_run += 1  # a line the reporting task printed (its caller id) is not another's
             if rep.unknown_run > TOLERANCE:
                 self._close(st, out)
         else:
