@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import load_benchmark
+from conftest import load_benchmark, run_cli
 from memstall.parsers.kernlog import LogScanner, runs
 from memstall.parsers.kernlog import classify as c
 from memstall.parsers.kernlog.prefix import ANCHOR
@@ -187,3 +187,22 @@ def test_lines_without_a_streams_learned_prefix_are_taken_as_they_are() -> None:
         assert _scan(data, fast=True, chunk=300) == _scan(data, fast=False, chunk=300), tail
     data = _report(wrap, []) + taught + _report(wrap, [b"active_file:1 inactive_file:2"] * 20)
     assert _taken(data) > 20
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "jsonl"])
+def test_logs_output_is_byte_identical_on_the_reference_path(fmt: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`memstall logs` on every fixture log (and reports back to back): the same bytes when its
+    scanner never takes runs (`LogScanner(fast=False)`)."""
+    gen = load_benchmark("syslog_gen")
+    mixed = tmp_path / "mixed.log"
+    with mixed.open("wb") as f:
+        gen.write_reports_only(f, 200_000, gen.load_reports(KERNLOG / "corpus"), seed=21)
+    for path in [*LOGS, mixed]:
+        fast = run_cli("logs", "--format", fmt, str(path))
+        with monkeypatch.context() as m:
+            m.setattr("memstall.cli.logs.LogScanner", lambda source: LogScanner(source, fast=False))
+            ref = run_cli("logs", "--format", fmt, str(path))
+        assert fast == ref, path
+        assert fast.code == 0, path
+    assert fast.out.count("\n") > 30  # 41 events back to back
