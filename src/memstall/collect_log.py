@@ -260,7 +260,8 @@ class ParallelScan:
 
     def _parts(self) -> list[_Part]:
         size = Path(self.path).stat().st_size
-        count = max(self.jobs, -(-size // self.part_bytes))
+        # a multiple of jobs: 3 parts on 2 processes would leave one idle for the last third
+        count = self.jobs * max(1, -(-size // (self.part_bytes * self.jobs)))
         starts = _line_starts(self.path, count, self.warm_bytes)
         parts = []
         for k, (warm, _start, lines, warm_lines) in enumerate(starts):

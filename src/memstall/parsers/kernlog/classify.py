@@ -117,6 +117,8 @@ def comm_alone(text: str) -> str | None:
 
 
 def cpuset_line(text: str) -> tuple[str, str] | None:
+    if "cpuset=" not in text:  # the pattern's one literal: its lazy `.*?` would try every position
+        return None
     m = _CPUSET_LINE.match(text)
     return (m.group(2), m.group(3)) if m else None
 
@@ -179,10 +181,12 @@ def frames(text: str) -> list[str]:
     s = text.lstrip()
     if s.startswith(_NOT_FRAME):
         return []
-    m = _FROM.match(s)
+    # each pattern only where its literal text is (`from`, `+0x`, `{`): most lines that reach
+    # here (stack words, registers, `Call Trace:`) hold none, and _OFF's search is slow
+    m = _FROM.match(s) if "from" in s else None
     if m:
         return [m.group(1)]
-    m = _OFF.search(s)
+    m = _OFF.search(s) if "+0x" in s else None
     if m:
         return [m.group(1)]
     return _BRACE.findall(s) if "{" in s else []
@@ -228,6 +232,8 @@ OOM_TAIL = re.compile(r"^\s*(?:Tasks state|\[\s*pid\s*\]|oom-kill:|Out of memory
                       r"memory: usage|swap: usage|kmem: usage|memory\+swap: usage|Task in \S|"
                       r"[a-z_]+ \d+\s*$)")  # memcg OOM: `Memory cgroup stats for /x:` then `anon 123`
 # OOM tail lines only a memory cgroup's OOM prints (4.19+ `oom-kill:constraint=CONSTRAINT_MEMCG`).
+MEMCG_TAIL_WORDS = ("Memory cgroup ", ": usage", "Task in ", "constraint=CONSTRAINT_MEMCG")
+"""Every match of MEMCG_TAIL holds one of these."""
 MEMCG_TAIL = re.compile(r"Memory cgroup (?:out of memory|stats)|^\s*(?:memory|memory\+swap|kmem): usage"
                         r"|^\s*Task in \S.* killed as a result of limit of "
                         r"|constraint=CONSTRAINT_MEMCG")
