@@ -17,8 +17,14 @@ from conftest import run_cli
 from memstall.collect_log import scan_log
 from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner, scan_lines
-from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_ERE
-from memstall.sources.kernlog import PREFILTER_MIN_BYTES, LogReader
+from memstall.parsers.kernlog.scanner import (
+    _BLOCK_TRIGGERS,
+    HELD_BYTES,
+    HELD_LINES,
+    PREFILTER_WORDS,
+    holdable,
+)
+from memstall.sources.kernlog import HOLD_BYTES, PREFILTER_MIN_BYTES, LogReader, prefilter_command
 
 KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
 LOGS = sorted([*(KERNLOG / "corpus").glob("*.log"), *(KERNLOG / "formats").glob("*.txt"),
@@ -36,7 +42,8 @@ def _run(path: Path, prefilter: bool, dense_lines: int | None = None) -> tuple[o
         items = list(scan_log(reader, sc, prefilter))
     else:  # the prefilter gives up on dense input after `dense_lines` lines
         items = []
-        for gap, block in reader.sparse_blocks(PREFILTER_ERE, lambda: sc.busy, dense_lines):
+        for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: sc.busy, dense_lines,
+                                               hold=holdable, hold_lines=HELD_LINES):
             sc.skip_idle(gap)
             items += sc.feed_block(block)
         items += sc.finish()
@@ -147,28 +154,39 @@ def test_long_lines_are_cut_where_they_are_read(tmp_path: Path) -> None:
     assert cut == 3  # B and C by the reader, B again by the scanner; A is never read
 
 
-def _grep_lines(lines: list[bytes], tmp_path: Path) -> set[int]:
+PROGRAMS = [p for p in (shutil.which("rg"), shutil.which("grep")) if p]
+
+
+def _search_lines(program: str, lines: list[bytes], tmp_path: Path) -> set[int]:
     log = tmp_path / "lines.log"
     log.write_bytes(b"".join(ln + b"\n" for ln in lines))
-    out = subprocess.run(["grep", "-a", "-n", "-E", "-e", PREFILTER_ERE, str(log)], capture_output=True,
+    out = subprocess.run(prefilter_command(PREFILTER_WORDS, str(log), program), capture_output=True,
                          env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}, check=False).stdout
     return {int(row.split(b":", 1)[0]) for row in out.split(b"\n") if row}
 
 
 _PIECES = st.sampled_from([*_BLOCK_TRIGGERS, b"page", b" allo", b"Mem", b"-", b":", b"=", b" ", b"\r",
-                           b"PID", b"free", b"\x00", b"\xff", b"a", b"$", b"|", b"(", b"."])
+                           b"PID", b"free", b"\x00", b"\xff", b"a", b"$", b"|", b"(", b".", b"\\", b"*"])
 
 
+@pytest.mark.parametrize("program", PROGRAMS)
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(_PIECES, max_size=6).map(b"".join).map(lambda b: b.replace(b"\n", b"")),
-                min_size=1, max_size=40))
-def test_prefilter_regex_matches_exactly_the_block_triggers(lines: list[bytes]) -> None:
+@given(lines=st.lists(st.lists(_PIECES, max_size=6).map(b"".join).map(lambda b: b.replace(b"\n", b"")),
+                      min_size=1, max_size=40))
+def test_prefilter_finds_exactly_the_block_triggers(program: str, lines: list[bytes]) -> None:
+    """ripgrep and GNU grep, each as prefilter_command runs it: the lines holding a trigger."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        hits = _grep_lines(lines, Path(tmp))
-    expected = {i for i, ln in enumerate(lines, 1) if any(t in ln + b"\n" for t in _BLOCK_TRIGGERS)}
+        hits = _search_lines(program, lines, Path(tmp))
+    expected = {i for i, ln in enumerate(lines, 1) if any(t in ln for t in _BLOCK_TRIGGERS)}
     assert hits == expected
+
+
+def test_the_reader_holds_what_the_scanner_holds() -> None:
+    assert HOLD_BYTES == HELD_BYTES
+    assert holdable(b"rsync: ") and holdable(b"rsync:") and holdable(b"x" * 70 + b"=\r")
+    assert not holdable(b"x" * (HELD_BYTES - 1) + b"= ") and not holdable(b"y" * HELD_BYTES + b":")
 
 
 def _big_log(tmp_path: Path) -> Path:
@@ -233,7 +251,7 @@ def test_a_log_that_grows_during_the_scan_is_read_to_its_end(tmp_path: Path) -> 
         return sc.busy
 
     items = []
-    for gap, block in reader.sparse_blocks(PREFILTER_ERE, busy):
+    for gap, block in reader.sparse_blocks(PREFILTER_WORDS, busy, hold=holdable, hold_lines=HELD_LINES):
         sc.skip_idle(gap)
         items += sc.feed_block(block)
     items += sc.finish()
@@ -253,8 +271,62 @@ def test_a_failing_grep_falls_back_to_reading_every_block(script: str, tmp_path:
     expected = _run(log, False)
     fake = tmp_path / "bin"
     fake.mkdir()
-    (fake / "grep").write_text(f"#!/bin/sh\n{script}\n")
-    (fake / "grep").chmod(0o755)
+    for name in ("grep", "rg"):  # whichever the reader picks
+        (fake / name).write_text(f"#!/bin/sh\n{script}\n")
+        (fake / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
-    assert shutil.which("grep") == str(fake / "grep")
+    assert shutil.which("grep") == str(fake / "grep") and shutil.which("rg") == str(fake / "rg")
     assert _run(log, True) == expected and expected[0]
+
+
+def test_the_scanners_triggers_are_the_prefilters_words() -> None:
+    from memstall.sources.prefilter import TRIGGER_WORDS
+
+    assert PREFILTER_WORDS == TRIGGER_WORDS
+
+
+def test_the_cli_starts_the_search_before_its_imports_and_takes_it(tmp_path: Path) -> None:
+    """`memstall logs BIG` starts the prefilter before importing the command and the reader
+    takes that very process: the output is the same, and no search is left running."""
+    import sys
+
+    log = _big_log(tmp_path)
+    script = (
+        "import sys\n"
+        "from memstall.sources import prefilter\n"
+        "started, taken = [], []\n"
+        "real_start, real_take = prefilter.start, prefilter.take_early\n"
+        "prefilter.start = lambda c: started.append(c) or real_start(c)\n"
+        "from memstall.sources import kernlog\n"
+        "kernlog.take_early = lambda c: taken.append(real_take(c)) or taken[-1]\n"
+        "from memstall.cli import main\n"
+        "code = main(['logs', '--format', 'jsonl', '--kind', 'stall', sys.argv[1]])\n"
+        "print(len(started), sum(t is not None for t in taken), len(prefilter._EARLY), code,"
+        " file=sys.stderr)\n")
+    run = subprocess.run([sys.executable, "-c", script, str(log)], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert run.stderr.split() == ["1", "1", "0", "0"]
+    plain = run_cli("logs", "--format", "jsonl", "--kind", "stall", str(log))
+    assert run.stdout == plain.out and plain.out.count("\n") >= 2
+
+
+@pytest.mark.parametrize("block_bytes", [1, 90, 700, 5000])
+def test_held_lines_carry_across_blocks(block_bytes: int) -> None:
+    """A comm printed alone at the end of one block, its header at the start of the next:
+    feed_block in blocks of whole lines gives what feeding each line gives (and the held
+    lines are fed: the KERN_CONT-split header gets its comm)."""
+    data = _sparse(random.Random(7))
+    sc, items, pos = LogScanner("x"), [], 0
+    while pos < len(data):
+        cut = data.find(b"\n", pos + block_bytes)
+        cut = len(data) if cut < 0 else cut + 1
+        items += sc.feed_block(data[pos:cut])
+        pos = cut
+    items += sc.finish()
+    reference = LogScanner("x")
+    expected = [i for ln in data.split(b"\n")[:-1] for i in reference.feed(ln)] + reference.finish()
+    assert items == expected
+    # feed_block counts every skipped idle line as outside a report (blank ones too)
+    assert sum(sc.skipped.values()) == sum(reference.skipped.values())
+    assert any(isinstance(i, AllocEvent) and i.comm == "rsync" for i in items)
+    assert holdable(b"rsync: ") and HELD_LINES >= 1

@@ -14,7 +14,7 @@ from typing import IO
 
 from memstall.model.kernlog import AllocEvent, MemInfoDump
 from memstall.parsers.kernlog import Item, LogScanner
-from memstall.parsers.kernlog.scanner import PREFILTER_ERE
+from memstall.parsers.kernlog.scanner import HELD_LINES, PREFILTER_WORDS, holdable
 from memstall.sources.kernlog import STDIN, LogReader, compressed
 
 
@@ -24,7 +24,8 @@ def scan_log(reader: LogReader, scanner: LogScanner, prefilter: bool | None = No
     if prefilter is None:
         prefilter = reader.prefilterable()
     if prefilter:
-        for gap, block in reader.sparse_blocks(PREFILTER_ERE, lambda: scanner.busy):
+        for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: scanner.busy,
+                                                hold=holdable, hold_lines=HELD_LINES):
             scanner.skip_idle(gap)
             yield from scanner.feed_block(block)
     else:

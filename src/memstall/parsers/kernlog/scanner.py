@@ -48,10 +48,23 @@ _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ",
 # `ut of memory`: an OOM report's end (`Out of memory: Kill process`, `Memory cgroup out of memory:
 # ...`) without its beginning is kept as an incomplete OOM event when it is more than one line
 # (select + kill); a lone kill line (dump_header() was rate-limited) stays outside any report.
-# The same for a block of lines searched with bytes.find (one pass per word): the triggers,
-# plus the line ends `feed` also lets through: quoted-printable soft breaks ('=') and a comm
-# printed alone (':', ': ') before a KERN_CONT-split header.
-_BLOCK_TRIGGERS = (*_TRIGGERS, b"=\n", b"=\r", b":\n", b": \n")
+# A block of lines is searched for the same words with bytes.find (one pass per word). Lines
+# that end like a comm printed alone before a KERN_CONT-split header (`rsync: `) or like a
+# quoted-printable soft break (`=`) are not triggers themselves: while idle, the last HELD_LINES
+# such lines right before a trigger line are fed just before it (`_held`), so a prefilter that
+# looks only for the words (a fixed-string search: `rg -F`, `grep -F`) finds the same reports.
+_BLOCK_TRIGGERS = _TRIGGERS
+PREFILTER_WORDS = _TRIGGERS
+"""The prefilter's fixed strings: every line `feed_block` stops at while idle holds one."""
+HOLD_ENDS = (b"=", b"=\r", b": ", b":")
+HELD_LINES = 4
+HELD_BYTES = 256
+"""A longer line is never held (a comm is at most 64 bytes, a soft-broken line 77)."""
+
+
+def holdable(raw: bytes) -> bool:
+    """An idle line that is fed only if a trigger line follows it (see `LogScanner._held`)."""
+    return len(raw) <= HELD_BYTES and raw.endswith(HOLD_ENDS)
 
 
 _ANCHOR_WORDS = ("CPU:", "Pid:", "Mem-", "Call ", "lowmem_reserve", "Node ", "Hardware name", "active_anon:")
@@ -72,7 +85,7 @@ def _ere(words: tuple[bytes, ...]) -> str:
     return "|".join(esc(w.decode()[:-1]) + "$" if w.endswith(b"\n") else esc(w.decode()) for w in words)
 
 
-PREFILTER_ERE = _ere(_BLOCK_TRIGGERS)
+PREFILTER_ERE = _ere(_BLOCK_TRIGGERS)  # for GNU grep -E; PREFILTER_WORDS for -F
 """`grep -a -E` pattern matching every line `feed_block` would stop at (with LC_ALL=C): a
 prefilter may skip the other lines while the scanner is idle (see `skip_idle`)."""
 
@@ -117,6 +130,9 @@ class LogScanner:
         self._qp_start = 0
         self._start = 0
         """First physical line of the logical line being handled (QP soft breaks join lines)."""
+        self._held: list[bytes] = []
+        """The idle lines just skipped that end like a lone comm or a soft break (`holdable`), at
+        most HELD_LINES, the last one the line before this one: fed before a trigger line."""
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -137,6 +153,7 @@ class LogScanner:
         if n:
             self._no += n
             self.skip(R_OUTSIDE, n)
+            self._held.clear()  # a prefilter's region starts with the lines to hold (sparse_blocks)
 
     # -- resuming in the middle of a log (memstall logs --jobs) -----------------------------
 
@@ -168,7 +185,7 @@ class LogScanner:
         for streams in (open_reports, rest):  # stale reports close in file order (_close_stale)
             streams.sort(key=lambda r: (r[0] is None, r[0] or ""))
         return (self._no, self._qp, self._qp_pending, self._qp_start, self._last_host, self._open,
-                frozenset(self.hosts), tuple(open_reports), tuple(rest))
+                frozenset(self.hosts), tuple(open_reports), tuple(rest), tuple(self._held))
 
     # -- input -------------------------------------------------------------------------------
 
@@ -178,11 +195,41 @@ class LogScanner:
         if len(raw) > MAX_LINE:
             raw = raw[:MAX_LINE]
             self.cut_lines += 1
-        if (not self._open and self._qp_pending is None and not raw.endswith((b"=", b"=\r", b": ", b":"))
-                and not any(t in raw for t in _TRIGGERS)):
+        if not self._open and self._qp_pending is None and not any(t in raw for t in _TRIGGERS):
             self.skip(R_BLANK if not raw.strip() else R_OUTSIDE)
+            self._hold(raw)
             return []
+        if self._held:
+            return self._fed_held(raw)
         return self._line(raw.decode("utf-8", "replace"))
+
+    def _hold(self, raw: bytes) -> None:
+        """After an idle line was skipped: keep it if `holdable`, else forget the held ones."""
+        if holdable(raw):
+            self._held.append(raw)
+            if len(self._held) > HELD_LINES:
+                del self._held[0]
+        elif self._held:
+            self._held.clear()
+
+    def _fed_held(self, raw: bytes) -> list[Item]:
+        """A trigger line `raw` (counted already) right after held lines: those are fed first,
+        each under its own line number and its skip taken back, then `raw`. Nothing was fed
+        since they were held, so the scanner is idle and `raw` holds a trigger word."""
+        held, self._held = self._held, []
+        no = self._no
+        left = self.skipped[R_OUTSIDE] - len(held)
+        if left:
+            self.skipped[R_OUTSIDE] = left
+        else:
+            del self.skipped[R_OUTSIDE]
+        out: list[Item] = []
+        self._no -= len(held) + 1
+        for line in held:
+            self._no += 1
+            out += self._line(line.decode("utf-8", "replace"))
+        self._no = no
+        return out + self._line(raw.decode("utf-8", "replace"))
 
     def feed_block(self, block: bytes) -> list[Item]:
         """Many physical lines at once (split at b'\\n'): same result as `feed` on each line.
@@ -203,6 +250,7 @@ class LogScanner:
                 if skipped:
                     self._no += skipped
                     self.skip(R_OUTSIDE, skipped)
+                    self._hold_tail(block, pos, end if hit < 0 else start)
                 if hit < 0:
                     return out
                 pos = start
@@ -217,6 +265,21 @@ class LogScanner:
             out.extend(self.feed(block[pos:stop]))
             pos = stop + 1
         return out
+
+    def _hold_tail(self, block: bytes, pos: int, stop: int) -> None:
+        """`_hold` each of the whole lines block[pos:stop] that feed_block skipped at once:
+        only the last HELD_LINES can change what is held."""
+        if block[stop - 1:stop] == b"\n":
+            stop -= 1
+        lines: list[bytes] = []
+        while len(lines) < HELD_LINES:
+            cut = block.rfind(b"\n", pos, stop)
+            lines.append(block[(cut + 1 if cut >= 0 else pos):stop])
+            if cut < 0:
+                break
+            stop = cut
+        for line in reversed(lines):
+            self._hold(line)
 
     @staticmethod
     def _next_trigger(block: bytes, pos: int, nxt: dict[bytes, int]) -> int:
