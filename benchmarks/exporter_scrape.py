@@ -5,9 +5,11 @@ keep-alive connection, `--gap` seconds apart, plain text:
 
 * node_exporter with the same collectors as memstall reads (buddyinfo, zoneinfo, vmstat with
   every field, meminfo, pressure; benchmarks/sample_cost.py's command line, no go_*/process_*);
-* memstall's exporter serving `/` live: the collector and HTTP server of `memstall exporter`,
-  started with the shared-sample window at 0 so that every scrape samples (the real exporter
-  lets scrapes within 1 s share one sample: that would flatter it).
+* memstall's exporter serving `/` live: the Sampler (cli.exporter.make_sampler), collector and
+  HTTP server of `memstall exporter`, started with the shared-sample window at 0 so that every
+  scrape samples (the real exporter lets scrapes within 1 s share one sample: that would
+  flatter it). Run with PYTHONPATH pointing at another checkout's src/ to measure that one
+  (one without make_sampler gets a plain Sampler), e.g. a starting point, back to back.
 
 CPU per scrape is the child's utime+stime from /proc/PID/stat over the run / count; latency is
 the client's wall time per request (median and 95th percentile). Printed as memstall / node_exporter
@@ -40,15 +42,18 @@ import sample_cost as nodeexp  # noqa: E402 (the node_exporter helpers live ther
 TARGET_CPU_RATIO = 1.0
 MEMSTALL_CHILD = """
 import sys
-from memstall.cli.exporter import make_server
+from memstall.cli import exporter as cli
 from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
 from memstall.pipeline import SYSTEM_CLOCK, Sampler
 from memstall.sources import open_root
 from memstall.outputs.exposition import text_exposition
 from prometheus_client import CONTENT_TYPE_LATEST
-sampler = Sampler(open_root(sys.argv[1]))
+source = open_root(sys.argv[1])
+# the exporter's own Sampler (cli.exporter.make_sampler), or a plain one from a copy that has none
+sampler = cli.make_sampler(source) if hasattr(cli, "make_sampler") else Sampler(source)
 registry = registry_for(MemstallCollector(SharedSample(sampler.sample, SYSTEM_CLOCK, max_age_seconds=0.0)))
-server = make_server(("127.0.0.1", int(sys.argv[2])), lambda: text_exposition(registry), CONTENT_TYPE_LATEST)
+server = cli.make_server(("127.0.0.1", int(sys.argv[2])), lambda: text_exposition(registry),
+                         CONTENT_TYPE_LATEST)
 server.serve_forever()
 """
 

@@ -199,9 +199,8 @@ def test_a_long_line_does_not_grow_the_prefilter_unbounded(tmp_path: Path) -> No
     script = (
         "import io, json, resource, sys\n"
         "from memstall.cli import Io, main\n"
-        "from memstall.sources import kernlog\n"
-        "kernlog.GREP_MEMORY_BYTES = 64 << 20\n"
-        "kernlog.PREFILTER_MIN_BYTES = 1 << 20\n"
+        "from memstall.sources import prefilter\n"
+        "prefilter.GREP_MEMORY_BYTES = 64 << 20\n"
         "out, err = io.StringIO(), io.StringIO()\n"
         "code = main(['logs', '--format', 'jsonl', sys.argv[1]], Io(out, err))\n"
         "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss << 10\n"

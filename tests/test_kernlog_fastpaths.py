@@ -127,3 +127,51 @@ def test_may_anchor_is_true_wherever_anchor_matches(head: str, anchor: str | Non
         assert _may_anchor(text)
     if anchor is not None:
         assert _may_anchor(text)
+
+
+# --- literal guards before slow regexes (classify.frames, cpuset_line, Report._tail) -----------
+
+_TRACE_BITS = st.sampled_from([
+    " ", "  ", "\t", "? ", "from ", " from", "from", "+0x1f/0x20", "+0x", "/0x40", "{", "}", "{foo+12}",
+    "[<ffffffff8113fedc>]", "[<ffff>] ", "(", ")", "[ext4]", "warn_alloc", "dump_stack", "RIP:", "PC is at",
+    "cpuset=", "cpuset=/", " mems_allowed=0", "mems_allowed=0-1", "x", "0000000000000000", ":",
+    "ffffac699b2e3ab0",
+    "Memory cgroup ", "out of memory", "stats", "memory", ": usage", "kmem", "memory+swap", "Task in ", "/a",
+    " killed as a result of limit of ", "constraint=CONSTRAINT_MEMCG", "Killed process ", "12 (a)", "é",
+])
+_TRACEISH = st.one_of(st.lists(_TRACE_BITS, max_size=12).map("".join), st.text(max_size=60))
+
+
+def _frames_unguarded(text: str) -> list[str]:
+    s = text.lstrip()
+    if s.startswith(c._NOT_FRAME):
+        return []
+    m = c._FROM.match(s) or None
+    if m:
+        return [m.group(1)]
+    m = c._OFF.search(s)
+    if m:
+        return [m.group(1)]
+    return c._BRACE.findall(s) if "{" in s else []
+
+
+@settings(max_examples=500)
+@given(_TRACEISH)
+def test_literal_guards_change_no_answer(s: str) -> None:
+    """Each guard is a literal its pattern must hold: the guarded call answers as the bare regex."""
+    assert c.frames(s) == _frames_unguarded(s)
+    m = c._CPUSET_LINE.match(s)
+    assert c.cpuset_line(s) == ((m.group(2), m.group(3)) if m else None)
+    assert (any(w in s for w in c.MEMCG_TAIL_WORDS) and c.MEMCG_TAIL.search(s) is not None) \
+        == (c.MEMCG_TAIL.search(s) is not None)
+    assert ("Killed process" in s and c.KILLED.search(s) is not None) == (c.KILLED.search(s) is not None)
+
+
+def test_the_guards_are_reached() -> None:
+    """The bits above do make each pattern match (so the test above can fail)."""
+    assert c.frames(" [<ffffffff8113fedc>] ? warn_alloc+0x1f/0x20 [ext4]") == ["warn_alloc"]
+    assert c.frames("dump_stack+0x1/0x2 from x") == ["dump_stack"]
+    assert c.frames("x {foo+12}") == ["foo"]
+    assert c.cpuset_line("x cpuset=/ mems_allowed=0") == ("/", "0")
+    assert c.MEMCG_TAIL.search("Task in /a killed as a result of limit of /a")
+    assert c.KILLED.search("Killed process 12 (a)")

@@ -81,6 +81,18 @@ def test_reports_back_to_back_are_scanned_in_parts(back_to_back: Path, jobs: int
     assert ps.serial_parts == []
 
 
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_the_parts_are_a_multiple_of_the_jobs(back_to_back: Path, jobs: int) -> None:
+    """Each process gets as many parts: 3 parts on 2 processes left one idle for the last
+    third of the file (the 16 MB benchmark log was cut into 3 parts of 8 MiB)."""
+    size = back_to_back.stat().st_size
+    for part_bytes in (size // 2, size // 2 - 1, size // 3, size // 5 + 1, size, 2 * size):
+        ps = ParallelScan(str(back_to_back), "x", jobs, part_bytes=part_bytes)
+        parts = ps._parts()
+        assert len(parts) % jobs == 0, part_bytes
+        assert len(parts) >= -(-size // part_bytes), part_bytes
+
+
 def test_a_warm_up_too_short_falls_back_to_one_scan_from_where_states_differ(generated: Path) -> None:
     ps, got = _parallel(generated, 2, 100_000, 0)
     assert got == _serial(generated)

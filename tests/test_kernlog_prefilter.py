@@ -1,4 +1,4 @@
-"""The prefilter of `memstall logs` (rg or grep -F) gives exactly what reading every line gives."""
+"""The grep prefilter of `memstall logs` gives exactly what reading every line gives."""
 
 from __future__ import annotations
 
@@ -17,8 +17,14 @@ from conftest import run_cli
 from memstall.collect_log import scan_log
 from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner, scan_lines
-from memstall.parsers.kernlog.scanner import _BLOCK_TRIGGERS, PREFILTER_WORDS
-from memstall.sources.kernlog import PREFILTER_MIN_BYTES, LogReader, Prefilter, find_prefilter
+from memstall.parsers.kernlog.scanner import (
+    _BLOCK_TRIGGERS,
+    HELD_BYTES,
+    HELD_LINES,
+    PREFILTER_WORDS,
+    holdable,
+)
+from memstall.sources.kernlog import HOLD_BYTES, PREFILTER_MIN_BYTES, LogReader, prefilter_command
 
 KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
 LOGS = sorted([*(KERNLOG / "corpus").glob("*.log"), *(KERNLOG / "formats").glob("*.txt"),
@@ -28,20 +34,16 @@ EVERY_LOG = sorted(p for p in KERNLOG.rglob("*") if p.suffix in (".log", ".txt")
 """Every log under tests/fixtures/kernlog: corpus, formats, noise, held-back and wild."""
 
 pytestmark = pytest.mark.skipif(shutil.which("grep") is None, reason="no grep binary")
-GREP = Prefilter(shutil.which("grep") or "grep", "grep")
-RG = Prefilter(shutil.which("rg") or "rg", "rg")
-PROGRAMS = [GREP, pytest.param(RG, marks=pytest.mark.skipif(shutil.which("rg") is None, reason="no rg"))]
-"""Both prefilter programs, each forced by its path (ripgrep: Debian's `ripgrep`)."""
 
 
-def _run(path: Path, prefilter: bool, dense_lines: int | None = None,
-         program: Prefilter | None = None) -> tuple[object, ...]:
+def _run(path: Path, prefilter: bool, dense_lines: int | None = None) -> tuple[object, ...]:
     reader, sc = LogReader(str(path)), LogScanner("x")
     if dense_lines is None:
-        items = list(scan_log(reader, sc, prefilter, program))
+        items = list(scan_log(reader, sc, prefilter))
     else:  # the prefilter gives up on dense input after `dense_lines` lines
         items = []
-        for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: sc.busy, dense_lines, program):
+        for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: sc.busy, dense_lines,
+                                               hold=holdable, hold_lines=HELD_LINES):
             sc.skip_idle(gap)
             items += sc.feed_block(block)
         items += sc.finish()
@@ -66,31 +68,29 @@ def _mixed(rng: random.Random) -> bytes:
     return b"\n".join(parts) + (b"" if rng.random() < 0.5 else b"\n")
 
 
-@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
 @pytest.mark.parametrize("path", EVERY_LOG, ids=[str(p.relative_to(KERNLOG)) for p in EVERY_LOG])
-def test_grep_path_equals_block_path_on_every_fixture(path: Path, program: Prefilter, tmp_path: Path) -> None:
+def test_grep_path_equals_block_path_on_every_fixture(path: Path, tmp_path: Path) -> None:
     data = NOISE + path.read_bytes() + NOISE + path.read_bytes()
     log = tmp_path / "x.log"
     log.write_bytes(data)
-    fast = _run(log, True, program=program)
+    fast = _run(log, True)
     assert fast == _run(log, False)
     assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
 
 
-@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
 @pytest.mark.parametrize("seed", range(6))
-def test_grep_path_equals_block_path_on_mixed_logs(seed: int, program: Prefilter, tmp_path: Path) -> None:
+def test_grep_path_equals_block_path_on_mixed_logs(seed: int, tmp_path: Path) -> None:
     rng = random.Random(seed)
     data = _mixed(rng)
     log = tmp_path / "mixed.log"
     log.write_bytes(data)
-    fast = _run(log, True, program=program)
+    fast = _run(log, True)
     assert fast == _run(log, False)
     # The reader drops NUL bytes (a crashed host's padding) before the scanner sees a line.
     assert fast[0] == list(scan_lines(data.replace(b"\0", b"").split(b"\n"), "x"))
     assert fast[0], "the mixed log has reports"
     # dense input: the prefilter hands over to block reading part-way, same result
-    assert _run(log, True, dense_lines=rng.randrange(50, 500), program=program) == fast
+    assert _run(log, True, dense_lines=rng.randrange(50, 500)) == fast
 
 
 # Report kinds a sparse syslog may hold, beside the corpus's reports: OOM ends without their
@@ -126,14 +126,12 @@ def _sparse(rng: random.Random) -> bytes:
     return b"\n".join(out) + b"\n"
 
 
-@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
 @pytest.mark.parametrize("seed", range(3))
-def test_grep_path_equals_block_path_on_sparse_logs_with_every_report_kind(seed: int, program: Prefilter,
-                                                                           tmp_path: Path) -> None:
+def test_grep_path_equals_block_path_on_sparse_logs_with_every_report_kind(seed: int, tmp_path: Path) -> None:
     data = _sparse(random.Random(seed))
     log = tmp_path / "sparse.log"
     log.write_bytes(data)
-    fast = _run(log, True, program=program)
+    fast = _run(log, True)
     assert fast == _run(log, False)
     assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
     items = fast[0]
@@ -156,29 +154,39 @@ def test_long_lines_are_cut_where_they_are_read(tmp_path: Path) -> None:
     assert cut == 3  # B and C by the reader, B again by the scanner; A is never read
 
 
-def _grep_lines(lines: list[bytes], tmp_path: Path, program: Prefilter) -> set[int]:
+PROGRAMS = [p for p in (shutil.which("rg"), shutil.which("grep")) if p]
+
+
+def _search_lines(program: str, lines: list[bytes], tmp_path: Path) -> set[int]:
     log = tmp_path / "lines.log"
     log.write_bytes(b"".join(ln + b"\n" for ln in lines))
-    out = subprocess.run(program.command(PREFILTER_WORDS, str(log)), capture_output=True,
+    out = subprocess.run(prefilter_command(PREFILTER_WORDS, str(log), program), capture_output=True,
                          env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"}, check=False).stdout
     return {int(row.split(b":", 1)[0]) for row in out.split(b"\n") if row}
 
 
 _PIECES = st.sampled_from([*_BLOCK_TRIGGERS, b"page", b" allo", b"Mem", b"-", b":", b"=", b" ", b"\r",
-                           b"PID", b"free", b"\x00", b"\xff", b"a", b"$", b"|", b"(", b"."])
+                           b"PID", b"free", b"\x00", b"\xff", b"a", b"$", b"|", b"(", b".", b"\\", b"*"])
 
 
-@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
+@pytest.mark.parametrize("program", PROGRAMS)
 @settings(max_examples=60, deadline=None)
 @given(lines=st.lists(st.lists(_PIECES, max_size=6).map(b"".join).map(lambda b: b.replace(b"\n", b"")),
                       min_size=1, max_size=40))
-def test_prefilter_lists_exactly_the_lines_with_a_trigger(program: Prefilter, lines: list[bytes]) -> None:
+def test_prefilter_finds_exactly_the_block_triggers(program: str, lines: list[bytes]) -> None:
+    """ripgrep and GNU grep, each as prefilter_command runs it: the lines holding a trigger."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        hits = _grep_lines(lines, Path(tmp), program)
+        hits = _search_lines(program, lines, Path(tmp))
     expected = {i for i, ln in enumerate(lines, 1) if any(t in ln for t in _BLOCK_TRIGGERS)}
     assert hits == expected
+
+
+def test_the_reader_holds_what_the_scanner_holds() -> None:
+    assert HOLD_BYTES == HELD_BYTES
+    assert holdable(b"rsync: ") and holdable(b"rsync:") and holdable(b"x" * 70 + b"=\r")
+    assert not holdable(b"x" * (HELD_BYTES - 1) + b"= ") and not holdable(b"y" * HELD_BYTES + b":")
 
 
 def _big_log(tmp_path: Path) -> Path:
@@ -243,7 +251,7 @@ def test_a_log_that_grows_during_the_scan_is_read_to_its_end(tmp_path: Path) -> 
         return sc.busy
 
     items = []
-    for gap, block in reader.sparse_blocks(PREFILTER_WORDS, busy):
+    for gap, block in reader.sparse_blocks(PREFILTER_WORDS, busy, hold=holdable, hold_lines=HELD_LINES):
         sc.skip_idle(gap)
         items += sc.feed_block(block)
     items += sc.finish()
@@ -253,121 +261,72 @@ def test_a_log_that_grows_during_the_scan_is_read_to_its_end(tmp_path: Path) -> 
     assert appended and len(stalls) == 2 and (items, dict(sc.skipped), sc._no) == expected[:3]
 
 
-@pytest.mark.parametrize("kind", ["grep", "rg"])
 @pytest.mark.parametrize("script", ["exit 2", "echo 'grep: unrecognized option' >&2; exit 2",
-                                    "kill -9 $$", "kill -6 $$", "yes 'x:y:z' | head -c 2000000"])
-def test_a_failing_prefilter_falls_back_to_reading_every_block(script: str, kind: str,
-                                                                tmp_path: Path) -> None:
-    """A grep without GNU options (BusyBox), an rg that aborts (a line past its memory limit)
-    or one that dies: the result is still complete."""
+                                    "kill -9 $$", "yes 'x:y:z' | head -c 2000000"])
+def test_a_failing_grep_falls_back_to_reading_every_block(script: str, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grep without GNU options (BusyBox) or one that dies: the result is still complete."""
     log = tmp_path / "x.log"
     log.write_bytes(NOISE + (KERNLOG / "corpus" / "000-seed-cold-storage-4.9.log").read_bytes() + NOISE)
     expected = _run(log, False)
-    fake = tmp_path / kind
-    fake.write_text(f"#!/bin/sh\n{script}\n")
-    fake.chmod(0o755)
-    assert _run(log, True, program=Prefilter(str(fake), kind)) == expected and expected[0]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name in ("grep", "rg"):  # whichever the reader picks
+        (fake / name).write_text(f"#!/bin/sh\n{script}\n")
+        (fake / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    assert shutil.which("grep") == str(fake / "grep") and shutil.which("rg") == str(fake / "rg")
+    assert _run(log, True) == expected and expected[0]
 
 
-def test_the_prefilter_is_rg_when_on_path_else_grep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for kind in ("grep", "rg"):
-        (tmp_path / kind).write_text("#!/bin/sh\n")
-        (tmp_path / kind).chmod(0o755)
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert find_prefilter() == Prefilter(str(tmp_path / "rg"), "rg")
-    (tmp_path / "rg").unlink()
-    assert find_prefilter() == Prefilter(str(tmp_path / "grep"), "grep")
+def test_the_scanners_triggers_are_the_prefilters_words() -> None:
+    from memstall.sources.prefilter import TRIGGER_WORDS
+
+    assert PREFILTER_WORDS == TRIGGER_WORDS
 
 
-def _far_apart(pieces: list[bytes], filler_lines: int = 3000) -> bytes:
-    """`pieces` far apart in a syslog of other hosts' kernel and daemon lines (a few MB)."""
-    line = b"Nov 26 07:00:%02d stor-%02d kernel: [ %d.5] eth0: rx %d packets\n"
-    filler = b"".join(line % (n % 60, n % 7, n, n)
-                      if n % 3 else b"Nov 26 07:00:%02d stor-01 sshd[9]: session %d opened\n" % (n % 60, n)
-                      for n in range(filler_lines))
-    return filler + b"".join(p + filler for p in pieces)
+def test_the_cli_starts_the_search_before_its_imports_and_takes_it(tmp_path: Path) -> None:
+    """`memstall logs BIG` starts the prefilter before importing the command and the reader
+    takes that very process: the output is the same, and no search is left running."""
+    import sys
+
+    log = _big_log(tmp_path)
+    script = (
+        "import sys\n"
+        "from memstall.sources import prefilter\n"
+        "started, taken = [], []\n"
+        "real_start, real_take = prefilter.start, prefilter.take_early\n"
+        "prefilter.start = lambda c: started.append(c) or real_start(c)\n"
+        "from memstall.sources import kernlog\n"
+        "kernlog.take_early = lambda c: taken.append(real_take(c)) or taken[-1]\n"
+        "from memstall.cli import main\n"
+        "code = main(['logs', '--format', 'jsonl', '--kind', 'stall', sys.argv[1]])\n"
+        "print(len(started), sum(t is not None for t in taken), len(prefilter._EARLY), code,"
+        " file=sys.stderr)\n")
+    run = subprocess.run([sys.executable, "-c", script, str(log)], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert run.stderr.split() == ["1", "1", "0", "0"]
+    plain = run_cli("logs", "--format", "jsonl", "--kind", "stall", str(log))
+    assert run.stdout == plain.out and plain.out.count("\n") >= 2
 
 
-_STALL = b"page allocation stalls for 10004ms, order:0, mode:0x24201ca(GFP_HIGHUSER_MOVABLE|__GFP_COLD)\n"
-
-
-@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
-def test_a_comm_printed_alone_is_found_before_a_split_header_far_into_a_big_file(program: Prefilter,
-                                                                                  tmp_path: Path) -> None:
-    """KERN_CONT split `rsync: ` from its header: the comm comes from the lines before the
-    header that its host printed (other hosts' and daemons' lines between are passed over),
-    at most LOOKBACK_LINES back; not from a prefilter-passing line."""
-    h = b"Nov 26 08:00:00 web-%d kernel: [ 50.0] "
-    pieces = [
-        h % 1 + b"rsync: \n" + h % 1 + _STALL,  # right before
-        h % 2 + b"tar:\n" + b"Nov 26 08:00:00 web-9 kernel: [ 9.0] eth1: up\n"
-        + b"Nov 26 08:00:00 web-2 cron[1]: job\n" + h % 2 + _STALL,  # another host's, a daemon's line between
-        h % 3 + b"cp: \n" + b"".join(h % 3 + b"line %d\n" % i for i in range(4)) + h % 3 + _STALL,  # too far
-        b"dd: \n" + _STALL,  # no wrapper at all
-        b"[ 51.0] gzip:\n" + b"x" * 600 + b"\n" + b"[ 51.1] " + _STALL,  # a long line between
-        b"2017-01-17T11:08:33.754562+03:00 storage8 [335170.452601] rsync: \n"
-        b"2017-01-17T11:08:33.754574+03:00 " + _STALL,  # the header lost its host (corpus 008)
-    ]
-    data = _far_apart(pieces)
-    assert len(data) > 1 << 20
-    log = tmp_path / "kerncont.log"
-    log.write_bytes(data)
-    fast = _run(log, True, program=program)
-    assert fast == _run(log, False)
-    assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
-    stalls = [e for e in fast[0] if isinstance(e, AllocEvent) and e.kind == "stall"]
-    assert [e.comm for e in stalls] == ["rsync", "tar", None, "dd", None, "rsync"]
-    assert [stalls[i].host for i in (0, 1, 2, 5)] == ["web-1", "web-2", "web-3", "storage8"]
-
-
-@pytest.mark.parametrize("program", PROGRAMS, ids=["grep", "rg"])
-def test_quoted_printable_far_into_a_big_file(program: Prefilter, tmp_path: Path) -> None:
-    """A mail archive's quoted-printable OOM report (soft breaks, `=3D`) deep in a big file:
-    from its first `=3D` the scanner reads every line, and finds what it finds alone."""
-    qp = (KERNLOG / "corpus" / "011-lkml-2020-i386-highmem-oom-quoted-printable.log").read_bytes()
-    alone = [(e.kind, e.comm, e.order) for e in scan_lines(qp.split(b"\n"), "x") if isinstance(e, AllocEvent)]
-    data = _far_apart([qp])
-    log = tmp_path / "qp.log"
-    log.write_bytes(data)
-    fast = _run(log, True, program=program)
-    assert fast == _run(log, False)
-    assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
-    assert [(e.kind, e.comm, e.order) for e in fast[0] if isinstance(e, AllocEvent)] == alone != []
-
-
-def test_every_prefilter_word_is_needed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A prefilter without one of the words loses or changes a report of the fixture logs."""
-    log = tmp_path / "all.log"
-    corpus = KERNLOG / "corpus"
-    sysrq = (corpus / "003-lkml-2004-sysrq-m-highmem-2.6.3.log").read_bytes()
-    pid = (corpus / "021-spl217-3.8-no-timestamps-percpu.log").read_bytes()
-    qp = (corpus / "011-lkml-2020-i386-highmem-oom-quoted-printable.log").read_bytes()
-    pieces = [
-        sysrq.split(b"\n", 1)[1],  # `Mem-info:` without the SysRq line (`Mem-`)
-        sysrq.split(b"\n", 2)[0] + b"\n" + sysrq.split(b"\n", 2)[2],  # `SysRq` without `Mem-info:`
-        pid.split(b"\n", 1)[1],  # a 3.x task line `Pid: N, comm:` without its header (`Pid: `)
-        *_HEADERLESS[:2],  # OOM ends without their beginning (`ut of memory`)
-        # quoted-printable with `oom-killer` cut by a soft break (`=3D`)
-        qp.replace(b"Xorg invoked oom-killer: gfp_mask=3D0x0(), order=3D0, oom_sc=",
-                   b"Xorg (a long comm to pad it, here) invoked oom-kil=\n"
-                   b"ler: gfp_mask=3D0x0(), order=3D0, oom_sc="),
-    ]
-    logs = sorted((p.read_bytes() for p in EVERY_LOG), key=lambda b: b"=3D" in b)  # then all is read
-    logs[-1:-1] = pieces
-    log.write_bytes(_far_apart(logs, 1200))  # more than STALE_LINES: each report is closed
-    expected = _run(log, False)
-    missed = []
-    for word in PREFILTER_WORDS:
-        fewer = tuple(w for w in PREFILTER_WORDS if w != word)
-        reader, scanner = LogReader(str(log)), LogScanner("x")
-        items = []
-        for gap, block in reader.sparse_blocks(fewer, lambda sc=scanner: sc.busy, prefilter=GREP):
-            scanner.skip_idle(gap)
-            items += scanner.feed_block(block)
-        items += scanner.finish()
-        missed += [word] if (items, dict(scanner.skipped)) == expected[:2] else []
-    # A region starts LOOKBACK_RAW_BYTES before its hit and goes on REGION bytes: a word whose
-    # lines always have another word's line that close (`Mem-` before a zone's `free:`,
-    # `SysRq` before `Mem-info:`, `Pid: ` after its header, `=3D` beside `oom-killer`) is not
-    # needed on these logs; the other six are.
-    assert missed == [b"Mem-", b"Pid: ", b"SysRq", b"=3D"], missed
+@pytest.mark.parametrize("block_bytes", [1, 90, 700, 5000])
+def test_held_lines_carry_across_blocks(block_bytes: int) -> None:
+    """A comm printed alone at the end of one block, its header at the start of the next:
+    feed_block in blocks of whole lines gives what feeding each line gives (and the held
+    lines are fed: the KERN_CONT-split header gets its comm)."""
+    data = _sparse(random.Random(7))
+    sc, items, pos = LogScanner("x"), [], 0
+    while pos < len(data):
+        cut = data.find(b"\n", pos + block_bytes)
+        cut = len(data) if cut < 0 else cut + 1
+        items += sc.feed_block(data[pos:cut])
+        pos = cut
+    items += sc.finish()
+    reference = LogScanner("x")
+    expected = [i for ln in data.split(b"\n")[:-1] for i in reference.feed(ln)] + reference.finish()
+    assert items == expected
+    # feed_block counts every skipped idle line as outside a report (blank ones too)
+    assert sum(sc.skipped.values()) == sum(reference.skipped.values())
+    assert any(isinstance(i, AllocEvent) and i.comm == "rsync" for i in items)
+    assert holdable(b"rsync: ") and HELD_LINES >= 1

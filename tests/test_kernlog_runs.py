@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import load_benchmark
+from conftest import load_benchmark, run_cli
 from memstall.parsers.kernlog import LogScanner, runs
 from memstall.parsers.kernlog import classify as c
 from memstall.parsers.kernlog.prefix import ANCHOR
@@ -147,3 +147,62 @@ def test_a_bulk_frame_is_a_frame_line_with_the_same_function(text: str) -> None:
         assert f is not None and f.group(1) == m.group(1).decode()
         a = ANCHOR.search(s)
         assert c.header_kind(s) is None and (a is None or not s[:a.start()].strip())
+
+
+def _report(wrap: bytes, body_lines: list[bytes]) -> bytes:
+    head = b"a: page allocation failure: order:0, mode:0x20(GFP_ATOMIC)"
+    mem = [b"Mem-Info:", b"active_anon:1 inactive_anon:2 isolated_anon:0",
+           b"Node 0 Normal free:43880kB min:44456kB low:174456kB high:304456kB",
+           b"Node 0 hugepages_total=2048 hugepages_free=0 hugepages_surp=0 hugepages_size=2048kB"]
+    return b"".join(wrap + x + b"\n" for x in [head, b"CPU: 1 PID: 2 Comm: a", b"Call Trace:",
+                                                b" dump_stack+0x1/0x2", *mem, *body_lines])
+
+
+def test_quoted_printable_spaces_are_taken_as_the_slow_path_makes_them() -> None:
+    """Once a log is quoted-printable (a soft break seen), `=20` is a space: runs take such
+    lines of a syslog host, and stop where the spaces make a header, an anchor after text or
+    an OOM end, at `=20` first in the text, in a host with `=` and in dmesg lines."""
+    soft = b"Nov 26 04:00:00 h kernel: [ 1.0] " + b"x" * 40 + b"=\n" + b"y\n"
+    tails = [b"Node 0 hugepages_total=2048 x=20y", b"=20leading", b"pages=20RAM 2", b"x=20page=20allocation",
+             b"x Call=20Trace:", b"Out=20of memory: Killed process 1 (a)", b"12=20pages reserved", b"z=20=20"]
+    for wrap in (b"Nov 26 04:00:00 h kernel: [ 1.1] ", b"Nov 26 04:00:00 h=20x kernel: [ 1.1] ",
+                 b"Nov 26 04:00:00 h kernel: [ 1.1]", b"[ 1.1] "):
+        for tail in tails:
+            data = soft + _report(wrap, [tail, b"swap=20cache 3"]) + _report(wrap, [])
+            assert _scan(data, fast=True) == _scan(data, fast=False), (wrap, tail)
+    data = soft + b"".join(_report(b"Nov 26 04:00:00 h kernel: [ 1.1] ", [t]) for t in tails)
+    assert _scan(data, fast=True) == _scan(data, fast=False)
+    assert _taken(data) > 7 * len(tails)  # 4 of 10 lines a report before (the =20 lines went slow)
+
+
+def test_lines_without_a_streams_learned_prefix_are_taken_as_they_are() -> None:
+    """A stream that learned a prefix (`app| 0001 ` before `CPU:`) keeps it; its later lines
+    without it keep their text (runs take them), unless an anchor after text may teach another."""
+    wrap = b"Nov 26 04:00:00 h kernel: [ 1.0] "
+    taught = wrap + b"app| 0001 CPU: 1 PID: 2 Comm: a\n" + wrap + b"app| 0002 Mem-Info:\n"
+    for tail in (b"active_file:1 inactive_file:2", b"xx Node 0 Normal free:1kB min:1kB", b"app| 0003 free:1",
+                 b"Node 0 DMA: 1*4kB (U) = 4kB", b"zz Call Trace:"):
+        data = _report(wrap, []) + taught + _report(wrap, [tail, tail]) * 2
+        assert _scan(data, fast=True) == _scan(data, fast=False), tail
+        assert _scan(data, fast=True, chunk=300) == _scan(data, fast=False, chunk=300), tail
+    data = _report(wrap, []) + taught + _report(wrap, [b"active_file:1 inactive_file:2"] * 20)
+    assert _taken(data) > 20
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "jsonl"])
+def test_logs_output_is_byte_identical_on_the_reference_path(fmt: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """`memstall logs` on every fixture log (and reports back to back): the same bytes when its
+    scanner never takes runs (`LogScanner(fast=False)`)."""
+    gen = load_benchmark("syslog_gen")
+    mixed = tmp_path / "mixed.log"
+    with mixed.open("wb") as f:
+        gen.write_reports_only(f, 200_000, gen.load_reports(KERNLOG / "corpus"), seed=21)
+    for path in [*LOGS, mixed]:
+        fast = run_cli("logs", "--format", fmt, str(path))
+        with monkeypatch.context() as m:
+            m.setattr("memstall.cli.logs.LogScanner", lambda source: LogScanner(source, fast=False))
+            ref = run_cli("logs", "--format", fmt, str(path))
+        assert fast == ref, path
+        assert fast.code == 0, path
+    assert fast.out.count("\n") > 30  # 41 events back to back

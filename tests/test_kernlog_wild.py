@@ -28,6 +28,8 @@ def _got(e: Any, key: str) -> Any:
         return e.time
     if key == "oomkilladj":
         return e.oom_adj
+    if key == "has_mem_info":  # the report's own Mem-Info dump was tied to it
+        return e.mem_info is not None
     if key == "gfp_flags":
         return list(e.gfp_flags) if e.gfp_flags is not None else None
     return getattr(e, key)
@@ -71,6 +73,47 @@ def test_every_wild_log_has_provenance() -> None:
         want = json.loads(log.with_suffix(".expected.json").read_text(encoding="utf-8"))
         assert want["file"] == log.name and want["source"].split()[0].startswith("http")
         assert want["redacted"] and want["wrapper"] and want["events"]
+
+
+# The general rules the wild logs taught, one line each (the logs themselves test them in context).
+
+def test_a_one_letter_level_column_is_a_variable_field_of_a_learned_prefix() -> None:
+    from memstall.parsers.kernlog.prefix import Prefix
+
+    p = Prefix.learn("07-11 20:47:41.300   156   156 I         : CPU: 5 PID: 156 Comm: kswapd0")
+    assert p is not None
+    assert p.remove("07-11 20:47:41.300   156   156 W       : kswapd0 invoked oom-killer:") == \
+        "kswapd0 invoked oom-killer:"
+    assert p.remove("07-11 20:47:41.300   156   156 IW      : x") != "x"  # two letters: not a level
+
+
+def test_mail_quote_marks_and_a_one_space_day_before_a_syslog_line() -> None:
+    from memstall.parsers.kernlog.unwrap import unwrap
+
+    for mark in ("> ", ">> ", "> > "):
+        quoted = mark + "Feb 4 16:15:15 kernel: x"
+        u = unwrap(quoted)
+        assert (u.wall, u.body) == ("Feb 4 16:15:15", "x"), quoted
+    assert unwrap("> plain prose").body == "> plain prose"  # nothing dated after the marks: kept
+    assert unwrap("").body == ""
+
+
+def test_a_kmsg_record_with_a_caller_field() -> None:
+    from memstall.parsers.kernlog.unwrap import unwrap
+
+    u = unwrap("4,19685342,241227987454,-,caller=T12845;dumpsys invoked oom-killer: ")
+    assert (u.body, u.stamp, u.caller_pid) == ("dumpsys invoked oom-killer: ", "241227.987454", 12845)
+    assert unwrap("6,2,3,-,caller=C1;x").caller_pid is None  # a CPU caller is no pid
+
+
+def test_task_line_release_without_build_number_and_a_4_9_nodemask() -> None:
+    from memstall.parsers.kernlog import classify as c
+
+    t = c.task_line("CPU: 5 PID: 156 Comm: kswapd0 Tainted: G S      W  O      5.10.81-android12-9-24321119")
+    assert t is not None and t.version == "5.10.81-android12-9-24321119"
+    scan = scan_text("[  1.0] a.out invoked oom-killer: gfp_mask=0x26042c0, nodemask=0, order=0, "
+                     "oom_score_adj=0")
+    assert scan.events[0].nodemask == "0"
 
 
 if __name__ == "__main__":

@@ -14,19 +14,18 @@ from typing import IO
 
 from memstall.model.kernlog import AllocEvent, MemInfoDump
 from memstall.parsers.kernlog import Item, LogScanner
-from memstall.parsers.kernlog.scanner import PREFILTER_WORDS
-from memstall.sources.kernlog import STDIN, LogReader, Prefilter, compressed
+from memstall.parsers.kernlog.scanner import HELD_LINES, PREFILTER_WORDS, holdable
+from memstall.sources.kernlog import STDIN, LogReader, compressed
 
 
-def scan_log(reader: LogReader, scanner: LogScanner, prefilter: bool | None = None,
-             program: Prefilter | None = None) -> Iterator[Item]:
-    """Every report of one log, in file order. A big plain file is prefiltered by rg or grep
-    (`LogReader.sparse_blocks`, `program` or `find_prefilter()`): same result as reading
-    every block, tested."""
+def scan_log(reader: LogReader, scanner: LogScanner, prefilter: bool | None = None) -> Iterator[Item]:
+    """Every report of one log, in file order. A big plain file is prefiltered by grep
+    (`LogReader.sparse_blocks`): same result as reading every block, tested."""
     if prefilter is None:
         prefilter = reader.prefilterable()
     if prefilter:
-        for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: scanner.busy, prefilter=program):
+        for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: scanner.busy,
+                                                hold=holdable, hold_lines=HELD_LINES):
             scanner.skip_idle(gap)
             yield from scanner.feed_block(block)
     else:
@@ -262,7 +261,8 @@ class ParallelScan:
 
     def _parts(self) -> list[_Part]:
         size = Path(self.path).stat().st_size
-        count = max(self.jobs, -(-size // self.part_bytes))
+        # a multiple of jobs: 3 parts on 2 processes would leave one idle for the last third
+        count = self.jobs * max(1, -(-size // (self.part_bytes * self.jobs)))
         starts = _line_starts(self.path, count, self.warm_bytes)
         parts = []
         for k, (warm, _start, lines, warm_lines) in enumerate(starts):

@@ -102,7 +102,10 @@ PIECES = st.sampled_from(["Node", "0,", "1", " zone", " ", "  ", "\t", "\r", "\x
                           "-", "-3", "12", "pages", " free", "free", "per-node", " stats", "pagesets",
                           "protection:", "(0, 5)", "(", ")", "min", "high", "cpu", "vm stats threshold",
                           "nr_free_pages", "kB", " kB", "MB", "Normal", "MemTotal:", "Node 0 ", "x_y",
-                          "\n", "", "٣"])
+                          "\n", "", "٣",
+                          # the pagesets section's shapes, which the fast path cuts in one regex pass
+                          "  pagesets\n", "    cpu: ", "              count: ", "high_min: ", "batch:",
+                          "  vm stats threshold: ", "\n  vm stats threshold: 9\n"])
 LINE = st.lists(PIECES, max_size=8).map("".join)
 
 
@@ -167,3 +170,25 @@ def test_meminfo_generated_and_mutated(fields: dict[str, int], data: st.DataObje
     text = format_meminfo(meminfo.MemInfo(fields_kib=fields, counts={}))
     assert check("meminfo", text)
     check("meminfo", data.draw(mutated(text)))
+
+
+PAGESET_LINE = st.builds(
+    "{}{}:{}{}{}".format, st.sampled_from(["", " ", "    ", "              ", "\t"]),
+    st.sampled_from(["cpu", "count", "high", "batch", "high_min", "high_max", "vm stats threshold",
+                     "node_unreclaimable", "start_pfn", "Count", "cpu 1"]),
+    st.sampled_from(["", " ", "    ", "\t"]), st.sampled_from(["0", "12", "-3", "x", "", "1 2", "٣"]),
+    st.sampled_from(["", " ", "\t"]))
+
+
+@given(st.data())
+def test_zoneinfo_pagesets_sections(data: st.DataObject) -> None:
+    """The pagesets sections (cut by one regex on the fast path) with lines of every nearby shape."""
+    pagesets = data.draw(st.lists(st.tuples(*[st.integers(min_value=0, max_value=99999)] * 3),
+                                  min_size=1, max_size=6))
+    lines = format_zoneinfo(data.draw(zoneinfo_models()), cpu_pagesets=pagesets).split("\n")
+    starts = [i for i, line in enumerate(lines) if line.strip() == "pagesets"]
+    for _ in range(data.draw(st.integers(min_value=0, max_value=4))):
+        at = data.draw(st.sampled_from(starts)) + data.draw(st.integers(min_value=1, max_value=8))
+        lines.insert(min(at, len(lines)), data.draw(PAGESET_LINE))
+        starts = [i for i, line in enumerate(lines) if line.strip() == "pagesets"]
+    check("zoneinfo", "\n".join(lines))

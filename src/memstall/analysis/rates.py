@@ -48,7 +48,15 @@ class Rates:
 
 
 def is_counter(name: str) -> bool:
-    return not is_gauge(name) and name not in NON_NR_GAUGES
+    known = _COUNTER.get(name)
+    if known is None:
+        known = _COUNTER[name] = not is_gauge(name) and name not in NON_NR_GAUGES
+    return known
+
+
+_COUNTER: dict[str, bool] = {}
+"""name -> is_counter(name), remembered: a Sampler asks it of ~200 vmstat names on every tick
+(the exporter's scrape), and the answer depends on the name alone."""
 
 
 def _interval(before: SystemState, after: SystemState) -> float:

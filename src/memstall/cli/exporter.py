@@ -129,6 +129,16 @@ def make_server(listen: tuple[str, int], scrape: Callable[[], bytes],
     return server
 
 
+def make_sampler(source: Any) -> Any:
+    """The exporter's Sampler of `source`. On the live root it leaves out the per-node
+    vmstat and meminfo (outputs.exporter.UNREAD_FIELDS: no family and no rule reads them;
+    for a capture they stay, as the stand-in for a missing proc/vmstat or meminfo)."""
+    from memstall.outputs.exporter import UNREAD_FIELDS
+    from memstall.pipeline import Sampler
+
+    return Sampler(source, skip=UNREAD_FIELDS if source.is_live else ())
+
+
 def build(root: str, per_order: bool, kmsg_path: str | None = None,
           trace: Any = None) -> tuple[Callable[[], bytes], str]:
     """(scrape, content type) for `root`: one Sampler behind a SharedSample, one registry.
@@ -139,11 +149,11 @@ def build(root: str, per_order: bool, kmsg_path: str | None = None,
     prometheus_client = _prometheus()
     from memstall.outputs.exporter import MemstallCollector, SharedSample, registry_for
     from memstall.outputs.exposition import text_exposition
-    from memstall.pipeline import SYSTEM_CLOCK, Sampler
+    from memstall.pipeline import SYSTEM_CLOCK
     from memstall.sources import open_root
 
     source = open_root(root)
-    sampler = Sampler(source)
+    sampler = make_sampler(source)
     events, kmsg_up = None, None
     if kmsg_path is None and source.is_live:
         kmsg_path = "/dev/kmsg"

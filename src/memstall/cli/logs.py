@@ -17,14 +17,12 @@ import tempfile
 import time
 from typing import IO, Any
 
-from memstall.analysis.log_state import state_from_mem_info
 from memstall.analysis.log_summary import GfpView, SummaryBuilder, gfp_view
 from memstall.collect_log import ParallelScan, scan_log, splittable
 from memstall.errors import UsageError
 from memstall.model.kernel import KernelVersion
 from memstall.model.kernlog import KINDS, AllocEvent, MemInfoDump
 from memstall.outputs import logs as out
-from memstall.outputs.logs_snapshot import snapshot_files
 from memstall.parsers.kernlog import LogScanner
 from memstall.pipeline.log_filter import EventFilter, parse_bound
 from memstall.sources.kernlog import STDIN, LogReader
@@ -144,6 +142,9 @@ class _Run:
             self.io.stdout.write(out.summary_text(summary, last, self.skipped, self.cut_lines))
 
     def snapshot(self, target: str) -> None:
+        # --as-snapshot only: the state model and the snapshot writer cost the scan 40 ms of start-up
+        from memstall.analysis.log_state import state_from_mem_info
+        from memstall.outputs.logs_snapshot import snapshot_files
         from memstall.sources.capture import Capture, write_capture
 
         if self.last_dump is None:

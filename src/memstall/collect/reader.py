@@ -90,7 +90,8 @@ class _Read:
     def file(self, f: KernelFile) -> Any:
         """The value of one registry record (not per-pid: see StateReader._kthreads)."""
         assert f.parse is not None
-        if f.per == "node":
+        per = _per(f)
+        if per == "node":
             out = {}
             if f.path not in self.globs:  # the node directories: listed again on a static refresh
                 self.globs[f.path] = self.source.glob(f.path)
@@ -100,7 +101,7 @@ class _Read:
                 if node.isdigit() and value is not None:
                     out[int(node)] = value
             return out
-        if f.per == "glob":
+        if per == "glob":
             texts = {rel: self.text(rel) for rel in self.source.glob(f.path)}
             found = {rel: text for rel, text in texts.items() if text is not None}
             if not found:
@@ -110,7 +111,7 @@ class _Read:
                 return None
             parse = f.parse
             return self.parse(f.path, lambda: parse(found, f.path))
-        if f.per == "dir":
+        if per == "dir":
             directory = f.unavailable_key
             texts = {rel.rsplit("/", 1)[1]: self.text(rel) for rel in expand(self.source, f.path)}
             files = {name: text for name, text in texts.items() if text is not None}
@@ -151,14 +152,36 @@ def _thp(parts: Mapping[str, Any]) -> ThpSettings | None:
 _COMBINE: dict[str, Callable[[Mapping[str, Any]], Any]] = {"thp": _thp}
 
 
-def _fields(read: _Read, sampled: bool) -> dict[str, Any]:
-    """Every field the registry's sampled (or static) files fill, but kthreads."""
-    by_field: dict[str, list[KernelFile]] = {}
-    for f in FILES:
-        if f.sampled == sampled and f.per != "pid":
-            by_field.setdefault(f.field, []).append(f)
+_PER: dict[int, tuple[KernelFile, str]] = {}
+
+
+def _per(f: KernelFile) -> str:
+    """f.per, worked out once per record (a property that matches patterns on every call)."""
+    known = _PER.get(id(f))
+    if known is None or known[0] is not f:
+        known = _PER[id(f)] = (f, f.per)
+    return known[1]
+
+
+def _by_field(sampled: bool, skip: Collection[str]) -> dict[str, list[KernelFile]]:
+    """The registry's sampled (or static) files but kthreads, by the field they fill."""
+    key = (sampled, tuple(sorted(skip)))
+    found = _BY_FIELD.get(key)
+    if found is None:
+        found = _BY_FIELD[key] = {}
+        for f in FILES:
+            if f.sampled == sampled and f.per != "pid" and f.field not in skip:
+                found.setdefault(f.field, []).append(f)
+    return found
+
+
+_BY_FIELD: dict[tuple[bool, tuple[str, ...]], dict[str, list[KernelFile]]] = {}
+
+
+def _fields(read: _Read, sampled: bool, skip: Collection[str] = ()) -> dict[str, Any]:
+    """Every field the registry's sampled (or static) files fill, but kthreads and `skip`."""
     out = {}
-    for name, files in by_field.items():
+    for name, files in _by_field(sampled, skip).items():
         parts = {f.path: read.file(f) for f in files}
         out[name] = _COMBINE[name](parts) if name in _COMBINE else parts[files[0].path]
     return out
@@ -247,9 +270,12 @@ class StateReader:
     vanished or its stat names another thread.
     """
 
-    def __init__(self, source: Source, *, strict: bool = True) -> None:
+    def __init__(self, source: Source, *, strict: bool = True, skip: Collection[str] = ()) -> None:
         self.source = source
         self.strict = strict
+        self.skip = tuple(skip)
+        """Sampled fields the caller never reads (the exporter: node_vmstat, node_meminfo),
+        not read: their SystemState default, and nothing of them in `unavailable`."""
         self._static: _Static | None = None
         self._kthread_dirs: list[tuple[str, str]] | None = None
         self._globs: dict[str, list[str]] = {}
@@ -263,7 +289,7 @@ class StateReader:
             self._globs.clear()
         static = self._static
         read = _Read(self.source, self.strict, self._globs)
-        values = {**static.fields, **_fields(read, sampled=True)}
+        values = {**static.fields, **_fields(read, sampled=True, skip=self.skip)}
         values["kthreads"] = self._kthreads_or_why(read)
         if not values["kthreads"]:
             values["kthreads_ps"], said = kthreads_from_ps(self.source)

@@ -68,10 +68,10 @@ class ZoneInfo:
     """(line number, line) of the lines of a shape the parser does not know, left out."""
 
     def zone(self, node: int, name: str) -> Zone | None:
-        return self._by_key.get((node, name))
+        return self.by_key.get((node, name))
 
     @cached_property
-    def _by_key(self) -> dict[tuple[int, str], Zone]:
+    def by_key(self) -> dict[tuple[int, str], Zone]:
         """(node, zone) -> Zone, built on the first look-up: the rules look zones up in every
         earlier state of the history on every tick. The first block wins, as a scan would."""
         index: dict[tuple[int, str], Zone] = {}

@@ -18,15 +18,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator, Mapping
-from functools import partial
+from functools import lru_cache, partial
 from typing import Callable, Protocol
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.registry import Collector
 
 from memstall import __version__
 from memstall.analysis.fragmentation import indices_per_order
 from memstall.model.kernlog import AllocEvent
+from memstall.model.vmstat import zoned_names
+from memstall.outputs.exposition import Family, Item, TextRegistry, as_metrics
 from memstall.pipeline.sampler import Tick
 
 LOG = logging.getLogger("memstall.exporter")
@@ -79,9 +81,22 @@ FIELD_FILES: Mapping[str, str] = {
     "unusable_index": "sys/kernel/debug/extfrag/unusable_index",
 }
 
+UNREAD_FIELDS = ("node_vmstat", "node_meminfo")
+"""Sampled SystemState fields that no family and no rule reads: on the live root, where
+proc/vmstat and proc/meminfo are always there, the exporter's Sampler does not read them."""
+
 KMSG_FILE = "dev/kmsg"
-ZONE_LABELS = ["node", "zone"]
-ORDER_LABELS = ["node", "zone", "order"]
+ZONE_LABELS = ("node", "zone")
+ORDER_LABELS = ("node", "zone", "order")
+_ZONED = {name: zoned_names(name) for name in VMSTAT_COUNTERS}
+
+
+def _gauge(name: str, help_: str, labels: tuple[str, ...] = ()) -> Family:
+    return Family(name, help_, "gauge", labels)
+
+
+def _counter(name: str, help_: str, labels: tuple[str, ...] = ()) -> Family:
+    return Family(name, help_, "counter", labels)
 
 
 class Clock(Protocol):
@@ -135,15 +150,15 @@ class AllocEventCounts:
                 key = (e.kind, "unknown" if e.order is None else str(e.order))
                 self.counts[key] = self.counts.get(key, 0) + 1
 
-    def family(self) -> Metric:
-        family = CounterMetricFamily(
+    def family(self) -> Family:
+        family = _counter(
             "memstall_alloc_events", "allocation reports the kernel logged since the exporter "
             "started (/dev/kmsg): kind stall (4.9-4.14 'page allocation stalls'), failure ('page "
             "allocation failure'), oom (an OOM-killer report; order -1: forced by hand); order as "
-            "printed; a count", labels=["kind", "order"])
+            "printed; a count", ("kind", "order"))
         with self._lock:
             for (kind, order), n in sorted(self.counts.items()):
-                family.add_metric([kind, order], float(n))
+                family.add((kind, order), float(n))
         return family
 
 
@@ -164,32 +179,41 @@ class MemstallCollector(Collector):
         self.extra_sources = {} if kmsg_up is None else {KMSG_FILE: 1.0 if kmsg_up else 0.0}
 
     def collect(self) -> Iterator[Metric]:
-        info = GaugeMetricFamily("memstall_build_info", "memstall version; always 1",
-                                 labels=["version"])
-        info.add_metric([__version__], 1.0)
+        return as_metrics(self.collect_families())
+
+    def collect_families(self) -> Iterator[Item]:
+        """What collect() gives, as Family rows (outputs/exposition.py writes their text)."""
+        info = _gauge("memstall_build_info", "memstall version; always 1", ("version",))
+        info.add((__version__,), 1.0)
         yield info
-        up = GaugeMetricFamily("memstall_up", "1 if the last sample of the root succeeded, 0 if it "
-                               "failed as a whole (see the exporter's log)")
+        up = _gauge("memstall_up", "1 if the last sample of the root succeeded, 0 if it "
+                    "failed as a whole (see the exporter's log)")
         if self.events is not None:
             self.events.update()
         try:
             tick = self.shared.get()
         except Exception:  # a scrape never raises: the failure shows as memstall_up 0
             LOG.exception("sampling the root failed")
-            up.add_metric([], 0.0)
+            up.add((), 0.0)
             yield up
             return
-        up.add_metric([], 1.0)
+        up.add((), 1.0)
         yield up
-        yield from families(tick, per_order=self.per_order, extra_sources=self.extra_sources)
+        yield from family_rows(tick, per_order=self.per_order, extra_sources=self.extra_sources)
         if self.events is not None:
             yield self.events.family()
 
 
 def families(tick: Tick, *, per_order: bool = True,
              extra_sources: Mapping[str, float] | None = None) -> Iterator[Metric]:
+    """Every family of one tick as prometheus_client Metrics (see family_rows)."""
+    return as_metrics(family_rows(tick, per_order=per_order, extra_sources=extra_sources))
+
+
+def family_rows(tick: Tick, *, per_order: bool = True,
+                extra_sources: Mapping[str, float] | None = None) -> Iterator[Family]:
     """Every family of one tick; a family whose builder fails is logged and left out."""
-    builders: list[Callable[[Tick], list[Metric]]] = [
+    builders: list[Callable[[Tick], list[Family]]] = [
         partial(_source_up, extra=extra_sources or {}), _zones, _vmstat, _psi, _kthreads, _sysctls,
         _findings]
     if per_order:
@@ -203,46 +227,56 @@ def families(tick: Tick, *, per_order: bool = True,
         yield from metrics
 
 
-def _source_up(tick: Tick, extra: Mapping[str, float]) -> list[Metric]:
+def _source_up(tick: Tick, extra: Mapping[str, float]) -> list[Family]:
     state = tick.state
-    up = GaugeMetricFamily("memstall_source_up", "1 if the kernel file was read and parsed, 0 if it "
-                           "could not be (missing, permission denied, malformed; see `memstall "
-                           "diagnose`)", labels=["file"])
+    up = _gauge("memstall_source_up", "1 if the kernel file was read and parsed, 0 if it "
+                "could not be (missing, permission denied, malformed; see `memstall "
+                "diagnose`)", ("file",))
     status = {rel: 1.0 for field, rel in FIELD_FILES.items() if getattr(state, field) is not None}
     status.update((rel, 0.0) for rel in state.unavailable)
     status.update(extra)
     for rel in sorted(status):
-        up.add_metric([rel], status[rel])
+        up.add((rel,), status[rel])
     return [up]
 
 
-def _orders(tick: Tick) -> list[Metric]:
+@lru_cache(maxsize=256)
+def _order_labels(node: int, zone: str, orders: int) -> tuple[tuple[str, str, str], ...]:
+    return tuple((str(node), zone, str(order)) for order in range(orders))
+
+
+@lru_cache(maxsize=64)
+def _indices(free_blocks: tuple[int, ...]) -> tuple[tuple[float, float], ...]:
+    """(unusable ratio, fragmentation index) per order; the same free lists (an idle DMA
+    zone) are not computed again."""
+    return tuple((u / 1000, f / 1000) for u, f in indices_per_order(free_blocks))
+
+
+def _orders(tick: Tick) -> list[Family]:
     buddy = tick.state.buddyinfo
-    free = GaugeMetricFamily("memstall_free_blocks", "free blocks of 2^order pages in the zone's "
-                             "buddy allocator (proc/buddyinfo); a count", labels=ORDER_LABELS)
-    unusable = GaugeMetricFamily("memstall_unusable_free_ratio", "share of the zone's free memory in "
-                                 "blocks smaller than 2^order pages, unusable for that order; 0..1",
-                                 labels=ORDER_LABELS)
-    frag = GaugeMetricFamily("memstall_fragmentation_index", "the kernel's fragmentation index for the "
-                             "order: towards 0 an allocation fails for lack of memory, towards 1 "
-                             "from fragmentation; -1 when a block is free; dimensionless",
-                             labels=ORDER_LABELS)
+    free = _gauge("memstall_free_blocks", "free blocks of 2^order pages in the zone's "
+                  "buddy allocator (proc/buddyinfo); a count", ORDER_LABELS)
+    unusable = _gauge("memstall_unusable_free_ratio", "share of the zone's free memory in "
+                      "blocks smaller than 2^order pages, unusable for that order; 0..1", ORDER_LABELS)
+    frag = _gauge("memstall_fragmentation_index", "the kernel's fragmentation index for the "
+                  "order: towards 0 an allocation fails for lack of memory, towards 1 "
+                  "from fragmentation; -1 when a block is free; dimensionless", ORDER_LABELS)
     for z in buddy.zones if buddy else ():
-        for order, (count, (unusable_milli, frag_milli)) in enumerate(
-                zip(z.free_blocks, indices_per_order(z.free_blocks))):
-            labels = [str(z.node), z.zone, str(order)]
-            free.add_metric(labels, float(count))
-            unusable.add_metric(labels, unusable_milli / 1000)
-            frag.add_metric(labels, frag_milli / 1000)
+        blocks = tuple(z.free_blocks)
+        for labels, count, (unusable_ratio, frag_index) in zip(
+                _order_labels(z.node, z.zone, len(blocks)), blocks, _indices(blocks)):
+            free.rows.append((labels, float(count)))
+            unusable.rows.append((labels, unusable_ratio))
+            frag.rows.append((labels, frag_index))
     return [free, unusable, frag]
 
 
-def _zones(tick: Tick) -> list[Metric]:
+def _zones(tick: Tick) -> list[Family]:
     state = tick.state
     page = float(state.page_size)
 
-    def gauge(name: str, help_: str) -> GaugeMetricFamily:
-        return GaugeMetricFamily(name, help_, labels=ZONE_LABELS)
+    def gauge(name: str, help_: str) -> Family:
+        return _gauge(name, help_, ZONE_LABELS)
 
     free = gauge("memstall_zone_free_bytes", "free memory in the zone (zoneinfo nr_free_pages); bytes")
     managed = gauge("memstall_zone_managed_bytes", "memory the buddy allocator manages in the zone; bytes")
@@ -254,47 +288,49 @@ def _zones(tick: Tick) -> list[Metric]:
     for z in state.zoneinfo.zones if state.zoneinfo else ():
         if not z.populated:
             continue
-        labels = [str(z.node), z.zone]
-        free.add_metric(labels, z.free_pages * page)
+        labels = (str(z.node), z.zone)
+        free.add(labels, z.free_pages * page)
         if z.managed_pages is not None:
-            managed.add_metric(labels, z.managed_pages * page)
+            managed.add(labels, z.managed_pages * page)
         for w, pages in (("min", z.min_pages), ("low", z.low_pages), ("high", z.high_pages)):
-            marks[w].add_metric(labels, pages * page)
-        headroom.add_metric(labels, float(z.free_pages - z.high_pages))
+            marks[w].add(labels, pages * page)
+        headroom.add(labels, float(z.free_pages - z.high_pages))
     return [free, managed, *marks.values(), headroom]
 
 
-def _vmstat(tick: Tick) -> list[Metric]:
+def _vmstat(tick: Tick) -> list[Family]:
     vmstat = tick.state.vmstat
-    out: list[Metric] = []
+    out: list[Family] = []
+    counters = vmstat.counters if vmstat else {}
     for name, help_ in VMSTAT_COUNTERS.items():
-        value = vmstat.sum_zoned(name) if vmstat else None
-        if value is None:  # the kernel has no such counter: no series rather than a false 0
+        # VmStat.sum_zoned: the name and its per-zone forms
+        values = [counters[n] for n in _ZONED[name] if n in counters]
+        if not values:  # the kernel has no such counter: no series rather than a false 0
             continue
-        family = CounterMetricFamily(f"memstall_vmstat_{name}", f"{help_} (proc/vmstat {name}, "
-                                     "per-zone forms summed); a count")
-        family.add_metric([], float(value))
+        family = _counter(f"memstall_vmstat_{name}", f"{help_} (proc/vmstat {name}, "
+                          "per-zone forms summed); a count")
+        family.add((), float(sum(values)))
         out.append(family)
     return out
 
 
-def _psi(tick: Tick) -> list[Metric]:
+def _psi(tick: Tick) -> list[Family]:
     psi = tick.state.psi_memory
     if psi is None:
         return []
-    out: list[Metric] = []
+    out: list[Family] = []
     for kind, line, who in (("some", psi.some, "at least one task"),
                             ("full", psi.full, "all non-idle tasks")):
         if line is None:
             continue
-        family = CounterMetricFamily(f"memstall_psi_memory_{kind}_seconds", f"time in which {who} "
-                                     "stalled waiting for memory (proc/pressure/memory total); seconds")
-        family.add_metric([], line.total_us / 1e6)
+        family = _counter(f"memstall_psi_memory_{kind}_seconds", f"time in which {who} "
+                          "stalled waiting for memory (proc/pressure/memory total); seconds")
+        family.add((), line.total_us / 1e6)
         out.append(family)
     return out
 
 
-def _kthreads(tick: Tick) -> list[Metric]:
+def _kthreads(tick: Tick) -> list[Family]:
     state = tick.state
     seconds: dict[tuple[str, int], float] = {}
     for t in state.kthreads:
@@ -305,58 +341,57 @@ def _kthreads(tick: Tick) -> list[Metric]:
         if p.node is not None:
             key = (p.comm.split(":")[0].rstrip("0123456789"), p.node)
             seconds[key] = seconds.get(key, 0.0) + p.cpu_seconds
-    out: list[Metric] = []
+    out: list[Family] = []
     for kind, what in (("kswapd", "background reclaim"), ("kcompactd", "background compaction")):
-        family = CounterMetricFamily(f"memstall_{kind}_cpu_seconds", f"CPU time of the node's {kind} "
-                                     f"thread ({what}; user + system); seconds", labels=["node"])
+        family = _counter(f"memstall_{kind}_cpu_seconds", f"CPU time of the node's {kind} "
+                          f"thread ({what}; user + system); seconds", ("node",))
         for (k, node), value in sorted(seconds.items()):
             if k == kind:
-                family.add_metric([str(node)], value)
+                family.add((str(node),), value)
         out.append(family)
     return out
 
 
-def _sysctls(tick: Tick) -> list[Metric]:
+def _sysctls(tick: Tick) -> list[Family]:
     sysctl = tick.state.sysctl_vm
     if sysctl is None:
         return []
-    out: list[Metric] = []
+    out: list[Family] = []
     kib = sysctl.int_value("min_free_kbytes")
     if kib is not None:
-        family = GaugeMetricFamily("memstall_vm_min_free_bytes", "vm.min_free_kbytes: the memory "
-                                   "reserve the min watermarks are computed from; bytes")
-        family.add_metric([], kib * 1024.0)
+        family = _gauge("memstall_vm_min_free_bytes", "vm.min_free_kbytes: the memory "
+                        "reserve the min watermarks are computed from; bytes")
+        family.add((), kib * 1024.0)
         out.append(family)
     for name, help_ in SYSCTLS.items():
         value = sysctl.int_value(name)
         if value is not None:
-            family = GaugeMetricFamily(f"memstall_vm_{name}", help_)
-            family.add_metric([], float(value))
+            family = _gauge(f"memstall_vm_{name}", help_)
+            family.add((), float(value))
             out.append(family)
     return out
 
 
-def _findings(tick: Tick) -> list[Metric]:
-    family = GaugeMetricFamily("memstall_finding_active", "1 while the rule's finding holds for the "
-                               "subject (docs/rules.md; `memstall diagnose` explains it)",
-                               labels=["rule", "severity", "subject"])
+def _findings(tick: Tick) -> list[Family]:
+    family = _gauge("memstall_finding_active", "1 while the rule's finding holds for the "
+                    "subject (docs/rules.md; `memstall diagnose` explains it)",
+                    ("rule", "severity", "subject"))
     active = {(f.key, f.severity.name.lower(), f.subject) for f in tick.report.findings}
     for labels in sorted(active):  # a repeated series would make Prometheus reject the scrape
-        family.add_metric(list(labels), 1.0)
+        family.add(labels, 1.0)
     return [family]
 
 
-def registry_for(*collectors: Collector) -> CollectorRegistry:
+def registry_for(*collectors: Collector) -> TextRegistry:
     """A registry holding only these collectors: the MemstallCollector, and any other
     collector of memstall's (each with its own family names), in the order given. No process
     or platform collectors: their values change on every scrape and say nothing about the
     host's memory."""
-    registry = CollectorRegistry(auto_describe=False)
+    registry = TextRegistry()
     for collector in collectors:
         registry.register(collector)
     return registry
 
 
-__all__ = ["FIELD_FILES", "KMSG_FILE", "SYSCTLS", "VMSTAT_COUNTERS", "AllocEventCounts", "MemstallCollector",
-           "SharedSample", "families",
-           "registry_for"]
+__all__ = ["FIELD_FILES", "KMSG_FILE", "SYSCTLS", "UNREAD_FIELDS", "VMSTAT_COUNTERS", "AllocEventCounts",
+           "MemstallCollector", "SharedSample", "families", "family_rows", "registry_for"]

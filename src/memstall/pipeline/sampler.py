@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -67,13 +67,14 @@ class Sampler:
     """Samples one root: `sample()` now, or `ticks(interval)` on a schedule."""
 
     def __init__(self, source: Source, *, clock: Clock = SYSTEM_CLOCK,
-                 static_every_seconds: float = 60.0) -> None:
+                 static_every_seconds: float = 60.0, skip: Collection[str] = ()) -> None:
+        """`skip`: sampled SystemState fields the caller never reads (StateReader.skip)."""
         self.source = source
         self.clock = clock
         self.static_every_seconds = static_every_seconds
         self.refreshed_static = False
         """Whether the latest sample() re-read the static files."""
-        self._reader = StateReader(source, strict=False)
+        self._reader = StateReader(source, strict=False, skip=skip)
         self._static_at: float | None = None
         self._history: deque[tuple[float, SystemState]] = deque(maxlen=HISTORY_MAX_STATES)
 

@@ -7,13 +7,24 @@ the names in `specs.py`. Errors are `SourceUnavailable` naming the relative path
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from memstall import specs
 from memstall.errors import SourceUnavailable
 from memstall.sources.base import Source
-from memstall.sources.live import DirSource
-from memstall.sources.snapshot import TarSource
-from memstall.sources.sosreport import SosSource, is_sosreport
+
+if TYPE_CHECKING:
+    from memstall.sources.live import DirSource
+
+
+def __getattr__(name: str) -> Any:
+    """`DirSource` on first use: `memstall logs` reads only sources.kernlog, and importing the
+    live, snapshot and sosreport readers with this package cost it 33 ms of start-up."""
+    if name == "DirSource":
+        from memstall.sources.live import DirSource
+
+        return DirSource
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 _ROOT_HINT = ("--root takes /, a directory laid out like a root, a snapshot tarball "
               "or an unpacked sosreport")
@@ -21,6 +32,10 @@ _ROOT_HINT = ("--root takes /, a directory laid out like a root, a snapshot tarb
 
 def open_root(root: str) -> Source:
     """Open --root: '/', a directory laid out like a root, a snapshot tarball or a sosreport."""
+
+    from memstall.sources.live import DirSource
+    from memstall.sources.snapshot import TarSource
+    from memstall.sources.sosreport import SosSource, is_sosreport
 
     path = Path(root)
     if not path.exists():

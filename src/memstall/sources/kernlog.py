@@ -21,30 +21,26 @@ import lzma
 import os
 import shutil
 import stat
-import subprocess
 import sys
 import zlib
-from collections.abc import Callable, Iterator
-from typing import IO, Any, NamedTuple
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any
 
 from memstall.errors import SourceUnavailable
+from memstall.sources.prefilter import (
+    PREFILTER_MIN_BYTES,
+    prefilter_command,
+    start,
+    take_early,
+)
 
 CHUNK = 1 << 20
 MAX_LINE = 1 << 16
 STDIN = "-"
-PREFILTER_MIN_BYTES = 8 << 20
-"""Plain files at least this big are prefiltered with rg or grep (below, Python is as fast)."""
-LOOKBACK_RAW_BYTES = 2 * 2053
-"""A region after skipped lines starts this far before its hit (at a line start): twice the
-scanner's LOOKBACK_BYTES (4 lines of 512 bytes), more when NUL bytes (dropped before the
-scanner sees them) are in the way."""
+HOLD_BYTES = 256
+"""A line held before a hit (see sparse_blocks) is at most this long (scanner.HELD_BYTES)."""
 REGION = 16 << 10
 """Bytes read at a time from a prefilter hit while the scanner is busy."""
-GREP_MEMORY_BYTES = 512 << 20
-"""Address-space limit of the prefilter (rg or grep). Both hold a whole line in memory: a 5 GB
-file without a newline made grep grow to 4.6 GB (issue 9); rg asks for about twice the line
-and aborts (SIGABRT) when the limit refuses it. Past the limit the prefilter fails, and the
-rest is read block by block, where a line is cut at MAX_LINE."""
 DENSE_LINES = 20_000
 """After this many lines fed from hits, a prefilter that skips fewer lines than it feeds
 (a log made of reports) is stopped and the rest of the file is read block by block."""
@@ -55,32 +51,6 @@ _MAGIC = (
     (b"BZh", "bzip2"),
     (b"\x28\xb5\x2f\xfd", "zstd"),
 )
-
-
-class Prefilter(NamedTuple):
-    """The program that lists the lines holding a trigger word: ripgrep (`rg`, its
-    multi-literal search costs about a third of GNU grep's on 9 words) or GNU grep."""
-
-    path: str
-    kind: str
-    """'rg' or 'grep': the options differ."""
-
-    def command(self, words: tuple[bytes, ...], path: str) -> list[str]:
-        """Lines holding any of `words` (fixed strings), as `LINE:OFFSET:text` (run with LC_ALL=C)."""
-        patterns = [arg for w in words for arg in ("-e", w.decode("ascii"))]
-        if self.kind == "rg":  # --no-config: no RIPGREP_CONFIG_PATH options (colours, -g, ...)
-            return [self.path, "--no-config", "--no-mmap", "--line-buffered", "-a", "-n", "-b", "-F",
-                    *patterns, "--", path]
-        return [self.path, "--line-buffered", "-a", "-b", "-n", "-F", *patterns, "--", path]
-
-
-def find_prefilter() -> Prefilter | None:
-    """`rg` when it is on PATH, else `grep`, else None."""
-    for kind in ("rg", "grep"):
-        found = shutil.which(kind)
-        if found is not None:
-            return Prefilter(found, kind)
-    return None
 
 
 def compressed(head: bytes) -> bool:
@@ -359,7 +329,7 @@ class LogReader:
 
     def prefilterable(self, min_bytes: int = PREFILTER_MIN_BYTES) -> bool:
         """A plain (uncompressed) regular file of at least `min_bytes`, and rg or grep is installed."""
-        if self.path == STDIN or self._streamed or find_prefilter() is None:
+        if self.path == STDIN or self._streamed or (shutil.which("rg") or shutil.which("grep")) is None:
             return False
         try:
             st = os.fstat(self._raw.fileno())
@@ -369,35 +339,30 @@ class LogReader:
         return (stat.S_ISREG(st.st_mode) and st.st_size >= min_bytes
                 and not any(head.startswith(magic) for magic, _ in _MAGIC))
 
-    def start_prefilter(self, words: tuple[bytes, ...],
-                        prefilter: Prefilter | None = None) -> subprocess.Popen[bytes]:
-        """Start the program listing the lines that hold one of `words` (fixed strings,
-        LC_ALL=C), running alongside the caller; `sparse_blocks` reads its output.
-        `prefilter` defaults to `find_prefilter()`."""
-        pf = prefilter or find_prefilter() or Prefilter("grep", "grep")
-        # its address space is capped by the shell's ulimit before exec (GREP_MEMORY_BYTES); if
-        # the shell cannot set it, the program does not run and the file is read block by block.
-        limited = ["/bin/sh", "-c", 'ulimit -v "$0" && exec "$@"', str(GREP_MEMORY_BYTES >> 10)]
-        return subprocess.Popen([*limited, *pf.command(words, self.path)], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, env={**os.environ, "LC_ALL": "C"})
-
-    def sparse_blocks(self, words: tuple[bytes, ...], busy: Callable[[], bool],
-                      dense_lines: int = DENSE_LINES, prefilter: Prefilter | None = None,
-                      proc: subprocess.Popen[bytes] | None = None) -> Iterator[tuple[int, bytes]]:
+    def sparse_blocks(self, words: Sequence[bytes], busy: Callable[[], bool],
+                      dense_lines: int = DENSE_LINES, hold: Callable[[bytes], bool] | None = None,
+                      hold_lines: int = 0, program: str | None = None) -> Iterator[tuple[int, bytes]]:
         """(lines skipped, block of whole lines) pairs covering a plain file, for a scanner.
 
-        `rg -F` or `grep -F` with `words` (`start_prefilter`, or `proc` already started by it)
-        lists the lines that may start a report; the lines between are skipped unread and only
-        counted from its line numbers. Each hit's region starts up to LOOKBACK_RAW_BYTES before
-        it, at a line start (the scanner looks at the lines before a header), and blocks of
-        REGION bytes follow while `busy()`. `words` must be in every line the consumer would
-        not skip while idle. On a dense log (`dense_lines`), when the prefilter fails or when
-        the file grew meanwhile, the rest is read with `blocks`.
+        A fixed-string search for `words` (`prefilter_command`: ripgrep when installed, else
+        GNU grep; LC_ALL=C, a separate process running alongside) lists the lines that may
+        start a report; the lines between are skipped unread and only counted from its line
+        numbers. Each hit's region starts up to `hold_lines` lines earlier, at the lines right
+        before it for which `hold` is true (the consumer feeds those before a hit line), and
+        blocks of REGION bytes follow while `busy()`. Every line the consumer would not skip
+        while idle must hold one of `words`. On a dense log (`dense_lines`), when the search
+        fails or when the file grew meanwhile, the rest is read with `blocks`.
         Lines longer than MAX_LINE are cut (and counted in `truncated`) only where they are read.
         """
-        size = os.fstat(self._raw.fileno()).st_size
-        if proc is None:
-            proc = self.start_prefilter(words, prefilter)
+        # If the shell cannot cap the search's address space, it does not run and the file is
+        # read block by block. The CLI may have started this very search before its imports.
+        command = prefilter_command(words, self.path, program)
+        early = take_early(command)
+        if early is not None:
+            proc, size = early
+        else:
+            size = os.fstat(self._raw.fileno()).st_size
+            proc = start(command)
         assert proc.stdout is not None
         off = line = fed = 0
         try:
@@ -405,8 +370,9 @@ class LogReader:
             for hit_line, hit_off in _grep_hits(proc.stdout, bad):
                 if hit_line <= line:
                     continue  # already read (inside a report)
-                start, back = self._lookback_start(off, hit_off)
-                gap, off, line = hit_line - 1 - back - line, start, hit_line - 1 - back
+                back_lines, back_bytes = self._held_before(hit_off, off, hold, hold_lines)
+                first = hit_line - back_lines  # the region starts at the lines held before the hit
+                gap, off, line = first - 1 - line, hit_off - back_bytes, first - 1
                 if fed > dense_lines and fed > line - fed:
                     self.lines += gap
                     yield gap, b""
@@ -420,7 +386,7 @@ class LogReader:
                     self.lines += gap + n
                     yield gap, block
                     gap = 0
-                    if off > hit_off and not busy():
+                    if not busy():
                         break
             else:
                 # grep failed (2: a grep without these options, or a read error that reading
@@ -441,18 +407,23 @@ class LogReader:
             proc.stdout.close()
         yield from ((0, b) for b in self.blocks(off))
 
-    def _lookback_start(self, low: int, hit_off: int) -> tuple[int, int]:
-        """(offset, lines before the hit) of the first line start LOOKBACK_RAW_BYTES or more
-        before `hit_off` (a line start), but not before `low` (where reading stopped)."""
-        start = max(low, hit_off - LOOKBACK_RAW_BYTES)
-        data = os.pread(self._raw.fileno(), hit_off - start, start)
-        if b"\0" in data and start > low:  # a crash's NUL padding: the scanner never sees it
-            start = max(low, hit_off - CHUNK)
-            data = os.pread(self._raw.fileno(), hit_off - start, start)
-        if start > low:
-            nl = data.find(b"\n")
-            data, start = data[nl + 1:], start + nl + 1
-        return start, data.count(b"\n")
+    def _held_before(self, hit_off: int, off: int, hold: Callable[[bytes], bool] | None,
+                     hold_lines: int) -> tuple[int, int]:
+        """(lines, bytes) of the run of lines right before `hit_off`, after `off`, for which
+        `hold` is true: at most `hold_lines`, each at most HOLD_BYTES long."""
+        if hold is None or hold_lines <= 0 or hit_off <= off:
+            return 0, 0
+        want = min(hit_off - off, hold_lines * (HOLD_BYTES + 1) + 1)
+        data = os.pread(self._raw.fileno(), want, hit_off - want)
+        lines = data.split(b"\n")[:-1]  # data ends with the newline before the hit line
+        if want < hit_off - off:
+            lines = lines[1:]  # the first may be the end of a longer line
+        n = used = 0
+        for text in reversed(lines[-hold_lines:]):
+            if not hold(_without_nul(text)):  # as the consumer gets it
+                break
+            n, used = n + 1, used + len(text) + 1
+        return n, used
 
     def _region(self, off: int) -> tuple[bytes, int]:
         """Whole lines from `off`: (block, bytes of the file it covers)."""

@@ -26,7 +26,7 @@ _COMM_OOM = re.compile(r"^(.*?) invoked oom-killer")
 # order=-1: an OOM forced by hand (SysRq-f, moom_callback in drivers/tty/sysrq.c), kept as -1.
 _ORDER = re.compile(r"order[:=]\s*(-1|\d{1,18})")
 _MODE = re.compile(r"(?:mode|gfp_mask)[:=]\s*(0[xX][0-9a-fA-F]+)(\(([^)]*)\)?)?")
-_NODEMASK = re.compile(r"nodemask=(\(null\)|[\d,\-]+)")
+_NODEMASK = re.compile(r"nodemask=(\(null\)|\d+(?:[,\-]\d+)*)")  # 4.9: `nodemask=0, order=0`
 _CPUSET_TAIL = re.compile(r"cpuset=([^,\s]*),\s*mems_allowed=([\d,\-]+)")
 _CPUSET_LINE = re.compile(r"^(.*?)\s*cpuset=(\S*)\s+mems_allowed=([\d,\-]+)")
 _OOM_ADJ = re.compile(r"oom_score_adj=(-?\d{1,18})")
@@ -117,6 +117,8 @@ def comm_alone(text: str) -> str | None:
 
 
 def cpuset_line(text: str) -> tuple[str, str] | None:
+    if "cpuset=" not in text:  # the pattern's one literal: its lazy `.*?` would try every position
+        return None
     m = _CPUSET_LINE.match(text)
     return (m.group(2), m.group(3)) if m else None
 
@@ -127,7 +129,10 @@ _CPU_LINE = re.compile(r"^CPU: *(\d{1,18}) +(?:UID: *(\d{1,18}) +)?PID: *(\d{1,1
                        r"(?: +(?:Not tainted|Tainted:)|$)")
 _PID_LINE = re.compile(r"^Pid: *(\d{1,18}), comm: *(\S+)")
 _VERSION = re.compile(r"(?:^|\s)(\d+\.\d+(?:\.\d+)?[^\s#]*)\s+#\d")
-_VERSION_END = re.compile(r"(?:tainted|Tainted: [A-Z ]*?)\s+(\d+\.\d+(?:\.\d+)?\S*)\s*$")
+_VERSION_END = re.compile(r"(?:tainted|Tainted: [A-Z ]*?|^ [A-Z ]*?)\s+(\d+\.\d+(?:\.\d+)?\S*)\s*$")
+"""A release ending the line without a build number: after `Not tainted`, after the taint
+flags (`Tainted: G S      W  O      5.10.81-android12-9-24321119`, an Android GKI task line),
+or after the flags alone when the caller already cut `Tainted:` off."""
 
 
 class TaskLine(NamedTuple):
@@ -176,10 +181,12 @@ def frames(text: str) -> list[str]:
     s = text.lstrip()
     if s.startswith(_NOT_FRAME):
         return []
-    m = _FROM.match(s)
+    # each pattern only where its literal text is (`from`, `+0x`, `{`): most lines that reach
+    # here (stack words, registers, `Call Trace:`) hold none, and _OFF's search is slow
+    m = _FROM.match(s) if "from" in s else None
     if m:
         return [m.group(1)]
-    m = _OFF.search(s)
+    m = _OFF.search(s) if "+0x" in s else None
     if m:
         return [m.group(1)]
     return _BRACE.findall(s) if "{" in s else []
@@ -225,6 +232,8 @@ OOM_TAIL = re.compile(r"^\s*(?:Tasks state|\[\s*pid\s*\]|oom-kill:|Out of memory
                       r"memory: usage|swap: usage|kmem: usage|memory\+swap: usage|Task in \S|"
                       r"[a-z_]+ \d+\s*$)")  # memcg OOM: `Memory cgroup stats for /x:` then `anon 123`
 # OOM tail lines only a memory cgroup's OOM prints (4.19+ `oom-kill:constraint=CONSTRAINT_MEMCG`).
+MEMCG_TAIL_WORDS = ("Memory cgroup ", ": usage", "Task in ", "constraint=CONSTRAINT_MEMCG")
+"""Every match of MEMCG_TAIL holds one of these."""
 MEMCG_TAIL = re.compile(r"Memory cgroup (?:out of memory|stats)|^\s*(?:memory|memory\+swap|kmem): usage"
                         r"|^\s*Task in \S.* killed as a result of limit of "
                         r"|constraint=CONSTRAINT_MEMCG")

@@ -5,7 +5,8 @@ pasted log's line numbers, an Android kernel's per-line caller) would end up ins
 kernel text. Kernel report lines have anchors whose text the kernel fixes (`CPU: N PID: N`,
 `Mem-Info:`, `Call Trace:`, `lowmem_reserve[]:`, `Node N Zone free:`, the buddy `N*4kB`
 runs, `Hardware name:`). Whatever stands before an anchor on its line is the prefix; its
-shape (the constant text kept, digit runs, hex runs and space padding made variable) is a
+shape (the constant text kept; digit runs, hex runs, space padding and a one-letter column
+such as a log level made variable) is a
 regular expression that is then stripped from every line of the stream that starts with it.
 
 >>> p = Prefix.learn("app| 00012 12:00:01.250 CPU: 3 PID: 42 Comm: kswapd0")
@@ -46,9 +47,16 @@ def shape(prefix: str) -> str:
             out.append(f"\\d{{{len(tok)},}}" if tok[0] == "0" and len(tok) > 1 else "\\d+")
         elif len(tok) > 1:
             out.append("[0-9a-fA-F]+")
+        elif tok.isalpha() and tok.isascii() and _alone(prefix, m.start()):
+            out.append("[A-Za-z]")  # a one-letter column: a log level (logcat's V/D/I/W/E/F)
         else:
             out.append(re.escape(tok))
     return "".join(out)
+
+
+def _alone(text: str, at: int) -> bool:
+    """The character at `at` stands between spaces (or at the start): a column of its own."""
+    return (at == 0 or text[at - 1] == " ") and text[at + 1:at + 2] in (" ", "")
 
 
 STAMP_IN = re.compile(r"\[ *(\d{1,12}\.\d{3,9})\]")

@@ -155,9 +155,9 @@ class Report:
         return END if self.mem_closed and self.kind in ("stall", "failure") else UNKNOWN
 
     def _tail(self, s: str) -> str:
-        if c.MEMCG_TAIL.search(s):
+        if any(w in s for w in c.MEMCG_TAIL_WORDS) and c.MEMCG_TAIL.search(s):
             self.memcg_seen = True
-        k = c.KILLED.search(s)
+        k = c.KILLED.search(s) if "Killed process" in s else None
         if k and self.oom_tail.kill is not None and parse_kill(s) is not None:
             return END  # a second kill line: the next OOM (its report rate-limited away)
         if k and self.killed is None:

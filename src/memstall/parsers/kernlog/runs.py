@@ -13,14 +13,19 @@ Every step skipped is one that these checks prove would do nothing on the line:
 * the line is printable ASCII (no `\\r`, NUL or control character), at most MAX_BODY long:
   nothing to cut, decode (UTF-8 with `replace` gives the same text) or count as binary;
 * it holds no `=3D`, `#01`, `\\x0a`, does not end with `=` (quoted-printable, rsyslog and
-  /dev/kmsg escapes), nor holds `=20` once the scanner is in quoted-printable mode;
+  /dev/kmsg escapes). Once the scanner is in quoted-printable mode, a syslog line's `=20`s
+  become spaces as `_unquote` makes them, when the host has no `=` and the text does not
+  start with `=20` (the wrapper and the first character after it, all `unwrap`'s fast branch
+  looks at, stay the same; the checks below look at the text with the spaces); a dmesg line
+  with `=20` is left to the slow path (`_FAST_DMESG`'s look-ahead reads further);
 * `unwrap` would take its fast branch with these fields (`_FAST_SYSLOG` with a host it has
   already learned, or `_FAST_DMESG`): the text after the stamp does not start with `[`, and
   the dmesg form has `_FAST_DMESG`'s look-ahead; so the line routes to the stream of the line
   before (`_last_host`), whose report is open;
-* a line of a stream with a learned prefix carries it (it is stripped, as `_strip_prefix`
-  does); in a stream without one, a line whose anchor stands after other text (which would
-  teach one), a line holding a header word or `ut of memory` (an OOM's end, which the scanner
+* a line of a stream with a learned prefix that carries it loses it, as in `_strip_prefix`;
+  a line that does not carry it, or of a stream without one, keeps its text unless its
+  first anchor stands after other text (which may teach a prefix: left to the slow path);
+  a line holding a header word or `ut of memory` (an OOM's end, which the scanner
   checks before the report sees it), a blank line, and the line at which the scanner closes
   quiet reports (every 256th) are left to the slow path;
 * the report already has its time, so the line's stamp is not needed.
@@ -120,35 +125,39 @@ def take_run(sc: LogScanner, block: bytes, pos: int, out: list[Item]) -> int:
         w, host = _syslog(key), key
     else:
         return pos
-    first, qp, consume, find, rx, pfx = pos, sc._qp, rep.consume, block.find, w.line, st.prefix
+    first, consume, find, rx, pfx = pos, rep.consume, block.find, w.line, st.prefix
+    qp = sc._qp and (host is None or "=" in host)  # True: a line with `=20` stops the run
     while (sc._no + 1) & 255:
         m = rx.match(block, pos)
         if m is None:
             break
-        if pfx is None and rep.phase == "trace" and not rep.version_pending and _FRAME_BODY(block, m.end()):
+        at = m.end()
+        if pfx is None and rep.phase == "trace" and not rep.version_pending and _FRAME_BODY(block, at):
             after = _frame_run(sc, rep, w.frames, block, pos)
             if after != pos:
                 pos = after
                 continue
-        end = find(b"\n", m.end())
-        if end < 0 or end - m.end() > MAX_BODY:
+        end = find(b"\n", at)
+        if end < 0 or end - at > MAX_BODY:
             break
-        raw = block[m.end():end]
+        raw = block[at:end]
         if (b"=" in raw and (raw.endswith(b"=") or b"=3D" in raw or (qp and b"=20" in raw))) \
                 or b"#01" in raw or b"\\x0a" in raw or not raw.isascii():
             break
-        body = text = raw.decode()
-        if pfx is not None:  # _strip_prefix: a line that carries the learned wrapper loses it
-            if not pfx.matches(text):
+        if sc._qp and b"=20" in raw:  # _unquote; the host has no `=` (qp is False)
+            if raw.startswith(b"=20"):
                 break
+            raw = raw.replace(b"=20", b" ")
+        body = text = raw.decode()
+        if pfx is not None and pfx.matches(text):  # _strip_prefix: the learned wrapper goes
             body = pfx.split(text)[1]
-        s = body.strip()
-        if not s or not text.isprintable() or "page allo" in s or "oom-killer" in s or "ut of memory" in s:
-            break
-        if pfx is None and _may_anchor(body):
+        elif _may_anchor(body):  # _strip_prefix: no anchor after text, nothing learned
             a = ANCHOR.search(body)
             if a is not None and body[:a.start()].strip():
                 break
+        s = body.strip()
+        if not s or not text.isprintable() or "page allo" in s or "oom-killer" in s or "ut of memory" in s:
+            break
         sc._no += 1
         sc._start = sc._no
         pos = end + 1

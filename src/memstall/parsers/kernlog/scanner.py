@@ -6,11 +6,7 @@ the wrapper names (many hosts interleave in a fleet syslog); a line without a ho
 continuation, a record that lost its prefix) goes to the stream of the line before it.
 
 Fast path: while no report is open, a line that holds none of the trigger words is counted
-without being decoded or unwrapped; that is what keeps a sparse 1 GB syslog cheap. The trigger
-words are fixed strings (`PREFILTER_WORDS`), so a big file can be prefiltered by `rg -F` or
-`grep -F`. What once needed a line-end trigger is found otherwise: a comm printed alone before a
-KERN_CONT-split header is looked up among the few lines before the header (`LOOKBACK_LINES`),
-and after a quoted-printable `=3D` or soft break the next QP_LINES lines are all read.
+without being decoded or unwrapped; that is what keeps a sparse 1 GB syslog cheap.
 
 >>> sc = LogScanner("demo")
 >>> out = sc.feed_text("[ 10.0] a: page allocation failure: order:2, mode:0x40cc0(GFP_KERNEL|__GFP_COMP)")
@@ -22,7 +18,6 @@ and after a quoted-printable `=3D` or soft break the next QP_LINES lines are all
 from __future__ import annotations
 
 import copy
-from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Union
 
@@ -41,9 +36,6 @@ TOLERANCE = 3
 STALE_LINES = 500
 """A report with no line for this many physical lines is closed (its host went quiet)."""
 MAX_QP = 1 << 16
-QP_LINES = 256
-"""After a quoted-printable soft break or `=3D`, this many lines are all read (a trigger word
-may be cut by a soft break); a QP excerpt in a big syslog then costs little."""
 MAX_STREAMS = 4096
 MAX_LINE = 1 << 14
 """Longer lines are cut here (and counted in `cut_lines`): a kernel line is under 1 KiB."""
@@ -52,27 +44,27 @@ MAX_LINE = 1 << 14
 # these; while no report is open, other lines are counted without being decoded. Fragments
 # that start with a buddy or node line but have no zone line (`free:`) are not picked up.
 _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ", b"lowmem_reserve",
-             b"SysRq", b"ut of memory", b"=3D")
+             b"SysRq", b"ut of memory")
 # `ut of memory`: an OOM report's end (`Out of memory: Kill process`, `Memory cgroup out of memory:
 # ...`) without its beginning is kept as an incomplete OOM event when it is more than one line
 # (select + kill); a lone kill line (dump_header() was rate-limited) stays outside any report.
-# `=3D`: a quoted-printable `=` (`gfp_mask=3D0x...`); after a line holding it (or a soft
-# break in a line fed for another word) the scanner reads every line for QP_LINES lines
-# (`busy`), so soft breaks need no trigger of their own.
+# A block of lines is searched for the same words with bytes.find (one pass per word). Lines
+# that end like a comm printed alone before a KERN_CONT-split header (`rsync: `) or like a
+# quoted-printable soft break (`=`) are not triggers themselves: while idle, the last HELD_LINES
+# such lines right before a trigger line are fed just before it (`_held`), so a prefilter that
+# looks only for the words (a fixed-string search: `rg -F`, `grep -F`) finds the same reports.
 _BLOCK_TRIGGERS = _TRIGGERS
-"""The same words, searched in a block of lines with bytes.find (one pass per word)."""
 PREFILTER_WORDS = _TRIGGERS
-"""Fixed strings (`rg -F` / `grep -F`, LC_ALL=C) in every line `feed_block` stops at while
-idle: a prefilter may skip the other lines while the scanner is idle (see `skip_idle`)."""
+"""The prefilter's fixed strings: every line `feed_block` stops at while idle holds one."""
+HOLD_ENDS = (b"=", b"=\r", b": ", b":")
+HELD_LINES = 4
+HELD_BYTES = 256
+"""A longer line is never held (a comm is at most 64 bytes, a soft-broken line 77)."""
 
-LOOKBACK_LINES = 4
-"""A `page allocation` header without a comm takes it from a comm printed alone (KERN_CONT
-split the header) on the nearest of these previous lines that its host printed."""
-LOOKBACK_LINE_BYTES = 512
-"""A longer line is no comm printed alone, and the look-back stops there."""
-LOOKBACK_BYTES = LOOKBACK_LINES * (LOOKBACK_LINE_BYTES + 1) + 1
-"""Bytes before a header that hold every line the look-back can reach: a prefilter that
-skipped lines starts its region at least this far before a hit (`skip_idle`)."""
+
+def holdable(raw: bytes) -> bool:
+    """An idle line that is fed only if a trigger line follows it (see `LogScanner._held`)."""
+    return len(raw) <= HELD_BYTES and raw.endswith(HOLD_ENDS)
 
 
 _ANCHOR_WORDS = ("CPU:", "Pid:", "Mem-", "Call ", "lowmem_reserve", "Node ", "Hardware name", "active_anon:")
@@ -86,6 +78,17 @@ def _may_anchor(body: str) -> bool:
             or "lowmem_reserve" in body or "active_anon:" in body or "Hardware name" in body)
 
 
+def _ere(words: tuple[bytes, ...]) -> str:
+    """The trigger set as one POSIX extended regex for `grep -E` (a final newline becomes `$`)."""
+    def esc(text: str) -> str:
+        return "".join("\\" + ch if ch in ".[]()*+?{}|^$\\" else ch for ch in text)
+    return "|".join(esc(w.decode()[:-1]) + "$" if w.endswith(b"\n") else esc(w.decode()) for w in words)
+
+
+PREFILTER_ERE = _ere(_BLOCK_TRIGGERS)  # for GNU grep -E; PREFILTER_WORDS for -F
+"""`grep -a -E` pattern matching every line `feed_block` would stop at (with LC_ALL=C): a
+prefilter may skip the other lines while the scanner is idle (see `skip_idle`)."""
+
 R_OUTSIDE = "outside any allocation report"
 R_FOREIGN = "not a kernel message (other syslog tag)"
 R_UNKNOWN = "unrecognised line inside a report"
@@ -95,13 +98,14 @@ R_DROPPED = "report without a header or Mem-Info"
 
 
 class _Stream:
-    __slots__ = ("open_oom", "prefix", "report")
+    __slots__ = ("open_oom", "prefix", "prev", "report")
 
     def __init__(self) -> None:
         self.report: Report | None = None
         self.open_oom = False
         """The last report closed on this stream was an OOM without its kill line: a kill line
         that follows belongs to it (it was cut off by interleaved text), not to a new report."""
+        self.prev: tuple[str, Unwrapped] | None = None
         self.prefix: Prefix | None = None
         """The wrapper `unwrap` did not know, learned from this stream's anchor lines."""
 
@@ -122,18 +126,13 @@ class LogScanner:
         self._last_host: str | None = None
         self._qp_pending: str | None = None
         self._qp = False
-        self._qp_until = 0
-        """Lines up to this number are all read (`QP_LINES`)."""
         self._no = 0
         self._qp_start = 0
         self._start = 0
         """First physical line of the logical line being handled (QP soft breaks join lines)."""
-        self._recent: deque[bytes | None] = deque(maxlen=LOOKBACK_LINES)
-        """The physical lines before the block being fed (None: a longer line, the look-back
-        stops there), oldest first."""
-        self._block: bytes | None = None
-        self._pos = 0
-        """While `feed_block` feeds a line: its block and the line's start in it."""
+        self._held: list[bytes] = []
+        """The idle lines just skipped that end like a lone comm or a soft break (`holdable`), at
+        most HELD_LINES, the last one the line before this one: fed before a trigger line."""
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -146,20 +145,15 @@ class LogScanner:
 
     @property
     def busy(self) -> bool:
-        """A report is open or quoted-printable was seen lately: every line must be fed."""
-        return bool(self._open) or self._qp_pending is not None or self._no < self._qp_until
+        """A report is open (or a quoted-printable line is pending): every line must be fed."""
+        return bool(self._open) or self._qp_pending is not None
 
     def skip_idle(self, n: int) -> None:
-        """Count `n` lines a prefilter found free of `PREFILTER_WORDS`, as `feed_block` would.
-
-        The scanner does not see them, so it forgets the lines before: the next block must
-        start at least LOOKBACK_BYTES before the line that made the prefilter stop (or where
-        the skipped lines began), so that the look-back finds what reading every line finds.
-        """
+        """Count `n` lines a prefilter found free of `_BLOCK_TRIGGERS`, as `feed_block` would."""
         if n:
             self._no += n
             self.skip(R_OUTSIDE, n)
-            self._recent.clear()
+            self._held.clear()  # a prefilter's region starts with the lines to hold (sparse_blocks)
 
     # -- resuming in the middle of a log (memstall logs --jobs) -----------------------------
 
@@ -176,46 +170,66 @@ class LogScanner:
         """Everything that decides what the following lines produce, comparable with `==`.
 
         Two scanners with equal keys at the same line give the same items and counts from
-        there on. The lines before (the look-back's) are part of it, and an idle stream
-        without a learned prefix is the same as no stream.
+        there on. A stream's previous line only matters when it is a comm printed alone, and
+        an idle stream without a learned prefix is the same as no stream.
         """
         open_reports = []
         rest = []
         for key, st in self._streams.items():
+            prev = st.prev if st.prev is not None and c.comm_alone(st.prev[0]) is not None else None
             pattern = st.prefix.pattern if st.prefix is not None else None
             if st.report is not None:
-                open_reports.append((key, pattern, st.open_oom, copy.deepcopy(vars(st.report))))
-            elif pattern is not None or st.open_oom:
-                rest.append((key, pattern, st.open_oom, None))
+                open_reports.append((key, pattern, prev, st.open_oom, copy.deepcopy(vars(st.report))))
+            elif pattern is not None or prev is not None or st.open_oom:
+                rest.append((key, pattern, prev, st.open_oom, None))
         for streams in (open_reports, rest):  # stale reports close in file order (_close_stale)
             streams.sort(key=lambda r: (r[0] is None, r[0] or ""))
-        return (self._no, self._qp, max(0, self._qp_until - self._no), self._qp_pending, self._qp_start,
-                self._last_host, self._open,
-                frozenset(self.hosts), tuple(open_reports), tuple(rest), tuple(self._recent))
+        return (self._no, self._qp, self._qp_pending, self._qp_start, self._last_host, self._open,
+                frozenset(self.hosts), tuple(open_reports), tuple(rest), tuple(self._held))
 
     # -- input -------------------------------------------------------------------------------
 
     def feed(self, raw: bytes) -> list[Item]:
         """One physical line (without its newline) as bytes; returns the reports it closed."""
-        self._block = None
-        out = self._feed(raw)
-        self._remember(raw)
-        return out
-
-    def _remember(self, raw: bytes) -> None:
-        raw = raw.rstrip(b"\r\n")
-        self._recent.append(raw if len(raw) <= LOOKBACK_LINE_BYTES else None)
-
-    def _feed(self, raw: bytes) -> list[Item]:
         self._no += 1
         if len(raw) > MAX_LINE:
             raw = raw[:MAX_LINE]
             self.cut_lines += 1
-        if (not self._open and self._no > self._qp_until and self._qp_pending is None
-                and not any(t in raw for t in _TRIGGERS)):
+        if not self._open and self._qp_pending is None and not any(t in raw for t in _TRIGGERS):
             self.skip(R_BLANK if not raw.strip() else R_OUTSIDE)
+            self._hold(raw)
             return []
+        if self._held:
+            return self._fed_held(raw)
         return self._line(raw.decode("utf-8", "replace"))
+
+    def _hold(self, raw: bytes) -> None:
+        """After an idle line was skipped: keep it if `holdable`, else forget the held ones."""
+        if holdable(raw):
+            self._held.append(raw)
+            if len(self._held) > HELD_LINES:
+                del self._held[0]
+        elif self._held:
+            self._held.clear()
+
+    def _fed_held(self, raw: bytes) -> list[Item]:
+        """A trigger line `raw` (counted already) right after held lines: those are fed first,
+        each under its own line number and its skip taken back, then `raw`. Nothing was fed
+        since they were held, so the scanner is idle and `raw` holds a trigger word."""
+        held, self._held = self._held, []
+        no = self._no
+        left = self.skipped[R_OUTSIDE] - len(held)
+        if left:
+            self.skipped[R_OUTSIDE] = left
+        else:
+            del self.skipped[R_OUTSIDE]
+        out: list[Item] = []
+        self._no -= len(held) + 1
+        for line in held:
+            self._no += 1
+            out += self._line(line.decode("utf-8", "replace"))
+        self._no = no
+        return out + self._line(raw.decode("utf-8", "replace"))
 
     def feed_block(self, block: bytes) -> list[Item]:
         """Many physical lines at once (split at b'\\n'): same result as `feed` on each line.
@@ -226,9 +240,8 @@ class LogScanner:
         out: list[Item] = []
         pos, end = 0, len(block)
         nxt: dict[bytes, int] = {}
-        self._block = block
         while pos < end:
-            if not self._open and self._no >= self._qp_until and self._qp_pending is None:
+            if not self._open and self._qp_pending is None:
                 hit = self._next_trigger(block, pos, nxt)
                 start = end if hit < 0 else max(pos, block.rfind(b"\n", pos, hit) + 1)
                 skipped = block.count(b"\n", pos, start)
@@ -237,8 +250,9 @@ class LogScanner:
                 if skipped:
                     self._no += skipped
                     self.skip(R_OUTSIDE, skipped)
+                    self._hold_tail(block, pos, end if hit < 0 else start)
                 if hit < 0:
-                    break
+                    return out
                 pos = start
             if self._open and self.fast:
                 after = take_run(self, block, pos, out)
@@ -248,86 +262,24 @@ class LogScanner:
             stop = block.find(b"\n", pos)
             if stop < 0:
                 stop = end
-            self._pos = pos
-            out.extend(self._feed(block[pos:stop]))
+            out.extend(self.feed(block[pos:stop]))
             pos = stop + 1
-        self._pos = end + (block[-1:] != b"\n")  # after the last line, as if it had a newline
-        self._recent = deque(reversed(self._lines_before()), maxlen=LOOKBACK_LINES)
-        self._block = None
         return out
 
-    def _lines_before(self) -> list[bytes | None]:
-        """The physical lines before the one being fed, nearest first: at most LOOKBACK_LINES,
-        ending at the first longer than LOOKBACK_LINE_BYTES (given as None) or the first the
-        scanner never saw (a prefilter skipped it)."""
-        out: list[bytes | None] = []
-        block, end = self._block, self._pos
-        if block is not None:
-            lo = max(0, end - LOOKBACK_BYTES)
-            while end > 0 and len(out) < LOOKBACK_LINES:
-                nl = block.rfind(b"\n", lo, end - 1)
-                line = block[nl + 1:end - 1].rstrip(b"\r")
-                if (nl < 0 and lo > 0) or len(line) > LOOKBACK_LINE_BYTES:
-                    out.append(None)
-                    return out
-                out.append(line)
-                end = nl + 1
-        for seen in reversed(self._recent):
-            if len(out) >= LOOKBACK_LINES:
+    def _hold_tail(self, block: bytes, pos: int, stop: int) -> None:
+        """`_hold` each of the whole lines block[pos:stop] that feed_block skipped at once:
+        only the last HELD_LINES can change what is held."""
+        if block[stop - 1:stop] == b"\n":
+            stop -= 1
+        lines: list[bytes] = []
+        while len(lines) < HELD_LINES:
+            cut = block.rfind(b"\n", pos, stop)
+            lines.append(block[(cut + 1 if cut >= 0 else pos):stop])
+            if cut < 0:
                 break
-            out.append(seen)
-            if seen is None:
-                break
-        return out
-
-    def _kernel_lines_before(self) -> Iterator[tuple[str, Unwrapped] | None]:
-        """The kernel lines among `_lines_before`, unwrapped (blank, binary and other
-        programs' lines passed over); None where the look-back stops early."""
-        for raw in self._lines_before():
-            if raw is None:
-                yield None
-                return
-            line = raw.decode("utf-8", "replace")
-            if not line.strip() or "\x00" in line or line.count("\ufffd") * 4 > len(line):
-                continue
-            if self._qp:
-                line = line.replace("=3D", "=").replace("=20", " ")
-            u = unwrap(line, dict(self.hosts))  # a copy: the look-back learns no host
-            if u.kernel:
-                yield line, u
-
-    def _host_before(self) -> str | None:
-        """The host of the kernel line before a line without one, when the scanner is idle
-        (the lines before were maybe not read): that line's stream is this one's, and its
-        host is learned as reading that line would have."""
-        for found in self._kernel_lines_before():
-            if found is None or found[1].host is None:
-                return None
-            return unwrap(found[0], self.hosts).host
-        return None
-
-    def _comm_before(self, host: str | None) -> tuple[str, Unwrapped] | None:
-        """A comm printed alone on the nearest line before this one that the stream printed
-        (other hosts' lines are passed over), and that line. A header without a host belongs
-        to the host of the kernel line before it."""
-        for found in self._kernel_lines_before():
-            if found is None:
-                return None
-            u = found[1]
-            if host is not None and u.host is not None and u.host != host:
-                continue
-            st = self._streams.get(u.host if u.host is not None else host)
-            body = u.body
-            if st is not None and st.prefix is not None and st.prefix.matches(body):
-                head, body = st.prefix.split(body)
-                stamp = stamp_in(head) if u.stamp is None and "[" in head else None
-                if stamp is not None:
-                    u = u._replace(stamp=stamp[0], uptime_s=stamp[1])
-            if not body.strip():
-                continue
-            comm = c.comm_alone(body.strip())
-            return (comm, u) if comm is not None else None
-        return None
+            stop = cut
+        for line in reversed(lines):
+            self._hold(line)
 
     @staticmethod
     def _next_trigger(block: bytes, pos: int, nxt: dict[bytes, int]) -> int:
@@ -342,13 +294,10 @@ class LogScanner:
 
     def feed_text(self, line: str) -> list[Item]:
         self._no += 1
-        self._block = None
         if len(line) > MAX_LINE:
             line = line[:MAX_LINE]
             self.cut_lines += 1
-        out = self._line(line)
-        self._remember(line.encode("utf-8", "replace"))
-        return out
+        return self._line(line)
 
     def _line(self, line: str) -> list[Item]:
         out: list[Item] = []
@@ -380,7 +329,6 @@ class LogScanner:
         """Undo quoted-printable soft breaks (`=` at the end of a <= 76-column line) and `=3D`."""
         if line.endswith("=") and 60 <= len(line) <= 77 and not line.endswith("=="):
             self._qp = True
-            self._qp_until = self._no + QP_LINES
             if self._qp_pending is None:
                 self._qp_start = self._no
             self._qp_pending = ((self._qp_pending or "") + line[:-1])[:MAX_QP]
@@ -389,8 +337,6 @@ class LogScanner:
         if self._qp_pending is not None:
             line, self._qp_pending = self._qp_pending + line, None
             self._start = self._qp_start
-        if "=3D" in line:
-            self._qp_until = self._no + QP_LINES
         if self._qp or "=3D" in line:
             self._qp = True
             line = line.replace("=3D", "=").replace("=20", " ")
@@ -398,8 +344,6 @@ class LogScanner:
 
     def _route(self, u: Unwrapped) -> str | None:
         host = u.host
-        if host is None and not self._open:
-            host = self._host_before()
         if host is None:
             return self._last_host
         if host != self._last_host:
@@ -485,9 +429,8 @@ class LogScanner:
         if kind is not None:
             if "]" in s:
                 s, u = self._header_stamp(kind, s, u)
-            alone = self._comm_before(u.host) if s.lstrip().startswith("page allo") else None
             self._close(st, out)
-            self._open_report(st, kind, s, u, key, alone)
+            self._open_report(st, kind, s, u, key)
             return
         rep = st.report
         if rep is None:
@@ -512,21 +455,24 @@ class LogScanner:
             self._idle(st, s, u, key)  # the line may start the next thing (a CPU line...)
         elif verdict == UNKNOWN:
             self.skip(R_UNKNOWN)
-            rep.unknown_run += 1
+            if u.caller_pid is None or u.caller_pid != rep.caller_pid:
+                rep.unknown_run += 1  # a line the reporting task printed (its caller id) is not another's
             if rep.unknown_run > TOLERANCE:
                 self._close(st, out)
         else:
             rep.unknown_run = 0
 
-    def _open_report(self, st: _Stream, kind: str, s: str, u: Unwrapped, key: str | None,
-                     alone: tuple[str, Unwrapped] | None = None) -> None:
+    def _open_report(self, st: _Stream, kind: str, s: str, u: Unwrapped, key: str | None) -> None:
         rep = Report(kind, s, u, self.source, self._start, key)
-        if alone is not None:
+        if s.lstrip().startswith("page allo") and st.prev is not None:
             # `rsync: ` then `page allocation stalls ...`: KERN_CONT split the header.
-            rep.comm_hint, prev_u = alone
-            rep.time = prev_u.stamp or prev_u.wall or rep.time
-            rep.uptime_s = prev_u.uptime_s if prev_u.stamp else rep.uptime_s
-        st.report = rep
+            comm = c.comm_alone(st.prev[0])
+            if comm is not None:
+                rep.comm_hint = comm
+                prev_u = st.prev[1]
+                rep.time = prev_u.stamp or prev_u.wall or rep.time
+                rep.uptime_s = prev_u.uptime_s if prev_u.stamp else rep.uptime_s
+        st.report, st.prev = rep, None
         self._open += 1
 
     def _idle(self, st: _Stream, s: str, u: Unwrapped, key: str | None) -> None:
@@ -548,6 +494,7 @@ class LogScanner:
             self._open += 1
         else:
             self.skip(R_OUTSIDE)
+            st.prev = (s, u)
 
     def _close(self, st: _Stream, out: list[Item]) -> None:
         rep = st.report

@@ -4,8 +4,10 @@ One physical line in, one `Unwrapped` out: the kernel text (`body`) plus what th
 said about it. Wrappers handled, outermost first:
 
 * journalctl `-o json` records (`{"MESSAGE": ..., "_HOSTNAME": ..., "__MONOTONIC_TIMESTAMP": ...}`);
-* `<N>` syslog priority prefixes and `/dev/kmsg` records (`6,1234,5678901,-;msg`);
-* syslog / journalctl short (`Mar 22 21:11:57 host kernel: `), rsyslog RFC 3339 / journalctl
+* `<N>` syslog priority prefixes and `/dev/kmsg` records (`6,1234,5678901,-;msg`,
+  `4,19685342,241227987454,-,caller=T12845;msg`);
+* syslog / journalctl short (`Mar 22 21:11:57 host kernel: `, `Feb 4 16:15:15` as a web
+  archive that collapses spaces prints it), rsyslog RFC 3339 / journalctl
   short-iso (`2017-01-18T13:28:42.743176+03:00 host `), journalctl short-monotonic
   (`[21161.092614] host kernel: `, host optional), a bare `kernel: ` tag;
 * dmesg stamps: `[ 4395803.602414]`, `dmesg -T` `[Fri Aug 11 16:51:47 2017]`, delta
@@ -45,16 +47,19 @@ class Unwrapped(NamedTuple):
 
 # The two most common shapes, recognised with one match each (the general path below
 # handles them too): syslog with `kernel:` and an optional dmesg stamp, and raw dmesg.
-_FAST_SYSLOG = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (\S+) kernel: ?"
+_FAST_SYSLOG = re.compile(r"^([A-Z][a-z]{2} (?:[ \d]\d|\d) \d\d:\d\d:\d\d) (\S+) kernel: ?"
                           r"(?:\[ *(\d{1,12}\.\d+)\] ?)?")
-_FAST_FOREIGN = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) ((?!kernel:)\S+) +[\w.@/-]+\[\d+\]: ?")
+_FAST_FOREIGN = re.compile(r"^([A-Z][a-z]{2} (?:[ \d]\d|\d) \d\d:\d\d:\d\d) ((?!kernel:)\S+) +"
+                           r"[\w.@/-]+\[\d+\]: ?")
 """Syslog with another tag (`host sshd[12]: `): what `_after_wall` says through `_HOST_TAG`."""
 _FAST_DMESG = re.compile(r"^\[ *(\d{1,12}\.\d+)\] ?(?!\s*(?:[\w.@/-]+\[\d+\]: |\S+ +kernel:|kernel:|\[))")
 _PRIO = re.compile(r"^<(\d{1,3}|[a-z]{2,8}\.[a-z]{2,7})> ?")
 """`<4>` or a text priority as syslog-ng/rsyslog templates print it (`<kern.warning>`)."""
-_KMSG = re.compile(r"^(\d{1,3}),(\d{1,18}),(\d{1,18}),[^;]{0,8};")
+_KMSG = re.compile(r"^(\d{1,3}),(\d{1,18}),(\d{1,18}),[^;,]{0,8}(?:,caller=([CT])(\d{1,18}))?[^;]{0,16};")
+"""A `/dev/kmsg` record: `prio,seq,usec,flags[,caller=T123];` (the caller field 5.1+, with
+CONFIG_PRINTK_CALLER; Documentation/ABI/testing/dev-kmsg)."""
 _KMSG_DICT = re.compile(r"^ [A-Z_]+=")
-_SYSLOG = re.compile(r"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d)(?:\.\d+)? +")
+_SYSLOG = re.compile(r"^([A-Z][a-z]{2} (?:[ \d]\d|\d) \d\d:\d\d:\d\d)(?:\.\d+)? +")
 _ISO = re.compile(r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?) +")
 _HOST_KERNEL = re.compile(r"^(?:(\S+) +)?(?:<[a-z]{2,8}\.[a-z]{2,7}> *)?kernel: ?")
 _HOST_ONLY = re.compile(r"^([\w.-]+): ?")
@@ -69,6 +74,10 @@ _HUMAN = re.compile(r"^\[([^\s\[\]]{1,12} +[^\s\[\]]{1,12} +\d{1,2} \d\d:\d\d:\d
 `[Di Aug 12 ...]`, `[mar. août 12 ...]`, `[火  8月 12 ...]`: day and month are any words."""
 _CUT_STAMP = re.compile(r"^(\d+\.\d{6})\] ?")
 _CALLER = re.compile(r"^\[ *([CT])(\d{1,18})\] ?")
+
+_QUOTE = " \t>"
+"""What indents or quotes a pasted line as a whole: spaces, tabs, mail quote marks."""
+_QUOTE_START = (" ", "\t", ">")
 
 _MAX_HOSTS = 4096
 Hosts = dict[str, None]
@@ -162,13 +171,14 @@ def _journal_json(line: str) -> Unwrapped | None:
 def unwrap(line: str, hosts: Hosts | None = None) -> Unwrapped:
     """Split one physical line into its wrapper fields and the kernel text.
 
-    A wrapped line indented as a whole (a Markdown code block, a quoted mail) is unwrapped
-    after its indentation when what follows is a wrapper with a time or a host.
+    A wrapped line indented or quoted as a whole (a Markdown code block, a mail quoted with
+    `> `, `>> `, `> > `) is unwrapped after its indentation and quote marks when what follows
+    is a wrapper with a time or a host.
     """
     if hosts is None:
         hosts = {}
-    if line[:1] in (" ", "\t"):
-        inner = _unwrap(line.lstrip(" \t"), hosts)
+    if line[:1] in _QUOTE_START:
+        inner = _unwrap(line.lstrip(_QUOTE), hosts)
         if _dated(inner):
             return inner
     return _unwrap(line, hosts)
@@ -207,8 +217,8 @@ def _unwrap(line: str, hosts: Hosts) -> Unwrapped:
 
 def unwrap_general(line: str, hosts: Hosts) -> Unwrapped:
     """Every wrapper, tried in order (outermost first); the slow path `unwrap` must agree with."""
-    if line[:1] in (" ", "\t"):
-        inner = _general(line.lstrip(" \t"), hosts)
+    if line[:1] in _QUOTE_START:
+        inner = _general(line.lstrip(_QUOTE), hosts)
         if _dated(inner):
             return inner
     return _general(line, hosts)
@@ -227,7 +237,8 @@ def _general(line: str, hosts: Hosts) -> Unwrapped:
     m = _KMSG.match(rest)
     if m:
         seconds = int(m.group(3)) / 1e6
-        return Unwrapped(rest[m.end():], None, None, f"{seconds:.6f}", seconds, True, True)
+        caller = int(m.group(5)) if m.group(4) == "T" else None
+        return Unwrapped(rest[m.end():], None, None, f"{seconds:.6f}", seconds, True, True, caller)
     if _KMSG_DICT.match(rest):
         return Unwrapped(rest, kernel=False, prefixed=True)
     m = _SYSLOG.match(rest) or _ISO.match(rest)
