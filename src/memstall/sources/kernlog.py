@@ -347,8 +347,8 @@ class LogReader:
         A fixed-string search for `words` (`prefilter_command`: ripgrep when installed, else
         GNU grep; LC_ALL=C, a separate process running alongside) lists the lines that may
         start a report; the lines between are skipped unread and only counted from its line
-        numbers. Each hit's region starts up to `hold_lines` lines earlier, at the lines right
-        before it for which `hold` is true (the consumer feeds those before a hit line), and
+        numbers. Each hit's region starts up to `hold_lines` lines earlier, at the first of those
+        lines for which `hold` is true (the consumer feeds those before a hit line), and
         blocks of REGION bytes follow while `busy()`. Every line the consumer would not skip
         while idle must hold one of `words`. On a dense log (`dense_lines`), when the search
         fails or when the file grew meanwhile, the rest is read with `blocks`.
@@ -409,21 +409,27 @@ class LogReader:
 
     def _held_before(self, hit_off: int, off: int, hold: Callable[[bytes], bool] | None,
                      hold_lines: int) -> tuple[int, int]:
-        """(lines, bytes) of the run of lines right before `hit_off`, after `off`, for which
-        `hold` is true: at most `hold_lines`, each at most HOLD_BYTES long."""
+        """(lines, bytes) from the first line for which `hold` is true among the `hold_lines`
+        lines right before `hit_off` (after `off`) to the hit: the consumer feeds those held
+        lines before the hit line. Lines longer than HOLD_BYTES are never held, but they count
+        in the window; it is read further back while it holds fewer lines (up to CHUNK bytes)."""
         if hold is None or hold_lines <= 0 or hit_off <= off:
             return 0, 0
         want = min(hit_off - off, hold_lines * (HOLD_BYTES + 1) + 1)
-        data = os.pread(self._raw.fileno(), want, hit_off - want)
-        lines = data.split(b"\n")[:-1]  # data ends with the newline before the hit line
-        if want < hit_off - off:
-            lines = lines[1:]  # the first may be the end of a longer line
-        n = used = 0
-        for text in reversed(lines[-hold_lines:]):
-            if not hold(_without_nul(text)):  # as the consumer gets it
+        while True:
+            data = os.pread(self._raw.fileno(), want, hit_off - want)
+            lines = data.split(b"\n")[:-1]  # data ends with the newline before the hit line
+            if want < hit_off - off:
+                lines = lines[1:]  # the first may be the end of a longer line
+            if len(lines) >= hold_lines or want >= min(hit_off - off, CHUNK):
                 break
-            n, used = n + 1, used + len(text) + 1
-        return n, used
+            want = min(hit_off - off, CHUNK, want * 8)
+        lines = lines[-hold_lines:]
+        for first, text in enumerate(lines):
+            if hold(_without_nul(text)):  # as the consumer gets it
+                back = lines[first:]
+                return len(back), sum(len(t) + 1 for t in back)
+        return 0, 0
 
     def _region(self, off: int) -> tuple[bytes, int]:
         """Whole lines from `off`: (block, bytes of the file it covers)."""
