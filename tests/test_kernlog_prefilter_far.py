@@ -62,6 +62,9 @@ def test_a_comm_printed_alone_before_a_split_header_far_into_a_big_file(program:
         # too far: HELD_LINES lines between
         h % 3 + b"cp: \n" + b"".join(h % 3 + b"line %d\n" % i for i in range(HELD_LINES)) + h % 3 + _STALL,
         b"dd: \n" + _STALL,  # no wrapper at all
+        h % 4 + b"gzip:\n" + h % 5 + b"y" * 3000 + b"\n" + h % 4 + _STALL,  # a longer line between
+        h % 4 + b"xz:\n" + h % 5 + b"y" * 5000 + b"\n" + h % 4 + _STALL,  # longer than HELD_SPAN_BYTES
+        h % 4 + b"zstd:\n" + b"z" * (3 << 20) + b"\n" + h % 4 + _STALL,  # longer than the reader's CHUNK
         b"2017-01-17T11:08:33.754562+03:00 storage8 [335170.452601] rsync: \n"
         b"2017-01-17T11:08:33.754574+03:00 " + _STALL,  # the header lost its host (corpus 008)
     ]
@@ -72,8 +75,8 @@ def test_a_comm_printed_alone_before_a_split_header_far_into_a_big_file(program:
     assert fast == _scan(log, None)
     assert fast[0] == list(scan_lines(data.split(b"\n"), "x"))
     stalls = [e for e in fast[0] if isinstance(e, AllocEvent) and e.kind == "stall"]
-    assert [e.comm for e in stalls] == ["rsync", "tar", None, "dd", "rsync"]
-    assert [stalls[i].host for i in (0, 1, 2, 4)] == ["web-1", "web-2", "web-3", "storage8"]
+    assert [e.comm for e in stalls] == ["rsync", "tar", None, "dd", "gzip", None, None, "rsync"]
+    assert [stalls[i].host for i in (0, 1, 2, 4, 7)] == ["web-1", "web-2", "web-3", "web-4", "storage8"]
 
 
 @pytest.mark.parametrize("program", PROGRAMS)

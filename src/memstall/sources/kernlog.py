@@ -39,6 +39,8 @@ MAX_LINE = 1 << 16
 STDIN = "-"
 HOLD_BYTES = 256
 """A line held before a hit (see sparse_blocks) is at most this long (scanner.HELD_BYTES)."""
+HOLD_SPAN_BYTES = 4096
+"""A longer line before a hit ends the lines held (scanner.HELD_SPAN_BYTES)."""
 REGION = 16 << 10
 """Bytes read at a time from a prefilter hit while the scanner is busy."""
 DENSE_LINES = 20_000
@@ -411,24 +413,25 @@ class LogReader:
                      hold_lines: int) -> tuple[int, int]:
         """(lines, bytes) from the first line for which `hold` is true among the `hold_lines`
         lines right before `hit_off` (after `off`) to the hit: the consumer feeds those held
-        lines before the hit line. Lines longer than HOLD_BYTES are never held, but they count
-        in the window; it is read further back while it holds fewer lines (up to CHUNK bytes)."""
+        lines before the hit line. A line longer than HOLD_SPAN_BYTES ends the search (the
+        consumer drops what it held before such a line), so one pread holds the window: where
+        it holds fewer lines, the line it starts in is such a line."""
         if hold is None or hold_lines <= 0 or hit_off <= off:
             return 0, 0
-        want = min(hit_off - off, hold_lines * (HOLD_BYTES + 1) + 1)
-        while True:
-            data = os.pread(self._raw.fileno(), want, hit_off - want)
-            lines = data.split(b"\n")[:-1]  # data ends with the newline before the hit line
-            if want < hit_off - off:
-                lines = lines[1:]  # the first may be the end of a longer line
-            if len(lines) >= hold_lines or want >= min(hit_off - off, CHUNK):
+        want = min(hit_off - off, hold_lines * (HOLD_SPAN_BYTES + 1) + 1)
+        data = os.pread(self._raw.fileno(), want, hit_off - want)
+        raw = data.split(b"\n")[:-1]  # data ends with the newline before the hit line
+        if want < hit_off - off:
+            raw = raw[1:]  # the end of a longer line
+        raw = raw[-hold_lines:]
+        seen = [_without_nul(text) for text in raw]  # as the consumer gets them
+        for i in range(len(seen) - 1, -1, -1):
+            if len(seen[i]) > HOLD_SPAN_BYTES:
+                raw, seen = raw[i + 1:], seen[i + 1:]
                 break
-            want = min(hit_off - off, CHUNK, want * 8)
-        lines = lines[-hold_lines:]
-        for first, text in enumerate(lines):
-            if hold(_without_nul(text)):  # as the consumer gets it
-                back = lines[first:]
-                return len(back), sum(len(t) + 1 for t in back)
+        for first, text in enumerate(seen):
+            if hold(text):
+                return len(raw) - first, sum(len(t) + 1 for t in raw[first:])
         return 0, 0
 
     def _region(self, off: int) -> tuple[bytes, int]:

@@ -63,6 +63,9 @@ HELD_LINES = 8
 other programs' and blank lines may stand between a comm and its header in a fleet syslog."""
 HELD_BYTES = 256
 """A longer line is never held (a comm is at most 64 bytes, a soft-broken line 77)."""
+HELD_SPAN_BYTES = 4096
+"""A skipped line longer than this ends the hold (the lines held before it are dropped), so
+the prefilter's reader finds every held line within HELD_LINES * (HELD_SPAN_BYTES + 1) bytes."""
 
 
 def holdable(raw: bytes) -> bool:
@@ -209,12 +212,14 @@ class LogScanner:
 
     def _hold(self, raw: bytes, no: int) -> None:
         """After idle line `no` was skipped: keep it if `holdable`; forget the held lines that
-        the next line's window (HELD_LINES back) no longer reaches, and held soft breaks when
-        another line follows them."""
+        the next line's window (HELD_LINES back) no longer reaches, all of them after a line
+        longer than HELD_SPAN_BYTES, and held soft breaks when another line follows them."""
         held = self._held
         if held and held[0][0] <= no - HELD_LINES:
             self._held = held = [h for h in held if h[0] > no - HELD_LINES]
-        if holdable(raw):
+        if held and len(raw) > HELD_SPAN_BYTES:
+            self._held = []
+        elif holdable(raw):
             held.append((no, raw))
         elif held and held[-1][1].endswith(_SOFT_BREAK):
             # a soft break joins the very next line only: it is held right before the trigger
