@@ -272,8 +272,12 @@ class ParallelScan:
         return parts
 
     def _add(self, skipped: dict[str, int], cut_lines: int) -> None:
-        for reason, n in skipped.items():
-            self.skipped[reason] = self.skipped.get(reason, 0) + n
+        for reason, n in skipped.items():  # a part's count may be negative (LogScanner._fed_held)
+            total = self.skipped.get(reason, 0) + n
+            if total:
+                self.skipped[reason] = total
+            else:
+                self.skipped.pop(reason, None)
         self.cut_lines += cut_lines
 
     def __iter__(self) -> Iterator[Item]:

@@ -39,6 +39,8 @@ MAX_LINE = 1 << 16
 STDIN = "-"
 HOLD_BYTES = 256
 """A line held before a hit (see sparse_blocks) is at most this long (scanner.HELD_BYTES)."""
+HOLD_SPAN_BYTES = 4096
+"""A longer line before a hit ends the lines held (scanner.HELD_SPAN_BYTES)."""
 REGION = 16 << 10
 """Bytes read at a time from a prefilter hit while the scanner is busy."""
 DENSE_LINES = 20_000
@@ -347,8 +349,8 @@ class LogReader:
         A fixed-string search for `words` (`prefilter_command`: ripgrep when installed, else
         GNU grep; LC_ALL=C, a separate process running alongside) lists the lines that may
         start a report; the lines between are skipped unread and only counted from its line
-        numbers. Each hit's region starts up to `hold_lines` lines earlier, at the lines right
-        before it for which `hold` is true (the consumer feeds those before a hit line), and
+        numbers. Each hit's region starts up to `hold_lines` lines earlier, at the first of those
+        lines for which `hold` is true (the consumer feeds those before a hit line), and
         blocks of REGION bytes follow while `busy()`. Every line the consumer would not skip
         while idle must hold one of `words`. On a dense log (`dense_lines`), when the search
         fails or when the file grew meanwhile, the rest is read with `blocks`.
@@ -409,21 +411,28 @@ class LogReader:
 
     def _held_before(self, hit_off: int, off: int, hold: Callable[[bytes], bool] | None,
                      hold_lines: int) -> tuple[int, int]:
-        """(lines, bytes) of the run of lines right before `hit_off`, after `off`, for which
-        `hold` is true: at most `hold_lines`, each at most HOLD_BYTES long."""
+        """(lines, bytes) from the first line for which `hold` is true among the `hold_lines`
+        lines right before `hit_off` (after `off`) to the hit: the consumer feeds those held
+        lines before the hit line. A line longer than HOLD_SPAN_BYTES ends the search (the
+        consumer drops what it held before such a line), so one pread holds the window: where
+        it holds fewer lines, the line it starts in is such a line."""
         if hold is None or hold_lines <= 0 or hit_off <= off:
             return 0, 0
-        want = min(hit_off - off, hold_lines * (HOLD_BYTES + 1) + 1)
+        want = min(hit_off - off, hold_lines * (HOLD_SPAN_BYTES + 1) + 1)
         data = os.pread(self._raw.fileno(), want, hit_off - want)
-        lines = data.split(b"\n")[:-1]  # data ends with the newline before the hit line
+        raw = data.split(b"\n")[:-1]  # data ends with the newline before the hit line
         if want < hit_off - off:
-            lines = lines[1:]  # the first may be the end of a longer line
-        n = used = 0
-        for text in reversed(lines[-hold_lines:]):
-            if not hold(_without_nul(text)):  # as the consumer gets it
+            raw = raw[1:]  # the end of a longer line
+        raw = raw[-hold_lines:]
+        seen = [_without_nul(text) for text in raw]  # as the consumer gets them
+        for i in range(len(seen) - 1, -1, -1):
+            if len(seen[i]) > HOLD_SPAN_BYTES:
+                raw, seen = raw[i + 1:], seen[i + 1:]
                 break
-            n, used = n + 1, used + len(text) + 1
-        return n, used
+        for first, text in enumerate(seen):
+            if hold(text):
+                return len(raw) - first, sum(len(t) + 1 for t in raw[first:])
+        return 0, 0
 
     def _region(self, off: int) -> tuple[bytes, int]:
         """Whole lines from `off`: (block, bytes of the file it covers)."""

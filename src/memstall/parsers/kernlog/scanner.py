@@ -50,16 +50,22 @@ _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ",
 # (select + kill); a lone kill line (dump_header() was rate-limited) stays outside any report.
 # A block of lines is searched for the same words with bytes.find (one pass per word). Lines
 # that end like a comm printed alone before a KERN_CONT-split header (`rsync: `) or like a
-# quoted-printable soft break (`=`) are not triggers themselves: while idle, the last HELD_LINES
-# such lines right before a trigger line are fed just before it (`_held`), so a prefilter that
+# quoted-printable soft break (`=`) are not triggers themselves: while idle, such lines among
+# the HELD_LINES lines before a trigger line are fed just before it (`_held`), so a prefilter that
 # looks only for the words (a fixed-string search: `rg -F`, `grep -F`) finds the same reports.
 _BLOCK_TRIGGERS = _TRIGGERS
 PREFILTER_WORDS = _TRIGGERS
 """The prefilter's fixed strings: every line `feed_block` stops at while idle holds one."""
 HOLD_ENDS = (b"=", b"=\r", b": ", b":")
-HELD_LINES = 4
+_SOFT_BREAK = (b"=", b"=\r")
+HELD_LINES = 8
+"""Lines before a trigger line in which a comm printed alone is fed before it: other hosts',
+other programs' and blank lines may stand between a comm and its header in a fleet syslog."""
 HELD_BYTES = 256
 """A longer line is never held (a comm is at most 64 bytes, a soft-broken line 77)."""
+HELD_SPAN_BYTES = 4096
+"""A skipped line longer than this ends the hold (the lines held before it are dropped), so
+the prefilter's reader finds every held line within HELD_LINES * (HELD_SPAN_BYTES + 1) bytes."""
 
 
 def holdable(raw: bytes) -> bool:
@@ -130,9 +136,9 @@ class LogScanner:
         self._qp_start = 0
         self._start = 0
         """First physical line of the logical line being handled (QP soft breaks join lines)."""
-        self._held: list[bytes] = []
+        self._held: list[tuple[int, bytes]] = []
         """The idle lines just skipped that end like a lone comm or a soft break (`holdable`), at
-        most HELD_LINES, the last one the line before this one: fed before a trigger line."""
+        most HELD_LINES back, with their numbers: fed before a trigger line."""
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -185,7 +191,8 @@ class LogScanner:
         for streams in (open_reports, rest):  # stale reports close in file order (_close_stale)
             streams.sort(key=lambda r: (r[0] is None, r[0] or ""))
         return (self._no, self._qp, self._qp_pending, self._qp_start, self._last_host, self._open,
-                frozenset(self.hosts), tuple(open_reports), tuple(rest), tuple(self._held))
+                frozenset(self.hosts), tuple(open_reports), tuple(rest),
+                tuple(h for h in self._held if h[0] > self._no - HELD_LINES))
 
     # -- input -------------------------------------------------------------------------------
 
@@ -197,36 +204,47 @@ class LogScanner:
             self.cut_lines += 1
         if not self._open and self._qp_pending is None and not any(t in raw for t in _TRIGGERS):
             self.skip(R_BLANK if not raw.strip() else R_OUTSIDE)
-            self._hold(raw)
+            self._hold(raw, self._no)
             return []
         if self._held:
             return self._fed_held(raw)
         return self._line(raw.decode("utf-8", "replace"))
 
-    def _hold(self, raw: bytes) -> None:
-        """After an idle line was skipped: keep it if `holdable`, else forget the held ones."""
-        if holdable(raw):
-            self._held.append(raw)
-            if len(self._held) > HELD_LINES:
-                del self._held[0]
-        elif self._held:
-            self._held.clear()
+    def _hold(self, raw: bytes, no: int) -> None:
+        """After idle line `no` was skipped: keep it if `holdable`; forget the held lines that
+        the next line's window (HELD_LINES back) no longer reaches, all of them after a line
+        longer than HELD_SPAN_BYTES, and held soft breaks when another line follows them."""
+        held = self._held
+        if held and held[0][0] <= no - HELD_LINES:
+            self._held = held = [h for h in held if h[0] > no - HELD_LINES]
+        if held and len(raw) > HELD_SPAN_BYTES:
+            self._held = []
+        elif holdable(raw):
+            held.append((no, raw))
+        elif held and held[-1][1].endswith(_SOFT_BREAK):
+            # a soft break joins the very next line only: it is held right before the trigger
+            self._held = [h for h in held if not h[1].endswith(_SOFT_BREAK)]
 
     def _fed_held(self, raw: bytes) -> list[Item]:
-        """A trigger line `raw` (counted already) right after held lines: those are fed first,
-        each under its own line number and its skip taken back, then `raw`. Nothing was fed
-        since they were held, so the scanner is idle and `raw` holds a trigger word."""
-        held, self._held = self._held, []
+        """A trigger line `raw` (counted already) after held lines: those among the HELD_LINES
+        lines before it are fed first, each under its own line number and its skip taken back,
+        then `raw`. Nothing was fed since they were held, so the scanner is idle and `raw`
+        holds a trigger word. The lines between were skipped, as they are when every line is
+        read: a comm's stream keeps it however many other hosts' lines come between."""
         no = self._no
-        left = self.skipped[R_OUTSIDE] - len(held)
+        held = [h for h in self._held if h[0] >= no - HELD_LINES]
+        self._held = []
+        if not held:
+            return self._line(raw.decode("utf-8", "replace"))
+        # In a part of the file (--jobs), held lines of the warm-up were counted by the part
+        # before: the count may go below zero here, and the parts' sum is right.
+        left = self.skipped.get(R_OUTSIDE, 0) - len(held)
         if left:
             self.skipped[R_OUTSIDE] = left
         else:
-            del self.skipped[R_OUTSIDE]
+            self.skipped.pop(R_OUTSIDE, None)
         out: list[Item] = []
-        self._no -= len(held) + 1
-        for line in held:
-            self._no += 1
+        for self._no, line in held:
             out += self._line(line.decode("utf-8", "replace"))
         self._no = no
         return out + self._line(raw.decode("utf-8", "replace"))
@@ -278,8 +296,8 @@ class LogScanner:
             if cut < 0:
                 break
             stop = cut
-        for line in reversed(lines):
-            self._hold(line)
+        for back, line in reversed(list(enumerate(lines))):
+            self._hold(line, self._no - back)
 
     @staticmethod
     def _next_trigger(block: bytes, pos: int, nxt: dict[bytes, int]) -> int:
