@@ -1,10 +1,11 @@
 """Could one fixed string plus a look-around window replace the trigger prefilter? (issue 10)
 
-`memstall logs` prefilters a big file with one `grep -E` of every trigger word the scanner
-needs while idle (`scanner.PREFILTER_ERE`); a multi-pattern grep costs 2-3x a one-word
-`grep -F`. This script measures the alternative: `grep -F` of a few rare strings, and from each
-hit the scanner is fed from `--back` lines before the hit (where it applies every trigger
-itself) and on while a report is open. Lines outside every window are skipped.
+`memstall logs` prefiltered a big file with one `grep -E` of every trigger word the scanner
+needs while idle (its PREFILTER_ERE, before issue 10's fifth slice); a multi-pattern grep
+costs 2-3x a one-word `grep -F`. This script measures the alternative: `grep -F` of a few
+rare strings, and from each hit the scanner is fed from `--back` lines before the hit (where
+it applies every trigger itself) and on while a report is open. Lines outside every window
+are skipped.
 
 For each candidate set it prints how many logs under tests/fixtures/kernlog give other
 reports than the full scan (items, not only skip counts), and with `--log FILE` the CPU time

@@ -18,13 +18,13 @@ from memstall.collect_log import scan_log
 from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner, scan_lines
 from memstall.parsers.kernlog.scanner import (
-    _BLOCK_TRIGGERS,
     HELD_BYTES,
     HELD_LINES,
+    HELD_SPAN_BYTES,
     PREFILTER_WORDS,
     holdable,
 )
-from memstall.sources.kernlog import HOLD_BYTES, PREFILTER_MIN_BYTES, LogReader, prefilter_command
+from memstall.sources.kernlog import PREFILTER_MIN_BYTES, LogReader, prefilter_command
 
 KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
 LOGS = sorted([*(KERNLOG / "corpus").glob("*.log"), *(KERNLOG / "formats").glob("*.txt"),
@@ -43,7 +43,8 @@ def _run(path: Path, prefilter: bool, dense_lines: int | None = None) -> tuple[o
     else:  # the prefilter gives up on dense input after `dense_lines` lines
         items = []
         for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: sc.busy, dense_lines,
-                                               hold=holdable, hold_lines=HELD_LINES):
+                                               hold=holdable, hold_lines=HELD_LINES,
+                                               hold_span_bytes=HELD_SPAN_BYTES):
             sc.skip_idle(gap)
             items += sc.feed_block(block)
         items += sc.finish()
@@ -165,7 +166,7 @@ def _search_lines(program: str, lines: list[bytes], tmp_path: Path) -> set[int]:
     return {int(row.split(b":", 1)[0]) for row in out.split(b"\n") if row}
 
 
-_PIECES = st.sampled_from([*_BLOCK_TRIGGERS, b"page", b" allo", b"Mem", b"-", b":", b"=", b" ", b"\r",
+_PIECES = st.sampled_from([*PREFILTER_WORDS, b"page", b" allo", b"Mem", b"-", b":", b"=", b" ", b"\r",
                            b"PID", b"free", b"\x00", b"\xff", b"a", b"$", b"|", b"(", b".", b"\\", b"*"])
 
 
@@ -179,12 +180,11 @@ def test_prefilter_finds_exactly_the_block_triggers(program: str, lines: list[by
 
     with tempfile.TemporaryDirectory() as tmp:
         hits = _search_lines(program, lines, Path(tmp))
-    expected = {i for i, ln in enumerate(lines, 1) if any(t in ln for t in _BLOCK_TRIGGERS)}
+    expected = {i for i, ln in enumerate(lines, 1) if any(t in ln for t in PREFILTER_WORDS)}
     assert hits == expected
 
 
 def test_the_reader_holds_what_the_scanner_holds() -> None:
-    assert HOLD_BYTES == HELD_BYTES
     assert holdable(b"rsync: ") and holdable(b"rsync:") and holdable(b"x" * 70 + b"=\r")
     assert not holdable(b"x" * (HELD_BYTES - 1) + b"= ") and not holdable(b"y" * HELD_BYTES + b":")
 
@@ -251,7 +251,8 @@ def test_a_log_that_grows_during_the_scan_is_read_to_its_end(tmp_path: Path) -> 
         return sc.busy
 
     items = []
-    for gap, block in reader.sparse_blocks(PREFILTER_WORDS, busy, hold=holdable, hold_lines=HELD_LINES):
+    for gap, block in reader.sparse_blocks(PREFILTER_WORDS, busy, hold=holdable, hold_lines=HELD_LINES,
+                                               hold_span_bytes=HELD_SPAN_BYTES):
         sc.skip_idle(gap)
         items += sc.feed_block(block)
     items += sc.finish()

@@ -11,7 +11,7 @@ import pytest
 
 from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner, scan_lines
-from memstall.parsers.kernlog.scanner import HELD_LINES, PREFILTER_WORDS, holdable
+from memstall.parsers.kernlog.scanner import HELD_LINES, HELD_SPAN_BYTES, PREFILTER_WORDS, holdable
 from memstall.sources.kernlog import LogReader
 
 KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
@@ -33,7 +33,8 @@ def _scan(path: Path, program: str | None, words: tuple[bytes, ...] = PREFILTER_
             items += scanner.feed_block(block)
     else:
         for gap, block in reader.sparse_blocks(words, lambda: scanner.busy, hold=holdable,
-                                               hold_lines=HELD_LINES, program=program):
+                                               hold_lines=HELD_LINES, hold_span_bytes=HELD_SPAN_BYTES,
+                                               program=program):
             scanner.skip_idle(gap)
             items += scanner.feed_block(block)
     items += scanner.finish()

@@ -14,7 +14,7 @@ from typing import IO
 
 from memstall.model.kernlog import AllocEvent, MemInfoDump
 from memstall.parsers.kernlog import Item, LogScanner
-from memstall.parsers.kernlog.scanner import HELD_LINES, PREFILTER_WORDS, holdable
+from memstall.parsers.kernlog.scanner import HELD_LINES, HELD_SPAN_BYTES, PREFILTER_WORDS, holdable
 from memstall.sources.kernlog import STDIN, LogReader, compressed
 
 
@@ -25,7 +25,8 @@ def scan_log(reader: LogReader, scanner: LogScanner, prefilter: bool | None = No
         prefilter = reader.prefilterable()
     if prefilter:
         for gap, block in reader.sparse_blocks(PREFILTER_WORDS, lambda: scanner.busy,
-                                                hold=holdable, hold_lines=HELD_LINES):
+                                                hold=holdable, hold_lines=HELD_LINES,
+                                                hold_span_bytes=HELD_SPAN_BYTES):
             scanner.skip_idle(gap)
             yield from scanner.feed_block(block)
     else:

@@ -19,7 +19,6 @@ import bz2
 import gzip
 import lzma
 import os
-import shutil
 import stat
 import sys
 import zlib
@@ -28,8 +27,11 @@ from typing import IO, Any
 
 from memstall.errors import SourceUnavailable
 from memstall.sources.prefilter import (
+    COMPRESSED_MAGIC,
     PREFILTER_MIN_BYTES,
+    plain_and_big,
     prefilter_command,
+    search_program,
     start,
     take_early,
 )
@@ -37,22 +39,13 @@ from memstall.sources.prefilter import (
 CHUNK = 1 << 20
 MAX_LINE = 1 << 16
 STDIN = "-"
-HOLD_BYTES = 256
-"""A line held before a hit (see sparse_blocks) is at most this long (scanner.HELD_BYTES)."""
-HOLD_SPAN_BYTES = 4096
-"""A longer line before a hit ends the lines held (scanner.HELD_SPAN_BYTES)."""
 REGION = 16 << 10
 """Bytes read at a time from a prefilter hit while the scanner is busy."""
 DENSE_LINES = 20_000
 """After this many lines fed from hits, a prefilter that skips fewer lines than it feeds
 (a log made of reports) is stopped and the rest of the file is read block by block."""
 
-_MAGIC = (
-    (b"\x1f\x8b", "gzip"),
-    (b"\xfd7zXZ\x00", "xz"),
-    (b"BZh", "bzip2"),
-    (b"\x28\xb5\x2f\xfd", "zstd"),
-)
+_MAGIC = COMPRESSED_MAGIC
 
 
 def compressed(head: bytes) -> bool:
@@ -331,19 +324,19 @@ class LogReader:
 
     def prefilterable(self, min_bytes: int = PREFILTER_MIN_BYTES) -> bool:
         """A plain (uncompressed) regular file of at least `min_bytes`, and rg or grep is installed."""
-        if self.path == STDIN or self._streamed or (shutil.which("rg") or shutil.which("grep")) is None:
+        if self.path == STDIN or self._streamed or search_program() is None:
             return False
         try:
             st = os.fstat(self._raw.fileno())
             head = os.pread(self._raw.fileno(), 8, 0)
         except OSError:
             return False
-        return (stat.S_ISREG(st.st_mode) and st.st_size >= min_bytes
-                and not any(head.startswith(magic) for magic, _ in _MAGIC))
+        return plain_and_big(st.st_mode, st.st_size, head, min_bytes)
 
     def sparse_blocks(self, words: Sequence[bytes], busy: Callable[[], bool],
                       dense_lines: int = DENSE_LINES, hold: Callable[[bytes], bool] | None = None,
-                      hold_lines: int = 0, program: str | None = None) -> Iterator[tuple[int, bytes]]:
+                      hold_lines: int = 0, hold_span_bytes: int = 0,
+                      program: str | None = None) -> Iterator[tuple[int, bytes]]:
         """(lines skipped, block of whole lines) pairs covering a plain file, for a scanner.
 
         A fixed-string search for `words` (`prefilter_command`: ripgrep when installed, else
@@ -372,7 +365,7 @@ class LogReader:
             for hit_line, hit_off in _grep_hits(proc.stdout, bad):
                 if hit_line <= line:
                     continue  # already read (inside a report)
-                back_lines, back_bytes = self._held_before(hit_off, off, hold, hold_lines)
+                back_lines, back_bytes = self._held_before(hit_off, off, hold, hold_lines, hold_span_bytes)
                 first = hit_line - back_lines  # the region starts at the lines held before the hit
                 gap, off, line = first - 1 - line, hit_off - back_bytes, first - 1
                 if fed > dense_lines and fed > line - fed:
@@ -410,15 +403,15 @@ class LogReader:
         yield from ((0, b) for b in self.blocks(off))
 
     def _held_before(self, hit_off: int, off: int, hold: Callable[[bytes], bool] | None,
-                     hold_lines: int) -> tuple[int, int]:
+                     hold_lines: int, span_bytes: int) -> tuple[int, int]:
         """(lines, bytes) from the first line for which `hold` is true among the `hold_lines`
         lines right before `hit_off` (after `off`) to the hit: the consumer feeds those held
-        lines before the hit line. A line longer than HOLD_SPAN_BYTES ends the search (the
+        lines before the hit line. A line longer than `span_bytes` ends the search (the
         consumer drops what it held before such a line), so one pread holds the window: where
         it holds fewer lines, the line it starts in is such a line."""
         if hold is None or hold_lines <= 0 or hit_off <= off:
             return 0, 0
-        want = min(hit_off - off, hold_lines * (HOLD_SPAN_BYTES + 1) + 1)
+        want = min(hit_off - off, hold_lines * (span_bytes + 1) + 1)
         data = os.pread(self._raw.fileno(), want, hit_off - want)
         raw = data.split(b"\n")[:-1]  # data ends with the newline before the hit line
         if want < hit_off - off:
@@ -426,7 +419,7 @@ class LogReader:
         raw = raw[-hold_lines:]
         seen = [_without_nul(text) for text in raw]  # as the consumer gets them
         for i in range(len(seen) - 1, -1, -1):
-            if len(seen[i]) > HOLD_SPAN_BYTES:
+            if len(seen[i]) > span_bytes:
                 raw, seen = raw[i + 1:], seen[i + 1:]
                 break
         for first, text in enumerate(seen):

@@ -27,8 +27,25 @@ TRIGGER_WORDS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid
                  b"SysRq", b"ut of memory")
 """A line can only open a report (or a Mem-Info fragment without a header) if it holds one of
 these (parsers.kernlog.scanner: its `_TRIGGERS`, the same tuple)."""
-COMPRESSED_MAGIC = (b"\x1f\x8b", b"\xfd7zXZ\x00", b"BZh", b"\x28\xb5\x2f\xfd")
-"""gzip, xz, bzip2, zstd: such a file is decompressed in-process, never prefiltered."""
+COMPRESSED_MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"BZh", "bzip2"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+)
+"""(first bytes, format): such a file is decompressed in-process (sources/kernlog.py), never
+prefiltered."""
+
+
+def search_program() -> str | None:
+    """The prefilter program: ripgrep when installed, else grep, else None."""
+    return shutil.which("rg") or shutil.which("grep")
+
+
+def plain_and_big(mode: int, size: int, head: bytes, min_bytes: int = PREFILTER_MIN_BYTES) -> bool:
+    """A regular, uncompressed file (its `head`: its first bytes) of at least `min_bytes`."""
+    return (stat.S_ISREG(mode) and size >= min_bytes
+            and not any(head.startswith(magic) for magic, _ in COMPRESSED_MAGIC))
 _MAX_EARLY = 4
 
 
@@ -37,7 +54,7 @@ def prefilter_command(words: Sequence[bytes], path: str, program: str | None = N
     address space capped (GREP_MEMORY_BYTES) by the shell's ulimit before exec: ripgrep when
     installed (its multi-literal search takes 0.09 s on a 512 MB syslog where GNU grep -F
     takes 0.63 s, docs/benchmarks.md), else grep. `program` names one (tests)."""
-    exe = program or shutil.which("rg") or shutil.which("grep") or "grep"
+    exe = program or search_program() or "grep"
     patterns = [arg for w in words for arg in ("-e", w.decode("ascii"))]
     limited = ["/bin/sh", "-c", 'ulimit -v "$0" && exec "$@"', str(GREP_MEMORY_BYTES >> 10)]
     if exe.rsplit("/", 1)[-1] == "rg":
@@ -69,15 +86,14 @@ def worth_prefiltering(path: str, min_bytes: int = PREFILTER_MIN_BYTES) -> int |
         return None
     finally:
         os.close(fd)
-    plain = stat.S_ISREG(st.st_mode) and not any(head.startswith(m) for m in COMPRESSED_MAGIC)
-    return st.st_size if plain and st.st_size >= min_bytes else None
+    return st.st_size if plain_and_big(st.st_mode, st.st_size, head, min_bytes) else None
 
 
 def start_early(args: Sequence[str]) -> None:
     """Start the prefilter of each big plain file among `args` (the `logs` command line: any
     argument that names such a file; one that turns out to be an option's value is simply
     never taken, and killed at exit)."""
-    if shutil.which("rg") is None and shutil.which("grep") is None:
+    if search_program() is None:
         return
     for arg in args:
         if len(_EARLY) >= _MAX_EARLY:

@@ -53,7 +53,6 @@ _TRIGGERS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ",
 # quoted-printable soft break (`=`) are not triggers themselves: while idle, such lines among
 # the HELD_LINES lines before a trigger line are fed just before it (`_held`), so a prefilter that
 # looks only for the words (a fixed-string search: `rg -F`, `grep -F`) finds the same reports.
-_BLOCK_TRIGGERS = _TRIGGERS
 PREFILTER_WORDS = _TRIGGERS
 """The prefilter's fixed strings: every line `feed_block` stops at while idle holds one."""
 HOLD_ENDS = (b"=", b"=\r", b": ", b":")
@@ -84,16 +83,6 @@ def _may_anchor(body: str) -> bool:
             or "lowmem_reserve" in body or "active_anon:" in body or "Hardware name" in body)
 
 
-def _ere(words: tuple[bytes, ...]) -> str:
-    """The trigger set as one POSIX extended regex for `grep -E` (a final newline becomes `$`)."""
-    def esc(text: str) -> str:
-        return "".join("\\" + ch if ch in ".[]()*+?{}|^$\\" else ch for ch in text)
-    return "|".join(esc(w.decode()[:-1]) + "$" if w.endswith(b"\n") else esc(w.decode()) for w in words)
-
-
-PREFILTER_ERE = _ere(_BLOCK_TRIGGERS)  # for GNU grep -E; PREFILTER_WORDS for -F
-"""`grep -a -E` pattern matching every line `feed_block` would stop at (with LC_ALL=C): a
-prefilter may skip the other lines while the scanner is idle (see `skip_idle`)."""
 
 R_OUTSIDE = "outside any allocation report"
 R_FOREIGN = "not a kernel message (other syslog tag)"
@@ -155,7 +144,7 @@ class LogScanner:
         return bool(self._open) or self._qp_pending is not None
 
     def skip_idle(self, n: int) -> None:
-        """Count `n` lines a prefilter found free of `_BLOCK_TRIGGERS`, as `feed_block` would."""
+        """Count `n` lines a prefilter found free of `PREFILTER_WORDS`, as `feed_block` would."""
         if n:
             self._no += n
             self.skip(R_OUTSIDE, n)
@@ -302,7 +291,7 @@ class LogScanner:
     @staticmethod
     def _next_trigger(block: bytes, pos: int, nxt: dict[bytes, int]) -> int:
         best = -1
-        for t in _BLOCK_TRIGGERS:
+        for t in PREFILTER_WORDS:
             at = nxt.get(t, 0)
             if 0 <= at < pos or t not in nxt:
                 at = nxt[t] = block.find(t, pos)
