@@ -90,7 +90,7 @@ class _Read:
     def file(self, f: KernelFile) -> Any:
         """The value of one registry record (not per-pid: see StateReader._kthreads)."""
         assert f.parse is not None
-        per = _per(f)
+        per = f.per
         if per == "node":
             out = {}
             if f.path not in self.globs:  # the node directories: listed again on a static refresh
@@ -150,17 +150,6 @@ def _thp(parts: Mapping[str, Any]) -> ThpSettings | None:
 
 # Fields filled by several files: field -> (path -> parsed value) -> value.
 _COMBINE: dict[str, Callable[[Mapping[str, Any]], Any]] = {"thp": _thp}
-
-
-_PER: dict[int, tuple[KernelFile, str]] = {}
-
-
-def _per(f: KernelFile) -> str:
-    """f.per, worked out once per record (a property that matches patterns on every call)."""
-    known = _PER.get(id(f))
-    if known is None or known[0] is not f:
-        known = _PER[id(f)] = (f, f.per)
-    return known[1]
 
 
 def _by_field(sampled: bool, skip: Collection[str]) -> dict[str, list[KernelFile]]:

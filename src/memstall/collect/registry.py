@@ -15,7 +15,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Callable
 
 from memstall import specs
@@ -77,10 +77,11 @@ class KernelFile:
     privileges: str | None = None
     """Who may read it, when not every user."""
 
-    @property
+    @cached_property
     def per(self) -> str:
         """'node' (one per NUMA node), 'pid' (one per kthread), 'dir' (every file), 'glob'
-        (every file the pattern matches, parsed together), ''."""
+        (every file the pattern matches, parsed together), ''. Worked out once per record:
+        the reader asks it of every file on every tick (the exporter's scrape)."""
         if is_pid_pattern(self.path):
             return "pid"
         if is_dir_pattern(self.path):
