@@ -38,7 +38,7 @@ from memstall.parsers.kernlog.meminfo_fast import KV_KB as _KV_KB
 from memstall.parsers.kernlog.meminfo_fast import VAL_KB as _VAL_KB
 from memstall.parsers.kernlog.meminfo_fast import ZONE_COLON as _ZONE_COLON
 from memstall.parsers.kernlog.meminfo_fast import ZONE_NAME as _ZONE_NAME
-from memstall.parsers.kernlog.meminfo_fast import buddy_line, fast_parse_mem_info
+from memstall.parsers.kernlog.meminfo_fast import buddy_line, read_lines
 
 _TYPES = re.compile(r"^\(([A-Z]+)\)$")
 _HUGE = re.compile(r"^hugepages_(\w+)=(\d{1,18})(?:kB)?$")
@@ -324,17 +324,33 @@ _CONSTRUCTS: dict[str, Callable[[_Walker, int | None], None]] = {
 def parse_mem_info(lines: Sequence[str], source: str, line_no: int, complete: bool) -> MemInfoDump:
     """Parse the dump's lines (wrappers removed). `complete`: the dump was not cut short.
 
-    Dumps whose every line has one of the usual shapes take `fast_parse_mem_info` (line by
-    line, bulk string operations); any other dump goes to `reference_parse_mem_info`, the
-    token walker. Both give the same MemInfoDump (tests/test_kernlog_meminfo_fast.py).
+    The lines of the usual shapes are read a line at a time (meminfo_fast.read_lines); from
+    the first line that is not, the token walker reads the rest, started with what those
+    lines gave. The result is `reference_parse_mem_info`'s, the walker over the whole dump
+    (tests/test_kernlog_meminfo_fast.py compares them).
     """
-    dump = fast_parse_mem_info(lines, source, line_no, complete)
-    return reference_parse_mem_info(lines, source, line_no, complete) if dump is None else dump
+    read = read_lines(lines)
+    if read is None:
+        return reference_parse_mem_info(lines, source, line_no, complete)
+    kept, summary, d, stop = read
+    if stop == len(kept):
+        return d.dump(summary, source, line_no, complete)
+    tokens: list[str] = []
+    for line in kept[stop:]:
+        tokens.extend(line.split())
+    w = _Walker(tokens)
+    w.summary, w.nodes, w.buddy, w.huge = summary, d.nodes, d.buddy, d.huge
+    w.reserves, w.tail, w.seen_construct = d.reserves, d.tail, d.any_construct
+    w.zones = [_ZoneAcc(z["node"], z["zone"], z["fields_kb"], z["fields"],  # type: ignore[arg-type]
+                        z["all_unreclaimable"], z["lowmem_reserve"], z["complete"])  # type: ignore[arg-type]
+               for z in d.zones]
+    w.run()
+    return _result(w, source, line_no, complete)
 
 
 def reference_parse_mem_info(lines: Sequence[str], source: str, line_no: int,
                              complete: bool) -> MemInfoDump:
-    """The token walker: every dump, whatever its line breaks and interleaved text."""
+    """The token walker over the whole dump: every dump, whatever its line breaks."""
     tokens: list[str] = []
     for line in lines:
         if PERCPU.match(line) or line.lstrip().startswith(("Free pages:", "[...]")):
@@ -342,6 +358,10 @@ def reference_parse_mem_info(lines: Sequence[str], source: str, line_no: int,
         tokens.extend(line.split())
     w = _Walker(tokens)
     w.run()
+    return _result(w, source, line_no, complete)
+
+
+def _result(w: _Walker, source: str, line_no: int, complete: bool) -> MemInfoDump:
     zones = tuple(z.build() for z in w.zones)
     tail = w.tail
     partial = (not complete or w.interleaved or not zones or not w.buddy

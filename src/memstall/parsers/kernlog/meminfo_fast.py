@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from operator import mul
 
 from memstall.model.kernlog import BuddyLine, HugepagesLine, MemInfoDump, MemInfoZone, assemble
 from memstall.parsers.kernlog.classify import PERCPU
@@ -44,6 +45,9 @@ _BUDDY_CELLS = re.compile(r"(?:\d{1,18}\*\d{1,18}kB(?: \([A-Z]+\))? )+= \d{1,18}
 _BUDDY_CELL = re.compile(r"(\d+)\*(\d+)kB(?: \(([A-Z]+)\))?", re.ASCII)
 _HUGE_LINE = re.compile(r"hugepages_total=(\d{1,18}) hugepages_free=(\d{1,18}) "
                    r"hugepages_surp=(\d{1,18}) hugepages_size=(\d{1,18})kB", re.ASCII)
+_SWAP_STATS = re.compile(r"Swap cache(?: stats)?: add \d+, delete \d+, find \d+/\d+(?:, race \d+\+\d+)?",
+                         re.ASCII)
+"""Loose words to the walker (no construct, no `key:N`, no frame; `N/N` last)."""
 _UNRECLAIMABLE = (" all_unreclaimable? no", " all_unreclaimable? yes")
 _RESERVE_HEADS = ("lowmem_reserve[]:", "protections[]:")
 
@@ -64,6 +68,20 @@ _TAIL_SECOND: dict[str, frozenset[str]] = {
     for first in ("total", "pages", "reserved")}
 """The second words of the phrases by their first word: a third token outside it ends the
 walker's phrase lookup inside the line."""
+
+_ZONE_NAMES: set[str] = set()
+"""Words already checked against _ZONE_NAME (bounded like _GOOD_KEYS)."""
+
+
+def _zone_name(word: str) -> bool:
+    if word in _ZONE_NAMES:
+        return True
+    if not _ZONE_NAME.fullmatch(word):
+        return False
+    if len(_ZONE_NAMES) < 256:
+        _ZONE_NAMES.add(word)
+    return True
+
 
 _GOOD_KEYS: set[str] = set()
 """Keys already checked against _KEY_NAME (bounded: see _keys_ok)."""
@@ -97,15 +115,20 @@ def _pairs(text: str, unit: bool) -> dict[str, int] | None:
     if len(items) != 2 * n or not n:
         return {} if not n and not items else None
     keys, values = items[0::2], items[1::2]
-    if " ".join(map(":".join, zip(keys, values))) != " ".join(tokens):
-        return None  # a token of two colons or none
     if unit:
+        # Each token is one `key:value`: n colons and 2n pieces leave none empty, and a token
+        # of two colons (with one of none) would put a value piece, which ends in `kB`, before
+        # a colon.
+        if text.count(":") != n or "B:" in text:
+            return None
         ends = " ".join(values) + " "
         if ends.count("kB ") + ends.count("KB ") != n:
             return None
         values = ends.replace("kB ", " ").replace("KB ", " ").split()
         if len(values) != n:
             return None
+    elif " ".join(map(":".join, zip(keys, values))) != " ".join(tokens):
+        return None  # a token of two colons or none
     if not _digits(values) or not _keys_ok(keys):
         return None
     fields = dict(zip(keys, map(int, values)))
@@ -141,49 +164,7 @@ def _ends_open(tok: str) -> bool:
             or (tok.isdigit() and tok.isascii() and len(tok) <= 18))
 
 
-_Fields = tuple[dict[str, int], dict[str, int], "bool | None", bool]
-
-
-def _read_tokens(tokens: list[str], zone: bool) -> _Fields | None:
-    """The walker's zone (`zone`) or node-line reader on one line's tokens: (kB fields, plain
-    fields, all_unreclaimable, complete); None when it would stop inside the line, read into
-    the next one (`all_unreclaimable?` or `Node` last) or meet call-trace text."""
-    if tokens and (tokens[-1] == "all_unreclaimable?" or _ends_open(tokens[-1])):
-        return None
-    kb: dict[str, int] = {}
-    plain: dict[str, int] = {}
-    unreclaimable = None
-    complete = True
-    t = [*tokens, "", ""]
-    i, n = 0, len(tokens)
-    while i < n:
-        tok = t[i]
-        if _starts(tok, t[i + 1]):
-            return None
-        m = KV_KB.match(tok)
-        k = None if m else KEY.match(tok)
-        v = VAL_KB.match(t[i + 1]) if k else None
-        if m:
-            kb.setdefault(m.group(1), int(m.group(2)))
-        elif k and v:
-            kb.setdefault(k.group(1), int(v.group(1)))
-            i += 1
-        elif zone and tok == "all_unreclaimable?":
-            unreclaimable = t[i + 1] == "yes"
-            i += 1
-        elif zone:
-            p = KV.match(tok)
-            if p and p.group(1).endswith("scanned"):
-                plain[p.group(1)] = int(p.group(2))
-            elif p:  # a kB field without its unit: a cut line
-                complete = False
-            elif FRAME_TOKEN.match(tok):
-                return None
-        i += 1
-    return kb, plain, unreclaimable, complete
-
-
-def _zone_fields(body: str) -> _Fields | None:
+def _zone_fields(body: str) -> tuple[dict[str, int], dict[str, int], bool | None] | None:
     unreclaimable = None
     bulk = body
     if bulk.endswith(_UNRECLAIMABLE):
@@ -192,8 +173,8 @@ def _zone_fields(body: str) -> _Fields | None:
     bulk, scanned = _scanned(bulk)
     fields_kb = None if scanned == -1 else _pairs(bulk.replace(": ", ":"), True)
     if fields_kb is None:
-        return _read_tokens(body.split(), True)
-    return fields_kb, {} if scanned is None else {"pages_scanned": scanned}, unreclaimable, True
+        return None
+    return fields_kb, {} if scanned is None else {"pages_scanned": scanned}, unreclaimable
 
 
 def _node_line(body: str) -> dict[str, int] | None:
@@ -203,11 +184,7 @@ def _node_line(body: str) -> dict[str, int] | None:
     if bulk.endswith(_UNRECLAIMABLE):
         bulk = bulk[:bulk.rindex(" all_unreclaimable?")]
     bulk, scanned = _scanned(bulk)
-    fields = None if scanned == -1 else _pairs(bulk.replace(": ", ":"), True)
-    if fields is None:
-        read = _read_tokens(body.split(), False)
-        return None if read is None else read[0]
-    return fields
+    return None if scanned == -1 else _pairs(bulk.replace(": ", ":"), True)
 
 
 def _inert(tokens: list[str]) -> bool:
@@ -223,12 +200,27 @@ def buddy_line(node: int | None, name: str, counts: list[int], sizes: list[int],
                types: list[str], total: int | None) -> BuddyLine:
     """The BuddyLine of a buddy line's cells (shared with the reference walker)."""
     base = sizes[0] if sizes else None
-    regular = base is not None and all(s == base << k for k, s in enumerate(sizes))
+    regular = base is not None and _regular(tuple(sizes))
     adds_up = None
     if total is not None and counts and regular:
-        adds_up = sum(c * s for c, s in zip(counts, sizes)) == total
-    return BuddyLine(node, name, base if regular else None, tuple(counts) if regular else None,
-                     tuple(types), total, adds_up)
+        adds_up = sum(map(mul, counts, sizes)) == total
+    return assemble(BuddyLine, {
+        "node": node, "zone": name, "base_kb": base if regular else None,
+        "counts": tuple(counts) if regular else None, "types": tuple(types),
+        "total_kb": total, "adds_up": adds_up, "empty": False})
+
+
+_REGULAR: dict[tuple[int, ...], bool] = {}
+"""Sizes of buddy cells seen -> each is twice the one before (a few dozen on any log)."""
+
+
+def _regular(sizes: tuple[int, ...]) -> bool:
+    known = _REGULAR.get(sizes)
+    if known is None:
+        known = all(s == sizes[0] << k for k, s in enumerate(sizes))
+        if len(_REGULAR) < 1024:
+            _REGULAR[sizes] = known
+    return known
 
 
 def _buddy(node: int | None, name: str, body: str) -> BuddyLine | None:
@@ -236,18 +228,9 @@ def _buddy(node: int | None, name: str, body: str) -> BuddyLine | None:
         return BuddyLine(node, name, None, None, (), None, None, empty=True)
     if not _BUDDY_CELLS.fullmatch(body):
         return None
-    cells = _BUDDY_CELL.findall(body)
-    counts, sizes, types = zip(*cells)
+    counts, sizes, types = zip(*_BUDDY_CELL.findall(body))
     return buddy_line(node, name, list(map(int, counts)), list(map(int, sizes)), list(types),
                       int(body[body.rindex(" ") + 1:-2]))
-
-
-def _dropped(line: str) -> bool:
-    """The reference's filter (per-cpu pagesets, `Free pages:`, `[...]`), run only on lines
-    holding a word each of its alternatives needs."""
-    if "pu" not in line and "PU" not in line and "Free pages:" not in line and "[...]" not in line:
-        return False
-    return bool(PERCPU.match(line)) or line.lstrip().startswith(("Free pages:", "[...]"))
 
 
 def _summary_line(line: str) -> bool:
@@ -269,18 +252,26 @@ class _Dump:
         self.huge: list[HugepagesLine] = []
         self.reserves: list[tuple[int, ...]] = []
         self.tail: dict[str, int] = {}
-        self.open: dict[str, int] | None = None
-        self.open_zone: dict[str, object] | None = None
-        self.open_last = ""
+        self.open = False
         self.after_reserve = False
         self.after_huge = False
+        self.undo: tuple[str, object] | None = None
+        """How to take back the last construct that may still be read on (rollback)."""
+        self.continued = False
+        """The last line went on with the construct before it."""
+        self.loose = False
+        """The last line started no construct (blank, or loose words)."""
+        self.any_construct = False
+        """Some line started a construct (the walker's `seen_construct`)."""
 
     def line(self, line: str) -> bool:
         """Read one line after the summary; False: not a shape this module takes."""
+        if not line or line.isspace():  # no token: the walker does not see it
+            self.continued = self.loose = True
+            return True
         after_reserve, self.after_reserve = self.after_reserve, False
         after_huge, self.after_huge = self.after_huge, False
-        was_open, self.open = self.open, None
-        open_zone, self.open_zone = self.open_zone, None
+        was_open, self.open = self.open, False
         if after_huge and HUGE.match(line.split(None, 1)[0] if line.strip() else ""):
             return False
         node = None
@@ -288,16 +279,16 @@ class _Dump:
         if line.startswith("Node "):
             space = line.find(" ", 5)
             number = line[5:space]
-            if space < 0 or not number or not _digits([number]):
+            if space < 0 or not (number.isdigit() and number.isascii() and len(number) <= 18):
                 return False
             node, rest = int(number), line[space + 1:]
         space = rest.find(" ")
         word, body = (rest[:space], rest[space + 1:]) if space > 0 else (rest, "")
-        if word[-1:] == ":" and body and _ZONE_NAME.fullmatch(word, 0, len(word) - 1):
+        if word[-1:] == ":" and body and _zone_name(word[:-1]):
             b = _buddy(node, word[:-1], body)
             self.buddy += [b] if b else []
             return b is not None
-        if body.startswith("free:") and _ZONE_NAME.fullmatch(word):
+        if body.startswith("free:") and _zone_name(word):
             return self._zone(node, word, body)
         if node is not None:
             return self._node(node, word, rest)
@@ -305,54 +296,73 @@ class _Dump:
             return self._reserve(body)
         tokens = line.split()
         if not tokens or (after_reserve and tokens[0].isdigit()):
+            self.loose = True
             return not tokens
         if tokens[0].isdigit() and tokens[1:2] in (["total"], ["pages"], ["reserved"]):
             return self._tail(tokens)
         if tokens[0] in ("Free", "Total") and tokens[1:2] in (["swap"], ["swap:"]):
             return self._swap(tokens)
-        if was_open is not None:
-            return self._continued(was_open, open_zone, tokens)
-        return _inert(tokens)
+        self.loose = True
+        # After a zone or node line, whose reader would take these words too: the walker.
+        return not was_open and (bool(_SWAP_STATS.fullmatch(line)) or _inert(tokens))
 
-    def _continued(self, fields_kb: dict[str, int], zone: dict[str, object] | None,
-                   tokens: list[str]) -> bool:
-        """A line that starts no construct, after a zone or node line: the walker's reader of
-        that line reads it too (unless `key:` ended the line and this one starts `NkB`)."""
-        if KEY.match(self.open_last) and VAL_KB.match(tokens[0]):
-            return False
-        read = _read_tokens(tokens, zone is not None)
-        if read is None:
-            return False
-        kb, plain, unreclaimable, complete = read
-        for key, value in kb.items():
-            fields_kb.setdefault(key, value)
-        if zone is not None:
-            zone["fields"].update(plain)  # type: ignore[attr-defined]
-            if unreclaimable is not None:
-                zone["all_unreclaimable"] = unreclaimable
-            zone["complete"] = zone["complete"] and complete
-        self._opened(fields_kb, zone, tokens[-1])
-        return True
+    def dump(self, summary: dict[str, int], source: str, line_no: int,
+             complete: bool) -> MemInfoDump:
+        for z in self.zones:
+            kb: dict[str, int] = z["fields_kb"]  # type: ignore[assignment]
+            z["complete"] = z["complete"] and "free" in kb and "high" in kb
+        zones = tuple(assemble(MemInfoZone, z) for z in self.zones)
+        partial = not complete or not zones or not self.buddy or any(not z.complete for z in zones)
+        tail = self.tail
+        return assemble(MemInfoDump, {
+            "summary_pages": summary, "nodes_kb": self.nodes, "zones": zones,
+            "buddy": tuple(self.buddy), "hugepages": tuple(self.huge),
+            "lowmem_reserve": tuple(self.reserves),
+            "total_pagecache_pages": tail.get("total_pagecache_pages"),
+            "pages_ram": tail.get("pages_ram"), "pages_reserved": tail.get("pages_reserved"),
+            "pages_highmem": tail.get("pages_highmem"),
+            "pages_cma_reserved": tail.get("pages_cma_reserved"),
+            "swap_cache_pages": tail.get("swap_cache_pages"),
+            "free_swap_kb": tail.get("free_swap_kb"), "total_swap_kb": tail.get("total_swap_kb"),
+            "partial": partial, "source": source, "line_no": line_no, "interleaved": False})
 
-    def _opened(self, fields_kb: dict[str, int], zone: dict[str, object] | None, last: str) -> None:
-        self.open, self.open_zone, self.open_last = fields_kb, zone, last
+    def closed(self) -> bool:
+        """No construct read so far would read on into the next line."""
+        return not self.open and not self.after_reserve and not self.after_huge
+
+    def rollback(self) -> None:
+        """Take back the construct that `undo` names (the walker reads it again)."""
+        kind, arg = self.undo or ("", None)
+        if kind == "zone":
+            self.zones.pop()
+        elif kind == "node" and isinstance(arg, int):
+            del self.nodes[arg]
+        elif kind == "reserve":
+            self.reserves.pop()
+            if arg:
+                self.zones[-1]["lowmem_reserve"] = None
+        elif kind == "huge" and arg:
+            self.huge.pop()
+        self.open, self.after_reserve, self.after_huge, self.undo = False, False, False, None
+
 
     def _zone(self, node: int | None, name: str, body: str) -> bool:
         read = _zone_fields(body)
         if read is None:
             return False
-        fields_kb, plain, unreclaimable, complete = read
+        fields_kb, plain, unreclaimable = read
         zone: dict[str, object] = {
             "node": node, "zone": name, "fields_kb": fields_kb, "fields": plain,
             "all_unreclaimable": unreclaimable, "lowmem_reserve": None,
-            "complete": complete}  # and "free" and "high" read: see fast_parse_mem_info
+            "complete": True}  # the walker's flag; "free" and "high" are asked for in dump()
         self.zones.append(zone)
-        self._opened(fields_kb, zone, body[body.rfind(" ") + 1:])
+        self.open = True
+        self.undo = ("zone", True)
         return True
 
     def _node(self, node: int, word: str, rest: str) -> bool:
         first = word if word else (rest.split(None, 1) or [""])[0]
-        if HUGE.match(first):
+        if first.startswith("hugepages_") and HUGE.match(first):
             return self._huge(node, rest)
         if not (KV_KB.match(first) or KEY.match(first)):
             return False  # the walker skips `Node N` and reads on: not taken here
@@ -360,15 +370,18 @@ class _Dump:
         if fields is None:
             return False
         self.nodes[node] = fields
-        self._opened(fields, None, rest[rest.rfind(" ") + 1:])
+        self.open = True
+        self.undo = ("node", node)
         return True
 
     def _huge(self, node: int, rest: str) -> bool:
         m = _HUGE_LINE.fullmatch(rest)
         if m:
             total, free, surp, size = map(int, m.groups())
-            self.huge.append(HugepagesLine(node, total, free, surp, size))
+            self.huge.append(assemble(HugepagesLine, {
+                "node": node, "total": total, "free": free, "surp": surp, "size_kb": size}))
             self.after_huge = True
+            self.undo = ("huge", True)
             return True
         tokens = rest.split()  # the walker's reader: `hugepages_key=N` words, last value kept
         values: dict[str, int] = {}
@@ -378,11 +391,15 @@ class _Dump:
             if not h:
                 break
             values[h.group(1)] = int(h.group(2))
-        if {"total", "free", "size"} <= values.keys():
+        if i < len(tokens) and not _inert(tokens[i:]):
+            return False
+        whole = {"total", "free", "size"} <= values.keys()
+        if whole:
             self.huge.append(HugepagesLine(node, values["total"], values["free"],
                                            values.get("surp", 0), values["size"]))
         self.after_huge = i == len(tokens)  # it would read on into the next line
-        return i == len(tokens) or _inert(tokens[i:])
+        self.undo = ("huge", whole)
+        return True
 
     def _reserve(self, body: str) -> bool:
         values = body.split()
@@ -390,9 +407,11 @@ class _Dump:
             return False
         reserve = tuple(map(int, values))
         self.reserves.append(reserve)
-        if self.zones and self.zones[-1]["lowmem_reserve"] is None:  # the zone line before it
+        attached = bool(self.zones) and self.zones[-1]["lowmem_reserve"] is None
+        if attached:  # the zone line just before it
             self.zones[-1]["lowmem_reserve"] = reserve
         self.after_reserve = True
+        self.undo = ("reserve", attached)
         return True
 
     def _tail(self, tokens: list[str]) -> bool:
@@ -420,10 +439,12 @@ class _Dump:
         return True
 
 
-def fast_parse_mem_info(lines: Sequence[str], source: str, line_no: int,
-                        complete: bool) -> MemInfoDump | None:
-    """reference_parse_mem_info's dump when every line has a usual shape; None otherwise."""
-    kept = [line for line in lines if not _dropped(line) and not line.isspace() and line]
+def read_lines(lines: Sequence[str]) -> tuple[list[str], dict[str, int], _Dump, int] | None:
+    """The lines the walker would read (per-cpu pagesets and `Free pages:` dropped), the
+    summary counters, what the lines of usual shapes gave, and the index in the first list
+    from which the walker must read the rest (its length: none). None: the summary counters
+    are not of the usual shape; the walker reads everything."""
+    kept = _kept(lines)
     start = 1 if kept and kept[0].strip() == "Mem-Info:" else 0
     end = start
     while end < len(kept) and _summary_line(kept[end]):
@@ -432,21 +453,34 @@ def fast_parse_mem_info(lines: Sequence[str], source: str, line_no: int,
     if summary is None:
         return None
     d = _Dump()
-    for line in kept[end:]:
-        if not d.line(line):
-            return None
-    for z in d.zones:
-        z["complete"] = z["complete"] and "free" in z["fields_kb"] and "high" in z["fields_kb"]  # type: ignore[operator]
-    zones = tuple(assemble(MemInfoZone, z) for z in d.zones)
-    partial = (not complete or not zones or not d.buddy or any(not z.complete for z in zones))
-    tail = d.tail
-    return assemble(MemInfoDump, {
-        "summary_pages": summary, "nodes_kb": d.nodes, "zones": zones, "buddy": tuple(d.buddy),
-        "hugepages": tuple(d.huge), "lowmem_reserve": tuple(d.reserves),
-        "total_pagecache_pages": tail.get("total_pagecache_pages"),
-        "pages_ram": tail.get("pages_ram"), "pages_reserved": tail.get("pages_reserved"),
-        "pages_highmem": tail.get("pages_highmem"),
-        "pages_cma_reserved": tail.get("pages_cma_reserved"),
-        "swap_cache_pages": tail.get("swap_cache_pages"), "free_swap_kb": tail.get("free_swap_kb"),
-        "total_swap_kb": tail.get("total_swap_kb"), "partial": partial, "source": source,
-        "line_no": line_no, "interleaved": False})
+    safe = end
+    for k in range(end, len(kept)):
+        was_closed = d.closed()
+        if not d.line(kept[k]):
+            if not was_closed:
+                d.rollback()
+            return kept, summary, d, k if was_closed else safe
+        if was_closed or not d.continued:
+            safe = k
+        d.any_construct = d.any_construct or not d.loose
+        d.continued = d.loose = False
+    return kept, summary, d, len(kept)
+
+
+def _kept(lines: Sequence[str]) -> list[str]:
+    """The reference's filter (per-cpu pagesets, `Free pages:`, `[...]`), run per line only
+    when the dump holds a word each of its alternatives needs."""
+    text = "\n".join(lines)
+    if "cpu" not in text and "CPU" not in text and "Free pages:" not in text and "[...]" not in text:
+        return list(lines)
+    return [line for line in lines if not PERCPU.match(line)
+            and not line.lstrip().startswith(("Free pages:", "[...]"))]
+
+
+def fast_parse_mem_info(lines: Sequence[str], source: str, line_no: int,
+                        complete: bool) -> MemInfoDump | None:
+    """reference_parse_mem_info's dump when every line has a usual shape; None otherwise."""
+    read = read_lines(lines)
+    if read is None or read[3] < len(read[0]):
+        return None
+    return read[2].dump(read[1], source, line_no, complete)
