@@ -84,7 +84,9 @@ _TOKENS = ["0", "7", "-3", "99999999999999999999", "٣", "12kB", "0KB", "=", "= 
            "(UME)", "total", "pages", "RAM", "reserved", "Free swap", "swap:", "DMA", "DMA:",
            "hugepages_total=1", "hugepages_size=2048kB", "[<ffffffff81000000>]",
            "dump_stack+0x1/0x2", "key: 5kB", "a:b:5kB", "Swap cache: add 1, delete 1, find 1/1",
-           "Mem-Info:", "CPU    0: hi:  186, btch:  31 usd:   0", "Free pages: 5kB", "[...]"]
+           "Mem-Info:", "CPU    0: hi:  186, btch:  31 usd:   0", "Free pages: 5kB", "[...]",
+           "DMA per-cpu:", "Node 0 hugepages_total=1 per-cpu:", "per-cpu:", "a:1kB per-cpu: 2kB",
+           "cpu 0 hot: high 0, batch 1 used:0", "Swap cache stats: add 1, delete 2, find 3/4"]
 
 
 @st.composite

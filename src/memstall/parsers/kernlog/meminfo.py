@@ -38,7 +38,7 @@ from memstall.parsers.kernlog.meminfo_fast import KV_KB as _KV_KB
 from memstall.parsers.kernlog.meminfo_fast import VAL_KB as _VAL_KB
 from memstall.parsers.kernlog.meminfo_fast import ZONE_COLON as _ZONE_COLON
 from memstall.parsers.kernlog.meminfo_fast import ZONE_NAME as _ZONE_NAME
-from memstall.parsers.kernlog.meminfo_fast import buddy_line, read_lines
+from memstall.parsers.kernlog.meminfo_fast import buddy_line, read_lines, walker_lines
 
 _TYPES = re.compile(r"^\(([A-Z]+)\)$")
 _HUGE = re.compile(r"^hugepages_(\w+)=(\d{1,18})(?:kB)?$")
@@ -336,7 +336,7 @@ def parse_mem_info(lines: Sequence[str], source: str, line_no: int, complete: bo
     if stop == len(kept):
         return d.dump(summary, source, line_no, complete)
     tokens: list[str] = []
-    for line in kept[stop:]:
+    for line in walker_lines(kept[stop:]):
         tokens.extend(line.split())
     w = _Walker(tokens)
     w.summary, w.nodes, w.buddy, w.huge = summary, d.nodes, d.buddy, d.huge

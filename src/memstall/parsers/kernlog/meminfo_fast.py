@@ -274,6 +274,10 @@ class _Dump:
         was_open, self.open = self.open, False
         if after_huge and HUGE.match(line.split(None, 1)[0] if line.strip() else ""):
             return False
+        if line[:1].isdigit() and not after_reserve:  # the tail lines, first (4-8 a dump)
+            tokens = line.split()
+            if tokens[1:2] in (["total"], ["pages"], ["reserved"]) and tokens[0].isdigit():
+                return self._tail(tokens)
         node = None
         rest = line
         if line.startswith("Node "):
@@ -383,6 +387,8 @@ class _Dump:
             self.after_huge = True
             self.undo = ("huge", True)
             return True
+        if "per-cpu:" in rest:
+            return False  # a per-cpu line to the reference (PERCPU), which drops it
         tokens = rest.split()  # the walker's reader: `hugepages_key=N` words, last value kept
         values: dict[str, int] = {}
         i = 0
@@ -440,11 +446,16 @@ class _Dump:
 
 
 def read_lines(lines: Sequence[str]) -> tuple[list[str], dict[str, int], _Dump, int] | None:
-    """The lines the walker would read (per-cpu pagesets and `Free pages:` dropped), the
-    summary counters, what the lines of usual shapes gave, and the index in the first list
-    from which the walker must read the rest (its length: none). None: the summary counters
-    are not of the usual shape; the walker reads everything."""
-    kept = _kept(lines)
+    """The summary counters and what the lines of usual shapes gave, and the index in the
+    lines from which the walker must read the rest (their number: none). None: the summary
+    counters are not of the usual shape; the walker reads everything.
+
+    The reference drops per-cpu pageset, `Free pages:` and `[...]` lines before it reads; this
+    does not: no such line has a shape taken here but that of loose words, which the walker
+    would read without effect (the hugepages reader checks for `per-cpu:` itself). The walker
+    reading the rest gets them dropped (`walker_lines`).
+    """
+    kept = lines if isinstance(lines, list) else list(lines)
     start = 1 if kept and kept[0].strip() == "Mem-Info:" else 0
     end = start
     while end < len(kept) and _summary_line(kept[end]):
@@ -467,12 +478,8 @@ def read_lines(lines: Sequence[str]) -> tuple[list[str], dict[str, int], _Dump, 
     return kept, summary, d, len(kept)
 
 
-def _kept(lines: Sequence[str]) -> list[str]:
-    """The reference's filter (per-cpu pagesets, `Free pages:`, `[...]`), run per line only
-    when the dump holds a word each of its alternatives needs."""
-    text = "\n".join(lines)
-    if "cpu" not in text and "CPU" not in text and "Free pages:" not in text and "[...]" not in text:
-        return list(lines)
+def walker_lines(lines: Sequence[str]) -> list[str]:
+    """The lines the reference reads: per-cpu pagesets, `Free pages:` and `[...]` dropped."""
     return [line for line in lines if not PERCPU.match(line)
             and not line.lstrip().startswith(("Free pages:", "[...]"))]
 
