@@ -6,10 +6,12 @@ counters starts one construct (zone, lowmem_reserve, buddy, node, hugepages, tai
 line) and holds nothing else. For those, each line is parsed on its own with a few C-level
 string operations (`str.split`, `str.replace`, one `map(int, ...)`) instead of one regex and
 one Python step per token. Only lines whose shape guarantees that the token walker would read
-them the same way are taken; any other line (a wrapped or cut line, interleaved call trace,
-an unknown line, a negative or Unicode number, a repeated key) makes `fast_parse_mem_info`
-return None and the caller runs the reference walker on the whole dump. The two agree on
-every dump (tests/test_kernlog_meminfo_fast.py: corpus dumps, mutated and re-wrapped ones).
+them the same way are taken. At any other line (a wrapped or cut line, interleaved call
+trace, a per-cpu or unknown line, a negative or Unicode number, a repeated key) `read_lines`
+stops, and `meminfo.parse_mem_info` has the walker read the rest, started with what the lines
+before gave (a construct the walker would read on into that line is taken back first).
+`fast_parse_mem_info` is the whole-dump case alone. The result is the walker's over the whole
+dump (tests/test_kernlog_meminfo_fast.py: corpus dumps, mutated and re-wrapped ones).
 
 Why a line can be read on its own: the zone and node-line readers go on until a token that
 starts a construct, and none of the tokens these lines may hold (`key:NkB`, `key: NkB`,
