@@ -30,15 +30,16 @@ from dataclasses import dataclass, field
 
 from memstall.model.kernlog import BuddyLine, HugepagesLine, MemInfoDump, MemInfoZone
 from memstall.parsers.kernlog.classify import PERCPU
-from memstall.parsers.kernlog.meminfo_fast import BUDDY as _BUDDY
-from memstall.parsers.kernlog.meminfo_fast import FRAME_TOKEN as _FRAME_TOKEN
-from memstall.parsers.kernlog.meminfo_fast import KEY as _KEY
-from memstall.parsers.kernlog.meminfo_fast import KV as _KV
-from memstall.parsers.kernlog.meminfo_fast import KV_KB as _KV_KB
-from memstall.parsers.kernlog.meminfo_fast import VAL_KB as _VAL_KB
-from memstall.parsers.kernlog.meminfo_fast import ZONE_COLON as _ZONE_COLON
-from memstall.parsers.kernlog.meminfo_fast import ZONE_NAME as _ZONE_NAME
-from memstall.parsers.kernlog.meminfo_fast import buddy_line, read_lines, walker_lines
+from memstall.parsers.kernlog.meminfo_fast import read_lines, walker_lines
+from memstall.parsers.kernlog.meminfo_lines import BUDDY as _BUDDY
+from memstall.parsers.kernlog.meminfo_lines import FRAME_TOKEN as _FRAME_TOKEN
+from memstall.parsers.kernlog.meminfo_lines import KEY as _KEY
+from memstall.parsers.kernlog.meminfo_lines import KV as _KV
+from memstall.parsers.kernlog.meminfo_lines import KV_KB as _KV_KB
+from memstall.parsers.kernlog.meminfo_lines import VAL_KB as _VAL_KB
+from memstall.parsers.kernlog.meminfo_lines import ZONE_COLON as _ZONE_COLON
+from memstall.parsers.kernlog.meminfo_lines import ZONE_NAME as _ZONE_NAME
+from memstall.parsers.kernlog.meminfo_lines import buddy_line
 
 _TYPES = re.compile(r"^\(([A-Z]+)\)$")
 _HUGE = re.compile(r"^hugepages_(\w+)=(\d{1,18})(?:kB)?$")

@@ -23,223 +23,28 @@ ends inside the line or cannot reach the next line's first token.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from operator import mul
 
 from memstall.model.kernlog import BuddyLine, HugepagesLine, MemInfoDump, MemInfoZone, assemble
 from memstall.parsers.kernlog.classify import PERCPU
-
-# The walker's token shapes (meminfo.py reads them from here).
-KV_KB = re.compile(r"^([A-Za-z_][\w()]*):(-?\d{1,18})[kK]B(?:\([^)]*\))?,?$")
-KV = re.compile(r"^([A-Za-z_][\w()]*):(-?\d{1,18}),?$")
-KEY = re.compile(r"^([A-Za-z_][\w()]*):$")
-VAL_KB = re.compile(r"^(\d{1,18})[kK]B,?$")
-BUDDY = re.compile(r"^(\d{1,18})[*_](\d{1,18})kB$")
-ZONE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-ZONE_COLON = re.compile(r"^([A-Z][A-Za-z0-9]*):$")
-HUGE = re.compile(r"^hugepages_(\w+)=(\d{1,18})(?:kB)?$")
-FRAME_TOKEN = re.compile(r"^(?:\[<[0-9a-f]+>\]|[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+|<[A-Z]+>)$")
-
-_KEY_NAME = re.compile(r"[A-Za-z_][\w()]*")  # the key of KV, KV_KB and KEY
-_ZONE_NAME = re.compile(r"[A-Z][A-Za-z0-9]*")
-_BUDDY_CELLS = re.compile(r"(?:\d{1,18}\*\d{1,18}kB(?: \([A-Z]+\))? )+= \d{1,18}kB", re.ASCII)
-_BUDDY_CELL = re.compile(r"(\d+)\*(\d+)kB(?: \(([A-Z]+)\))?", re.ASCII)
-_HUGE_LINE = re.compile(r"hugepages_total=(\d{1,18}) hugepages_free=(\d{1,18}) "
-                   r"hugepages_surp=(\d{1,18}) hugepages_size=(\d{1,18})kB", re.ASCII)
-_SWAP_STATS = re.compile(r"Swap cache(?: stats)?: add \d+, delete \d+, find \d+/\d+(?:, race \d+\+\d+)?",
-                         re.ASCII)
-"""Loose words to the walker (no construct, no `key:N`, no frame; `N/N` last)."""
-_UNRECLAIMABLE = (" all_unreclaimable? no", " all_unreclaimable? yes")
-_RESERVE_HEADS = ("lowmem_reserve[]:", "protections[]:")
-
-_TAIL_PHRASES: dict[tuple[str, ...], str] = {
-    ("total", "pagecache", "pages"): "total_pagecache_pages",
-    ("pages", "RAM"): "pages_ram",
-    ("pages", "of", "RAM"): "pages_ram",
-    ("pages", "reserved"): "pages_reserved",
-    ("reserved", "pages"): "pages_reserved",
-    ("pages", "HighMem/MovableOnly"): "pages_highmem",
-    ("pages", "of", "HIGHMEM"): "pages_highmem",
-    ("pages", "cma", "reserved"): "pages_cma_reserved",
-    ("pages", "in", "swap", "cache"): "swap_cache_pages",
-}
-"""meminfo._TAIL_PHRASES: no phrase is a prefix of another, so a whole-line lookup is exact."""
-_TAIL_SECOND: dict[str, frozenset[str]] = {
-    first: frozenset(words[1] for words in _TAIL_PHRASES if words[0] == first)
-    for first in ("total", "pages", "reserved")}
-"""The second words of the phrases by their first word: a third token outside it ends the
-walker's phrase lookup inside the line."""
-
-_ZONE_NAMES: set[str] = set()
-"""Words already checked against _ZONE_NAME (bounded like _GOOD_KEYS)."""
-
-
-def _zone_name(word: str) -> bool:
-    if word in _ZONE_NAMES:
-        return True
-    if not _ZONE_NAME.fullmatch(word):
-        return False
-    if len(_ZONE_NAMES) < 256:
-        _ZONE_NAMES.add(word)
-    return True
-
-
-_GOOD_KEYS: set[str] = set()
-"""Keys already checked against _KEY_NAME (bounded: see _keys_ok)."""
-
-
-def _keys_ok(keys: list[str]) -> bool:
-    if _GOOD_KEYS.issuperset(keys):
-        return True
-    if not all(_KEY_NAME.fullmatch(k) for k in keys):
-        return False
-    if len(_GOOD_KEYS) < 4096:  # kernels print a few hundred names; random text stays bounded
-        _GOOD_KEYS.update(keys)
-    return True
-
-
-def _digits(values: list[str]) -> bool:
-    """Every value is 1-18 ASCII digits (the walker's `\\d{1,18}` taken by `int`)."""
-    joined = "".join(values)
-    return joined.isdigit() and joined.isascii() and max(map(len, values)) <= 18
-
-
-def _pairs(text: str, unit: bool) -> dict[str, int] | None:
-    """`key:N ...` (unit False) or `key:NkB ...` (unit True, `KB` too) -> {key: N}, or None.
-
-    None unless every whitespace token is exactly one such pair and no key repeats (the
-    walker keeps a key's first value).
-    """
-    tokens = text.split()
-    n = len(tokens)
-    items = text.replace(":", " ").split()
-    if len(items) != 2 * n or not n:
-        return {} if not n and not items else None
-    keys, values = items[0::2], items[1::2]
-    if unit:
-        # Each token is one `key:value`: n colons and 2n pieces leave none empty, and a token
-        # of two colons (with one of none) would put a value piece, which ends in `kB`, before
-        # a colon.
-        if text.count(":") != n or "B:" in text:
-            return None
-        ends = " ".join(values) + " "
-        if ends.count("kB ") + ends.count("KB ") != n:
-            return None
-        values = ends.replace("kB ", " ").replace("KB ", " ").split()
-        if len(values) != n:
-            return None
-    elif " ".join(map(":".join, zip(keys, values))) != " ".join(tokens):
-        return None  # a token of two colons or none
-    if not _digits(values) or not _keys_ok(keys):
-        return None
-    fields = dict(zip(keys, map(int, values)))
-    return fields if len(fields) == n else None
-
-
-def _scanned(body: str) -> tuple[str, int | None]:
-    """Take ` pages_scanned:N` out of a zone or node line; (-1 as N: not a plain number)."""
-    head, sep, rest = body.partition(" pages_scanned:")
-    if not sep:
-        return body, None
-    number, _, rest = rest.partition(" ")
-    if not _digits([number]) or " pages_scanned:" in rest:
-        return body, -1
-    return (f"{head} {rest}" if rest else head), int(number)
-
-
-def _starts(t0: str, t1: str) -> bool:
-    """The walker's `starts()` is not None for these two tokens."""
-    if t0[:1].islower():
-        return t0 in _RESERVE_HEADS
-    return ((t0 == "Node" and t1.isdigit() and t1.isascii() and len(t1) <= 18)
-            or bool(ZONE_NAME.match(t0) and t1.startswith("free:"))
-            or bool(ZONE_COLON.match(t0) and (BUDDY.match(t1) or t1 == "empty"))
-            or t0 in _RESERVE_HEADS or (t0 in ("Free", "Total") and t1 in ("swap", "swap:"))
-            or (t0.isdigit() and t0.isascii() and len(t0) <= 18
-                and t1 in ("total", "pages", "reserved")))
-
-
-def _ends_open(tok: str) -> bool:
-    """A line's last token that might start a construct with the next line's first token."""
-    return (tok in ("Node", "Free", "Total") or bool(ZONE_NAME.match(tok) or ZONE_COLON.match(tok))
-            or (tok.isdigit() and tok.isascii() and len(tok) <= 18))
-
-
-def _zone_fields(body: str) -> tuple[dict[str, int], dict[str, int], bool | None] | None:
-    unreclaimable = None
-    bulk = body
-    if bulk.endswith(_UNRECLAIMABLE):
-        unreclaimable = bulk.endswith("yes")
-        bulk = bulk[:bulk.rindex(" all_unreclaimable?")]
-    bulk, scanned = _scanned(bulk)
-    fields_kb = None if scanned == -1 else _pairs(bulk.replace(": ", ":"), True)
-    if fields_kb is None:
-        return None
-    return fields_kb, {} if scanned is None else {"pages_scanned": scanned}, unreclaimable
-
-
-def _node_line(body: str) -> dict[str, int] | None:
-    """`Node N key:NkB ...`: kB pairs; `pages_scanned:N` and `all_unreclaimable? no` (4.8-4.x)
-    are read and dropped by the walker's node-line reader too."""
-    bulk = body
-    if bulk.endswith(_UNRECLAIMABLE):
-        bulk = bulk[:bulk.rindex(" all_unreclaimable?")]
-    bulk, scanned = _scanned(bulk)
-    return None if scanned == -1 else _pairs(bulk.replace(": ", ":"), True)
-
-
-def _inert(tokens: list[str]) -> bool:
-    """The walker reads these tokens as loose words that change nothing: no construct, no
-    `key:N` (a summary counter before the first zone), no call-trace text."""
-    t = [*tokens, ""]
-    return not _ends_open(tokens[-1]) and not any(
-        _starts(tok, t[i + 1]) or KV.match(tok) or FRAME_TOKEN.match(tok)
-        for i, tok in enumerate(tokens))
-
-
-def buddy_line(node: int | None, name: str, counts: list[int], sizes: list[int],
-               types: list[str], total: int | None) -> BuddyLine:
-    """The BuddyLine of a buddy line's cells (shared with the reference walker)."""
-    base = sizes[0] if sizes else None
-    regular = base is not None and _regular(tuple(sizes))
-    adds_up = None
-    if total is not None and counts and regular:
-        adds_up = sum(map(mul, counts, sizes)) == total
-    return assemble(BuddyLine, {
-        "node": node, "zone": name, "base_kb": base if regular else None,
-        "counts": tuple(counts) if regular else None, "types": tuple(types),
-        "total_kb": total, "adds_up": adds_up, "empty": False})
-
-
-_REGULAR: dict[tuple[int, ...], bool] = {}
-"""Sizes of buddy cells seen -> each is twice the one before (a few dozen on any log)."""
-
-
-def _regular(sizes: tuple[int, ...]) -> bool:
-    known = _REGULAR.get(sizes)
-    if known is None:
-        known = all(s == sizes[0] << k for k, s in enumerate(sizes))
-        if len(_REGULAR) < 1024:
-            _REGULAR[sizes] = known
-    return known
-
-
-def _buddy(node: int | None, name: str, body: str) -> BuddyLine | None:
-    if body == "empty":
-        return BuddyLine(node, name, None, None, (), None, None, empty=True)
-    if not _BUDDY_CELLS.fullmatch(body):
-        return None
-    counts, sizes, types = zip(*_BUDDY_CELL.findall(body))
-    return buddy_line(node, name, list(map(int, counts)), list(map(int, sizes)), list(types),
-                      int(body[body.rindex(" ") + 1:-2]))
-
-
-def _summary_line(line: str) -> bool:
-    """The line starts with a `key:value` token (the counters before the first zone)."""
-    space = line.find(" ")
-    colon = line.find(":", 0, len(line) if space < 0 else space)
-    return colon > 0 and colon != (len(line) if space < 0 else space) - 1
+from memstall.parsers.kernlog.meminfo_lines import (
+    HUGE,
+    HUGE_LINE,
+    KEY,
+    KV_KB,
+    RESERVE_HEADS,
+    SWAP_STATS,
+    TAIL_PHRASES,
+    TAIL_SECOND,
+    digits,
+    inert,
+    node_line,
+    pairs,
+    read_buddy,
+    summary_line,
+    zone_fields,
+    zone_name,
+)
 
 
 class _Dump:
@@ -290,15 +95,15 @@ class _Dump:
             node, rest = int(number), line[space + 1:]
         space = rest.find(" ")
         word, body = (rest[:space], rest[space + 1:]) if space > 0 else (rest, "")
-        if word[-1:] == ":" and body and _zone_name(word[:-1]):
-            b = _buddy(node, word[:-1], body)
+        if word[-1:] == ":" and body and zone_name(word[:-1]):
+            b = read_buddy(node, word[:-1], body)
             self.buddy += [b] if b else []
             return b is not None
-        if body.startswith("free:") and _zone_name(word):
+        if body.startswith("free:") and zone_name(word):
             return self._zone(node, word, body)
         if node is not None:
             return self._node(node, word, rest)
-        if word in _RESERVE_HEADS:
+        if word in RESERVE_HEADS:
             return self._reserve(body)
         tokens = line.split()
         if not tokens or (after_reserve and tokens[0].isdigit()):
@@ -310,7 +115,7 @@ class _Dump:
             return self._swap(tokens)
         self.loose = True
         # After a zone or node line, whose reader would take these words too: the walker.
-        return not was_open and (bool(_SWAP_STATS.fullmatch(line)) or _inert(tokens))
+        return not was_open and (bool(SWAP_STATS.fullmatch(line)) or inert(tokens))
 
     def dump(self, summary: dict[str, int], source: str, line_no: int,
              complete: bool) -> MemInfoDump:
@@ -353,7 +158,7 @@ class _Dump:
 
 
     def _zone(self, node: int | None, name: str, body: str) -> bool:
-        read = _zone_fields(body)
+        read = zone_fields(body)
         if read is None:
             return False
         fields_kb, plain, unreclaimable = read
@@ -372,7 +177,7 @@ class _Dump:
             return self._huge(node, rest)
         if not (KV_KB.match(first) or KEY.match(first)):
             return False  # the walker skips `Node N` and reads on: not taken here
-        fields = None if node in self.nodes else _node_line(rest)
+        fields = None if node in self.nodes else node_line(rest)
         if fields is None:
             return False
         self.nodes[node] = fields
@@ -381,7 +186,7 @@ class _Dump:
         return True
 
     def _huge(self, node: int, rest: str) -> bool:
-        m = _HUGE_LINE.fullmatch(rest)
+        m = HUGE_LINE.fullmatch(rest)
         if m:
             total, free, surp, size = map(int, m.groups())
             self.huge.append(assemble(HugepagesLine, {
@@ -399,7 +204,7 @@ class _Dump:
             if not h:
                 break
             values[h.group(1)] = int(h.group(2))
-        if i < len(tokens) and not _inert(tokens[i:]):
+        if i < len(tokens) and not inert(tokens[i:]):
             return False
         whole = {"total", "free", "size"} <= values.keys()
         if whole:
@@ -411,7 +216,7 @@ class _Dump:
 
     def _reserve(self, body: str) -> bool:
         values = body.split()
-        if values and not _digits(values):
+        if values and not digits(values):
             return False
         reserve = tuple(map(int, values))
         self.reserves.append(reserve)
@@ -425,13 +230,13 @@ class _Dump:
     def _tail(self, tokens: list[str]) -> bool:
         if len(tokens[0]) > 18 or not tokens[0].isascii():
             return False
-        key = _TAIL_PHRASES.get(tuple(tokens[1:]))
+        key = TAIL_PHRASES.get(tuple(tokens[1:]))
         if key is not None:
             self.tail.setdefault(key, int(tokens[0]))
             return True
         # No phrase: the walker skips two words and reads the rest as loose words. Its phrase
         # lookup must end inside the line: the third word is no phrase's second word.
-        return len(tokens) > 2 and tokens[2] not in _TAIL_SECOND[tokens[1]] and _inert(tokens[2:])
+        return len(tokens) > 2 and tokens[2] not in TAIL_SECOND[tokens[1]] and inert(tokens[2:])
 
     def _swap(self, tokens: list[str]) -> bool:
         if tokens[1:3] == ["swap", "="] and len(tokens) == 4:
@@ -441,7 +246,7 @@ class _Dump:
         else:
             return False
         number = value[:-2]
-        if value[-2:] not in ("kB", "KB") or not number or not _digits([number]):
+        if value[-2:] not in ("kB", "KB") or not number or not digits([number]):
             return False
         self.tail.setdefault("free_swap_kb" if tokens[0] == "Free" else "total_swap_kb", int(number))
         return True
@@ -460,9 +265,9 @@ def read_lines(lines: Sequence[str]) -> tuple[list[str], dict[str, int], _Dump, 
     kept = lines if isinstance(lines, list) else list(lines)
     start = 1 if kept and kept[0].strip() == "Mem-Info:" else 0
     end = start
-    while end < len(kept) and _summary_line(kept[end]):
+    while end < len(kept) and summary_line(kept[end]):
         end += 1
-    summary = _pairs(" ".join(kept[start:end]), False)
+    summary = pairs(" ".join(kept[start:end]), False)
     if summary is None:
         return None
     d = _Dump()
