@@ -10,10 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from memstall.model.oom import OomDetails
 
 KINDS = ("stall", "failure", "oom")
+
+_T = TypeVar("_T")
+
+
+def assemble(cls: type[_T], values: dict[str, Any]) -> _T:
+    """`cls(**values)` for a frozen dataclass of this module, at half the cost.
+
+    A frozen dataclass's generated `__init__` sets each field through `object.__setattr__`
+    (about 0.12 us a field on CPython 3.11), which the Mem-Info parser pays for every zone
+    and buddy line of every dump. This fills the instance's `__dict__` at once instead: the
+    instance is the same (eq, hash and repr read the fields, and assignment still raises
+    FrozenInstanceError), but no default is applied, so `values` must name every field, in
+    field order. tests/test_kernlog_meminfo_fast.py checks it against `cls(**values)`.
+    """
+    obj: _T = object.__new__(cls)
+    obj.__dict__.update(values)
+    return obj
 
 
 @dataclass(frozen=True)
