@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from memstall.model.kernlog import AllocEvent, MemInfoDump
-from memstall.parsers.kernlog import Item, LogScanner
+from memstall.model.kernlog import KINDS, AllocEvent, DumpText, MemInfoDump
+from memstall.parsers.kernlog import Item, LogScanner, parse_dump_text
 from memstall.parsers.kernlog.scanner import HELD_LINES, HELD_SPAN_BYTES, PREFILTER_WORDS, holdable
 from memstall.sources.kernlog import STDIN, LogReader, compressed
 
@@ -44,13 +44,19 @@ def read_log(path: str) -> tuple[str, list[Item]]:
         reader.close()
 
 
-def _dump_of(item: Item) -> MemInfoDump | None:
-    return item.mem_info if isinstance(item, AllocEvent) else item
+def _dump_of(item: Item) -> MemInfoDump | DumpText | None:
+    return (item.mem_info or item.mem_info_text) if isinstance(item, AllocEvent) else item
 
 
 def _without_dump(item: Item) -> Item | None:
     """The item with its Mem-Info dropped: an event keeps its facts, a standalone dump goes."""
-    return replace(item, mem_info=None) if isinstance(item, AllocEvent) else None
+    return replace(item, mem_info=None, mem_info_text=None) if isinstance(item, AllocEvent) else None
+
+
+def _with_dump_parsed(item: Item) -> Item:
+    if isinstance(item, AllocEvent) and item.mem_info_text is not None:
+        return replace(item, mem_info=parse_dump_text(item.mem_info_text), mem_info_text=None)
+    return item
 
 
 def read_log_last_dump(path: str) -> tuple[str, list[Item]]:
@@ -63,12 +69,12 @@ def read_log_last_dump(path: str) -> tuple[str, list[Item]]:
 
 def scan_last_dump(reader: LogReader) -> list[Item]:
     """Every event of one log, and only its last Mem-Info (see `read_log_last_dump`); the
-    reader is closed."""
+    reader is closed. The events' dumps are parsed only for the one kept (deferred: KINDS)."""
     items: list[Item] = []
     best: int | None = None  # index in items of the item holding the last dump so far
     best_line = -1
     try:
-        for item in scan_log(reader, LogScanner(reader.label)):
+        for item in scan_log(reader, LogScanner(reader.label, defer_dumps=KINDS)):
             dump = _dump_of(item)
             kept: Item | None = item
             if dump is not None and dump.line_no > best_line:
@@ -83,6 +89,8 @@ def scan_last_dump(reader: LogReader) -> list[Item]:
                 kept = _without_dump(item)
             if kept is not None:
                 items.append(kept)
+        if best is not None:
+            items[best] = _with_dump_parsed(items[best])
         return items
     finally:
         reader.close()

@@ -21,9 +21,9 @@ from memstall.analysis.log_summary import GfpView, SummaryBuilder, gfp_view
 from memstall.collect_log import ParallelScan, scan_log, splittable
 from memstall.errors import UsageError
 from memstall.model.kernel import KernelVersion
-from memstall.model.kernlog import KINDS, AllocEvent, MemInfoDump
+from memstall.model.kernlog import KINDS, AllocEvent, DumpText, MemInfoDump
 from memstall.outputs import logs as out
-from memstall.parsers.kernlog import LogScanner
+from memstall.parsers.kernlog import LogScanner, parse_dump_text
 from memstall.pipeline.log_filter import EventFilter, parse_bound
 from memstall.sources.kernlog import STDIN, LogReader
 
@@ -57,6 +57,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run)
 
 
+DEFERRED = ("stall", "failure")
+"""The kinds whose dumps `--format text` leaves unparsed: it prints none of them (an OOM
+report's lines summarize its own dump's memory, so OOM dumps are parsed)."""
+
+
 def _jobs(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 256:
         raise argparse.ArgumentTypeError(f"expected a number of processes from 1 to 256, got {text!r}")
@@ -81,15 +86,16 @@ class _Run:
         self.standalone: list[dict[str, Any]] = []
         self.skipped: dict[str, int] = {}
         self.cut_lines = 0
-        self.last_dump: tuple[MemInfoDump, AllocEvent | None] | None = None
+        self.last_dump: tuple[MemInfoDump | DumpText, AllocEvent | None] | None = None
 
     def event(self, e: AllocEvent) -> None:
         if not self.filter.wants(e):
             return
         view: GfpView = gfp_view(e, self.kernel)
         self.summary.add(e, view)
-        if e.mem_info is not None:
-            self.last_dump = (e.mem_info, e)
+        dump = e.mem_info or e.mem_info_text
+        if dump is not None:
+            self.last_dump = (dump, e)
         if self.fmt == "jsonl":
             self.io.stdout.write(json.dumps(out.event_doc(e, view), sort_keys=True) + "\n")
             self.io.stdout.flush()
@@ -102,7 +108,7 @@ class _Run:
     def dump(self, d: MemInfoDump) -> None:
         if self.filter.active:
             return  # a dump without a report has no host/kind/time to filter on
-        self.summary.add_dump(d)
+        self.summary.add_dump()
         self.last_dump = (d, None)
         if self.fmt == "json":
             self.standalone.append(out.mem_info_doc(d))
@@ -116,16 +122,25 @@ class _Run:
                 self.skipped[reason] = self.skipped.get(reason, 0) + n
             self.cut_lines += parallel.cut_lines
             return
-        scanner = LogScanner(reader.label)
+        # text prints no event's dump (only the last one, parsed at the end): deferring them
+        # halves the scan of reports back to back. An OOM report's text reads its own dump.
+        scanner = LogScanner(reader.label, defer_dumps=DEFERRED if self.fmt == "text" else ())
         for item in scan_log(reader, scanner):
             self.event(item) if isinstance(item, AllocEvent) else self.dump(item)
         for reason, n in scanner.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + n
         self.cut_lines += reader.truncated + scanner.cut_lines
 
+    def _last_dump(self) -> MemInfoDump | None:
+        """The last Mem-Info dump read (a deferred one parsed now)."""
+        if self.last_dump is None:
+            return None
+        dump = self.last_dump[0]
+        return parse_dump_text(dump) if isinstance(dump, DumpText) else dump
+
     def finish(self) -> None:
         summary = self.summary.build()
-        last = self.last_dump[0] if self.last_dump else None
+        last = self._last_dump()
         if self.spool is not None:  # json
             events = [out.EVENTS_HOLE] if self.events_written else []
             doc = out.document(events, self.standalone, out.summary_doc(summary, last), self.skipped,
@@ -147,9 +162,10 @@ class _Run:
         from memstall.outputs.logs_snapshot import snapshot_files
         from memstall.sources.capture import Capture, write_capture
 
-        if self.last_dump is None:
+        dump = self._last_dump()
+        if dump is None:
             raise UsageError("--as-snapshot: no Mem-Info dump in the log(s), nothing to write")
-        dump, event = self.last_dump
+        event = self.last_dump[1] if self.last_dump else None
         release = (event.kernel_version if event else None) or self.args.kernel
         state = state_from_mem_info(dump, kernel_release=release)
         files, manifest = snapshot_files(state, dump, event.host if event else None,

@@ -151,6 +151,21 @@ class MemInfoDump:
 
 
 @dataclass(frozen=True)
+class DumpText:
+    """A report's Mem-Info dump as printed, not parsed yet.
+
+    An output that prints no event's dump (`memstall logs` text, `diagnose --log`, which reads
+    the last one only) asks the scanner to keep the lines instead: parsing a dump is the larger
+    part of the scan (`parsers.kernlog.parse_dump_text` parses one, with the same result as
+    parsing it at once)."""
+
+    lines: tuple[str, ...]
+    source: str
+    line_no: int
+    complete: bool
+
+
+@dataclass(frozen=True)
 class AllocEvent:
     """One allocation report: its header, the task line, call trace and Mem-Info."""
 
@@ -188,6 +203,14 @@ class AllocEvent:
     the machine running out of pages; False when none of that was printed. None otherwise."""
     oom: OomDetails | None = None
     """For an OOM report: the kill, task table and memory-cgroup lines it printed (model/oom.py)."""
+    mem_info_text: DumpText | None = None
+    """The report's dump, unparsed, when the scanner was asked to defer it (then `mem_info`
+    is None); never both."""
+
+    @property
+    def has_mem_info(self) -> bool:
+        """The report printed a Mem-Info dump (parsed or deferred)."""
+        return self.mem_info is not None or self.mem_info_text is not None
 
 
 @dataclass(frozen=True)
