@@ -9,7 +9,7 @@ changed or dropped, a line repeated or dropped, numbers made huge, negative or n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import FrozenInstanceError, fields
 from functools import cache
 from pathlib import Path
@@ -18,8 +18,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import load_benchmark
 from memstall.model.kernlog import BuddyLine, HugepagesLine, MemInfoDump, MemInfoZone, assemble
-from memstall.parsers.kernlog import meminfo, report, scanner
+from memstall.parsers.kernlog import meminfo
 from memstall.parsers.kernlog.meminfo import parse_mem_info, reference_parse_mem_info
 from memstall.parsers.kernlog.meminfo_fast import fast_parse_mem_info, read_lines
 
@@ -29,24 +30,8 @@ LOGS = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".log", ".txt"))
 Args = tuple[list[str], str, int, bool]
 
 
-def _capture(path: Path) -> list[Args]:
-    """The arguments of every parse_mem_info call while `path` is scanned."""
-    calls: list[Args] = []
-    names = vars(report)  # report imports parse_mem_info by name: replace it there
-    real: Callable[..., MemInfoDump] = names["parse_mem_info"]
-
-    def record(lines: Sequence[str], source: str, line_no: int, complete: bool) -> MemInfoDump:
-        calls.append((list(lines), source, line_no, complete))
-        return real(lines, source, line_no, complete)
-
-    names["parse_mem_info"] = record
-    try:
-        with path.open("rb") as f:
-            for _ in scanner.scan_lines(f, path.name):
-                pass
-    finally:
-        names["parse_mem_info"] = real
-    return calls
+_capture: Callable[[Path], list[Args]] = load_benchmark("meminfo_parse").capture
+"""The arguments of every parse_mem_info call while a log is scanned (the benchmark's own)."""
 
 
 @cache
