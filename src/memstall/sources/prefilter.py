@@ -24,9 +24,10 @@ GREP_MEMORY_BYTES = 512 << 20
 without a newline made it grow to 4.6 GB (issue 9). Past the limit it fails, and the rest
 is read block by block, where a line is cut at MAX_LINE."""
 TRIGGER_WORDS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ", b"lowmem_reserve",
-                 b"SysRq", b"ut of memory")
+                 b"SysRq", b"ut of memory", b" order:", b"gfp_mask")
 """A line can only open a report (or a Mem-Info fragment without a header) if it holds one of
-these (parsers.kernlog.scanner: its `_TRIGGERS`, the same tuple)."""
+these (parsers.kernlog.scanner: its `PREFILTER_WORDS`, the same tuple: its `_TRIGGERS`, then
+the `CUT_WORDS` that follow a trigger word a quoted-printable soft break cut)."""
 COMPRESSED_MAGIC = (
     (b"\x1f\x8b", "gzip"),
     (b"\xfd7zXZ\x00", "xz"),
