@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pickle
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from memstall.model.kernlog import AllocEvent, MemInfoDump
 from memstall.parsers.kernlog import Item, LogScanner
@@ -166,6 +167,9 @@ def _count_newlines(f: IO[bytes], start: int, end: int) -> int:
     return n
 
 
+T = TypeVar("T")
+
+
 def _scan_part(part: _Part) -> _PartScan:
     reader = LogReader(part.path)
     if part.state is not None:
@@ -207,6 +211,13 @@ def _scan_part(part: _Part) -> _PartScan:
                          scanner.state_key(), pickle.dumps(scanner))
     items.extend(scanner.finish())
     return _PartScan(items, scanner.skipped, scanner.cut_lines, truncated, start_key, None, None)
+
+
+def _scan_part_digested(digest: Callable[[list[Item]], T], part: _Part) -> tuple[_PartScan, T]:
+    """`_scan_part` in a worker, which sends back `digest` of the part's items instead of the
+    items (the main process then neither unpickles them nor does the digest's work)."""
+    res = _scan_part(part)
+    return replace(res, items=[]), digest(res.items)
 
 
 def _split_lines(block: bytes, n: int) -> tuple[bytes, bytes]:
@@ -282,6 +293,15 @@ class ParallelScan:
         self.cut_lines += cut_lines
 
     def __iter__(self) -> Iterator[Item]:
+        for items in self.digested(list):
+            yield from items
+
+    def digested(self, digest: Callable[[list[Item]], T]) -> Iterator[T]:
+        """`digest(items)` of each part's items, part after part: what `__iter__` yields, cut
+        into parts and handed to `digest` in the worker that scanned the part (in this process
+        for a part scanned again). `digest` must pickle (a module-level function, or an
+        instance of a module-level class) and its result too; `skipped` and `cut_lines` are
+        whole once the iterator is exhausted."""
         import multiprocessing  # here: a one-process `memstall logs` does not pay for its import
 
         parts = self._parts()
@@ -290,12 +310,14 @@ class ParallelScan:
         with ctx.Pool(min(self.jobs, len(parts))) as pool:
             end_key: tuple[object, ...] | None = None
             end_state: bytes | None = None
-            for k, res in enumerate(pool.imap(_scan_part, parts)):
+            scans = pool.imap(partial(_scan_part_digested, digest), parts)
+            for k, (res, done) in enumerate(scans):
                 if k and (end_key is None or res.start_key != end_key):
                     # scanned again here, on from the state the part before ended with
                     self.serial_parts.append(k)
                     res = _scan_part(replace(parts[k], warm=self._offsets[k],  # noqa: PLW2901
                                              warm_line=parts[k].first_line, state=end_state))
-                yield from res.items
+                    done = digest(res.items)  # noqa: PLW2901
+                yield done
                 self._add(res.skipped, res.cut_lines + res.truncated)
                 end_key, end_state = res.end_key, res.end_state
