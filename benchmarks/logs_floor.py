@@ -21,6 +21,8 @@ log, and prints the ratios.
 
     python benchmarks/logs_floor.py FILE          # e.g. the reports-only log of logs_scan.py
     python benchmarks/logs_floor.py FILE --repeat 5
+    python benchmarks/logs_floor.py --seed-b2b 25 # 25 MB of the corpus seed report (a 2-node
+                                                  # server) back to back, written to a temp file
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from syslog_gen import load_reports, write_reports_only
+
+SEED = Path(__file__).resolve().parent.parent / "tests/fixtures/kernlog/corpus/000-seed-cold-storage-4.9.log"
 
 WRAPPER = re.compile(rb"([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d) (\S+) kernel: \[ *(\d+\.\d+)\] ?")
 HEADER = re.compile(r"(.*?): page allocation (?:stalls for (\d+)ms, |failure: )order:(\d+),? ?"
@@ -150,28 +157,42 @@ def command_cpu_s(args: list[str], repeat: int) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("log", type=Path, help="a syslog of allocation reports back to back")
+    p.add_argument("log", type=Path, nargs="?", help="a syslog of allocation reports back to back")
+    p.add_argument("--seed-b2b", type=float, metavar="MB",
+                   help="instead of LOG: this many MB of the corpus seed report back to back, from 8 hosts")
     p.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
     a = p.parse_args()
-    data = a.log.read_bytes()
-    print(f"{a.log} ({len(data) / (1 << 20):.1f} MB), {sys.implementation.name} "
+    if (a.log is None) == (a.seed_b2b is None):
+        p.error("give a LOG or --seed-b2b MB")
+    with tempfile.TemporaryDirectory(dir="/var/tmp") as tmp:
+        if a.seed_b2b is not None:
+            a.log = Path(tmp) / "seed-b2b.log"
+            (seed,) = [r for r in load_reports(SEED.parent) if r.name == SEED.name]
+            with a.log.open("wb") as out:
+                write_reports_only(out, int(a.seed_b2b * (1 << 20)), [seed], seed=3)
+        measure(a.log, a.repeat)
+
+
+def measure(log: Path, repeat: int) -> None:
+    data = log.read_bytes()
+    print(f"{log} ({len(data) / (1 << 20):.1f} MB), {sys.implementation.name} "
           f"{sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f}")
     print(f"{'pass':<46} {'CPU s':>7} {'events':>7} {'events/CPU s':>13}")
     events = 0
     for name, fn in (("1 lines (split only)", split_lines), ("2 route (wrapper, decode, host)", stage_route),
                      ("3 parse (header, trace, common Mem-Info)", stage_parse),
                      ("4 jsonl (and json.dumps)", stage_jsonl)):
-        cpu, n = best_cpu_s(fn, data, a.repeat)
+        cpu, n = best_cpu_s(fn, data, repeat)
         if name.startswith("1"):
             print(f"{name:<46} {cpu:7.3f} {'':>7} {'':>13}")
             continue
         events = n
         print(f"{name:<46} {cpu:7.3f} {n:7d} {n / cpu:13,.0f}")
     with tempfile.NamedTemporaryFile(suffix=".log") as empty:
-        startup = command_cpu_s(["logs", "--format", "jsonl", empty.name], a.repeat)
+        startup = command_cpu_s(["logs", "--format", "jsonl", empty.name], repeat)
     print(f"{'memstall logs start-up (empty log)':<46} {startup:7.3f}")
     for fmt in ("jsonl", "text"):
-        cpu = command_cpu_s(["logs", "--format", fmt, str(a.log)], a.repeat)
+        cpu = command_cpu_s(["logs", "--format", fmt, str(log)], repeat)
         scan = cpu - startup
         print(f"{'memstall logs --format ' + fmt:<46} {cpu:7.3f} {events:7d} {events / cpu:13,.0f}"
               f"   (without start-up: {events / scan:,.0f})")

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import logs_floor
 from syslog_gen import GREP_PATTERN, load_reports, write_reports_only, write_sparse, write_trace_only
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,9 +102,9 @@ def jobs_cmd(path: Path, jobs: int) -> list[str]:
 
 def prefilter_cmd(path: Path) -> list[str]:
     """The fixed-string search `memstall logs` itself runs on a big plain file (its speed floor):
-    ripgrep when installed, else GNU grep (sources.kernlog.prefilter_command)."""
+    ripgrep when installed, else GNU grep (sources.prefilter.prefilter_command)."""
     from memstall.parsers.kernlog.scanner import PREFILTER_WORDS
-    from memstall.sources.kernlog import prefilter_command
+    from memstall.sources.prefilter import prefilter_command
 
     return ["env", "LC_ALL=C", *prefilter_command(PREFILTER_WORDS, str(path))]
 
@@ -234,6 +235,12 @@ def measure_issue10(files: dict[str, tuple[Path, int]], repeat: int = 1) -> bool
             line += (f"  {rate:,.0f} events/s, {cpu_rate:,.0f} per CPU s "
                      f"[{'met' if met else 'MISSED'}: >= 10,000]")
             ok &= met
+            line += "\n    (the ceiling of pure Python on this log, benchmarks/logs_floor.py:"
+            stages = ((logs_floor.stage_parse, "parsed"), (logs_floor.stage_jsonl, "with json.dumps"))
+            for stage, what in stages:
+                cpu, n = logs_floor.best_cpu_s(stage, path.read_bytes(), repeat)
+                line += f" {n / cpu if cpu else 0.0:,.0f} events per CPU s {what};"
+            line = line[:-1] + ")"
             if _has_jobs():
                 j = best(jobs_cmd(path, 2), repeat, count_lines=True)
                 jrate = j.stdout_lines / j.seconds if j.seconds else 0.0

@@ -25,8 +25,8 @@ LOGS = sorted([*(KERNLOG / "corpus").glob("*.log"), *(KERNLOG / "heldback").glob
                *(KERNLOG / "wild").glob("*.log"), *(KERNLOG / "formats").glob("*.txt")])
 
 
-def _serial(path: Path) -> tuple[list[Item], dict[str, int], int]:
-    reader, sc = LogReader(str(path)), LogScanner(str(path))
+def _serial(path: Path, defer_dumps: tuple[str, ...] = ()) -> tuple[list[Item], dict[str, int], int]:
+    reader, sc = LogReader(str(path)), LogScanner(str(path), defer_dumps=defer_dumps)
     items = list(scan_log(reader, sc, prefilter=False))
     return items, dict(sc.skipped), sc.cut_lines + reader.truncated
 
@@ -107,6 +107,20 @@ def test_the_parts_are_a_multiple_of_the_jobs(back_to_back: Path, jobs: int) -> 
         parts = ps._parts()
         assert len(parts) % jobs == 0, part_bytes
         assert len(parts) >= -(-size // part_bytes), part_bytes
+
+
+@pytest.mark.parametrize("warm_bytes", [64 << 10, 0])
+def test_deferred_dumps_are_deferred_in_the_parts_too(generated: Path, warm_bytes: int) -> None:
+    """`memstall logs --format text --jobs N` leaves stall and failure dumps unparsed in the
+    workers as in one process (and in a part scanned again)."""
+    defer = ("stall", "failure")
+    expected = _serial(generated, defer)
+    assert any(isinstance(i, AllocEvent) and i.mem_info_text is not None for i in expected[0])
+    ps = ParallelScan(str(generated), str(generated), 2, part_bytes=200_000, warm_bytes=warm_bytes,
+                      defer_dumps=defer)
+    items = list(ps)
+    assert (items, dict(ps.skipped), ps.cut_lines) == (expected[0], expected[1], expected[2])
+    assert ps.serial_parts or warm_bytes
 
 
 def test_a_warm_up_too_short_falls_back_to_one_scan_from_where_states_differ(generated: Path) -> None:
@@ -247,7 +261,7 @@ def test_as_snapshot_writes_the_same_snapshot_with_jobs(generated: Path, options
 
 
 def _summary_facts(b: SummaryBuilder) -> tuple[object, ...]:
-    return b.build(), b.last_dump
+    return b.build(), b.dumps
 
 
 def _fed(b: SummaryBuilder, items: Sequence[Item]) -> SummaryBuilder:
@@ -255,7 +269,7 @@ def _fed(b: SummaryBuilder, items: Sequence[Item]) -> SummaryBuilder:
         if isinstance(item, AllocEvent):
             b.add(item)
         else:
-            b.add_dump(item)
+            b.add_dump()
     return b
 
 

@@ -201,7 +201,8 @@ def test_logs_output_is_byte_identical_on_the_reference_path(fmt: str, tmp_path:
     for path in [*LOGS, mixed]:
         fast = run_cli("logs", "--format", fmt, str(path))
         with monkeypatch.context() as m:
-            m.setattr("memstall.cli.logs.LogScanner", lambda source: LogScanner(source, fast=False))
+            m.setattr("memstall.cli.logs.LogScanner",
+                      lambda source, **kw: LogScanner(source, fast=False, **kw))
             ref = run_cli("logs", "--format", fmt, str(path))
         assert fast == ref, path
         assert fast.code == 0, path

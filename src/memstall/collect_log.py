@@ -13,8 +13,8 @@ from functools import partial
 from pathlib import Path
 from typing import IO, TypeVar
 
-from memstall.model.kernlog import AllocEvent, MemInfoDump
-from memstall.parsers.kernlog import Item, LogScanner
+from memstall.model.kernlog import KINDS, AllocEvent, DumpText, MemInfoDump
+from memstall.parsers.kernlog import Item, LogScanner, parse_dump_text
 from memstall.parsers.kernlog.scanner import HELD_LINES, HELD_SPAN_BYTES, PREFILTER_WORDS, holdable
 from memstall.sources.kernlog import STDIN, LogReader, compressed
 
@@ -45,13 +45,19 @@ def read_log(path: str) -> tuple[str, list[Item]]:
         reader.close()
 
 
-def _dump_of(item: Item) -> MemInfoDump | None:
-    return item.mem_info if isinstance(item, AllocEvent) else item
+def _dump_of(item: Item) -> MemInfoDump | DumpText | None:
+    return (item.mem_info or item.mem_info_text) if isinstance(item, AllocEvent) else item
 
 
 def _without_dump(item: Item) -> Item | None:
     """The item with its Mem-Info dropped: an event keeps its facts, a standalone dump goes."""
-    return replace(item, mem_info=None) if isinstance(item, AllocEvent) else None
+    return replace(item, mem_info=None, mem_info_text=None) if isinstance(item, AllocEvent) else None
+
+
+def _with_dump_parsed(item: Item) -> Item:
+    if isinstance(item, AllocEvent) and item.mem_info_text is not None:
+        return replace(item, mem_info=parse_dump_text(item.mem_info_text), mem_info_text=None)
+    return item
 
 
 def read_log_last_dump(path: str) -> tuple[str, list[Item]]:
@@ -64,12 +70,12 @@ def read_log_last_dump(path: str) -> tuple[str, list[Item]]:
 
 def scan_last_dump(reader: LogReader) -> list[Item]:
     """Every event of one log, and only its last Mem-Info (see `read_log_last_dump`); the
-    reader is closed."""
+    reader is closed. The events' dumps are parsed only for the one kept (deferred: KINDS)."""
     items: list[Item] = []
     best: int | None = None  # index in items of the item holding the last dump so far
     best_line = -1
     try:
-        for item in scan_log(reader, LogScanner(reader.label)):
+        for item in scan_log(reader, LogScanner(reader.label, defer_dumps=KINDS)):
             dump = _dump_of(item)
             kept: Item | None = item
             if dump is not None and dump.line_no > best_line:
@@ -84,6 +90,8 @@ def scan_last_dump(reader: LogReader) -> list[Item]:
                 kept = _without_dump(item)
             if kept is not None:
                 items.append(kept)
+        if best is not None:
+            items[best] = _with_dump_parsed(items[best])
         return items
     finally:
         reader.close()
@@ -110,6 +118,8 @@ class _Part:
     warm_line: int
     first_line: int
     last_line: int | None  # None: to the end of the file
+    defer_dumps: tuple[str, ...] = ()
+    """The kinds whose dumps the scanner leaves unparsed (`LogScanner`'s defer_dumps)."""
     state: bytes | None = None
     """A pickled scanner to go on from instead of a warm-up (then warm is the part's start)."""
 
@@ -175,7 +185,7 @@ def _scan_part(part: _Part) -> _PartScan:
     if part.state is not None:
         scanner: LogScanner = pickle.loads(part.state)
     else:
-        scanner = LogScanner(part.label)
+        scanner = LogScanner(part.label, defer_dumps=part.defer_dumps)
         scanner.at_line(part.warm_line)
     items: list[Item] = []
     start_key: tuple[object, ...] | None = None
@@ -266,6 +276,8 @@ class ParallelScan:
     jobs: int
     part_bytes: int = PART_BYTES
     warm_bytes: int = WARM_BYTES
+    defer_dumps: tuple[str, ...] = ()
+    """The kinds whose dumps are left unparsed (`LogScanner`'s defer_dumps)."""
     skipped: dict[str, int] = field(default_factory=dict)
     cut_lines: int = 0
     serial_parts: list[int] = field(default_factory=list)
@@ -279,7 +291,7 @@ class ParallelScan:
         parts = []
         for k, (warm, _start, lines, warm_lines) in enumerate(starts):
             last = starts[k + 1][2] if k + 1 < len(starts) else None
-            parts.append(_Part(self.path, self.label, warm, warm_lines, lines, last))
+            parts.append(_Part(self.path, self.label, warm, warm_lines, lines, last, self.defer_dumps))
         self._offsets = [start for _, start, _, _ in starts]
         return parts
 

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from memstall.analysis.gfp import decode_gfp
 from memstall.model.kernel import KernelVersion
-from memstall.model.kernlog import AllocEvent, MemInfoDump, MemInfoZone
+from memstall.model.kernlog import AllocEvent, MemInfoZone
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,6 @@ class SummaryBuilder:
         self.first: str | None = None
         self.last: str | None = None
         self.dumps = 0
-        self.last_dump: MemInfoDump | None = None
 
     def add(self, event: AllocEvent, view: GfpView | None = None) -> None:
         view = view or gfp_view(event, self.kernel)
@@ -133,12 +132,12 @@ class SummaryBuilder:
         if event.time is not None:
             self.first = self.first or event.time
             self.last = event.time
-        if event.mem_info is not None:
-            self.add_dump(event.mem_info)
+        if event.has_mem_info:
+            self.add_dump()
 
-    def add_dump(self, dump: MemInfoDump) -> None:
+    def add_dump(self) -> None:
+        """One more Mem-Info dump (a report's, parsed or deferred, or one on its own)."""
         self.dumps += 1
-        self.last_dump = dump
 
     def build(self) -> LogSummary:
         stalls = sorted(self.stalls)

@@ -26,9 +26,9 @@ from memstall.analysis.log_summary import GfpView, SummaryBuilder, gfp_view
 from memstall.collect_log import ParallelScan, scan_log, splittable
 from memstall.errors import UsageError
 from memstall.model.kernel import KernelVersion
-from memstall.model.kernlog import KINDS, AllocEvent, MemInfoDump
+from memstall.model.kernlog import KINDS, AllocEvent, DumpText, MemInfoDump
 from memstall.outputs import logs as out
-from memstall.parsers.kernlog import Item, LogScanner
+from memstall.parsers.kernlog import Item, LogScanner, parse_dump_text
 from memstall.pipeline.log_filter import EventFilter, parse_bound
 from memstall.sources.kernlog import STDIN, LogReader
 
@@ -62,6 +62,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run)
 
 
+DEFERRED = ("stall", "failure")
+"""The kinds whose dumps `--format text` leaves unparsed: it prints none of them (an OOM
+report's lines summarize its own dump's memory, so OOM dumps are parsed)."""
+
+
 def _jobs(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 256:
         raise argparse.ArgumentTypeError(f"expected a number of processes from 1 to 256, got {text!r}")
@@ -81,15 +86,16 @@ class _Events:
         self.summary = SummaryBuilder(kernel)
         self.events_written = 0  # --format json: a ",\n" goes before every event but the first
         self.standalone: list[dict[str, Any]] = []
-        self.last_dump: tuple[MemInfoDump, AllocEvent | None] | None = None
+        self.last_dump: tuple[MemInfoDump | DumpText, AllocEvent | None] | None = None
 
     def event(self, e: AllocEvent) -> None:
         if not self.filter.wants(e):
             return
         view: GfpView = gfp_view(e, self.kernel)
         self.summary.add(e, view)
-        if e.mem_info is not None:
-            self.last_dump = (e.mem_info, e)
+        dump = e.mem_info or e.mem_info_text
+        if dump is not None:
+            self.last_dump = (dump, e)
         if self.fmt == "jsonl":
             self.write(json.dumps(out.event_doc(e, view), sort_keys=True) + "\n")
             if self.flush is not None:
@@ -103,10 +109,17 @@ class _Events:
     def dump(self, d: MemInfoDump) -> None:
         if self.filter.active:
             return  # a dump without a report has no host/kind/time to filter on
-        self.summary.add_dump(d)
+        self.summary.add_dump()
         self.last_dump = (d, None)
         if self.fmt == "json":
             self.standalone.append(out.mem_info_doc(d))
+
+    def last_mem_info(self) -> MemInfoDump | None:
+        """The last Mem-Info dump read (a deferred one parsed now)."""
+        if self.last_dump is None:
+            return None
+        dump = self.last_dump[0]
+        return parse_dump_text(dump) if isinstance(dump, DumpText) else dump
 
     def item(self, item: Item) -> None:
         self.event(item) if isinstance(item, AllocEvent) else self.dump(item)
@@ -136,7 +149,7 @@ class _PartOutput:
     events_written: int
     standalone: list[dict[str, Any]]
     summary: SummaryBuilder
-    last_dump: tuple[MemInfoDump, AllocEvent | None] | None
+    last_dump: tuple[MemInfoDump | DumpText, AllocEvent | None] | None
 
 
 @dataclass(frozen=True)
@@ -170,8 +183,6 @@ def _merge_summary(into: SummaryBuilder, part: SummaryBuilder) -> None:
     if part.last is not None:
         into.last = part.last
     into.dumps += part.dumps
-    if part.last_dump is not None:
-        into.last_dump = part.last_dump
 
 
 class _Run:
@@ -198,15 +209,18 @@ class _Run:
         return _Events(self.fmt, self.filter, self.kernel, self.io.stdout.write, flush)
 
     def scan(self, reader: LogReader, events: _Events) -> None:
+        # text prints no event's dump (only the last one, parsed at the end): deferring them
+        # halves the scan of reports back to back. An OOM report's text reads its own dump.
+        defer = DEFERRED if self.fmt == "text" else ()
         if self.args.jobs > 1 and splittable(reader.path):
-            parallel = ParallelScan(reader.path, reader.label, self.args.jobs)
+            parallel = ParallelScan(reader.path, reader.label, self.args.jobs, defer_dumps=defer)
             for part in parallel.digested(_RenderPart(self.fmt, self.filter, self.kernel)):
                 events.add_part(part)
             for reason, n in parallel.skipped.items():
                 self.skipped[reason] = self.skipped.get(reason, 0) + n
             self.cut_lines += parallel.cut_lines
             return
-        scanner = LogScanner(reader.label)
+        scanner = LogScanner(reader.label, defer_dumps=defer)
         event, dump = events.event, events.dump
         for item in scan_log(reader, scanner):
             event(item) if isinstance(item, AllocEvent) else dump(item)
@@ -216,7 +230,7 @@ class _Run:
 
     def finish(self, ev: _Events) -> None:
         summary = ev.summary.build()
-        last = ev.last_dump[0] if ev.last_dump else None
+        last = ev.last_mem_info()
         if self.spool is not None:  # json
             events = [out.EVENTS_HOLE] if ev.events_written else []
             doc = out.document(events, ev.standalone, out.summary_doc(summary, last), self.skipped,
@@ -238,9 +252,10 @@ class _Run:
         from memstall.outputs.logs_snapshot import snapshot_files
         from memstall.sources.capture import Capture, write_capture
 
-        if ev.last_dump is None:
+        dump = ev.last_mem_info()
+        if dump is None or ev.last_dump is None:
             raise UsageError("--as-snapshot: no Mem-Info dump in the log(s), nothing to write")
-        dump, event = ev.last_dump
+        event = ev.last_dump[1]
         release = (event.kernel_version if event else None) or self.args.kernel
         state = state_from_mem_info(dump, kernel_release=release)
         files, manifest = snapshot_files(state, dump, event.host if event else None,

@@ -175,7 +175,7 @@ def event_line(e: AllocEvent, view: GfpView) -> str:
              f"order={e.order if e.order is not None else '?'}", e.gfp_mode or "-", flags]
     if e.stall_ms is not None:
         parts.append(f"stall={e.stall_ms}ms")
-    if e.mem_info is not None:
+    if e.has_mem_info:
         parts.append("+mem-info")
     return "  ".join(parts) + f"  ({e.source}:{e.line_no})\n" + oom_text(e, view)
 

@@ -32,6 +32,11 @@ _CPUSET_LINE = re.compile(r"^(.*?)\s*cpuset=(\S*)\s+mems_allowed=([\d,\-]+)")
 _OOM_ADJ = re.compile(r"oom_score_adj=(-?\d{1,18})")
 _OOM_OLD_ADJ = re.compile(r"\b(?:oomkilladj|oom_adj)=(-?\d{1,18})")  # <= 3.6: -17..15
 _COMM_ALONE = re.compile(r"^(\S(?:.*\S)?):\s*$")
+_QUOTED_ORDER = re.compile(r"page allo(?:cation failure[.:]|(?:ca|c)tion stalls for \d{1,18}\s*ms,)"
+                           r"\s*order:\d{1,18}(?=[^\d,\s])")
+"""The phrase quoted in prose: every kernel prints `order:%u` then `, mode:` (or the line ends
+where a screen or a KERN_CONT break cut it), never another character straight after the number
+(`...(i.e. page allocation failure: order:10). But...`)."""
 
 
 class Header(NamedTuple):
@@ -51,6 +56,8 @@ class Header(NamedTuple):
 def header_kind(text: str) -> str | None:
     """'stall', 'failure' or 'oom' when `text` holds the start of a report header."""
     if "page allo" in text:
+        if _QUOTED_ORDER.search(text):
+            return None
         if FAILURE.search(text):
             return "failure"
         if STALL.search(text):

@@ -30,17 +30,19 @@ from dataclasses import dataclass, field
 
 from memstall.model.kernlog import BuddyLine, HugepagesLine, MemInfoDump, MemInfoZone
 from memstall.parsers.kernlog.classify import PERCPU
+from memstall.parsers.kernlog.meminfo_fast import read_lines, walker_lines
+from memstall.parsers.kernlog.meminfo_lines import BUDDY as _BUDDY
+from memstall.parsers.kernlog.meminfo_lines import FRAME_TOKEN as _FRAME_TOKEN
+from memstall.parsers.kernlog.meminfo_lines import KEY as _KEY
+from memstall.parsers.kernlog.meminfo_lines import KV as _KV
+from memstall.parsers.kernlog.meminfo_lines import KV_KB as _KV_KB
+from memstall.parsers.kernlog.meminfo_lines import VAL_KB as _VAL_KB
+from memstall.parsers.kernlog.meminfo_lines import ZONE_COLON as _ZONE_COLON
+from memstall.parsers.kernlog.meminfo_lines import ZONE_NAME as _ZONE_NAME
+from memstall.parsers.kernlog.meminfo_lines import buddy_line
 
-_KV_KB = re.compile(r"^([A-Za-z_][\w()]*):(-?\d{1,18})[kK]B(?:\([^)]*\))?,?$")
-_KV = re.compile(r"^([A-Za-z_][\w()]*):(-?\d{1,18}),?$")
-_KEY = re.compile(r"^([A-Za-z_][\w()]*):$")
-_VAL_KB = re.compile(r"^(\d{1,18})[kK]B,?$")
-_BUDDY = re.compile(r"^(\d{1,18})[*_](\d{1,18})kB$")
 _TYPES = re.compile(r"^\(([A-Z]+)\)$")
-_ZONE_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*$")
-_ZONE_COLON = re.compile(r"^([A-Z][A-Za-z0-9]*):$")
 _HUGE = re.compile(r"^hugepages_(\w+)=(\d{1,18})(?:kB)?$")
-_FRAME_TOKEN = re.compile(r"^(?:\[<[0-9a-f]+>\]|[\w.]+\+0x[0-9a-f]+/0x[0-9a-f]+|<[A-Z]+>)$")
 
 _TAIL_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("total", "pagecache", "pages"), "total_pagecache_pages"),
@@ -278,7 +280,7 @@ class _Walker:
                 self.interleaved = True
             i += 1
         self.i = i
-        self.buddy.append(_buddy_line(node, name, counts, sizes, types, total))
+        self.buddy.append(buddy_line(node, name, counts, sizes, types, total))
 
     def c_huge(self, node: int) -> None:
         vals: dict[str, int] = {}
@@ -320,19 +322,36 @@ _CONSTRUCTS: dict[str, Callable[[_Walker, int | None], None]] = {
 """Construct kind (what `_Walker.starts` returns) -> its reader; the int is the `Node N` before it."""
 
 
-def _buddy_line(node: int | None, name: str, counts: list[int], sizes: list[int],
-                types: list[str], total: int | None) -> BuddyLine:
-    base = sizes[0] if sizes else None
-    regular = base is not None and all(s == base << k for k, s in enumerate(sizes))
-    adds_up = None
-    if total is not None and counts and regular:
-        adds_up = sum(c * s for c, s in zip(counts, sizes)) == total
-    return BuddyLine(node, name, base if regular else None, tuple(counts) if regular else None,
-                     tuple(types), total, adds_up)
-
-
 def parse_mem_info(lines: Sequence[str], source: str, line_no: int, complete: bool) -> MemInfoDump:
-    """Parse the dump's lines (wrappers removed). `complete`: the dump was not cut short."""
+    """Parse the dump's lines (wrappers removed). `complete`: the dump was not cut short.
+
+    The lines of the usual shapes are read a line at a time (meminfo_fast.read_lines); from
+    the first line that is not, the token walker reads the rest, started with what those
+    lines gave. The result is `reference_parse_mem_info`'s, the walker over the whole dump
+    (tests/test_kernlog_meminfo_fast.py compares them).
+    """
+    read = read_lines(lines)
+    if read is None:
+        return reference_parse_mem_info(lines, source, line_no, complete)
+    kept, summary, d, stop = read
+    if stop == len(kept):
+        return d.dump(summary, source, line_no, complete)
+    tokens: list[str] = []
+    for line in walker_lines(kept[stop:]):
+        tokens.extend(line.split())
+    w = _Walker(tokens)
+    w.summary, w.nodes, w.buddy, w.huge = summary, d.nodes, d.buddy, d.huge
+    w.reserves, w.tail, w.seen_construct = d.reserves, d.tail, d.any_construct
+    w.zones = [_ZoneAcc(z["node"], z["zone"], z["fields_kb"], z["fields"],  # type: ignore[arg-type]
+                        z["all_unreclaimable"], z["lowmem_reserve"], z["complete"])  # type: ignore[arg-type]
+               for z in d.zones]
+    w.run()
+    return _result(w, source, line_no, complete)
+
+
+def reference_parse_mem_info(lines: Sequence[str], source: str, line_no: int,
+                             complete: bool) -> MemInfoDump:
+    """The token walker over the whole dump: every dump, whatever its line breaks."""
     tokens: list[str] = []
     for line in lines:
         if PERCPU.match(line) or line.lstrip().startswith(("Free pages:", "[...]")):
@@ -340,6 +359,10 @@ def parse_mem_info(lines: Sequence[str], source: str, line_no: int, complete: bo
         tokens.extend(line.split())
     w = _Walker(tokens)
     w.run()
+    return _result(w, source, line_no, complete)
+
+
+def _result(w: _Walker, source: str, line_no: int, complete: bool) -> MemInfoDump:
     zones = tuple(z.build() for z in w.zones)
     tail = w.tail
     partial = (not complete or w.interleaved or not zones or not w.buddy

@@ -10,7 +10,7 @@ killer, a standalone dump when it is only a Mem-Info, and nothing otherwise.
 
 from __future__ import annotations
 
-from memstall.model.kernlog import AllocEvent, MemInfoDump
+from memstall.model.kernlog import AllocEvent, DumpText, MemInfoDump
 from memstall.parsers.kernlog import classify as c
 from memstall.parsers.kernlog.meminfo import parse_mem_info
 from memstall.parsers.kernlog.oom import OomTail, parse_kill
@@ -170,14 +170,18 @@ class Report:
 
     # -- closing ---------------------------------------------------------------------------
 
-    def dump(self) -> MemInfoDump | None:
+    def dump_text(self) -> DumpText | None:
         if self.phase not in ("meminfo", "tail") or (not self.mem_lines and not self.mem_header):
             return None
-        complete = self.mem_header and self.mem_closed
-        return parse_mem_info(self.mem_lines, self.source, self.mem_line_no or self.line_no,
-                              complete)
+        return DumpText(tuple(self.mem_lines), self.source, self.mem_line_no or self.line_no,
+                        self.mem_header and self.mem_closed)
 
-    def event(self) -> AllocEvent | None:
+    def dump(self) -> MemInfoDump | None:
+        text = self.dump_text()
+        return parse_dump_text(text) if text is not None else None
+
+    def event(self, defer_dump: bool = False) -> AllocEvent | None:
+        """The report as an event; with `defer_dump`, its dump stays text (`mem_info_text`)."""
         if self.kind is None:
             return None
         h = c.parse_header(self.kind, self.header) if self.header else None
@@ -193,12 +197,18 @@ class Report:
             cpuset=cpuset[0] if cpuset else None, mems_allowed=cpuset[1] if cpuset else None,
             oom_score_adj=h.oom_score_adj if h else None, oom_adj=h.oom_adj if h else None,
             call_trace=tuple(self.trace),
-            mem_info=self.dump(), source=self.source, line_no=self.line_no,
+            mem_info=None if defer_dump else self.dump(), source=self.source, line_no=self.line_no,
             uid=task.uid if task else None, killed=self.killed, memcg=self._memcg(),
             oom=self.oom_tail.build(bool(self.header)) if self.kind == "oom" else None,
+            mem_info_text=self.dump_text() if defer_dump else None,
         )
 
     def _memcg(self) -> bool | None:
         if self.kind != "oom":
             return None
         return self.memcg_seen or any(n.startswith(MEMCG_FRAMES) for n in self.trace)
+
+
+def parse_dump_text(text: DumpText) -> MemInfoDump:
+    """A deferred dump parsed: what the scanner would have put in `AllocEvent.mem_info`."""
+    return parse_mem_info(text.lines, text.source, text.line_no, text.complete)

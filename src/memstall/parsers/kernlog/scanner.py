@@ -18,7 +18,7 @@ without being decoded or unwrapped; that is what keeps a sparse 1 GB syslog chea
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Union
 
 from memstall.model.kernlog import AllocEvent, LogScan, MemInfoDump
@@ -108,11 +108,14 @@ class _Stream:
 class LogScanner:
     """Feed physical lines (bytes or str) with `feed`; call `finish` at the end of input."""
 
-    def __init__(self, source: str, fast: bool = True) -> None:
+    def __init__(self, source: str, fast: bool = True, defer_dumps: Collection[str] = ()) -> None:
         self.source = source
         self.fast = fast
         """Take runs of same-shaped report lines at once in `feed_block` (`runs.take_run`);
         False keeps the line-by-line reference path (same output, tested)."""
+        self.defer_dumps = frozenset(defer_dumps)
+        """Event kinds whose dump is left unparsed (`AllocEvent.mem_info_text`) for an output
+        that does not print it; a dump without a report is always parsed."""
         self.skipped: dict[str, int] = {}
         self.cut_lines = 0
         self.hosts: Hosts = {}
@@ -509,7 +512,7 @@ class LogScanner:
             return
         st.report = None
         self._open -= 1
-        event = rep.event()
+        event = rep.event(rep.kind in self.defer_dumps)
         if (event is not None and event.oom is not None and not event.oom.has_begin and rep.lines < 2
                 and event.oom.kill is None):
             self.skip(R_OUTSIDE, rep.lines)  # a lone select line: no kill followed, not a report
