@@ -13,6 +13,8 @@ from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import LogScanner, scan_lines
 from memstall.parsers.kernlog.scanner import HELD_LINES, HELD_SPAN_BYTES, PREFILTER_WORDS, holdable
 from memstall.sources.kernlog import LogReader
+from test_kernlog_prefilter_qp import REPORTS as QP_REPORTS
+from test_kernlog_prefilter_qp import cut_inside
 
 KERNLOG = Path(__file__).parent / "fixtures" / "kernlog"
 EVERY_LOG = sorted(p for p in KERNLOG.rglob("*") if p.suffix in (".log", ".txt"))
@@ -115,18 +117,31 @@ def test_a_dying_prefilter_falls_back_to_reading_every_block(name: str, script: 
 
 def test_every_prefilter_word_is_needed(tmp_path: Path) -> None:
     """Without one of the words the prefilter loses or changes a report of the fixture logs
-    (each log far from the next: more than STALE_LINES, so its reports are closed)."""
+    (each log far from the next: more than STALE_LINES, so its reports are closed); a header's
+    trigger word goes with the cut words that follow it on the header line (CUT_WORDS)."""
     corpus = KERNLOG / "corpus"
     pid = (corpus / "021-spl217-3.8-no-timestamps-percpu.log").read_bytes()
     pieces = [p.read_bytes() for p in EVERY_LOG]
     pieces += [pid.split(b"\n", 1)[1],  # a 3.x `Pid: N, comm:` task line without its header
                b"Out of memory: Kill process 4321 (java) score 950 or sacrifice child\n"
                b"Killed process 4321 (java) total-vm:8123456kB, anon-rss:6012344kB, file-rss:1024kB\n"]
+    # quoted-printable headers with a soft break inside the trigger word (CUT_WORDS), and an
+    # OOM header cut at the screen edge before its cut word (only `oom-killer` finds it)
+    for name, host, word in QP_REPORTS:  # the header alone: no trigger word follows it
+        header = next(ln for ln in (corpus / name).read_bytes().split(b"\n") if word in ln)
+        pieces.append(cut_inside(header, host, word, 4) + b"\n")
+    header, rest = (corpus / "035-blog-rocketmq-oom-3.10-annotated-syslog.log").read_bytes().split(b"\n", 1)
+    pieces.append(header[:header.index(b"gfp_m") + 5] + b"\n" + rest)
     log = tmp_path / "all.log"
     log.write_bytes(_far_apart(pieces, 1200))
     expected = _scan(log, None)
     grep = shutil.which("grep") or "grep"
     assert _scan(log, grep) == expected
-    needed = [w for w in PREFILTER_WORDS
-              if _scan(log, grep, tuple(x for x in PREFILTER_WORDS if x != w)) != expected]
-    assert needed == list(PREFILTER_WORDS)
+    # A header line holds its trigger word and the cut word after it: in the corpus, every line
+    # with `page allo` that matters holds ` order:` too, so the two are needed together.
+    groups: list[tuple[bytes, ...]] = [(w,) for w in PREFILTER_WORDS if w not in (b"page allo", b" order:")]
+    groups += [(b"page allo", b" order:")]
+    needed = [g for g in groups
+              if _scan(log, grep, tuple(x for x in PREFILTER_WORDS if x not in g)) != expected]
+    assert needed == groups
+    assert {w for g in groups for w in g} == set(PREFILTER_WORDS)

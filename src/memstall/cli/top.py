@@ -17,14 +17,13 @@ from typing import Any
 from memstall.analysis.stall_trace import EVENTS, StallTracker
 from memstall.cli.args import seconds, time_ms
 from memstall.errors import InputError, MemstallError, UsageError
-from memstall.model.trace import TraceEvent
 from memstall.outputs.render.jsonout import dumps
 from memstall.outputs.top import MAX_WIDTH, FrameOptions, render_frame
 from memstall.outputs.top_json import moment_doc, tick_doc
 from memstall.outputs.top_replay import replay_frame
 from memstall.outputs.top_trace import by_kind, trace_lines, trace_unavailable
-from memstall.parsers.trace_pipe import parse_trace_line
 from memstall.pipeline.sampler import Sampler, Tick
+from memstall.pipeline.trace_feed import PipeFeed
 from memstall.sources import open_root
 from memstall.sources.tracefs import PipeReader, find_tracefs
 from memstall.sources.tracefs_control import create_instance, remove_instance, remove_stale_instances
@@ -101,20 +100,12 @@ class TraceFeed:
     def __init__(self, reader: PipeReader | None, why: str = "", instance: Path | None = None) -> None:
         self.reader, self.why, self.instance = reader, why, instance
         self.tracker = StallTracker(keep_slowest=0)
-        self.line_no = 0
+        self.pipe = PipeFeed(self.tracker)
 
     def __call__(self, interval_seconds: float | None) -> list[str]:
         if self.reader is None:
             return trace_unavailable(self.why)
-        for _ in range(TRACE_READS_PER_POLL):
-            lines = self.reader.read_lines(0)
-            if not lines:
-                break
-            for line in lines:
-                self.line_no += 1
-                record = parse_trace_line(line, self.line_no, "trace_pipe")
-                if isinstance(record, TraceEvent):
-                    self.tracker.feed(record)
+        self.pipe.drain(self.reader, TRACE_READS_PER_POLL)
         self.tracker.close_idle_compaction()  # a frame is an end for idle windows
         kinds = by_kind(self.tracker.hists)
         self.tracker.hists.clear()  # the open begins stay: a stall across two frames still pairs

@@ -11,11 +11,10 @@ from typing import Any
 
 from memstall.analysis.stall_trace import StallTracker
 from memstall.errors import InputError, SourceUnavailable, UsageError
-from memstall.model.trace import LostEvents, TraceEvent
 from memstall.outputs.render.jsonout import dumps
 from memstall.outputs.trace import trace_doc, trace_text
-from memstall.parsers.trace_pipe import parse_trace_line
 from memstall.pipeline.stall_tracer import METHODS, StallTracer, TraceRun
+from memstall.pipeline.trace_feed import PipeFeed
 
 POLL_SECONDS = 0.2
 
@@ -86,15 +85,11 @@ def trace_live(args: argparse.Namespace, io: Any) -> TraceRun:
 
 def trace_file(args: argparse.Namespace) -> TraceRun:
     tracker = StallTracker(args.slowest)
-    lost: dict[int, int] = {}
+    feed = PipeFeed(tracker, path=args.input)
+    lost = feed.lost
     try:
         with open(args.input, encoding="utf-8", errors="replace") as fh:
-            for line_no, line in enumerate(fh, 1):
-                record = parse_trace_line(line, line_no, args.input)
-                if isinstance(record, TraceEvent):
-                    tracker.feed(record)
-                elif isinstance(record, LostEvents):
-                    lost[record.cpu] = lost.get(record.cpu, 0) + record.count
+            feed.feed(fh)
     except OSError as err:
         raise SourceUnavailable(args.input, err.strerror or str(err)) from None
     in_progress = tracker.finish()

@@ -29,12 +29,12 @@ from memstall.analysis.stall_hist import HistPlan, KindHists, fill_tracker, hist
 from memstall.analysis.stall_trace import EVENTS, StallTracker, TaskTotals
 from memstall.errors import ParseError, SourceUnavailable, UsageError
 from memstall.model.kernel import KernelVersion
-from memstall.model.trace import EventField, LostEvents, TraceEvent
+from memstall.model.trace import EventField, TraceEvent
 from memstall.parsers.proc_cgroup import parse_proc_cgroup
 from memstall.parsers.trace_format import parse_event_format
 from memstall.parsers.trace_hist import latency_rows, parse_trace_hists, task_rows
-from memstall.parsers.trace_pipe import parse_trace_line
 from memstall.parsers.trace_stats import parse_trace_stats
+from memstall.pipeline.trace_feed import PipeFeed
 from memstall.sources.tracefs import (
     PipeReader,
     hist_unsupported,
@@ -133,9 +133,10 @@ class StallTracer:
         self.requested = method
         self.buffer_kb = buffer_kb
         self.tracker = StallTracker(keep_slowest)
+        self._pipe = PipeFeed(self.tracker, self._saw)
         self.method = "pipe"
         self.fallback_reason: str | None = None
-        self.lost: dict[int, int] = {}
+        self.lost = self._pipe.lost
         self.cgroups: dict[int, str | None] = {}
         self.removed_stale: list[str] = []
         self.mounted: Path | None = None
@@ -144,7 +145,6 @@ class StallTracer:
         self.plan: HistPlan | None = None
         self.kernel = _kernel_version()
         self._reader: PipeReader | None = None
-        self._line_no = 0
         self._start = 0.0
         self._wall: float | None = None
         self._final: dict[str, KindHists] | None = None
@@ -189,18 +189,11 @@ class StallTracer:
         if reader is not None:
             lines = reader.read_lines(timeout_seconds)
             with self._lock:
-                self._feed(lines)
+                self._pipe.feed(lines)
 
-    def _feed(self, lines: list[str]) -> None:
-        for line in lines:
-            self._line_no += 1
-            record = parse_trace_line(line, self._line_no, "trace_pipe")
-            if isinstance(record, TraceEvent):
-                self.tracker.feed(record)
-                if record.pid not in self.cgroups:
-                    self.cgroups[record.pid] = _cgroup(record.pid)
-            elif isinstance(record, LostEvents):
-                self.lost[record.cpu] = self.lost.get(record.cpu, 0) + record.count
+    def _saw(self, record: TraceEvent) -> None:
+        if record.pid not in self.cgroups:
+            self.cgroups[record.pid] = _cgroup(record.pid)
 
     def _read_hists(self) -> dict[str, KindHists]:
         if self._final is not None:
@@ -258,11 +251,7 @@ class StallTracer:
             self._wall = time.monotonic() - self._start
             stop_tracing(instance.path)
             if self._reader is not None:
-                while True:
-                    lines = self._reader.read_lines(0)
-                    if not lines:
-                        break
-                    self._feed(lines)
+                self._pipe.drain(self._reader)
             self._final = self._read_hists()
             stats = {cpu: parse_trace_stats(text, f"per_cpu/cpu{cpu}/stats")
                      for cpu, text in read_cpu_stats(instance.path).items()}

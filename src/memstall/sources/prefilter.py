@@ -24,9 +24,10 @@ GREP_MEMORY_BYTES = 512 << 20
 without a newline made it grow to 4.6 GB (issue 9). Past the limit it fails, and the rest
 is read block by block, where a line is cut at MAX_LINE."""
 TRIGGER_WORDS = (b"page allo", b"oom-killer", b"Mem-", b"free:", b"PID: ", b"Pid: ", b"lowmem_reserve",
-                 b"SysRq", b"ut of memory")
+                 b"SysRq", b"ut of memory", b" order:", b"gfp_mask")
 """A line can only open a report (or a Mem-Info fragment without a header) if it holds one of
-these (parsers.kernlog.scanner: its `_TRIGGERS`, the same tuple)."""
+these (parsers.kernlog.scanner: its `PREFILTER_WORDS`, the same tuple: its `_TRIGGERS`, then
+the `CUT_WORDS` that follow a trigger word a quoted-printable soft break cut)."""
 COMPRESSED_MAGIC = (
     (b"\x1f\x8b", "gzip"),
     (b"\xfd7zXZ\x00", "xz"),
@@ -89,16 +90,63 @@ def worth_prefiltering(path: str, min_bytes: int = PREFILTER_MIN_BYTES) -> int |
     return st.st_size if plain_and_big(st.st_mode, st.st_size, head, min_bytes) else None
 
 
+TOP_VALUED = ("--root", "--format")
+"""The options before the command that take a value (cli.common_options)."""
+LOGS_VALUED = ("--format", "--host", "--since", "--until", "--kind", "--kernel", "--as-snapshot", "--jobs")
+"""The options of `logs` that take a value (cli/logs.py register; a test compares)."""
+
+
+def _takes_value(arg: str, valued: Sequence[str]) -> bool:
+    """argparse takes the next argument as the value of option `arg`: one of `valued` or, as
+    argparse allows, an abbreviation of one, without `=value`."""
+    return arg.startswith("--") and len(arg) > 2 and "=" not in arg and any(v.startswith(arg) for v in valued)
+
+
+def log_files(args: Sequence[str]) -> list[str]:
+    """The arguments argparse takes as the FILEs of `memstall ... logs ... FILE...` (`args`
+    without the program name), never an option's value; [] for another command or --help.
+    Written out so that it costs no import: `-5`-like files are missed (argparse takes them
+    as files), which only means their search starts later."""
+    end = args.index("--") if "--" in args else len(args)
+    if any(a == "-h" or (len(a) > 3 and "--help".startswith(a)) for a in args[:end]):
+        return []
+    i = 0
+    while True:  # the global options, then the command
+        if i >= len(args) or args[i] in ("--", "-"):
+            return []
+        arg = args[i]
+        i += 1
+        if arg == "logs":
+            break
+        if not arg.startswith("-"):
+            return []
+        i += _takes_value(arg, TOP_VALUED)
+    files: list[str] = []
+    only_files = False
+    while i < len(args):
+        arg = args[i]
+        i += 1
+        if only_files or arg == "-" or not arg.startswith("-"):
+            files.append(arg)
+        elif arg == "--":
+            only_files = True
+        elif files:
+            break  # argparse takes no FILE after an option that follows the files
+        else:
+            i += _takes_value(arg, LOGS_VALUED)
+    return files
+
+
 def start_early(args: Sequence[str]) -> None:
-    """Start the prefilter of each big plain file among `args` (the `logs` command line: any
-    argument that names such a file; one that turns out to be an option's value is simply
-    never taken, and killed at exit)."""
+    """Start the prefilter of each big plain file among the FILEs of the `logs` command line
+    `args` (`log_files`: not an option's value, such as `--since FILE`; a search nobody takes
+    is killed at exit)."""
     if search_program() is None:
         return
-    for arg in args:
+    for arg in log_files(args):
         if len(_EARLY) >= _MAX_EARLY:
             return
-        size = None if arg.startswith("-") else worth_prefiltering(arg)
+        size = worth_prefiltering(arg)
         if size is None:
             continue
         command = prefilter_command(TRIGGER_WORDS, arg)
