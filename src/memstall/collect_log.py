@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import pickle
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from memstall.model.kernlog import KINDS, AllocEvent, DumpText, MemInfoDump
 from memstall.parsers.kernlog import Item, LogScanner, parse_dump_text
@@ -117,6 +118,8 @@ class _Part:
     warm_line: int
     first_line: int
     last_line: int | None  # None: to the end of the file
+    defer_dumps: tuple[str, ...] = ()
+    """The kinds whose dumps the scanner leaves unparsed (`LogScanner`'s defer_dumps)."""
     state: bytes | None = None
     """A pickled scanner to go on from instead of a warm-up (then warm is the part's start)."""
 
@@ -174,12 +177,15 @@ def _count_newlines(f: IO[bytes], start: int, end: int) -> int:
     return n
 
 
+T = TypeVar("T")
+
+
 def _scan_part(part: _Part) -> _PartScan:
     reader = LogReader(part.path)
     if part.state is not None:
         scanner: LogScanner = pickle.loads(part.state)
     else:
-        scanner = LogScanner(part.label)
+        scanner = LogScanner(part.label, defer_dumps=part.defer_dumps)
         scanner.at_line(part.warm_line)
     items: list[Item] = []
     start_key: tuple[object, ...] | None = None
@@ -215,6 +221,13 @@ def _scan_part(part: _Part) -> _PartScan:
                          scanner.state_key(), pickle.dumps(scanner))
     items.extend(scanner.finish())
     return _PartScan(items, scanner.skipped, scanner.cut_lines, truncated, start_key, None, None)
+
+
+def _scan_part_digested(digest: Callable[[list[Item]], T], part: _Part) -> tuple[_PartScan, T]:
+    """`_scan_part` in a worker, which sends back `digest` of the part's items instead of the
+    items (the main process then neither unpickles them nor does the digest's work)."""
+    res = _scan_part(part)
+    return replace(res, items=[]), digest(res.items)
 
 
 def _split_lines(block: bytes, n: int) -> tuple[bytes, bytes]:
@@ -263,6 +276,8 @@ class ParallelScan:
     jobs: int
     part_bytes: int = PART_BYTES
     warm_bytes: int = WARM_BYTES
+    defer_dumps: tuple[str, ...] = ()
+    """The kinds whose dumps are left unparsed (`LogScanner`'s defer_dumps)."""
     skipped: dict[str, int] = field(default_factory=dict)
     cut_lines: int = 0
     serial_parts: list[int] = field(default_factory=list)
@@ -276,7 +291,7 @@ class ParallelScan:
         parts = []
         for k, (warm, _start, lines, warm_lines) in enumerate(starts):
             last = starts[k + 1][2] if k + 1 < len(starts) else None
-            parts.append(_Part(self.path, self.label, warm, warm_lines, lines, last))
+            parts.append(_Part(self.path, self.label, warm, warm_lines, lines, last, self.defer_dumps))
         self._offsets = [start for _, start, _, _ in starts]
         return parts
 
@@ -290,6 +305,15 @@ class ParallelScan:
         self.cut_lines += cut_lines
 
     def __iter__(self) -> Iterator[Item]:
+        for items in self.digested(list):
+            yield from items
+
+    def digested(self, digest: Callable[[list[Item]], T]) -> Iterator[T]:
+        """`digest(items)` of each part's items, part after part: what `__iter__` yields, cut
+        into parts and handed to `digest` in the worker that scanned the part (in this process
+        for a part scanned again). `digest` must pickle (a module-level function, or an
+        instance of a module-level class) and its result too; `skipped` and `cut_lines` are
+        whole once the iterator is exhausted."""
         import multiprocessing  # here: a one-process `memstall logs` does not pay for its import
 
         parts = self._parts()
@@ -298,12 +322,14 @@ class ParallelScan:
         with ctx.Pool(min(self.jobs, len(parts))) as pool:
             end_key: tuple[object, ...] | None = None
             end_state: bytes | None = None
-            for k, res in enumerate(pool.imap(_scan_part, parts)):
+            scans = pool.imap(partial(_scan_part_digested, digest), parts)
+            for k, (res, done) in enumerate(scans):
                 if k and (end_key is None or res.start_key != end_key):
                     # scanned again here, on from the state the part before ended with
                     self.serial_parts.append(k)
                     res = _scan_part(replace(parts[k], warm=self._offsets[k],  # noqa: PLW2901
                                              warm_line=parts[k].first_line, state=end_state))
-                yield from res.items
+                    done = digest(res.items)  # noqa: PLW2901
+                yield done
                 self._add(res.skipped, res.cut_lines + res.truncated)
                 end_key, end_state = res.end_key, res.end_state
