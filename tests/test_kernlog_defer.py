@@ -80,14 +80,17 @@ def test_scan_last_dump_keeps_the_last_dump_parsed(path: Path) -> None:
     assert scan_last_dump(reader) == expected
 
 
-@pytest.mark.parametrize("path", LOGS, ids=[f"{p.parent.name}/{p.name}" for p in LOGS])
-def test_text_output_is_the_same(path: Path) -> None:
-    """`memstall logs` text defers; its bytes equal those of a scan that parses every dump."""
-    deferred = run_cli("logs", str(path))
-    mp = pytest.MonkeyPatch()
-    mp.setattr("memstall.cli.logs.DEFERRED", ())
-    try:
-        parsed = run_cli("logs", str(path))
-    finally:
-        mp.undo()
-    assert (deferred.code, deferred.out, deferred.err) == (parsed.code, parsed.out, parsed.err)
+@pytest.mark.parametrize("fmt", ["text", "json", "jsonl"])
+@pytest.mark.parametrize("flags", [(), ("--kind", "oom"), ("--kind", "stall", "--kind", "failure")])
+def test_cli_output_is_the_same(fmt: str, flags: tuple[str, ...]) -> None:
+    """`memstall logs` parses only the dumps it prints (`cli.logs.SCAN_DEFERS`); its bytes equal
+    those of a scan that parses every dump, on every fixture log, filtered or not."""
+    for path in LOGS:
+        deferred = run_cli("logs", "--format", fmt, *flags, str(path))
+        mp = pytest.MonkeyPatch()
+        mp.setattr("memstall.cli.logs.SCAN_DEFERS", ())
+        try:
+            parsed = run_cli("logs", "--format", fmt, *flags, str(path))
+        finally:
+            mp.undo()
+        assert (deferred.code, deferred.out, deferred.err) == (parsed.code, parsed.out, parsed.err), path

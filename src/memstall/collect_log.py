@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, TypeVar
 
 from memstall.model.kernlog import KINDS, AllocEvent, DumpText, MemInfoDump
-from memstall.parsers.kernlog import Item, LogScanner, parse_dump_text
+from memstall.parsers.kernlog import Item, LogScanner, with_dump_parsed
 from memstall.parsers.kernlog.scanner import HELD_LINES, HELD_SPAN_BYTES, PREFILTER_WORDS, holdable
 from memstall.sources.kernlog import STDIN, LogReader, compressed
 
@@ -54,12 +54,6 @@ def _without_dump(item: Item) -> Item | None:
     return replace(item, mem_info=None, mem_info_text=None) if isinstance(item, AllocEvent) else None
 
 
-def _with_dump_parsed(item: Item) -> Item:
-    if isinstance(item, AllocEvent) and item.mem_info_text is not None:
-        return replace(item, mem_info=parse_dump_text(item.mem_info_text), mem_info_text=None)
-    return item
-
-
 def read_log_last_dump(path: str) -> tuple[str, list[Item]]:
     """`read_log` for `diagnose --log`, which reads only the last Mem-Info: every event, but
     only the dump with the highest line number is kept (memory stays flat however many
@@ -91,7 +85,9 @@ def scan_last_dump(reader: LogReader) -> list[Item]:
             if kept is not None:
                 items.append(kept)
         if best is not None:
-            items[best] = _with_dump_parsed(items[best])
+            kept_item = items[best]
+            if isinstance(kept_item, AllocEvent):
+                items[best] = with_dump_parsed(kept_item)
         return items
     finally:
         reader.close()

@@ -28,7 +28,7 @@ from memstall.errors import UsageError
 from memstall.model.kernel import KernelVersion
 from memstall.model.kernlog import KINDS, AllocEvent, DumpText, MemInfoDump
 from memstall.outputs import logs as out
-from memstall.parsers.kernlog import Item, LogScanner, parse_dump_text
+from memstall.parsers.kernlog import Item, LogScanner, parse_dump_text, with_dump_parsed
 from memstall.pipeline.log_filter import EventFilter, parse_bound
 from memstall.sources.kernlog import STDIN, LogReader
 
@@ -62,9 +62,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=run)
 
 
-DEFERRED = ("stall", "failure")
-"""The kinds whose dumps `--format text` leaves unparsed: it prints none of them (an OOM
-report's lines summarize its own dump's memory, so OOM dumps are parsed)."""
+SCAN_DEFERS: tuple[str, ...] = KINDS
+"""The scan leaves every event's dump unparsed (`LogScanner`'s defer_dumps); `_Events` parses
+the dumps of the events the output prints and shows (parsing is the larger part of the scan of
+reports back to back): after --kind/--host/--since/--until, in json and jsonl every kept
+event's, in text only TEXT_DUMPS' (and the last dump, for the summary, at the end)."""
+TEXT_DUMPS = ("oom",)
+"""The kinds whose dump `--format text` reads: an OOM report's lines summarize its memory."""
 
 
 def _jobs(text: str) -> int:
@@ -91,6 +95,8 @@ class _Events:
     def event(self, e: AllocEvent) -> None:
         if not self.filter.wants(e):
             return
+        if e.mem_info_text is not None and (self.fmt != "text" or e.kind in TEXT_DUMPS):
+            e = with_dump_parsed(e)
         view: GfpView = gfp_view(e, self.kernel)
         self.summary.add(e, view)
         dump = e.mem_info or e.mem_info_text
@@ -209,9 +215,7 @@ class _Run:
         return _Events(self.fmt, self.filter, self.kernel, self.io.stdout.write, flush)
 
     def scan(self, reader: LogReader, events: _Events) -> None:
-        # text prints no event's dump (only the last one, parsed at the end): deferring them
-        # halves the scan of reports back to back. An OOM report's text reads its own dump.
-        defer = DEFERRED if self.fmt == "text" else ()
+        defer = SCAN_DEFERS
         if self.args.jobs > 1 and splittable(reader.path):
             parallel = ParallelScan(reader.path, reader.label, self.args.jobs, defer_dumps=defer)
             for part in parallel.digested(_RenderPart(self.fmt, self.filter, self.kernel)):

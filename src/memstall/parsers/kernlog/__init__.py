@@ -8,7 +8,7 @@ streams, constant memory).
 
 from __future__ import annotations
 
-from memstall.parsers.kernlog.report import parse_dump_text
+from memstall.parsers.kernlog.report import parse_dump_text, with_dump_parsed
 from memstall.parsers.kernlog.scanner import Item, LogScanner, scan_lines, scan_text
 
-__all__ = ["Item", "LogScanner", "parse_dump_text", "scan_lines", "scan_text"]
+__all__ = ["Item", "LogScanner", "parse_dump_text", "scan_lines", "scan_text", "with_dump_parsed"]

@@ -10,6 +10,8 @@ killer, a standalone dump when it is only a Mem-Info, and nothing otherwise.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from memstall.model.kernlog import AllocEvent, DumpText, MemInfoDump
 from memstall.parsers.kernlog import classify as c
 from memstall.parsers.kernlog.meminfo import parse_mem_info
@@ -212,3 +214,10 @@ class Report:
 def parse_dump_text(text: DumpText) -> MemInfoDump:
     """A deferred dump parsed: what the scanner would have put in `AllocEvent.mem_info`."""
     return parse_mem_info(text.lines, text.source, text.line_no, text.complete)
+
+
+def with_dump_parsed(e: AllocEvent) -> AllocEvent:
+    """`e` as a scanner that defers nothing gives it (its deferred dump parsed)."""
+    if e.mem_info_text is None:
+        return e
+    return replace(e, mem_info=parse_dump_text(e.mem_info_text), mem_info_text=None)
