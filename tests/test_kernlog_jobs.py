@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from conftest import load_benchmark, run_cli
 from memstall.analysis.log_summary import SummaryBuilder
-from memstall.cli.logs import _merge_summary
 from memstall.collect_log import ParallelScan, scan_log, splittable
 from memstall.model.kernlog import AllocEvent
 from memstall.parsers.kernlog import Item, LogScanner
@@ -276,7 +275,7 @@ def _fed(b: SummaryBuilder, items: Sequence[Item]) -> SummaryBuilder:
 @settings(max_examples=100, deadline=None)
 @given(st.data())
 def test_summaries_of_parts_merge_into_the_summary_of_the_whole(data: st.DataObject) -> None:
-    """`cli.logs._merge_summary`: the workers' summaries, merged part after part, give what one
+    """`SummaryBuilder.merge`: the workers' summaries, merged part after part, give what one
     builder fed every item gives (first_seen keeps SummaryBuilder's `first or time`, which an
     empty time does not hold)."""
     pool = _corpus_items()
@@ -291,7 +290,7 @@ def test_summaries_of_parts_merge_into_the_summary_of_the_whole(data: st.DataObj
     cuts = sorted(data.draw(st.lists(st.integers(0, len(items)), max_size=4)))
     whole, merged = SummaryBuilder(), SummaryBuilder()
     for start, end in zip([0, *cuts], [*cuts, len(items)]):
-        _merge_summary(merged, _fed(SummaryBuilder(), items[start:end]))
+        merged.merge(_fed(SummaryBuilder(), items[start:end]))
     _fed(whole, items)
     assert _summary_facts(merged) == _summary_facts(whole)
 
@@ -303,7 +302,7 @@ def test_an_empty_first_time_is_replaced_by_the_next_part_s() -> None:
     parts = [[replace(event, time=None)], [replace(event, time="")], [], [replace(event, time="t1")]]
     merged = SummaryBuilder()
     for items in parts:
-        _merge_summary(merged, _fed(SummaryBuilder(), items))
+        merged.merge(_fed(SummaryBuilder(), items))
     whole = _fed(SummaryBuilder(), [i for items in parts for i in items])
     assert _summary_facts(merged) == _summary_facts(whole)
     assert (merged.first, merged.last) == ("t1", "t1")

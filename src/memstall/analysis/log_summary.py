@@ -139,6 +139,22 @@ class SummaryBuilder:
         """One more Mem-Info dump (a report's, parsed or deferred, or one on its own)."""
         self.dumps += 1
 
+    def merge(self, part: SummaryBuilder) -> None:
+        """As if the events and dumps given to `part` had been given here, after this one's own
+        (`memstall logs --jobs`: each worker summarizes its part of the log)."""
+        self.count += part.count
+        self.kind.update(part.kind)
+        self.order.update(part.order)
+        self.flags.update(part.flags)
+        self.comm.update(part.comm)
+        self.host.update(part.host)
+        self.stalls.extend(part.stalls)
+        if not self.first and part.first is not None:  # add(): first = first or time
+            self.first = part.first
+        if part.last is not None:
+            self.last = part.last
+        self.dumps += part.dumps
+
     def build(self) -> LogSummary:
         stalls = sorted(self.stalls)
 

@@ -140,7 +140,7 @@ class _Events:
                 self.flush()
         self.events_written += part.events_written
         self.standalone.extend(part.standalone)
-        _merge_summary(self.summary, part.summary)
+        self.summary.merge(part.summary)
         if part.last_dump is not None:
             self.last_dump = part.last_dump
 
@@ -173,22 +173,6 @@ class _RenderPart:
             events.item(item)
         return _PartOutput("".join(texts), events.events_written, events.standalone,
                            events.summary, events.last_dump)
-
-
-def _merge_summary(into: SummaryBuilder, part: SummaryBuilder) -> None:
-    """`into` as if it had been given, after its own, the events and dumps given to `part`."""
-    into.count += part.count
-    into.kind.update(part.kind)
-    into.order.update(part.order)
-    into.flags.update(part.flags)
-    into.comm.update(part.comm)
-    into.host.update(part.host)
-    into.stalls.extend(part.stalls)
-    if not into.first and part.first is not None:  # SummaryBuilder.add: first = first or time
-        into.first = part.first
-    if part.last is not None:
-        into.last = part.last
-    into.dumps += part.dumps
 
 
 class _Run:
