@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 
 from memstall.cli import build_parser
 from memstall.sources import prefilter
-from memstall.sources.prefilter import LOGS_VALUED, PREFILTER_MIN_BYTES, TOP_VALUED, log_files, start_early
+from memstall.sources.prefilter import (
+    LOGS_VALUED,
+    PREFILTER_MIN_BYTES,
+    TOP_VALUED,
+    asks_jobs,
+    log_files,
+    start_early,
+)
 
 _TOKENS = ["logs", "show", "--root", "--format", "json", "jsonl", "--debug", "--deb", "--since", "--sin",
            "--until", "--kind", "stall", "--kernel", "4.9", "--as-snapshot", "--as", "--jobs", "2",
@@ -88,5 +95,17 @@ def test_a_big_file_given_as_an_options_value_is_not_searched(big: Path, tmp_pat
         assert prefilter._EARLY == {}
     start_early(["--root", str(big), "logs", str(small)])
     assert prefilter._EARLY == {}
+    for jobs in (["--jobs", "2"], ["--j", "2"], ["--job=2"], ["--jo", "1"]):
+        start_early(["logs", *jobs, str(big)])
+        assert prefilter._EARLY == {}, jobs
     start_early(["logs", "--since", "5", str(big)])
     assert [c[-1] for c in prefilter._EARLY] == [str(big)]
+
+
+@pytest.mark.parametrize(("args", "asked"), [
+    (["logs", "--jobs", "2", "a.log"], True), (["logs", "--j", "2"], True), (["logs", "--job=3"], True),
+    (["logs", "a.log"], False), (["logs", "--", "a.log"], False), (["logs", "--json"], False),
+    (["logs", "-j", "2"], False),
+])
+def test_asks_jobs(args: list[str], asked: bool) -> None:
+    assert asks_jobs(args) is asked

@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None, io: Io | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
     command = chosen_command(args_list)
-    if command == "logs" and not any(a.startswith("--jobs") for a in args_list):
+    if command == "logs":
         # The prefilter of a big log needs none of the modules `logs` imports (0.17 s of CPU):
         # start it now, on another core (sources/prefilter.py).
         from memstall.sources.prefilter import start_early

@@ -137,11 +137,16 @@ def log_files(args: Sequence[str]) -> list[str]:
     return files
 
 
+def asks_jobs(args: Sequence[str]) -> bool:
+    """`--jobs` is among `args`, or an abbreviation argparse takes for it (`--j 2`, `--job=2`)."""
+    return any(len(opt) > 2 and "--jobs".startswith(opt) for opt in (a.split("=", 1)[0] for a in args))
+
+
 def start_early(args: Sequence[str]) -> None:
     """Start the prefilter of each big plain file among the FILEs of the `logs` command line
     `args` (`log_files`: not an option's value, such as `--since FILE`; a search nobody takes
-    is killed at exit)."""
-    if search_program() is None:
+    is killed at exit). Not with `--jobs`: its workers search their own parts."""
+    if asks_jobs(args) or search_program() is None:
         return
     for arg in log_files(args):
         if len(_EARLY) >= _MAX_EARLY:
