@@ -13,10 +13,13 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import FIXTURES, run_cli
 from memstall.cli import COMMAND_MODULES
 from memstall.cli.show import VIEWS
+from memstall.outputs.render import safe
 from memstall.outputs.render.safe import safe_text
 
 OSC52 = "\x1b]52;c;cm0gLXJmIH4=\x07"
@@ -150,6 +153,12 @@ def test_safe_text_escapes(ch: str) -> None:
 def test_safe_text_keeps_printable_text() -> None:
     text = "Node 0, zone Normal: free ≥ min – 4 KiB µs ü 中\n\tnext \\ line"
     assert safe_text(text) == text
+
+
+@given(st.text(st.characters(max_codepoint=0x7F)) | st.text())
+def test_the_ascii_fast_path_answers_as_the_regex(text: str) -> None:
+    """safe_text's `bytes.translate` check of ASCII text escapes exactly what the regex does."""
+    assert safe_text(text) == safe._SUSPECT.sub(safe._replace, text)
 
 
 def test_a_stream_started_closed_fails_writes_and_flushes_quietly() -> None:
