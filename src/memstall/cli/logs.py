@@ -199,16 +199,15 @@ class _Run:
         return _Events(self.fmt, self.filter, self.kernel, self.io.stdout.write, flush)
 
     def scan(self, reader: LogReader, events: _Events) -> None:
-        defer = SCAN_DEFERS
         if self.args.jobs > 1 and splittable(reader.path):
-            parallel = ParallelScan(reader.path, reader.label, self.args.jobs, defer_dumps=defer)
+            parallel = ParallelScan(reader.path, reader.label, self.args.jobs, defer_dumps=SCAN_DEFERS)
             for part in parallel.digested(_RenderPart(self.fmt, self.filter, self.kernel)):
                 events.add_part(part)
             for reason, n in parallel.skipped.items():
                 self.skipped[reason] = self.skipped.get(reason, 0) + n
             self.cut_lines += parallel.cut_lines
             return
-        scanner = LogScanner(reader.label, defer_dumps=defer)
+        scanner = LogScanner(reader.label, defer_dumps=SCAN_DEFERS)
         event, dump = events.event, events.dump
         for item in scan_log(reader, scanner):
             event(item) if isinstance(item, AllocEvent) else dump(item)

@@ -154,10 +154,10 @@ class MemInfoDump:
 class DumpText:
     """A report's Mem-Info dump as printed, not parsed yet.
 
-    An output that prints no event's dump (`memstall logs` text, `diagnose --log`, which reads
-    the last one only) asks the scanner to keep the lines instead: parsing a dump is the larger
-    part of the scan (`parsers.kernlog.parse_dump_text` parses one, with the same result as
-    parsing it at once)."""
+    Parsing a dump is the larger part of the scan of reports back to back, so a reader that may
+    not need every event's dump asks the scanner to keep the lines instead (`LogScanner`'s
+    defer_dumps): `memstall logs` parses only the dumps it prints, `diagnose --log` only the last
+    one. `parsers.kernlog.parse_dump_text` parses one, with the same result as parsing it at once."""
 
     lines: tuple[str, ...]
     source: str

@@ -187,6 +187,7 @@ class Report:
         if self.kind is None:
             return None
         h = c.parse_header(self.kind, self.header) if self.header else None
+        text = self.dump_text()
         task = self.task
         comm = (h.comm if h else None) or self.comm_hint or (task.comm if task else None)
         cpuset = (h.cpuset, h.mems_allowed) if h and h.cpuset is not None else self.cpuset
@@ -199,10 +200,11 @@ class Report:
             cpuset=cpuset[0] if cpuset else None, mems_allowed=cpuset[1] if cpuset else None,
             oom_score_adj=h.oom_score_adj if h else None, oom_adj=h.oom_adj if h else None,
             call_trace=tuple(self.trace),
-            mem_info=None if defer_dump else self.dump(), source=self.source, line_no=self.line_no,
+            mem_info=parse_dump_text(text) if text is not None and not defer_dump else None,
+            source=self.source, line_no=self.line_no,
             uid=task.uid if task else None, killed=self.killed, memcg=self._memcg(),
             oom=self.oom_tail.build(bool(self.header)) if self.kind == "oom" else None,
-            mem_info_text=self.dump_text() if defer_dump else None,
+            mem_info_text=text if defer_dump else None,
         )
 
     def _memcg(self) -> bool | None:
